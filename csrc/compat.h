@@ -1,0 +1,59 @@
+/* Every difference between Lua 5.1 (plain or LuaJIT 2.1) and 5.4 that the core
+ * touches lives here, and nowhere else. */
+#ifndef CLOUD_COMPAT_H
+#define CLOUD_COMPAT_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM == 501
+#define lua_rawlen(L, i) lua_objlen((L), (i))
+
+/* LuaJIT 2.1 already has these (it defines luaL_newlib); plain 5.1 does not. */
+#ifndef luaL_newlib
+static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+  luaL_checkstack(L, nup, "too many upvalues");
+  for (; l->name; l++) {
+    for (int i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+
+static inline void luaL_setmetatable(lua_State *L, const char *tname) {
+  luaL_getmetatable(L, tname);
+  lua_setmetatable(L, -2);
+}
+
+static inline void *luaL_testudata(lua_State *L, int i, const char *tname) {
+  void *p = lua_touserdata(L, i);
+  if (!p || !lua_getmetatable(L, i)) return NULL;
+  luaL_getmetatable(L, tname);
+  int same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same ? p : NULL;
+}
+
+#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
+#endif
+#endif
+
+/* 1 when the value at i is a number with no fractional part that fits a long long;
+ * *out receives it. Lua 5.4 integers, and integral floats in any version. */
+static inline int compat_tointegral(lua_State *L, int i, long long *out) {
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, i)) {
+    *out = (long long)lua_tointeger(L, i);
+    return 1;
+  }
+#endif
+  lua_Number n = lua_tonumber(L, i);
+  if (n != n || n < -9223372036854775808.0 || n >= 9223372036854775808.0) return 0;
+  long long v = (long long)n;
+  if ((lua_Number)v != n) return 0;
+  *out = v;
+  return 1;
+}
+
+#endif

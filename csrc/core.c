@@ -1,0 +1,53 @@
+/* luaopen_cloud_core: the C core's entry point. Registers the signer, secrets, the
+ * HTTP engine and two clock helpers that plain Lua lacks. Does no I/O. */
+#include <errno.h>
+#include <time.h>
+
+#include "compat.h"
+#include "http_lua.h"
+#include "secret.h"
+#include "sign_lua.h"
+
+#define CLOUD_CORE_VERSION "0.1.0"
+
+/* core.now(): seconds on a monotonic clock, for timeouts and backoff. */
+static int core_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.time(): wall-clock seconds since the epoch, with fractions. */
+static int core_time(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.sleep(seconds): blocks the thread; outside nginx only. */
+static int core_sleep(lua_State *L) {
+  lua_Number s = luaL_checknumber(L, 1);
+  if (s <= 0) return 0;
+  struct timespec ts;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+  return 0;
+}
+
+int luaopen_cloud_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"sign", sign_lua},   {"secret", secret_new}, {"http", http_lua_new},
+      {"now", core_now},    {"time", core_time},    {"sleep", core_sleep},
+      {NULL, NULL}};
+  secret_open(L);
+  sign_lua_open(L);
+  http_lua_open(L);
+  luaL_newlib(L, funcs);
+  lua_pushliteral(L, CLOUD_CORE_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

@@ -1,0 +1,72 @@
+/* The HTTP engine: one libcurl multi handle with a queue in front of it, so at most
+ * `concurrency` transfers run at once and connections are kept between calls.
+ * Pure C over libcurl: responses are collected into C buffers and no Lua ever runs
+ * inside a curl callback. */
+#ifndef CLOUD_HTTP_H
+#define CLOUD_HTTP_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include "buf.h"
+
+typedef struct {
+  long concurrency;
+  long timeout_ms;         /* whole transfer */
+  long connect_timeout_ms;
+  int verify_tls;
+  const char *ca_file;     /* NULL: the system store */
+  const char *proxy;       /* NULL: none (curl's proxy environment variables are ignored) */
+  size_t max_response;     /* bytes of body kept before the transfer is failed */
+} http_options;
+
+/* Why a transfer ended without an HTTP answer. */
+typedef enum {
+  HTTP_OK = 0,      /* an HTTP status arrived */
+  HTTP_ECONNECT,    /* no connection: the request was never sent */
+  HTTP_ETIMEOUT,    /* timed out: it may have been received */
+  HTTP_EDROPPED,    /* connection closed or reset mid-way */
+  HTTP_ETOOLARGE,   /* the body passed max_response */
+  HTTP_ETLS,        /* TLS handshake or verification failed */
+  HTTP_ETRANSPORT   /* anything else curl reports */
+} http_error;
+
+typedef struct {
+  long long id;           /* the caller's tag */
+  long status;            /* 0 when no answer */
+  http_error error;
+  int sent;               /* 1 when curl wrote the request out */
+  char message[CURL_ERROR_SIZE];
+  cbuf body;
+  char request_id[128];
+  char retry_after[64];
+  char date[64];
+  double elapsed;         /* seconds */
+} http_response;
+
+typedef struct http_engine http_engine;
+
+/* NULL on failure, with a reason in err. */
+http_engine *http_engine_new(const http_options *o, char *err, size_t errlen);
+void http_engine_free(http_engine *e);
+
+/* Queues a request. Takes ownership of `headers` (also on failure). Returns 0 on
+ * success, -1 when out of memory. */
+int http_engine_add(http_engine *e, long long id, const char *method, const char *url,
+                    struct curl_slist *headers, const char *body, size_t body_len);
+
+/* Drives transfers until at least one has finished or timeout_ms passes (it waits
+ * the whole timeout when nothing is in flight: a sleep). Returns the number of
+ * finished responses waiting in http_engine_next. */
+size_t http_engine_run(http_engine *e, long timeout_ms);
+
+/* The oldest finished response, still owned by the engine, or NULL. Release it
+ * with http_engine_release once copied out; the engine frees any left on free. */
+http_response *http_engine_next(http_engine *e);
+void http_engine_release(http_engine *e, http_response *r);
+
+size_t http_engine_active(const http_engine *e);
+size_t http_engine_queued(const http_engine *e);
+
+const char *http_error_name(http_error e);
+
+#endif

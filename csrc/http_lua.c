@@ -1,0 +1,229 @@
+/* core.http{...}: the HTTP engine as a userdata. Lua queues requests with :add and
+ * collects finished responses with :run; the engine itself never calls Lua. */
+#include <stdio.h>
+#include <string.h>
+
+#include "compat.h"
+#include "canon.h"
+#include "http.h"
+#include "http_lua.h"
+
+#define HTTP_MT "cloud.core.http"
+#define WHERE "cloud.core.http"
+
+typedef struct {
+  http_engine *engine;
+} engine_ud;
+
+static engine_ud *check_open(lua_State *L) {
+  engine_ud *u = luaL_checkudata(L, 1, HTTP_MT);
+  if (!u->engine) luaL_error(L, WHERE ": the engine is closed");
+  return u->engine ? u : NULL;
+}
+
+static lua_Number opt_number(lua_State *L, int t, const char *name, lua_Number dflt, lua_Number min) {
+  lua_getfield(L, t, name);
+  lua_Number v = dflt;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, WHERE ": option '%s' must be a number", name);
+    v = lua_tonumber(L, -1);
+    if (!(v >= min)) luaL_error(L, WHERE ": option '%s' must be at least %g", name, (double)min);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *name) {
+  lua_getfield(L, t, name);
+  const char *s = NULL;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, WHERE ": option '%s' must be a string", name);
+    s = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1); /* the options table keeps it alive */
+  return s;
+}
+
+/* core.http{ concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy, max_response } */
+int http_lua_new(lua_State *L) {
+  static const char *const known[] = {"concurrency", "timeout", "connect_timeout", "verify_tls",
+                                      "ca_file", "proxy", "max_response", NULL};
+  if (lua_isnoneornil(L, 1)) lua_newtable(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    int ok = 0;
+    if (lua_type(L, -2) == LUA_TSTRING)
+      for (int i = 0; known[i]; i++) ok |= strcmp(lua_tostring(L, -2), known[i]) == 0;
+    if (!ok) luaL_error(L, WHERE ": unknown option '%s'", lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+    lua_pop(L, 1);
+  }
+  http_options o;
+  o.concurrency = (long)opt_number(L, 1, "concurrency", 8, 1);
+  o.timeout_ms = (long)(opt_number(L, 1, "timeout", 30, 0.001) * 1000);
+  o.connect_timeout_ms = (long)(opt_number(L, 1, "connect_timeout", 10, 0.001) * 1000);
+  o.max_response = (size_t)opt_number(L, 1, "max_response", 16 * 1024 * 1024, 1024);
+  lua_getfield(L, 1, "verify_tls");
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+    luaL_error(L, WHERE ": option 'verify_tls' must be a boolean");
+  o.verify_tls = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  o.ca_file = opt_string(L, 1, "ca_file");
+  o.proxy = opt_string(L, 1, "proxy");
+
+  engine_ud *u = lua_newuserdata(L, sizeof *u); /* userdata first, then the resource */
+  u->engine = NULL;
+  luaL_setmetatable(L, HTTP_MT);
+  char err[256];
+  u->engine = http_engine_new(&o, err, sizeof err);
+  if (!u->engine) return luaL_error(L, WHERE ": %s", err);
+  return 1;
+}
+
+static int engine_close(lua_State *L) {
+  engine_ud *u = luaL_checkudata(L, 1, HTTP_MT);
+  http_engine_free(u->engine);
+  u->engine = NULL;
+  return 0;
+}
+
+/* Builds "Name: value" lines from the headers table at index t. */
+static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
+  struct curl_slist *list = NULL;
+  char line[8192];
+  *bad = NULL;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    cstr name, value;
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+      *bad = "header names and values must be strings";
+    } else {
+      name.p = lua_tolstring(L, -2, &name.n);
+      value.p = lua_tolstring(L, -1, &value.n);
+      if (!canon_is_token(name) || !canon_is_field_value(value)) *bad = "a header is malformed";
+      else if (name.n + value.n + 3 > sizeof line) *bad = "a header is too long";
+    }
+    struct curl_slist *next = NULL;
+    if (!*bad) {
+      snprintf(line, sizeof line, "%.*s: %.*s", (int)name.n, name.p, (int)value.n, value.p);
+      next = curl_slist_append(list, line);
+      if (!next) *bad = "out of memory";
+    }
+    if (*bad) {
+      lua_pop(L, 2);
+      curl_slist_free_all(list);
+      return NULL;
+    }
+    list = next;
+    lua_pop(L, 1);
+  }
+  /* No 100-continue round trip: the gateway answers large bodies directly. */
+  struct curl_slist *next = curl_slist_append(list, "Expect:");
+  if (!next) {
+    curl_slist_free_all(list);
+    *bad = "out of memory";
+    return NULL;
+  }
+  return next;
+}
+
+/* engine:add(id, method, url, headers, body) */
+static int engine_add(lua_State *L) {
+  engine_ud *u = check_open(L);
+  lua_Number id = luaL_checknumber(L, 2);
+  const char *method = luaL_checkstring(L, 3);
+  const char *url = luaL_checkstring(L, 4);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  size_t body_len = 0;
+  const char *body = luaL_optlstring(L, 6, NULL, &body_len);
+  if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+    return luaL_error(L, WHERE ": url must start with http:// or https://");
+  const char *bad;
+  struct curl_slist *headers = header_list(L, 5, &bad);
+  if (!headers) return luaL_error(L, WHERE ": %s", bad);
+  if (http_engine_add(u->engine, (long long)id, method, url, headers, body, body_len) != 0)
+    return luaL_error(L, WHERE ": out of memory");
+  return 0;
+}
+
+static void set_string(lua_State *L, const char *field, const char *value) {
+  if (!value[0]) return;
+  lua_pushstring(L, value);
+  lua_setfield(L, -2, field);
+}
+
+static void push_response(lua_State *L, const http_response *r) {
+  lua_createtable(L, 0, 10);
+  lua_pushnumber(L, (lua_Number)r->id);
+  lua_setfield(L, -2, "id");
+  lua_pushinteger(L, (lua_Integer)r->status);
+  lua_setfield(L, -2, "status");
+  lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
+  lua_setfield(L, -2, "body");
+  lua_pushboolean(L, r->sent);
+  lua_setfield(L, -2, "sent");
+  lua_pushnumber(L, r->elapsed);
+  lua_setfield(L, -2, "elapsed");
+  if (r->error != HTTP_OK) {
+    lua_pushstring(L, http_error_name(r->error));
+    lua_setfield(L, -2, "error");
+    set_string(L, "message", r->message);
+  }
+  set_string(L, "request_id", r->request_id);
+  set_string(L, "retry_after", r->retry_after);
+  set_string(L, "date", r->date);
+}
+
+/* engine:run(timeout_seconds) -> array of finished responses (maybe empty) */
+static int engine_run(lua_State *L) {
+  engine_ud *u = check_open(L);
+  lua_Number timeout = luaL_optnumber(L, 2, 0);
+  http_engine_run(u->engine, timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0);
+  lua_newtable(L);
+  int i = 0;
+  http_response *r;
+  while ((r = http_engine_next(u->engine))) {
+    push_response(L, r); /* may raise: r stays queued and is freed with the engine */
+    lua_rawseti(L, -2, ++i);
+    http_engine_release(u->engine, r);
+  }
+  return 1;
+}
+
+/* engine:pending() -> active, queued */
+static int engine_pending(lua_State *L) {
+  engine_ud *u = check_open(L);
+  lua_pushinteger(L, (lua_Integer)http_engine_active(u->engine));
+  lua_pushinteger(L, (lua_Integer)http_engine_queued(u->engine));
+  return 2;
+}
+
+static int engine_tostring(lua_State *L) {
+  engine_ud *u = luaL_checkudata(L, 1, HTTP_MT);
+  if (!u->engine) {
+    lua_pushliteral(L, "cloud.core.http (closed)");
+  } else {
+    lua_pushfstring(L, "cloud.core.http (%d active, %d queued)",
+                    (int)http_engine_active(u->engine), (int)http_engine_queued(u->engine));
+  }
+  return 1;
+}
+
+void http_lua_open(lua_State *L) {
+  static const luaL_Reg methods[] = {{"add", engine_add},     {"run", engine_run},
+                                     {"pending", engine_pending}, {"close", engine_close},
+                                     {NULL, NULL}};
+  if (luaL_newmetatable(L, HTTP_MT)) {
+    lua_pushcfunction(L, engine_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, engine_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, engine_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+}

@@ -1,0 +1,81 @@
+#include "secret.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "compat.h"
+
+typedef struct {
+  char *bytes;
+  size_t len;
+} secret;
+
+/* One idempotent release for __gc, __close and close(): cleanse, free, NULL. */
+static int secret_release(lua_State *L) {
+  secret *s = luaL_checkudata(L, 1, SECRET_MT);
+  if (s->bytes) {
+    OPENSSL_cleanse(s->bytes, s->len);
+    free(s->bytes);
+    s->bytes = NULL;
+    s->len = 0;
+  }
+  return 0;
+}
+
+static int secret_tostring(lua_State *L) {
+  secret *s = luaL_checkudata(L, 1, SECRET_MT);
+  lua_pushstring(L, s->bytes ? "cloud.core.secret (hidden)" : "cloud.core.secret (closed)");
+  return 1;
+}
+
+/* core.secret(s): copies s into memory that is wiped on collection. */
+int secret_new(lua_State *L) {
+  size_t n;
+  const char *p = lua_tolstring(L, 1, &n);
+  if (lua_type(L, 1) != LUA_TSTRING || n == 0)
+    return luaL_error(L, "cloud.core.secret: expected a non-empty string");
+  secret *s = lua_newuserdata(L, sizeof *s); /* userdata first: an error below leaks nothing */
+  s->bytes = NULL;
+  s->len = 0;
+  luaL_setmetatable(L, SECRET_MT);
+  s->bytes = malloc(n);
+  if (!s->bytes) return luaL_error(L, "cloud.core.secret: out of memory");
+  memcpy(s->bytes, p, n);
+  s->len = n;
+  return 1;
+}
+
+cstr secret_check(lua_State *L, int i, const char *where, const char *field) {
+  cstr out = {NULL, 0};
+  if (lua_type(L, i) == LUA_TSTRING) {
+    out.p = lua_tolstring(L, i, &out.n);
+  } else {
+    secret *s = luaL_testudata(L, i, SECRET_MT);
+    if (!s) luaL_error(L, "%s: field '%s' must be a string or a cloud.core.secret", where, field);
+    if (!s->bytes) luaL_error(L, "%s: field '%s' is a closed secret", where, field);
+    out.p = s->bytes;
+    out.n = s->len;
+  }
+  if (out.n == 0) luaL_error(L, "%s: field '%s' must not be empty", where, field);
+  return out;
+}
+
+void secret_open(lua_State *L) {
+  static const luaL_Reg methods[] = {{"close", secret_release}, {NULL, NULL}};
+  if (luaL_newmetatable(L, SECRET_MT)) {
+    lua_pushcfunction(L, secret_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, secret_release);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, secret_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "cloud.core.secret");
+    lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+}

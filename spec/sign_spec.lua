@@ -1,0 +1,168 @@
+-- Our own known answers (checked through the openssl command), and bad input.
+local core = require "cloud.core"
+local openssl = require "support.openssl"
+
+local SK = "SpecSecretKey0123456789SpecSecretKey0123"
+local NONE = {} -- in base{...}: leave this field out
+
+local function base(over)
+  local o = {
+    method = "POST",
+    host = "ecs.cn-north-4.myhuaweicloud.com",
+    path = "/v1/p/cloudservers/action",
+    headers = { ["Content-Type"] = "application/json" },
+    body = "{}",
+    ak = "AKSPEC",
+    sk = SK,
+    date = "20261122T101500Z",
+  }
+  for k, v in pairs(over or {}) do
+    if v == NONE then o[k] = nil else o[k] = v end
+  end
+  return o
+end
+
+-- The signature the algorithm gives for a canonical request written out by hand.
+local function expected_signature(canonical, date)
+  local sts = "SDK-HMAC-SHA256\n" .. date .. "\n" .. openssl.sha256(canonical)
+  return openssl.hmac_sha256(SK, sts), sts
+end
+
+local function check(opts, canonical)
+  local s = core.sign(opts)
+  assert.are.equal(canonical, s.canonical_request)
+  local sig, sts = expected_signature(canonical, opts.date)
+  assert.are.equal(sts, s.string_to_sign)
+  assert.are.equal(sig, s.signature)
+  return s
+end
+
+describe("core.sign known answers", function()
+  it("encodes UTF-8 path segments and keeps the wire path's slashes", function()
+    check(base{ path = "/v1/p/名字/a b", body = NONE, method = "GET", headers = {} },
+      "GET\n/v1/p/%E5%90%8D%E5%AD%97/a%20b/\n\nhost:ecs.cn-north-4.myhuaweicloud.com\n" ..
+      "x-sdk-date:20261122T101500Z\n\nhost;x-sdk-date\n" .. openssl.sha256(""))
+  end)
+
+  it("encodes % and + in query keys and values, and sorts by raw key then value", function()
+    local s = check(base{ method = "GET", body = NONE, headers = {},
+        query = { ["a+b"] = "100%", z = { "b+", "a%20", "" }, e = {}, n = 2.0, f = false } },
+      "GET\n/v1/p/cloudservers/action/\na%2Bb=100%25&f=false&n=2&z=&z=a%2520&z=b%2B\n" ..
+      "host:ecs.cn-north-4.myhuaweicloud.com\nx-sdk-date:20261122T101500Z\n\nhost;x-sdk-date\n" ..
+      openssl.sha256(""))
+    assert.are.equal("a%2Bb=100%25&f=false&n=2&z=&z=a%2520&z=b%2B", s.query_string)
+  end)
+
+  it("hashes a 1000-id body", function()
+    local ids = {}
+    for i = 1, 1000 do ids[i] = ('{"id":"%08x-0000-4000-8000-%012x"}'):format(i, i) end
+    local body = '{"os-stop":{"type":"SOFT","servers":[' .. table.concat(ids, ",") .. "]}}"
+    check(base{ body = body },
+      "POST\n/v1/p/cloudservers/action/\n\ncontent-type:application/json\n" ..
+      "host:ecs.cn-north-4.myhuaweicloud.com\nx-sdk-date:20261122T101500Z\n\n" ..
+      "content-type;host;x-sdk-date\n" .. openssl.sha256(body))
+  end)
+
+  it("trims header values and signs a security token", function()
+    local s = check(base{ headers = { ["Content-Type"] = "  application/json\t" }, security_token = "tok+/=" },
+      "POST\n/v1/p/cloudservers/action/\n\ncontent-type:application/json\n" ..
+      "host:ecs.cn-north-4.myhuaweicloud.com\nx-sdk-date:20261122T101500Z\nx-security-token:tok+/=\n\n" ..
+      "content-type;host;x-sdk-date;x-security-token\n" .. openssl.sha256("{}"))
+    assert.are.equal("tok+/=", s.headers["X-Security-Token"])
+    assert.are.equal("application/json", s.headers["Content-Type"])
+    assert.are.equal("ecs.cn-north-4.myhuaweicloud.com", s.headers.Host)
+  end)
+
+  it("lets a signed X-Sdk-Content-Sha256 stand in for the body hash", function()
+    check(base{ headers = { ["X-Sdk-Content-Sha256"] = "UNSIGNED-PAYLOAD" } },
+      "POST\n/v1/p/cloudservers/action/\n\nhost:ecs.cn-north-4.myhuaweicloud.com\n" ..
+      "x-sdk-content-sha256:UNSIGNED-PAYLOAD\nx-sdk-date:20261122T101500Z\n\n" ..
+      "host;x-sdk-content-sha256;x-sdk-date\nUNSIGNED-PAYLOAD")
+  end)
+
+  it("defaults the date to now, in UTC", function()
+    local s = core.sign(base{ date = NONE })
+    assert.are.equal(os.date("!%Y%m%d"), s.date:sub(1, 8))
+    assert.truthy(s.date:match("^%d%d%d%d%d%d%d%dT%d%d%d%d%d%dZ$"))
+  end)
+
+  it("accepts the SK as a core.secret and hides it in tostring", function()
+    local secret = core.secret(SK)
+    assert.are.equal(core.sign(base()).signature, core.sign(base{ sk = secret }).signature)
+    assert.is_nil(tostring(secret):find(SK, 1, true))
+    secret:close()
+    secret:close() -- idempotent
+    assert.has_error(function() core.sign(base{ sk = secret }) end,
+      "cloud.core.sign: field 'sk' is a closed secret")
+  end)
+end)
+
+describe("core.sign bad input", function()
+  local function fails(over, message)
+    local o = base(over)
+    local ok, err = pcall(core.sign, o)
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find(message, 1, true), tostring(err))
+    assert.is_nil(tostring(err):find(SK, 1, true))
+  end
+
+  it("names a missing field", function()
+    fails({ ak = NONE }, "field 'ak' is required")
+    fails({ sk = NONE }, "field 'sk' is required")
+    fails({ method = NONE }, "field 'method' is required")
+    fails({ host = NONE }, "field 'host' is required")
+    fails({ path = NONE }, "field 'path' is required")
+  end)
+
+  it("names a field of the wrong type", function()
+    fails({ body = {} }, "field 'body' must be a string")
+    fails({ body = 12 }, "field 'body' must be a string")
+    fails({ sk = 42 }, "field 'sk' must be a string or a cloud.core.secret")
+    fails({ query = "a=1" }, "field 'query' must be a table")
+    fails({ headers = "x" }, "field 'headers' must be a table")
+    fails({ date = "2026-11-22" }, "field 'date' must look like")
+    fails({ path = "v1/x" }, "field 'path' must start with '/'")
+    fails({ host = "a b" }, "field 'host' is not a host[:port]")
+    fails({ ak = "A,K" }, "field 'ak' has characters")
+    fails({ sk = "" }, "field 'sk' must not be empty")
+    fails({ colour = "red" }, "unknown field 'colour'")
+  end)
+
+  it("rejects query values that are tables of tables", function()
+    fails({ query = { tags = { { "a" } } } }, "query.tags[1] must be a string, number or boolean")
+    fails({ query = { tags = { a = 1 } } }, "query.tags must be a scalar or an array")
+    fails({ query = { [1] = "x" } }, "query keys must be strings")
+    fails({ query = { f = print } }, "query.f must be a string, number, boolean or array")
+  end)
+
+  it("rejects bad header names and values", function()
+    fails({ headers = { ["X Bad"] = "1" } }, "name 'X Bad' is not a valid header name")
+    fails({ headers = { ["X-Bad\n"] = "1" } }, "is not a valid header name")
+    fails({ headers = { ["X-Ok"] = "a\r\nX-Injected: 1" } }, "headers['X-Ok'] contains CR, LF or NUL")
+    fails({ headers = { ["X-Ok"] = "a\0b" } }, "contains CR, LF or NUL")
+    fails({ headers = { Host = "evil" } }, "headers['Host'] is set by the signer")
+    fails({ headers = { ["x-sdk-date"] = "1" } }, "is set by the signer")
+    fails({ headers = { ["content-type"] = "a", ["Content-Type"] = "b" } }, "is given twice")
+    fails({ headers = { ["X-Security-Token"] = "a" }, security_token = "b" }, "is given twice")
+    fails({ security_token = "a\nb" }, "field 'security_token' must be a non-empty header value")
+  end)
+
+  it("never crashes on random input", function()
+    local pool = { "", "a", "/", "%", "\0", "\r\n", " x ", "名", 1, 1.5, -0.0, 2^63, true, false,
+                   {}, { 1, 2 }, { {} }, { a = 1 }, print }
+    math.randomseed(7)
+    local function any() return pool[math.random(#pool)] end
+    local fields = { "method", "host", "path", "query", "headers", "body", "ak", "sk", "date",
+                     "security_token" }
+    for _ = 1, 3000 do
+      local o = {}
+      for _, f in ipairs(fields) do
+        if math.random() < 0.8 then o[f] = any() end
+      end
+      if math.random() < 0.5 then o.query = { [tostring(any())] = any(), k = { any(), any() } } end
+      if math.random() < 0.5 then o.headers = { [tostring(any())] = any() } end
+      local ok, err = pcall(core.sign, o)
+      assert.is_true(ok or type(err) == "string")
+    end
+  end)
+end)

@@ -1,0 +1,48 @@
+-- Loads ../shared/vectors/sign-vectors.json and turns each vector into core.sign options.
+local cjson = require "cjson"
+
+local M = {}
+
+local function shared_dir()
+  return os.getenv("CLOUD_SHARED") or "../shared"
+end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a") or f:read("*a")
+  f:close()
+  return s
+end
+
+local function unescape(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+function M.load()
+  return cjson.decode(read(shared_dir() .. "/vectors/sign-vectors.json"))
+end
+
+-- core.sign options for vector v: host from the URL unless a host header overrides it.
+function M.options(v)
+  local host, path = v.url:match("^https?://([^/]+)(/[^?]*)")
+  local headers = {}
+  for name, value in pairs(v.headers) do
+    if name:lower() == "host" then host = value else headers[name] = value end
+  end
+  local query = nil
+  if next(v.query) then query = v.query end
+  return {
+    method = v.method,
+    host = host,
+    path = unescape(path),
+    query = query,
+    headers = headers,
+    body = v.body ~= cjson.null and v.body or nil,
+    ak = v.ak,
+    sk = v.sk,
+    date = v.sdk_date,
+  }
+end
+
+M.read = read
+return M
