@@ -1,0 +1,49 @@
+--- Reading the cloud's answers: JSON bodies and the two error shapes
+-- (`{"error":{"code","message"}}` from services, `{"error_code","error_msg"}` from the gateway).
+-- @module cloud.answer
+local cjson = require("cloud.json")
+local errors = require "cloud.errors"
+
+local M = {}
+
+--- Decodes a JSON object body; nil when it is not one.
+function M.decode(body)
+  if body == nil or body == "" then return nil end
+  local data = cjson.decode(body)
+  if type(data) ~= "table" then return nil end
+  return data
+end
+
+local function str(v)
+  if type(v) == "string" and v ~= "" then return v end
+  if type(v) == "number" then return tostring(v) end
+  return nil
+end
+
+--- The error of a non-2xx answer as an errors.new table.
+function M.error(status, data, request_id, body)
+  local code, message
+  if type(data) == "table" then
+    local e = data.error
+    if type(e) == "table" then
+      code, message = str(e.code), str(e.message)
+    end
+    code = code or str(data.error_code) or str(data.code)
+    message = message or str(data.error_msg) or str(data.message)
+    request_id = request_id or str(data.request_id)
+  end
+  if not message and body and body ~= "" then message = body:sub(1, 200) end
+  return errors.new(code or ("HTTP." .. tostring(status)), message or ("HTTP status " .. tostring(status)),
+    status, request_id)
+end
+
+--- The error for a transfer that got no HTTP answer.
+function M.transport_error(resp)
+  local codes = {
+    connect = "cloud.connect", timeout = "cloud.timeout", dropped = "cloud.connection_dropped",
+    too_large = "cloud.response_too_large", tls = "cloud.tls", transport = "cloud.transport",
+  }
+  return errors.new(codes[resp.error] or "cloud.transport", resp.message or resp.error, nil, resp.request_id)
+end
+
+return M

@@ -1,0 +1,171 @@
+--- The client: options checked once, the SK held in wiped C memory, one HTTP engine
+-- kept across calls so connections are reused.
+-- @module cloud.client
+local core = require "cloud.core"
+local check = require "cloud.check"
+local credentials = require "cloud.credentials"
+local errors = require "cloud.errors"
+local retry = require "cloud.retry"
+local transport = require "cloud.transport"
+
+local M = {}
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+local WHERE = "cloud.new"
+local KNOWN = {
+  region = true, project_id = true, ak = true, sk = true, security_token = true, endpoints = true,
+  concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
+  proxy = true, retry = true, logger = true, max_response = true, protect_tag = true,
+}
+local SERVICES = { ecs = true, bms = true }
+
+--- Splits an endpoint URL into what the signer and the wire need.
+local function parse_endpoint(name, url)
+  if type(url) ~= "string" then
+    error(("%s: endpoints.%s must be a URL string"):format(WHERE, name), 4)
+  end
+  local scheme, hostport, path = url:match("^(https?)://([^/?#]+)(/?[^?#]*)$")
+  if not scheme or hostport:find("@", 1, true) then
+    error(("%s: endpoints.%s must look like https://host[:port][/path]"):format(WHERE, name), 4)
+  end
+  path = path:gsub("/+$", "")
+  return { origin = scheme .. "://" .. hostport, host = hostport, path = path, url = url }
+end
+
+local function endpoint_from_env(service, region)
+  local var = ("HUAWEICLOUD_SDK_REGION_%s_%s"):format(service:upper(), region:upper():gsub("-", "_"))
+  local v = os.getenv(var)
+  if v and v ~= "" then return v end
+end
+
+local function check_retry(policy)
+  if policy == nil then return retry.defaults end
+  if type(policy) ~= "table" then error(WHERE .. ": option 'retry' must be a table", 4) end
+  check.known(WHERE .. " retry", policy, { attempts = true, base = true, cap = true })
+  return {
+    attempts = check.integer(WHERE, policy, "attempts", retry.defaults.attempts, 1, 100),
+    base = check.number(WHERE, policy, "base", retry.defaults.base, 0),
+    cap = check.number(WHERE, policy, "cap", retry.defaults.cap, 0),
+  }
+end
+
+--- Builds a client. Returns `nil, err` when nothing can be attempted (no credentials,
+-- no project id, no region or endpoint); raises on a malformed option.
+function M.new(opts)
+  opts = opts or {}
+  check.known(WHERE, opts, KNOWN)
+  for _, f in ipairs({ "region", "project_id", "ak", "security_token", "ca_file", "proxy", "protect_tag" }) do
+    check.string(WHERE, opts, f)
+  end
+  if opts.sk ~= nil and type(opts.sk) ~= "string" then
+    error(WHERE .. ": option 'sk' must be a string", 2)
+  end
+  check.table(WHERE, opts, "endpoints")
+  check.func(WHERE, opts, "logger")
+  local c = setmetatable({}, Client)
+  c._concurrency = check.integer(WHERE, opts, "concurrency", 8, 1, 1024)
+  c._timeout = check.number(WHERE, opts, "timeout", 30, 0.001)
+  c._connect_timeout = check.number(WHERE, opts, "connect_timeout", 10, 0.001)
+  c._verify_tls = check.boolean(WHERE, opts, "verify_tls", true)
+  c._max_response = check.integer(WHERE, opts, "max_response", 64 * 1024 * 1024, 1024)
+  c._retry = check_retry(opts.retry)
+  c._logger = opts.logger
+  c.protect_tag = opts.protect_tag or "stop-protect"
+
+  local resolved = credentials.resolve(opts)
+  if not resolved.ak or not resolved.sk then
+    return nil, errors.new("cloud.no_credentials",
+      "no AK/SK: pass ak and sk, set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or write ~/.huaweicloud/credentials")
+  end
+  if not resolved.project_id then
+    return nil, errors.new("cloud.no_project_id",
+      "no project id: pass project_id or set HUAWEICLOUD_SDK_PROJECT_ID")
+  end
+  if not resolved.project_id:match("^[%w%-_]+$") then
+    error(WHERE .. ": project_id has characters a project id cannot have", 2)
+  end
+  c.region = resolved.region
+  c.project_id = resolved.project_id
+  c._ak = resolved.ak
+  c._sk = core.secret(resolved.sk)
+  c._token = resolved.security_token
+
+  c._endpoints = {}
+  local given = opts.endpoints or {}
+  for name in pairs(given) do
+    if not SERVICES[name] then error(("%s: endpoints.%s is not a service (ecs, bms)"):format(WHERE, tostring(name)), 2) end
+  end
+  for service in pairs(SERVICES) do
+    local url = given[service] or (c.region and endpoint_from_env(service, c.region))
+    if not url and c.region then
+      url = ("https://%s.%s.myhuaweicloud.com"):format(service, c.region)
+    end
+    if url then c._endpoints[service] = parse_endpoint(service, url) end
+  end
+  if not next(c._endpoints) then
+    return nil, errors.new("cloud.no_region", "no region: pass region or endpoints, or set HUAWEICLOUD_SDK_REGION")
+  end
+  c._clock_offset = 0
+  c._headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = c.project_id }
+  c._transport = transport.new{
+    concurrency = c._concurrency, timeout = c._timeout, connect_timeout = c._connect_timeout,
+    verify_tls = c._verify_tls, ca_file = opts.ca_file, proxy = opts.proxy, max_response = c._max_response,
+  }
+  return c
+end
+
+function Client:__tostring()
+  local ak = self._ak and (self._ak:sub(1, 4) .. "…") or "?"
+  return ("cloud.client(region=%s, project_id=%s, ak=%s)"):format(tostring(self.region),
+    tostring(self.project_id), ak)
+end
+
+--- Wall-clock seconds as the cloud sees them (after any measured skew).
+function Client:_now()
+  return core.time() + self._clock_offset
+end
+
+function Client:_skew_from(date_header)
+  local server = retry.parse_http_date(date_header)
+  if server then return server - core.time() end
+end
+
+function Client:_adjust_clock(skew)
+  self._clock_offset = skew
+end
+
+local function wire_path(canonical_request, path)
+  local uri = canonical_request:match("^[^\n]*\n([^\n]*)")
+  if path:sub(-1) ~= "/" then uri = uri:sub(1, -2) end
+  return uri
+end
+
+--- Signs a call for its service's endpoint; returns {url, headers}.
+function Client:_signed(call)
+  local ep = self._endpoints[call.service]
+  local path = ep.path .. call.path
+  local s = core.sign{
+    method = call.method, host = ep.host, path = path, query = call.query, headers = self._headers,
+    body = call.body, ak = self._ak, sk = self._sk, security_token = self._token,
+    date = os.date("!%Y%m%dT%H%M%SZ", math.floor(self:_now())),
+  }
+  local url = ep.origin .. wire_path(s.canonical_request, path)
+  if s.query_string ~= "" then url = url .. "?" .. s.query_string end
+  return { url = url, headers = s.headers }
+end
+
+--- Whether the client has an endpoint for service ("ecs" or "bms").
+function Client:has_service(service)
+  return self._endpoints[service] ~= nil
+end
+
+--- Closes the HTTP engine and wipes the SK. The client is unusable afterwards.
+function Client:close()
+  if self._transport then self._transport:close() end
+  if self._sk then self._sk:close() end
+  self._transport, self._sk = nil, nil
+end
+
+return M

@@ -1,0 +1,30 @@
+--- Errors: world failures as tables, programmer mistakes as raised messages.
+-- @module cloud.errors
+local M = {}
+
+local Error = {}
+Error.__index = Error
+
+function Error.__tostring(e)
+  local s = e.code .. ": " .. e.message
+  if e.status then s = s .. " (HTTP " .. e.status .. ")" end
+  if e.request_id then s = s .. " [request " .. e.request_id .. "]" end
+  return s
+end
+
+--- A failure of the world (network, server, credentials): `{code, message, status, request_id}`
+-- with a `__tostring`, returned as `nil, err`.
+function M.new(code, message, status, request_id)
+  return setmetatable({ code = code, message = message, status = status, request_id = request_id }, Error)
+end
+
+function M.is_error(v)
+  return getmetatable(v) == Error
+end
+
+--- Raises a programmer's mistake, naming the function and the field.
+function M.argument(where, field, problem)
+  error(("%s: %s %s"):format(where, field, problem), 3)
+end
+
+return M

@@ -1,0 +1,126 @@
+--- cloud: stop Huawei Cloud ECS and BMS servers in batches.
+-- `cloud.new{...}` builds a client; `client:stop_ecs{...}` and `client:stop_bms{...}` stop
+-- servers and report every server's outcome. See README.md for the options.
+-- @module cloud
+local check = require "cloud.check"
+local client_mod = require "cloud.client"
+local stop = require "cloud.stop"
+local servers = require "cloud.servers"
+local scheduler = require "cloud.scheduler"
+
+local M = { VERSION = "0.1.0" }
+local Client = client_mod.Client
+
+--- Builds a client. Returns the client, or `nil, err` when nothing can be attempted.
+-- @tparam table opts region, project_id, ak, sk, security_token, endpoints, concurrency,
+--   timeout, connect_timeout, verify_tls, ca_file, proxy, retry, logger
+M.new = client_mod.new
+
+local STOP_OPTIONS = {
+  ids = true, type = true, wait = true, poll_interval = true, wait_timeout = true,
+  retry_failed = true, on_progress = true,
+}
+
+local function check_ids(where, ids)
+  if type(ids) ~= "table" then error(where .. ": option 'ids' must be an array of server ids", 3) end
+  local n = #ids
+  if n == 0 then error(where .. ": option 'ids' is empty: nothing to stop", 3) end
+  for k in pairs(ids) do
+    if type(k) ~= "number" or k % 1 ~= 0 or k < 1 or k > n then
+      error(where .. ": option 'ids' must be an array (found key " .. tostring(k) .. ")", 3)
+    end
+  end
+  for i = 1, n do
+    local id = ids[i]
+    if type(id) ~= "string" or id == "" or id:find("[%c]") then
+      error(("%s: ids[%d] must be a non-empty string without control characters"):format(where, i), 3)
+    end
+  end
+end
+
+local function check_stop(service, opts)
+  local where = "client:stop_" .. service
+  check.known(where, opts, STOP_OPTIONS)
+  check_ids(where, opts.ids)
+  local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
+  return {
+    type = check.oneof(where, opts, "type", types[1], types),
+    wait = check.boolean(where, opts, "wait", true),
+    poll_interval = check.number(where, opts, "poll_interval", 5, 0),
+    wait_timeout = check.number(where, opts, "wait_timeout", 600, 0),
+    retry_failed = check.integer(where, opts, "retry_failed", 1, 0, 10),
+    on_progress = check.func(where, opts, "on_progress"),
+  }
+end
+
+local function run_stop(self, service, opts)
+  if getmetatable(self) ~= Client then
+    error("client:stop_" .. service .. ": call it with ':' on a client from cloud.new", 3)
+  end
+  local o = check_stop(service, opts or {})
+  if not self:has_service(service) then
+    return nil, require("cloud.errors").new("cloud.no_endpoint", "no endpoint for " .. service)
+  end
+  return stop.run(self, service, opts.ids, o)
+end
+
+--- Stops ECS servers. Returns the result table (see README), or `nil, err`.
+-- @tparam table opts ids, type ("SOFT" default, or "HARD"), wait, poll_interval, wait_timeout,
+--   retry_failed, on_progress
+function Client:stop_ecs(opts)
+  return run_stop(self, "ecs", opts)
+end
+
+--- Stops bare-metal servers (always HARD). Same options and result as stop_ecs.
+function Client:stop_bms(opts)
+  return run_stop(self, "bms", opts)
+end
+
+local function run_list(self, service, query)
+  local sched = scheduler.new(self)
+  local out, err
+  servers.fetch(sched, self, service, query or {}, function(list, e) out, err = list, e end)
+  sched:run()
+  return out, err
+end
+
+--- All ECS servers matching the cloud-side query (status, name, flavor, tags, ...), every
+-- page read. Returns an array of server tables, or `nil, err`.
+function Client:list_ecs(query)
+  return run_list(self, "ecs", query)
+end
+
+--- All bare-metal servers matching the query; as list_ecs.
+function Client:list_bms(query)
+  return run_list(self, "bms", query)
+end
+
+local CLIENT_OPTIONS = {
+  region = true, project_id = true, ak = true, sk = true, security_token = true, endpoints = true,
+  concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
+  proxy = true, retry = true, logger = true, max_response = true,
+}
+
+-- cloud.stop_ecs{...}: a client from the environment and these options, then the stop.
+local function one_shot(service)
+  return function(opts)
+    if type(opts) ~= "table" then error("cloud.stop_" .. service .. ": expected an options table", 2) end
+    local client_opts, stop_opts = {}, {}
+    for k, v in pairs(opts) do
+      if CLIENT_OPTIONS[k] then client_opts[k] = v else stop_opts[k] = v end
+    end
+    check_stop(service, stop_opts)
+    local client, err = M.new(client_opts)
+    if not client then return nil, err end
+    local res, serr = run_stop(client, service, stop_opts)
+    client:close()
+    return res, serr
+  end
+end
+
+--- Stops ECS servers with a client built from opts, the environment and the credentials file.
+M.stop_ecs = one_shot("ecs")
+--- Stops bare-metal servers likewise.
+M.stop_bms = one_shot("bms")
+
+return M

@@ -1,0 +1,54 @@
+--- Which failures are worth another attempt, and how long to wait before it.
+-- @module cloud.retry
+local M = {}
+
+local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
+local RETRY_CODES = { ["Ecs.0603"] = true, ["APIGW.0308"] = true, ["Common.1503"] = true }
+
+M.defaults = { attempts = 6, base = 1, cap = 60 }
+
+--- True when an HTTP answer with this status and error code may succeed if sent again.
+function M.retryable_answer(status, code)
+  return RETRY_STATUS[status] or (code ~= nil and RETRY_CODES[code]) or false
+end
+
+--- Seconds from a Retry-After header: delta-seconds, or an HTTP date.
+function M.parse_retry_after(value, now_epoch)
+  if not value then return nil end
+  local n = tonumber(value)
+  if n then return n >= 0 and n or nil end
+  local t = M.parse_http_date(value)
+  if t and now_epoch then return math.max(0, t - now_epoch) end
+  return nil
+end
+
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9,
+                 Oct = 10, Nov = 11, Dec = 12 }
+
+--- Epoch seconds of an IMF-fixdate ("Sun, 22 Nov 2026 10:15:00 GMT"), or nil.
+function M.parse_http_date(s)
+  if not s then return nil end
+  local d, mon, y, h, mi, sec = s:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d or not MONTHS[mon] then return nil end
+  -- Days from the civil date (no os.time: it reads the local time zone).
+  y, mon, d = tonumber(y), MONTHS[mon], tonumber(d)
+  if mon <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (mon + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
+end
+
+--- Full-jitter exponential backoff for the n-th retry (1-based), never below Retry-After.
+function M.delay(policy, n, retry_after, random)
+  random = random or math.random
+  local ceiling = math.min(policy.cap, policy.base * 2 ^ (n - 1))
+  local d = random() * ceiling
+  if retry_after and retry_after > d then d = retry_after end
+  return d
+end
+
+return M

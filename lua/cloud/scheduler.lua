@@ -1,0 +1,161 @@
+--- One event loop per operation: signs each request when it goes out, keeps at most
+-- `concurrency` in flight, retries what is worth retrying after a backoff, and runs
+-- timers (job polling) between answers. Nothing here blocks but transport:run.
+-- @module cloud.scheduler
+local core = require "cloud.core"
+local answer = require "cloud.answer"
+local retry = require "cloud.retry"
+
+local M = {}
+local Scheduler = {}
+Scheduler.__index = Scheduler
+
+-- A 401 whose answer's clock is this far from ours is a clock problem, not a bad key.
+local SKEW_LIMIT = 600
+
+function M.new(client)
+  return setmetatable({
+    client = client,
+    transport = client._transport,
+    policy = client._retry,
+    concurrency = client._concurrency,
+    next_id = 0,
+    inflight = {},
+    ninflight = 0,
+    waiting = {}, -- FIFO of calls not yet sent
+    whead = 1,
+    timers = {},
+    stats = { sent = 0, retries = 0 },
+  }, Scheduler)
+end
+
+local function log(self, line)
+  local logger = self.client._logger
+  if logger then logger(line) end
+end
+
+--- Queues a call: `{service=, method=, path=, query=, body=, idempotent=, label=}`.
+-- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=}`.
+function Scheduler:request(call, on_done)
+  call.attempts = 0
+  call.on_done = on_done
+  self.waiting[#self.waiting + 1] = call
+  self:_pump()
+end
+
+--- Runs fn after `delay` seconds of the loop's time.
+function Scheduler:after(delay, fn)
+  local t = { at = core.now() + delay, fn = fn }
+  local timers = self.timers
+  local i = #timers
+  while i > 0 and timers[i].at > t.at do
+    timers[i + 1] = timers[i]
+    i = i - 1
+  end
+  timers[i + 1] = t
+end
+
+function Scheduler:_pump()
+  while self.ninflight < self.concurrency and self.whead <= #self.waiting do
+    local call = self.waiting[self.whead]
+    self.waiting[self.whead] = nil
+    self.whead = self.whead + 1
+    self:_send(call)
+  end
+  if self.whead > #self.waiting then
+    self.waiting, self.whead = {}, 1
+  end
+end
+
+function Scheduler:_send(call)
+  call.attempts = call.attempts + 1
+  local req = self.client:_signed(call)
+  self.next_id = self.next_id + 1
+  self.inflight[self.next_id] = call
+  self.ninflight = self.ninflight + 1
+  self.stats.sent = self.stats.sent + 1
+  self.transport:add(self.next_id, call.method, req.url, req.headers, call.body)
+end
+
+local function interpret(call, resp)
+  local r = { status = resp.status ~= 0 and resp.status or nil, request_id = resp.request_id,
+              date = resp.date, attempts = call.attempts }
+  if resp.error then
+    r.err = answer.transport_error(resp)
+    -- A request never written out is safe to send again; one that may have arrived is
+    -- safe only when repeating it changes nothing.
+    local maybe_arrived = resp.sent
+    r.retry = resp.error ~= "too_large" and (not maybe_arrived or call.idempotent)
+    r.ambiguous = maybe_arrived and not call.idempotent
+    return r
+  end
+  local data = answer.decode(resp.body)
+  if resp.status >= 200 and resp.status < 300 then
+    if data then
+      r.ok, r.data = true, data
+    else
+      r.err = answer.error(resp.status, nil, resp.request_id, nil)
+      r.err.code, r.err.message = "cloud.bad_response", "the answer is not a JSON object"
+      r.retry = call.idempotent
+      r.ambiguous = not call.idempotent
+    end
+    return r
+  end
+  r.err = answer.error(resp.status, data, resp.request_id, resp.body)
+  r.request_id = r.err.request_id
+  r.retry = retry.retryable_answer(resp.status, r.err.code)
+  return r
+end
+
+function Scheduler:_finish(resp)
+  local call = self.inflight[resp.id]
+  if not call then return end
+  self.inflight[resp.id] = nil
+  self.ninflight = self.ninflight - 1
+  local r = interpret(call, resp)
+  r.retry_after = retry.parse_retry_after(resp.retry_after, self.client:_now())
+
+  local skew = r.status == 401 and self.client:_skew_from(resp.date)
+  if skew and math.abs(skew) > SKEW_LIMIT and not call.skew_fixed then
+    call.skew_fixed = true
+    self.client:_adjust_clock(skew)
+    log(self, ("clock: the cloud's clock is %+d s from ours; signing again with its time (%s)")
+      :format(math.floor(skew + 0.5), call.label or call.path))
+    self.waiting[#self.waiting + 1] = call
+  elseif r.retry and call.attempts < self.policy.attempts then
+    local delay = retry.delay(self.policy, call.attempts, r.retry_after)
+    self.stats.retries = self.stats.retries + 1
+    log(self, ("retry %d/%d in %.2fs: %s %s: %s"):format(call.attempts, self.policy.attempts - 1,
+      delay, call.method, call.label or call.path, tostring(r.err)))
+    self:after(delay, function()
+      self.waiting[#self.waiting + 1] = call
+      self:_pump()
+    end)
+  else
+    r.ok = r.ok or false
+    if not r.ok then
+      log(self, ("failed after %d attempt(s): %s %s: %s"):format(call.attempts, call.method,
+        call.label or call.path, tostring(r.err)))
+    end
+    call.on_done(r)
+  end
+  self:_pump()
+end
+
+--- Runs until every queued call has finished and no timer is left.
+function Scheduler:run()
+  while true do
+    local now = core.now()
+    while self.timers[1] and self.timers[1].at <= now do
+      table.remove(self.timers, 1).fn()
+    end
+    self:_pump()
+    if self.ninflight == 0 and not self.timers[1] then break end
+    local wait = 1
+    if self.timers[1] then wait = math.min(wait, math.max(0, self.timers[1].at - core.now())) end
+    local done = self.transport:run(wait)
+    for i = 1, #done do self:_finish(done[i]) end
+  end
+end
+
+return M

@@ -1,0 +1,223 @@
+--- Stopping servers: batches of at most 1000 ids, submitted concurrently; jobs polled
+-- until they end; every doubt (a lost answer, a missing sub-job) resolved by looking the
+-- servers up before anything is sent again.
+-- @module cloud.stop
+local core = require "cloud.core"
+local errors = require "cloud.errors"
+local json = require "cloud.json"
+local ledger = require "cloud.result"
+local scheduler = require "cloud.scheduler"
+local servers = require "cloud.servers"
+
+local M = {}
+
+local MAX_IDS = 1000
+-- Sub-job failures that a second attempt may fix.
+local TRANSIENT = { ["Ecs.0603"] = true, ["Ecs.0500"] = true, ["Common.0500"] = true }
+
+local function stop_body(ids, kind)
+  local parts = {}
+  for i, id in ipairs(ids) do parts[i] = '{"id":' .. json.quote(id) .. "}" end
+  return '{"os-stop":{"type":"' .. kind .. '","servers":[' .. table.concat(parts, ",") .. "]}}"
+end
+M.stop_body = stop_body
+
+local function str(v)
+  if type(v) == "string" and v ~= "" then return v end
+end
+
+local Op = {}
+Op.__index = Op
+
+local function progress(op, phase)
+  local cb = op.on_progress
+  if not cb then return end
+  local done = phase == "submit" and op.accepted or op.ledger:settled()
+  local ok, e = pcall(cb, { phase = phase, done = done, total = #op.ledger.ids, failed = op.ledger.nfailed })
+  if not ok and op.client._logger then op.client._logger("on_progress raised: " .. tostring(e)) end
+end
+
+function Op:submit(ids)
+  for i = 1, #ids, MAX_IDS do
+    local chunk = {}
+    for j = i, math.min(i + MAX_IDS - 1, #ids) do
+      chunk[#chunk + 1] = ids[j]
+      self.sends[ids[j]] = (self.sends[ids[j]] or 0) + 1
+    end
+    self.sched:request({
+      service = self.service, method = "POST", body = stop_body(chunk, self.kind), idempotent = false,
+      path = ("/v1/%s/%s/action"):format(self.client.project_id, servers.RESOURCE[self.service]),
+      label = ("stop %d %s servers"):format(#chunk, self.service),
+    }, function(r) self:submitted(chunk, r) end)
+  end
+end
+
+function Op:submitted(chunk, r)
+  local job_id = r.ok and str(r.data.job_id)
+  if job_id and job_id:match("^[%w%-_.]+$") then
+    local job = { job_id = job_id, ids = chunk, status = "RUNNING" }
+    self.ledger.jobs[#self.ledger.jobs + 1] = job
+    self.accepted = self.accepted + #chunk
+    progress(self, "submit")
+    if self.wait then
+      self.sched:after(self.poll_interval, function() self:poll(job) end)
+    else
+      for _, id in ipairs(chunk) do self.ledger:stopped(id) end
+    end
+  elseif r.ok or r.ambiguous then
+    -- The stop may have been accepted even though we cannot tell: look before resending.
+    local err = r.err or errors.new("cloud.bad_response", "the answer has no valid job_id", r.status, r.request_id)
+    self:resolve(chunk, err, true)
+  else
+    for _, id in ipairs(chunk) do self.ledger:failed(id, r.err) end
+    progress(self, "submit")
+  end
+end
+
+function Op:expired()
+  return core.now() >= self.deadline
+end
+
+function Op:poll(job)
+  self.sched:request({
+    service = self.service, method = "GET", idempotent = true,
+    path = ("/v1/%s/jobs/%s"):format(self.client.project_id, job.job_id),
+    label = "job " .. job.job_id,
+  }, function(r) self:polled(job, r) end)
+end
+
+function Op:polled(job, r)
+  if r.ok then
+    local status = str(r.data.status) or "UNKNOWN"
+    job.status = status
+    if status == "SUCCESS" or status == "FAIL" then return self:settle(job, r.data) end
+    if not self:expired() then
+      return self.sched:after(self.poll_interval, function() self:poll(job) end)
+    end
+    local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet stop")
+      :format(job.job_id, status, self.wait_timeout))
+    return self:resolve(self:open_ids(job.ids), err, false)
+  end
+  if r.status == 404 or self:expired() then
+    job.status = r.status == 404 and "UNKNOWN" or job.status
+    return self:resolve(self:open_ids(job.ids), r.err, false)
+  end
+  -- Polling itself failed after its retries: the job is still there, try again later.
+  self.sched:after(self.poll_interval, function() self:poll(job) end)
+end
+
+function Op:open_ids(ids)
+  local open = {}
+  for _, id in ipairs(ids) do
+    if self.ledger:pending(id) then open[#open + 1] = id end
+  end
+  return open
+end
+
+local function sub_job_error(sub, data)
+  local e = type(sub.entities) == "table" and sub.entities or {}
+  local code = str(sub.error_code) or str(data.error_code) or "cloud.sub_job_failed"
+  local message = str(sub.fail_reason) or str(e.errorcode_message) or str(data.fail_reason)
+    or "the cloud reported this server's stop as failed"
+  return errors.new(code, message)
+end
+
+function Op:settle(job, data)
+  local in_job = {}
+  for _, id in ipairs(job.ids) do in_job[id] = true end
+  local subs = type(data.entities) == "table" and data.entities.sub_jobs
+  local again, seen = {}, {}
+  for _, sub in ipairs(type(subs) == "table" and subs or {}) do
+    local id = type(sub) == "table" and type(sub.entities) == "table" and str(sub.entities.server_id)
+    if id and in_job[id] and not seen[id] and self.ledger:pending(id) then
+      seen[id] = true
+      if sub.status == "SUCCESS" then
+        self.ledger:stopped(id)
+      elseif sub.status == "FAIL" then
+        local err = sub_job_error(sub, data)
+        if TRANSIENT[err.code] and (self.resent[id] or 0) < self.retry_failed then
+          self.resent[id] = (self.resent[id] or 0) + 1
+          again[#again + 1] = id
+        else
+          self.ledger:failed(id, err)
+        end
+      else
+        seen[id] = nil -- still running inside an ended job: look it up below
+      end
+    end
+  end
+  local missing = {}
+  for _, id in ipairs(job.ids) do
+    if not seen[id] and self.ledger:pending(id) then missing[#missing + 1] = id end
+  end
+  if #missing > 0 then
+    local err = errors.new(str(data.error_code) or "cloud.no_sub_job",
+      str(data.fail_reason) or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status))
+    self:resolve(missing, err, false)
+  end
+  if #again > 0 then self:submit(again) end
+  progress(self, "wait")
+end
+
+--- Settles ids whose fate is unknown by looking the servers up: SHUTOFF is stopped;
+-- a stop in progress is looked at again; otherwise the stop is sent again when
+-- `resendable` (it was never confirmed accepted) and attempts remain, else `err` stands.
+function Op:resolve(ids, err, resendable)
+  if #ids == 0 then return end
+  servers.lookup(self.sched, self.client, self.service, ids, function(found, lookup_err)
+    local recheck, resend = {}, {}
+    for _, id in ipairs(ids) do
+      local s = found and found[id]
+      local stopping = s and s["OS-EXT-STS:task_state"] == "powering-off"
+      if not found then
+        self.ledger:failed(id, err or lookup_err)
+      elseif s and s.status == "SHUTOFF" then
+        self.ledger:stopped(id)
+      elseif stopping and not self.wait then
+        self.ledger:stopped(id) -- accepted by a job we did not see
+      elseif stopping and not self:expired() then
+        recheck[#recheck + 1] = id
+      elseif s and resendable and (self.sends[id] or 0) < self.attempts and not self:expired() then
+        resend[#resend + 1] = id
+      elseif not s then
+        self.ledger:failed(id, errors.new("Ecs.0114", "the server was not found"))
+      else
+        self.ledger:failed(id, err)
+      end
+    end
+    if #recheck > 0 then
+      self.sched:after(math.max(self.poll_interval, 0.05), function() self:resolve(recheck, err, resendable) end)
+    end
+    if #resend > 0 then self:submit(resend) end
+    progress(self, "wait")
+  end)
+end
+
+local function distinct(ids)
+  local seen, out = {}, {}
+  for _, id in ipairs(ids) do
+    if not seen[id] then
+      seen[id] = true
+      out[#out + 1] = id
+    end
+  end
+  return out
+end
+
+--- Runs a stop of `ids` (distinct, checked) with checked options `o`. Returns the result.
+function M.run(client, service, ids, o, extra)
+  local op = setmetatable({
+    client = client, service = service, kind = o.type, wait = o.wait,
+    poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
+    deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed,
+    attempts = client._retry.attempts, on_progress = o.on_progress,
+    ledger = ledger.new(distinct(ids)), sched = scheduler.new(client),
+    accepted = 0, sends = {}, resent = {},
+  }, Op)
+  op:submit(op.ledger.ids)
+  op.sched:run()
+  return op.ledger:finish(extra)
+end
+
+M.distinct = distinct
+return M
