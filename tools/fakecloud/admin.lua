@@ -1,0 +1,69 @@
+-- /__admin/: unsigned control and inspection endpoints for tests.
+local state = require "fakecloud.state"
+local fleet = require "fakecloud.fleet"
+local jobs = require "fakecloud.jobs"
+local json = require "fakecloud.json"
+local respond = require "fakecloud.respond"
+
+local M = {}
+
+local function stop_summary(S)
+  local total, servers, max, more = 0, 0, 0, 0
+  for _, n in pairs(S.stops) do
+    total, servers = total + n, servers + 1
+    if n > max then max = n end
+    if n > 1 then more = more + 1 end
+  end
+  return { total = total, servers = servers, max_per_server = max, sent_more_than_once = more }
+end
+
+function M.stats(S)
+  local st = S.stats
+  return {
+    calls = st.calls, statuses = st.statuses, faults = st.faults, sub_jobs = st.sub_jobs,
+    signature_failures = st.signature_failures, connections = S.nconnections,
+    jobs = S.njobs, pending_jobs = #S.pending, stop_requests = stop_summary(S),
+    servers = { ecs = fleet.status_counts(S.fleet.ecs), bms = fleet.status_counts(S.fleet.bms) },
+  }
+end
+
+local function server(S, id)
+  for _, kind in ipairs({ "ecs", "bms" }) do
+    local K = S.fleet[kind]
+    local index = fleet.lookup(K, id)
+    if index then
+      local s = fleet.render(K, index)
+      s.kind = kind
+      s.stop_requests = S.stops[id] or 0
+      return 200, s
+    end
+  end
+  return 404, { error = "no such server", id = id }
+end
+
+function M.handle()
+  ngx.update_time()
+  local S = state.get()
+  jobs.settle(S, ngx.now())
+  local method, uri = ngx.req.get_method(), ngx.var.uri
+  if method == "GET" and uri == "/__admin/stats" then
+    return respond.send(200, M.stats(S))
+  elseif method == "GET" and uri == "/__admin/config" then
+    return respond.send(200, S.cfg)
+  elseif method == "GET" and uri:match("^/__admin/server/") then
+    return respond.send(server(S, ngx.unescape_uri(uri:match("^/__admin/server/(.*)$"))))
+  elseif method == "POST" and uri == "/__admin/config" then
+    ngx.req.read_body()
+    local patch = json.decode(ngx.req.get_body_data() or "")
+    if type(patch) ~= "table" then return respond.send(400, { error = "config must be a JSON object" }) end
+    local cfg, err = state.configure(patch)
+    if not cfg then return respond.send(400, { error = err }) end
+    return respond.send(200, { ok = true, config = cfg })
+  elseif method == "POST" and uri == "/__admin/reset" then
+    state.reset()
+    return respond.send(200, { ok = true })
+  end
+  return respond.send(404, { error = "unknown admin endpoint " .. method .. " " .. uri })
+end
+
+return M

@@ -1,0 +1,36 @@
+-- Defaults and merging of the emulator's configuration table.
+local M = {}
+
+M.DEFAULT = {
+  project_id = "0123456789abcdef0123456789abcdef",
+  credentials = { { ak = "FAKECLOUDAK00000000", sk = "FAKECLOUDSK0000000000000000000000000000" } },
+  job_duration = 0.05,
+  clock_skew = 0,
+  bms_in_ecs_list = false,
+  fleet = { ecs = { { count = 10 } }, bms = { { count = 4 } } },
+  transient_fail = { ids = {}, rate = 0 },
+  faults = {},
+}
+
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy(x) end
+  return t
+end
+M.copy = copy
+
+-- Shallow per top-level key: a key given replaces the old value wholesale.
+function M.merge(base, patch)
+  local out = copy(base or M.DEFAULT)
+  for k, v in pairs(patch or {}) do out[k] = copy(v) end
+  return out
+end
+
+-- JSON null (lightuserdata) means "unset" wherever it appears.
+function M.val(v)
+  if type(v) == "userdata" then return nil end
+  return v
+end
+
+return M

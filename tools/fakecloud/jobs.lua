@@ -1,0 +1,92 @@
+-- Stop jobs. No timers: a job's end is computed from its start when anyone asks
+-- (settle runs at the top of every request), which is when servers turn SHUTOFF.
+local ids = require "fakecloud.ids"
+local json = require "fakecloud.json"
+local fleet = require "fakecloud.fleet"
+
+local M = {}
+
+local function iso_ms(t)
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) ..
+    string.format(".%03dZ", math.floor((t % 1) * 1000))
+end
+
+-- subs: list of { server_id, K, index, code, reason }; code nil = will succeed.
+-- real: monotonic-ish real time (due-ness); now: emulator clock (shown times).
+function M.create(S, kind, subs, real, now, duration)
+  local job = { id = ids.uuid(), kind = kind, subs = subs, t0 = real, due = real + duration,
+                begin = now, finish = now + duration, done = false }
+  for _, s in ipairs(subs) do
+    s.id = ids.uuid()
+    if not s.code then
+      local st = fleet.state(s.K, s.index)
+      st.task, st.job = "powering-off", job
+    end
+  end
+  S.jobs[job.id] = job
+  S.njobs = S.njobs + 1
+  S.pending[#S.pending + 1] = job
+  S.version = S.version + 1
+  return job
+end
+
+local function finish(S, job)
+  job.done = true
+  for _, s in ipairs(job.subs) do
+    if not s.code then
+      local st = fleet.state(s.K, s.index)
+      if st.job == job then
+        st.status, st.task, st.job, st.updated = "SHUTOFF", nil, nil, job.finish
+      end
+    end
+  end
+end
+
+-- Finish every job whose time has come.
+function M.settle(S, real)
+  local keep, changed = {}, false
+  for _, job in ipairs(S.pending) do
+    if real >= job.due then finish(S, job) changed = true
+    else keep[#keep + 1] = job end
+  end
+  if changed then
+    S.pending = keep
+    S.version = S.version + 1
+  end
+end
+
+local function status_of(job, real)
+  if job.done then return nil end
+  if real < job.t0 + (job.due - job.t0) / 5 then return "INIT" end
+  return "RUNNING"
+end
+
+function M.render(job, real)
+  local running = status_of(job, real)
+  local subs, first_fail = {}, nil
+  for i, s in ipairs(job.subs) do
+    local st = running or (s.code and "FAIL" or "SUCCESS")
+    if st == "FAIL" and not first_fail then first_fail = s end
+    local failed = st == "FAIL"
+    subs[i] = {
+      status = st, job_id = s.id, job_type = "stopServer",
+      begin_time = iso_ms(job.begin),
+      end_time = running and json.null or iso_ms(job.finish),
+      error_code = failed and s.code or json.null,
+      fail_reason = failed and s.reason or json.null,
+      entities = { server_id = s.server_id,
+                   errorcode_message = failed and (s.code .. ": " .. s.reason) or json.null },
+    }
+  end
+  return {
+    status = running or (first_fail and "FAIL" or "SUCCESS"),
+    job_id = job.id, job_type = "batchStopServer",
+    begin_time = iso_ms(job.begin),
+    end_time = running and json.null or iso_ms(job.finish),
+    error_code = first_fail and first_fail.code or json.null,
+    fail_reason = first_fail and first_fail.reason or json.null,
+    entities = { sub_jobs_total = #job.subs, sub_jobs = json.array(subs) },
+  }
+end
+
+return M

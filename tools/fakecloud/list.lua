@@ -1,0 +1,150 @@
+-- GET .../cloudservers/detail and .../baremetalservers/detail: filters and paging.
+-- Filtered index lists are cached until the fleet changes (S.version), so walking
+-- 100 pages of a 100,000-server fleet scans it once.
+local fleet = require "fakecloud.fleet"
+local json = require "fakecloud.json"
+
+local M = {}
+
+local PREFIX = { ecs = "Ecs", bms = "BMS" }
+local BM_TAG = "__type_baremetal"
+local unpack = unpack or table.unpack
+
+local function split_commas(values)
+  local out = {}
+  for _, v in ipairs(values or {}) do
+    for item in v:gmatch("[^,]+") do out[#out + 1] = item end
+  end
+  return out
+end
+
+local function has_tag(tags, want)
+  local key_only = not want:find("=", 1, true)
+  for _, t in ipairs(tags) do
+    if t == want or (key_only and t:match("^([^=]*)") == want) then return true end
+  end
+  return false
+end
+
+-- Filters that depend only on the group.
+local function group_ok(g, f, extra_tag)
+  local tags = g.tags
+  if extra_tag then tags = { extra_tag, unpack(g.tags) } end
+  for _, t in ipairs(f.tags) do if not has_tag(tags, t) then return false end end
+  for _, t in ipairs(f.not_tags) do if has_tag(tags, t) then return false end end
+  if f.flavor and g.flavor.id ~= f.flavor then return false end
+  if f.ep and f.ep ~= "all_granted_eps" and g.enterprise_project_id ~= f.ep then return false end
+  if f.reservation_id and g.reservation_id ~= f.reservation_id then return false end
+  return true
+end
+
+local function server_ok(K, g, index, f)
+  if f.status and fleet.status(K, g, index) ~= f.status then return false end
+  if f.name and not fleet.name(g, index):find(f.name, 1, true) then return false end
+  if f.ip_eq and fleet.ip(K, index) ~= f.ip_eq then return false end
+  if f.ip and not fleet.ip(K, index):find(f.ip, 1, true) then return false end
+  return true
+end
+
+-- The kinds shown by a listing, in order, with the tag marking each.
+local function sources(S, kind)
+  if kind == "bms" then return { { S.fleet.bms } } end
+  local out = { { S.fleet.ecs } }
+  if S.cfg.bms_in_ecs_list then out[2] = { S.fleet.bms, BM_TAG } end
+  return out
+end
+
+-- Matching servers as two parallel arrays (fleet, index).
+local function scan(S, kind, f)
+  local Ks, Is = {}, {}
+  for _, src in ipairs(sources(S, kind)) do
+    local K, tag = src[1], src[2]
+    if f.server_ids then
+      for _, id in ipairs(f.server_ids) do
+        local i = fleet.lookup(K, id)
+        if i then Ks[#Ks + 1], Is[#Is + 1] = K, i end
+      end
+    else
+      for _, g in ipairs(K.groups) do
+        if group_ok(g, f, tag) then
+          for i = g.first, g.first + g.count - 1 do
+            if server_ok(K, g, i, f) then Ks[#Ks + 1], Is[#Is + 1] = K, i end
+          end
+        end
+      end
+    end
+  end
+  return Ks, Is
+end
+
+local function parse(kind, args)
+  local function one(k) local v = args[k] return v and v[#v] end
+  local f = { tags = split_commas(args.tags), not_tags = split_commas(args["not-tags"]),
+              name = one("name"), status = one("status"), flavor = one("flavor"),
+              ep = one("enterprise_project_id"), reservation_id = one("reservation_id") }
+  if f.name == "" then f.name = nil end
+  if kind == "ecs" then
+    f.ip, f.ip_eq = one("ip"), one("ip_eq")
+    local sid = args.server_id and split_commas(args.server_id)
+    if sid and #sid > 0 then f.server_ids = sid end
+  end
+  return f
+end
+
+local function filter_key(f)
+  if f.server_ids then return "ids:" .. table.concat(f.server_ids, ",") end
+  return table.concat({ table.concat(f.tags, ","), table.concat(f.not_tags, ","),
+    f.name or "", f.status or "", f.flavor or "", f.ep or "", f.reservation_id or "",
+    f.ip or "", f.ip_eq or "" }, "\0")
+end
+
+local function unfiltered(f)
+  return not f.server_ids and #f.tags == 0 and #f.not_tags == 0 and not (f.name or
+    f.status or f.flavor or (f.ep and f.ep ~= "all_granted_eps") or f.reservation_id or f.ip or f.ip_eq)
+end
+
+-- args: name -> list of decoded values.
+function M.list(S, kind, args)
+  local function int(k, default)
+    local v = args[k] and args[k][#args[k]]
+    if v == nil or v == "" then return default end
+    return v:match("^%d+$") and tonumber(v) or -1
+  end
+  local offset, limit = int("offset", 1), int("limit", 25)
+  if offset < 1 then
+    return 400, { error = { code = PREFIX[kind] .. ".0005", message = "offset must be a page number >= 1" } }
+  end
+  if limit < 1 or limit > 1000 then
+    return 400, { error = { code = PREFIX[kind] .. ".0005", message = "limit must be 1..1000" } }
+  end
+  local f = parse(kind, args)
+  local first = (offset - 1) * limit + 1
+  local page = {}
+  if unfiltered(f) then
+    -- No scan: walk the sources by position.
+    local count, pos = 0, 0
+    for _, src in ipairs(sources(S, kind)) do
+      local K, tag = src[1], src[2]
+      for i = math.max(1, first - pos), math.min(K.total, first - pos + limit - 1) do
+        page[#page + 1] = fleet.render(K, i, tag)
+      end
+      pos = pos + K.total
+      count = count + K.total
+    end
+    return 200, { count = count, servers = json.array(page) }
+  end
+  local key = kind .. "\1" .. filter_key(f)
+  local c = S.list_cache
+  if not (c and c.key == key and c.version == S.version) then
+    local Ks, Is = scan(S, kind, f)
+    c = { key = key, version = S.version, Ks = Ks, Is = Is }
+    S.list_cache = c
+  end
+  for n = first, math.min(#c.Is, first + limit - 1) do
+    local K = c.Ks[n]
+    page[#page + 1] = fleet.render(K, c.Is[n], K.kind == "bms" and kind == "ecs" and BM_TAG or nil)
+  end
+  return 200, { count = #c.Is, servers = json.array(page) }
+end
+
+return M

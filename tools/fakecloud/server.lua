@@ -1,0 +1,123 @@
+-- The signed API: routing, signature check, fault injection, then the handlers.
+local state = require "fakecloud.state"
+local auth = require "fakecloud.auth"
+local jobs = require "fakecloud.jobs"
+local actions = require "fakecloud.actions"
+local list = require "fakecloud.list"
+local respond = require "fakecloud.respond"
+
+local M = {}
+
+local ROUTES = {
+  { "POST", "^/v1/([^/]+)/cloudservers/action/?$", "action", "ecs" },
+  { "POST", "^/v1/([^/]+)/baremetalservers/action/?$", "action", "bms" },
+  { "GET", "^/v1/([^/]+)/jobs/([^/]+)/?$", "job" },
+  { "GET", "^/v1/([^/]+)/cloudservers/detail/?$", "list", "ecs" },
+  { "GET", "^/v1/([^/]+)/baremetalservers/detail/?$", "list", "bms" },
+}
+
+local function route(method, path)
+  for _, r in ipairs(ROUTES) do
+    if method == r[1] then
+      local project, arg = path:match(r[2])
+      if project then return r[3], r[4], project, arg end
+    end
+  end
+end
+
+local function count(t, k) t[k] = (t[k] or 0) + 1 end
+
+local function gateway_error(status, code, msg, extra)
+  return respond.send(status, { error_code = code, error_msg = msg,
+                                request_id = ngx.var.request_id }, extra)
+end
+
+local function fault_answer(S, p, r, kind)
+  if p.status == 429 then
+    count(S.stats.faults, "429")
+    return gateway_error(429, "APIGW.0308", "limit:200, time:5 minute",
+      { ["Retry-After"] = tostring(S.faults.retry_after) })
+  end
+  count(S.stats.faults, tostring(p.status))
+  local prefix = kind == "bms" and "BMS" or "Ecs"
+  return respond.send(p.status, { error = { code = prefix .. ".0500",
+    message = "injected fault: HTTP " .. p.status .. " on " .. r } })
+end
+
+local function args_of(raw_query)
+  local args = {}
+  for _, kv in ipairs(auth.parse_query(raw_query)) do
+    local k, v = kv[1], kv[2]
+    args[k] = args[k] or {}
+    table.insert(args[k], v)
+  end
+  return args
+end
+
+function M.handle()
+  ngx.update_time()
+  local S = state.get()
+  local method = ngx.req.get_method()
+  local raw_path, raw_query = ngx.var.request_uri:match("^([^?]*)%??(.*)$")
+  local r, kind, project, arg = route(method, ngx.var.uri)
+  if not r then
+    return gateway_error(404, "APIGW.0101", "The API does not exist or has not been published in the environment")
+  end
+
+  ngx.ctx.api = true -- respond.send counts statuses of API answers only
+  local st = S.stats
+  st.calls[r] = st.calls[r] + 1
+  st.calls.total = st.calls.total + 1
+  local conn = ngx.var.connection
+  if not S.connections[conn] then
+    S.connections[conn] = true
+    S.nconnections = S.nconnections + 1
+  end
+
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data() or ""
+  local req = { method = method, path = raw_path, query = raw_query,
+                headers = ngx.req.get_headers(200), body = body }
+  local ok, why, cr = auth.verify(req, S.creds, respond.now(S))
+  if not ok then
+    st.signature_failures = st.signature_failures + 1
+    local msg = "Incorrect IAM authentication information: verify aksk signature fail, " .. why
+    if cr then msg = msg .. ", canonicalRequest: " .. cr:gsub("\n", "|") end
+    return gateway_error(401, "APIGW.0301", msg)
+  end
+
+  local p = S.faults:plan(r)
+  if p then
+    if p.drop then count(st.faults, "drop") return ngx.exit(444) end
+    if p.latency > 0 then ngx.sleep(p.latency) end
+    if p.hang > 0 then count(st.faults, "hang") ngx.sleep(p.hang) end
+    ngx.update_time()
+    if p.status then return fault_answer(S, p, r, kind) end
+    if p.malformed then
+      count(st.faults, "malformed")
+      return respond.send(200, '{"job_id": "' .. ngx.var.request_id:sub(1, 7) .. '", "trunc')
+    end
+  end
+
+  local real = ngx.now()
+  jobs.settle(S, real)
+  local status, answer
+  if project ~= S.cfg.project_id then
+    local prefix = r == "job" and "Common" or (kind == "bms" and "BMS" or "Ecs")
+    status, answer = 403, { error = { code = prefix .. ".0403",
+      message = "project " .. project .. " is not the project of this credential" } }
+  elseif r == "action" then
+    status, answer = actions.stop(S, kind, body, real, respond.now(S))
+  elseif r == "job" then
+    local job = S.jobs[arg]
+    if job then status, answer = 200, jobs.render(job, real)
+    else status, answer = 404, { error = { code = "Common.0011", message = "job " .. arg .. " not found" } } end
+  else
+    status, answer = list.list(S, kind, args_of(raw_query))
+  end
+
+  if p and p.drop_after then count(st.faults, "drop_after") return ngx.exit(444) end
+  return respond.send(status, answer)
+end
+
+return M

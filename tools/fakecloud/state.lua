@@ -1,0 +1,74 @@
+-- The single worker's state: configuration, fleet, jobs and counters.
+local config = require "fakecloud.config"
+local fleet = require "fakecloud.fleet"
+local faults = require "fakecloud.faults"
+local json = require "fakecloud.json"
+
+local M = {}
+local S
+
+local function fresh_counters()
+  S.jobs, S.pending, S.njobs = {}, {}, 0
+  S.stops = {}           -- id -> number of accepted stop calls naming it
+  S.connections, S.nconnections = {}, 0
+  S.stats = { calls = { action = 0, job = 0, list = 0, total = 0 }, statuses = {},
+              faults = {}, signature_failures = 0, sub_jobs = {} }
+end
+
+local function apply(cfg, regenerate)
+  S.cfg = cfg
+  local creds = {}
+  for i, c in ipairs(config.val(cfg.credentials) or {}) do
+    creds[i] = { ak = c.ak, sk = c.sk, security_token = config.val(c.security_token) }
+  end
+  S.creds = creds
+  if regenerate then S.fleet = fleet.build(cfg.fleet) end
+  S.faults = faults.new(config.val(cfg.faults) or {})
+  local tf = config.val(cfg.transient_fail) or {}
+  S.transient_ids = {}
+  for _, id in ipairs(config.val(tf.ids) or {}) do S.transient_ids[id] = true end
+  S.transient_rate = tonumber(config.val(tf.rate)) or 0
+  S.transient_seed = tonumber(config.val(tf.seed)) or 1
+  S.version = (S.version or 0) + 1 -- invalidates cached list results
+end
+
+function M.init(cfg)
+  S = {}
+  fresh_counters()
+  apply(config.merge(config.DEFAULT, cfg), true)
+  math.randomseed(os.time() + math.floor((ngx and ngx.worker.pid() or 0)))
+  return S
+end
+
+-- init_worker: read the launcher's JSON config file.
+function M.boot(path)
+  local cfg = {}
+  local f = path and io.open(path, "rb")
+  if f then
+    local text = f:read("*a")
+    f:close()
+    cfg = assert(json.decode(text))
+  end
+  M.init(cfg)
+end
+
+function M.get() return S end
+
+-- Partial update: keys given replace the old ones; a new fleet is regenerated.
+function M.configure(patch)
+  local cfg = config.merge(S.cfg, patch)
+  local ok, err = pcall(apply, cfg, patch.fleet ~= nil)
+  if not ok then return nil, err end
+  return cfg
+end
+
+function M.reset()
+  fresh_counters()
+  apply(S.cfg, true)
+end
+
+function M.count(tbl, key)
+  tbl[key] = (tbl[key] or 0) + 1
+end
+
+return M
