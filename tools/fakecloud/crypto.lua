@@ -45,7 +45,7 @@ else
     local f = assert(io.open(path, "wb"))
     f:write(data)
     f:close()
-    local p = assert(io.popen("openssl dgst -sha256 " .. args .. " -r " .. path))
+    local p = assert(io.popen("env -u LD_PRELOAD openssl dgst -sha256 " .. args .. " -r " .. path))
     local out = p:read("*a")
     p:close()
     os.remove(path)

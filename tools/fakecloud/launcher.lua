@@ -5,14 +5,19 @@ local M = {}
 local Emu = {}
 Emu.__index = Emu
 
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- Children must not inherit a sanitizer preload meant for the test interpreter
+-- (an ASan-preloaded pgrep hangs, and nginx has no business running under it).
+local function clean(cmd) return "env -u LD_PRELOAD sh -c " .. quote(cmd) end
+local function exec(cmd) return os.execute(clean(cmd)) end
+
 local function sh(cmd)
-  local p = io.popen(cmd .. " 2>/dev/null")
+  local p = io.popen(clean(cmd .. " 2>/dev/null"))
   local out = p:read("*a")
   p:close()
   return out
 end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local function read(path)
   local f = io.open(path, "rb")
@@ -101,7 +106,7 @@ function Emu:server(id) return self:admin("GET", "server/" .. id) end
 local function alive(pid)
   local stat = read("/proc/" .. pid .. "/stat")
   if stat then return not stat:match("^%d+ %b() Z") end
-  local r = os.execute("kill -0 " .. pid .. " 2>/dev/null")
+  local r = exec("kill -0 " .. pid .. " 2>/dev/null")
   return r == true or r == 0
 end
 
@@ -116,17 +121,17 @@ function Emu:stop()
     local workers = sh("pgrep -P " .. pid)
     for i, sig in ipairs({ "QUIT", "TERM", "KILL" }) do
       if not alive(pid) then break end
-      os.execute("kill -" .. sig .. " " .. pid .. " 2>/dev/null")
+      exec("kill -" .. sig .. " " .. pid .. " 2>/dev/null")
       for _ = 1, (i == 3 and 10 or 20) do
         if not alive(pid) then break end
         sleep(0.05)
       end
     end
     for w in workers:gmatch("%d+") do
-      if alive(w) then os.execute("kill -KILL " .. w .. " 2>/dev/null") end
+      if alive(w) then exec("kill -KILL " .. w .. " 2>/dev/null") end
     end
   end
-  os.execute("rm -rf " .. quote(self.prefix))
+  exec("rm -rf " .. quote(self.prefix))
   return true
 end
 Emu.__gc = function(self) self:stop() end
@@ -151,7 +156,7 @@ local function try_start(self, port)
   os.remove(self.prefix .. "/error.log")
   local cmd = "nginx -p " .. quote(self.prefix) .. " -c " .. quote(self.prefix .. "/nginx.conf") ..
     " -e " .. quote(self.prefix .. "/error.log") .. " >" .. quote(self.prefix .. "/start.log") .. " 2>&1"
-  os.execute(cmd)
+  exec(cmd)
   for _ = 1, 100 do
     local code = self:http("GET", "/__admin/stats")
     if code == 200 then
@@ -168,7 +173,7 @@ local function try_start(self, port)
   end
   local log = (read(self.prefix .. "/start.log") or "") .. (read(self.prefix .. "/error.log") or "")
   local pid = (read(self.prefix .. "/nginx.pid") or ""):match("%d+")
-  if pid then os.execute("kill -KILL " .. pid .. " 2>/dev/null") os.remove(self.prefix .. "/nginx.pid") end
+  if pid then exec("kill -KILL " .. pid .. " 2>/dev/null") os.remove(self.prefix .. "/nginx.pid") end
   return false, log:sub(-2000)
 end
 
@@ -178,7 +183,7 @@ function M.start(opts)
   local config = opts.config or {}
   local prefix = sh("mktemp -d /tmp/fakecloud.XXXXXX"):gsub("%s+$", "")
   if prefix == "" then return nil, "mktemp failed" end
-  os.execute("mkdir -p " .. quote(prefix .. "/tmp") .. " && chmod 755 " .. quote(prefix))
+  exec("mkdir -p " .. quote(prefix .. "/tmp") .. " && chmod 755 " .. quote(prefix))
   write(prefix .. "/config.json", cjson.encode(jsonable(config)))
   local self = setmetatable({ prefix = prefix, tls = opts.tls }, Emu)
   local ok, err
@@ -188,7 +193,7 @@ function M.start(opts)
   end
   if not ok then
     self.stopped = true
-    os.execute("rm -rf " .. quote(prefix))
+    exec("rm -rf " .. quote(prefix))
     return nil, "fakecloud did not start: " .. tostring(err)
   end
   local cred = (config.credentials or {})[1] or {}

@@ -1,0 +1,31 @@
+# Entry points. `make demo` and `make test` each install what they need first.
+.PHONY: all build test demo fuzz bench install clean
+
+all: build
+
+build:
+	bash tools/deps.sh
+	cmake -S . -B build/5.4 -DLUA=5.4 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build/5.4 -j2
+	cmake -S . -B build/luajit -DLUA=luajit -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build/luajit -j2
+
+test:
+	bash tools/test.sh
+
+demo: build
+	lua5.4 tools/demo.lua
+
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: build
+	bash bench/run.sh
+
+install:
+	bash tools/deps.sh
+	luarocks --lua-version 5.4 make rockspec/cloud-scm-1.rockspec
+	luarocks --lua-version 5.1 make rockspec/cloud-scm-1.rockspec
+
+clean:
+	rm -rf build

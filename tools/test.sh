@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The whole test suite: builds the C core for Lua 5.4, LuaJIT and an ASan+UBSan variant,
+# runs every spec under each, checks that both LuaRocks builds install offline, and prints
+# one closing line "tests: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash tools/deps.sh || { echo "tests: 0 passed, 1 failed (dependencies)"; exit 1; }
+
+export CLOUD_SHARED="${CLOUD_SHARED:-$(cd .. && pwd)/shared}"
+passed=0
+failed=0
+log_dir=build/test-logs
+mkdir -p "$log_dir"
+
+build() { # dir lua [extra cmake args]
+  local dir=$1 lua=$2
+  shift 2
+  cmake -S . -B "$dir" -DLUA="$lua" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.cmake.log" 2>&1 &&
+    cmake --build "$dir" -j2 >>"$dir.cmake.log" 2>&1 || { cat "$dir.cmake.log"; return 1; }
+}
+
+# Runs busted with the given interpreter and build; adds its counts to the totals.
+run_specs() { # name interpreter build_dir [env...]
+  local name=$1 interp=$2 dir=$3
+  shift 3
+  local out="$log_dir/$name.log"
+  echo "== specs: $name"
+  env LUA_CPATH="$dir/?.so;;" "$@" "$interp" /usr/bin/busted --output=utfTerminal ${CLOUD_SPECS:-spec} 2>&1 | tee "$out" | tail -n 40
+  local rc=${PIPESTATUS[0]}
+  if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out"; then
+    echo "$name: the sanitizer reported an error (see $out)"
+    failed=$((failed + 1))
+  elif [ "$rc" -ne 0 ] && ! grep -qE ' [1-9][0-9]* (failures?|errors?)' "$out"; then
+    echo "$name: busted exited with status $rc"
+    failed=$((failed + 1))
+  fi
+  local line
+  line=$(grep -E '^[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' "$out" | tail -1)
+  if [ -z "$line" ]; then
+    echo "$name: busted did not finish"
+    failed=$((failed + 1))
+    return
+  fi
+  read -r ok _ _ bad _ _ errs _ <<<"$line"
+  passed=$((passed + ok))
+  failed=$((failed + bad + errs))
+}
+
+check_rock() { # lua-version interpreter
+  local v=$1 interp=$2 tree="build/rocks-$1"
+  rm -rf "$tree"
+  if luarocks --lua-version "$v" --tree "$tree" make rockspec/cloud-scm-1.rockspec >"$tree.log" 2>&1 &&
+    LUA_PATH="$tree/share/lua/$v/?.lua;$tree/share/lua/$v/?/init.lua;;" LUA_CPATH="$tree/lib/lua/$v/?.so;;" \
+      "$interp" -e 'local c = require "cloud"; assert(require("cloud.core").sign{method="GET", host="h", path="/", ak="a", sk="b"})' \
+      >>"$tree.log" 2>&1; then
+    echo "== luarocks --lua-version $v make: installed and loaded by $interp"
+    passed=$((passed + 1))
+  else
+    echo "== luarocks --lua-version $v make: FAILED"
+    cat "$tree.log"
+    failed=$((failed + 1))
+  fi
+}
+
+build build/5.4 5.4 && build build/luajit luajit && build build/asan 5.4 -DSANITIZE=ON || {
+  echo "tests: $passed passed, $((failed + 1)) failed (build)"
+  exit 1
+}
+
+run_specs lua5.4 lua5.4 build/5.4
+run_specs luajit luajit build/luajit
+# The sanitizer runtime must be loaded before the interpreter starts.
+asan_libs="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+run_specs asan lua5.4 build/asan LD_PRELOAD="$asan_libs" \
+  ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23" \
+  LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" CLOUD_GC_AGGRESSIVE=1
+check_rock 5.4 lua5.4
+check_rock 5.1 luajit
+
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
