@@ -16,7 +16,7 @@ void cbuf_wipe(cbuf *b) {
   cbuf_free(b);
 }
 
-int cbuf_reserve(cbuf *b, size_t extra) {
+int cbuf_grow(cbuf *b, size_t extra) {
   if (b->oom) return 0;
   if (extra > (size_t)-1 - b->len - 1) { b->oom = 1; return 0; }
   size_t need = b->len + extra + 1; /* room for a NUL */
@@ -28,17 +28,6 @@ int cbuf_reserve(cbuf *b, size_t extra) {
   b->data = p;
   b->cap = cap;
   return 1;
-}
-
-void cbuf_add(cbuf *b, const void *p, size_t n) {
-  if (n == 0 || !cbuf_reserve(b, n)) return;
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-}
-
-void cbuf_addc(cbuf *b, char c) {
-  if (!cbuf_reserve(b, 1)) return;
-  b->data[b->len++] = c;
 }
 
 void cbuf_adds(cbuf *b, const char *s) { cbuf_add(b, s, strlen(s)); }

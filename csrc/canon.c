@@ -55,8 +55,25 @@ static int pair_cmp(const void *x, const void *y) {
   return c ? c : cstr_cmp(a->value, b->value);
 }
 
+/* Insertion sort for the few pairs a request has; qsort for many. */
+static void sort_pairs(cpair *p, size_t n, int (*cmp)(const void *, const void *)) {
+  if (n > 16) {
+    qsort(p, n, sizeof *p, cmp);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    cpair x = p[i];
+    size_t j = i;
+    while (j > 0 && cmp(&p[j - 1], &x) > 0) {
+      p[j] = p[j - 1];
+      j--;
+    }
+    p[j] = x;
+  }
+}
+
 void canon_query(cbuf *out, cpair *pairs, size_t n) {
-  if (n > 1) qsort(pairs, n, sizeof *pairs, pair_cmp);
+  sort_pairs(pairs, n, pair_cmp);
   for (size_t i = 0; i < n; i++) {
     if (i) cbuf_addc(out, '&');
     canon_encode(out, pairs[i].name.p, pairs[i].name.n);
@@ -110,7 +127,7 @@ static void add_lower(cbuf *out, cstr s) {
 }
 
 size_t canon_headers(cbuf *lines, cbuf *names, cpair *headers, size_t n) {
-  if (n > 1) qsort(headers, n, sizeof *headers, header_cmp);
+  sort_pairs(headers, n, header_cmp);
   for (size_t i = 1; i < n; i++)
     if (name_cmp_ci(headers[i - 1].name, headers[i].name) == 0) return i + 1;
   for (size_t i = 0; i < n; i++) {

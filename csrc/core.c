@@ -40,13 +40,14 @@ static int core_sleep(lua_State *L) {
 
 int luaopen_cloud_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
-      {"sign", sign_lua},   {"secret", secret_new}, {"http", http_lua_new},
+      {"secret", secret_new}, {"http", http_lua_new},
       {"now", core_now},    {"time", core_time},    {"sleep", core_sleep},
       {NULL, NULL}};
   secret_open(L);
-  sign_lua_open(L);
   http_lua_open(L);
   luaL_newlib(L, funcs);
+  sign_lua_push(L);
+  lua_setfield(L, -2, "sign");
   lua_pushliteral(L, CLOUD_CORE_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

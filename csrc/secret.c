@@ -4,15 +4,19 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "compat.h"
+#include "sign.h"
 
 typedef struct {
   char *bytes;
   size_t len;
+  sign_key *key; /* the same SK as a keyed HMAC context */
 } secret;
 
 /* One idempotent release for __gc, __close and close(): cleanse, free, NULL. */
 static int secret_release(lua_State *L) {
   secret *s = luaL_checkudata(L, 1, SECRET_MT);
+  sign_key_free(s->key);
+  s->key = NULL;
   if (s->bytes) {
     OPENSSL_cleanse(s->bytes, s->len);
     free(s->bytes);
@@ -37,24 +41,43 @@ int secret_new(lua_State *L) {
   secret *s = lua_newuserdata(L, sizeof *s); /* userdata first: an error below leaks nothing */
   s->bytes = NULL;
   s->len = 0;
+  s->key = NULL;
   luaL_setmetatable(L, SECRET_MT);
   s->bytes = malloc(n);
   if (!s->bytes) return luaL_error(L, "cloud.core.secret: out of memory");
   memcpy(s->bytes, p, n);
   s->len = n;
+  s->key = sign_key_new(p, n);
+  if (!s->key) return luaL_error(L, "cloud.core.secret: OpenSSL could not key HMAC-SHA256");
   return 1;
 }
 
-cstr secret_check(lua_State *L, int i, const char *where, const char *field) {
+/* The secret at i, or NULL. mt: stack index of the secret metatable (a caller's cached
+ * copy, cheaper than the registry lookup), or 0. */
+static secret *to_secret(lua_State *L, int i, int mt) {
+  if (!mt) return luaL_testudata(L, i, SECRET_MT);
+  void *p = lua_touserdata(L, i);
+  if (!p || !lua_getmetatable(L, i)) return NULL;
+  int same = lua_rawequal(L, -1, mt);
+  lua_pop(L, 1);
+  return same ? p : NULL;
+}
+
+void secret_push_metatable(lua_State *L) { luaL_getmetatable(L, SECRET_MT); }
+
+cstr secret_check(lua_State *L, int i, int mt, const char *where, const char *field,
+                  const struct sign_key **key) {
   cstr out = {NULL, 0};
+  *key = NULL;
   if (lua_type(L, i) == LUA_TSTRING) {
     out.p = lua_tolstring(L, i, &out.n);
   } else {
-    secret *s = luaL_testudata(L, i, SECRET_MT);
+    secret *s = to_secret(L, i, mt);
     if (!s) luaL_error(L, "%s: field '%s' must be a string or a cloud.core.secret", where, field);
     if (!s->bytes) luaL_error(L, "%s: field '%s' is a closed secret", where, field);
     out.p = s->bytes;
     out.n = s->len;
+    *key = s->key;
   }
   if (out.n == 0) luaL_error(L, "%s: field '%s' must not be empty", where, field);
   return out;

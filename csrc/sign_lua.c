@@ -1,7 +1,11 @@
 /* core.sign{...}: checks a Lua request table, hands plain buffers to sign.c and
- * returns what the HTTP layer sends. Errors name the field, never a secret. */
+ * returns what the HTTP layer sends. Errors name the field, never a secret.
+ * Per Lua state, one scratch userdata (the function's upvalue) holds the hashing
+ * contexts, the result buffers and the pair arrays, so a call allocates little. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "compat.h"
@@ -10,90 +14,129 @@
 #include "sign_lua.h"
 
 #define WHERE "cloud.core.sign"
-#define RESULT_MT "cloud.core.sign_result"
+#define STATE_MT "cloud.core.sign_state"
+#define EXTRA_HEADERS 3 /* Host, X-Sdk-Date, X-Security-Token */
 
-static const char *const FIELDS[] = {"method", "host", "path", "query", "headers", "body",
-                                     "ak", "sk", "date", "security_token", NULL};
+/* Option and result keys, interned once into the closure's second upvalue (an array
+ * indexed by these numbers): looking them up by C string would intern them per call. */
+enum { K_METHOD = 1, K_HOST, K_PATH, K_QUERY, K_HEADERS, K_BODY, K_AK, K_SK, K_DATE,
+       K_SECURITY_TOKEN, K_NFIELDS = K_SECURITY_TOKEN,
+       R_AUTHORIZATION, R_SIGNED_HEADERS, R_CANONICAL_REQUEST, R_STRING_TO_SIGN, R_QUERY_STRING,
+       R_SIGNATURE, R_AUTHORIZATION_HEADER, K_COUNT = R_AUTHORIZATION_HEADER };
+static const char *const KEYS[] = {NULL, "method", "host", "path", "query", "headers", "body",
+                                   "ak", "sk", "date", "security_token", "authorization",
+                                   "signed_headers", "canonical_request", "string_to_sign",
+                                   "query_string", "signature", "Authorization"};
+#define KEYS_UPVALUE lua_upvalueindex(2)
+/* The signer's own X-Sdk-Date header name: push_result finds it by pointer. */
+static const char KEYS_X_SDK_DATE[] = "X-Sdk-Date";
+
+static void push_key(lua_State *L, int k) { lua_rawgeti(L, KEYS_UPVALUE, k); }
+
+/* opts[k] on the stack, raw: no metamethod runs. */
+static int get_field(lua_State *L, int k) {
+  push_key(L, k);
+  lua_rawget(L, 1);
+  return lua_type(L, -1);
+}
 
 /* Headers the signer sets itself; a caller giving one would sign it twice. */
 static const char *const OWN_HEADERS[] = {"host", "x-sdk-date", "authorization", NULL};
 
-static int result_gc(lua_State *L) {
-  sign_result_free(luaL_checkudata(L, 1, RESULT_MT));
+typedef struct {
+  sign_ctx *ctx;
+  sign_result result;
+  cpair *query;
+  size_t query_cap;
+  cpair *headers;
+  size_t headers_cap;
+} sign_state;
+
+static int state_gc(lua_State *L) {
+  sign_state *st = luaL_checkudata(L, 1, STATE_MT);
+  sign_ctx_free(st->ctx);
+  sign_result_free(&st->result);
+  free(st->query);
+  free(st->headers);
+  memset(st, 0, sizeof *st);
   return 0;
 }
 
+static cpair *pairs_room(lua_State *L, cpair **p, size_t *cap, size_t n) {
+  if (n <= *cap) return *p;
+  size_t want = n < 16 ? 16 : n;
+  cpair *grown = realloc(*p, want * sizeof **p);
+  if (!grown) luaL_error(L, WHERE ": out of memory");
+  *p = grown;
+  *cap = want;
+  return grown;
+}
+
+/* Every key of the options table must be a known field. */
 static void check_fields(lua_State *L) {
   lua_pushnil(L);
   while (lua_next(L, 1)) {
-    int known = 0;
-    if (lua_type(L, -2) == LUA_TSTRING) {
-      const char *k = lua_tostring(L, -2);
-      for (int i = 0; FIELDS[i]; i++) known |= strcmp(k, FIELDS[i]) == 0;
-      if (!known) luaL_error(L, WHERE ": unknown field '%s'", k);
-    } else {
-      luaL_error(L, WHERE ": field names must be strings");
-    }
     lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, WHERE ": field names must be strings");
+    size_t n;
+    const char *k = lua_tolstring(L, -1, &n);
+    int i = 1;
+    while (i <= K_NFIELDS && !(strlen(KEYS[i]) == n && memcmp(k, KEYS[i], n) == 0)) i++;
+    if (i > K_NFIELDS) luaL_error(L, WHERE ": unknown field '%s'", k);
   }
 }
 
-/* The string field `name` of the options table, or NULL when absent and optional. */
-static const char *opt_string(lua_State *L, const char *name, size_t *n, int required) {
-  lua_getfield(L, 1, name);
-  int t = lua_type(L, -1);
-  lua_pop(L, 1); /* the table keeps the string alive */
-  if (t == LUA_TNIL) {
-    if (required) luaL_error(L, WHERE ": field '%s' is required", name);
-    *n = 0;
-    return NULL;
-  }
-  if (t != LUA_TSTRING) luaL_error(L, WHERE ": field '%s' must be a string", name);
-  lua_getfield(L, 1, name);
-  const char *s = lua_tolstring(L, -1, n);
-  lua_pop(L, 1);
+/* The string field k, or NULL when absent. */
+static const char *opt_string(lua_State *L, int k, size_t *n, int required) {
+  const char *name = KEYS[k];
+  int t = get_field(L, k);
+  const char *s = NULL;
+  *n = 0;
+  if (t == LUA_TSTRING) s = lua_tolstring(L, -1, n);
+  lua_pop(L, 1); /* the options table keeps the string alive */
+  if (t == LUA_TNIL && required) luaL_error(L, WHERE ": field '%s' is required", name);
+  if (t != LUA_TNIL && t != LUA_TSTRING) luaL_error(L, WHERE ": field '%s' must be a string", name);
   return s;
 }
 
-static cstr need_string(lua_State *L, const char *name) {
+static cstr need_string(lua_State *L, int k) {
   cstr s;
-  s.p = opt_string(L, name, &s.n, 1);
-  if (s.n == 0) luaL_error(L, WHERE ": field '%s' must not be empty", name);
+  s.p = opt_string(L, k, &s.n, 1);
+  if (s.n == 0) luaL_error(L, WHERE ": field '%s' must not be empty", KEYS[k]);
   return s;
 }
 
-/* Anchors a converted string in the table at `anchor` so its bytes outlive the stack slot. */
-static cstr anchored(lua_State *L, int anchor) {
-  cstr s;
-  s.p = lua_tolstring(L, -1, &s.n);
-  lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
-  return s;
-}
-
-/* Converts the scalar query value on top of the stack to its string form. */
-static int push_query_scalar(lua_State *L) {
+/* The string form of the scalar at the top of the stack. Numbers are converted into a
+ * new string anchored in `anchor` (created on first use) so its bytes stay alive. */
+static int query_scalar(lua_State *L, int *anchor, cstr *out) {
   char num[32];
   long long v;
   switch (lua_type(L, -1)) {
     case LUA_TSTRING:
-      lua_pushvalue(L, -1);
-      return 1;
+      out->p = lua_tolstring(L, -1, &out->n);
+      return 1; /* kept alive by the query table */
     case LUA_TBOOLEAN:
-      lua_pushstring(L, lua_toboolean(L, -1) ? "true" : "false");
+      out->p = lua_toboolean(L, -1) ? "true" : "false";
+      out->n = strlen(out->p);
       return 1;
     case LUA_TNUMBER:
-      if (compat_tointegral(L, -1, &v)) {
-        snprintf(num, sizeof num, "%lld", v);
-      } else {
-        snprintf(num, sizeof num, "%.17g", (double)lua_tonumber(L, -1));
+      if (compat_tointegral(L, -1, &v)) snprintf(num, sizeof num, "%lld", v);
+      else snprintf(num, sizeof num, "%.17g", (double)lua_tonumber(L, -1));
+      if (!*anchor) {
+        lua_newtable(L);
+        lua_replace(L, 2); /* slot 2 was reserved for it */
+        *anchor = 1;
       }
       lua_pushstring(L, num);
+      out->p = lua_tolstring(L, -1, &out->n);
+      lua_rawseti(L, 2, (int)lua_rawlen(L, 2) + 1);
       return 1;
     default:
       return 0;
   }
 }
 
+/* Counts the values of an array-valued query key; raises when it is not an array. */
 static size_t array_length(lua_State *L, int t, const char *key) {
   size_t n = lua_rawlen(L, t), count = 0;
   lua_pushnil(L);
@@ -105,12 +148,14 @@ static size_t array_length(lua_State *L, int t, const char *key) {
   return n;
 }
 
-/* Flattens opts.query into pairs, one per value. Returns the count. */
-static size_t collect_query(lua_State *L, int anchor, cpair **out) {
-  lua_getfield(L, 1, "query");
+/* Flattens opts.query into st->query, one pair per value. Returns the count. */
+static size_t collect_query(lua_State *L, sign_state *st) {
+  get_field(L, K_QUERY);
   int q = lua_gettop(L);
-  *out = NULL;
-  if (lua_isnil(L, q)) return 0;
+  if (lua_isnil(L, q)) {
+    lua_pop(L, 1);
+    return 0;
+  }
   if (!lua_istable(L, q)) luaL_error(L, WHERE ": field 'query' must be a table");
 
   size_t total = 0;
@@ -120,35 +165,30 @@ static size_t collect_query(lua_State *L, int anchor, cpair **out) {
     total += lua_istable(L, -1) ? array_length(L, lua_gettop(L), lua_tostring(L, -2)) : 1;
     lua_pop(L, 1);
   }
-  if (total == 0) return 0;
-  cpair *pairs = lua_newuserdata(L, total * sizeof *pairs); /* collected with the call */
-  lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
-
+  cpair *pairs = pairs_room(L, &st->query, &st->query_cap, total);
+  int anchor = 0;
   size_t k = 0;
   lua_pushnil(L);
   while (lua_next(L, q)) {
     int v = lua_gettop(L);
-    lua_pushvalue(L, -2);
-    cstr key = anchored(L, anchor);
-    size_t n = lua_istable(L, v) ? lua_rawlen(L, v) : 1;
+    cstr key;
+    key.p = lua_tolstring(L, -2, &key.n);
+    int is_array = lua_istable(L, v);
+    size_t n = is_array ? lua_rawlen(L, v) : 1;
     for (size_t i = 1; i <= n; i++) {
-      if (lua_istable(L, v)) lua_rawgeti(L, v, (int)i);
+      if (is_array) lua_rawgeti(L, v, (int)i);
       else lua_pushvalue(L, v);
-      if (!push_query_scalar(L)) {
-        if (lua_istable(L, v))
+      if (!query_scalar(L, &anchor, &pairs[k].value)) {
+        if (is_array)
           luaL_error(L, WHERE ": query.%s[%d] must be a string, number or boolean", key.p, (int)i);
-        luaL_error(L, WHERE ": query.%s must be a string, number, boolean or array of them",
-                   key.p);
+        luaL_error(L, WHERE ": query.%s must be a string, number, boolean or array of them", key.p);
       }
-      pairs[k].name = key;
-      pairs[k].value = anchored(L, anchor);
-      k++;
+      pairs[k++].name = key;
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
   }
   lua_pop(L, 1); /* query */
-  *out = pairs;
   return k;
 }
 
@@ -160,49 +200,43 @@ static int is_own_header(cstr name) {
   return 0;
 }
 
-/* Collects opts.headers plus room for the `extra` headers the signer adds. */
-static size_t collect_headers(lua_State *L, int anchor, size_t extra, cpair **out) {
-  lua_getfield(L, 1, "headers");
+/* Collects opts.headers into st->headers, leaving room for the ones the signer adds. */
+static size_t collect_headers(lua_State *L, sign_state *st) {
+  get_field(L, K_HEADERS);
   int h = lua_gettop(L);
-  if (!lua_isnil(L, h) && !lua_istable(L, h))
-    luaL_error(L, WHERE ": field 'headers' must be a table");
-  size_t n = 0;
-  if (!lua_isnil(L, h)) {
-    lua_pushnil(L);
-    while (lua_next(L, h)) {
-      n++;
-      lua_pop(L, 1);
-    }
+  if (lua_isnil(L, h)) {
+    lua_pop(L, 1);
+    pairs_room(L, &st->headers, &st->headers_cap, EXTRA_HEADERS);
+    return 0;
   }
-  cpair *pairs = lua_newuserdata(L, (n + extra) * sizeof *pairs);
-  lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
-
+  if (!lua_istable(L, h)) luaL_error(L, WHERE ": field 'headers' must be a table");
+  size_t n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, h)) {
+    n++;
+    lua_pop(L, 1);
+  }
+  cpair *pairs = pairs_room(L, &st->headers, &st->headers_cap, n + EXTRA_HEADERS);
   size_t k = 0;
-  if (!lua_isnil(L, h)) {
-    lua_pushnil(L);
-    while (lua_next(L, h)) {
-      if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, WHERE ": header names must be strings");
-      cstr name;
-      name.p = lua_tolstring(L, -2, &name.n);
-      if (!canon_is_token(name))
-        luaL_error(L, WHERE ": headers: name '%s' is not a valid header name", name.p);
-      if (is_own_header(name))
-        luaL_error(L, WHERE ": headers['%s'] is set by the signer; leave it out", name.p);
-      int t = lua_type(L, -1);
-      if (t != LUA_TSTRING && t != LUA_TNUMBER)
-        luaL_error(L, WHERE ": headers['%s'] must be a string", name.p);
-      lua_pushvalue(L, -1);
-      cstr value = anchored(L, anchor);
-      if (!canon_is_field_value(value))
-        luaL_error(L, WHERE ": headers['%s'] contains CR, LF or NUL", name.p);
-      pairs[k].name = name;
-      pairs[k].value = value;
-      k++;
-      lua_pop(L, 1);
-    }
+  lua_pushnil(L);
+  while (lua_next(L, h)) {
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, WHERE ": header names must be strings");
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, WHERE ": headers['%s'] must be a string", lua_tostring(L, -2));
+    cstr name, value;
+    name.p = lua_tolstring(L, -2, &name.n);
+    value.p = lua_tolstring(L, -1, &value.n);
+    if (!canon_is_token(name))
+      luaL_error(L, WHERE ": headers: name '%s' is not a valid header name", name.p);
+    if (is_own_header(name))
+      luaL_error(L, WHERE ": headers['%s'] is set by the signer; leave it out", name.p);
+    if (!canon_is_field_value(value))
+      luaL_error(L, WHERE ": headers['%s'] contains CR, LF or NUL", name.p);
+    pairs[k].name = name;
+    pairs[k++].value = value; /* both kept alive by the headers table */
+    lua_pop(L, 1);
   }
   lua_pop(L, 1); /* headers */
-  *out = pairs;
   return k;
 }
 
@@ -211,63 +245,79 @@ static cstr lit(const char *s) {
   return c;
 }
 
-static void set_field(lua_State *L, const char *name, const char *p, size_t n) {
+static void set_field(lua_State *L, int t, int k, const char *p, size_t n) {
+  push_key(L, k);
   lua_pushlstring(L, p, n);
-  lua_setfield(L, -2, name);
+  lua_rawset(L, t);
 }
 
-static void push_result(lua_State *L, const sign_result *r, const cpair *headers, size_t n,
-                        cstr date) {
-  lua_createtable(L, 0, 9);
-  set_field(L, "authorization", r->authorization.data, r->authorization.len);
-  set_field(L, "signed_headers", r->signed_headers.data, r->signed_headers.len);
-  set_field(L, "canonical_request", r->canonical_request.data, r->canonical_request.len);
-  set_field(L, "string_to_sign", r->string_to_sign.data, r->string_to_sign.len);
-  set_field(L, "query_string", r->query_string.len ? r->query_string.data : "",
+/* Sets t[key k] to the value at stack index v. */
+static void set_value(lua_State *L, int t, int k, int v) {
+  push_key(L, k);
+  lua_pushvalue(L, v);
+  lua_rawset(L, t);
+}
+
+static void push_result(lua_State *L, const sign_result *r, const cpair *headers, size_t n) {
+  lua_createtable(L, 0, 8);
+  int res = lua_gettop(L);
+  /* Authorization goes in twice: one string, not two. */
+  lua_pushlstring(L, r->authorization.data, r->authorization.len);
+  int auth = lua_gettop(L);
+  set_value(L, res, R_AUTHORIZATION, auth);
+  set_field(L, res, R_SIGNED_HEADERS, r->signed_headers.data, r->signed_headers.len);
+  set_field(L, res, R_CANONICAL_REQUEST, r->canonical_request.data, r->canonical_request.len);
+  set_field(L, res, R_STRING_TO_SIGN, r->string_to_sign.data, r->string_to_sign.len);
+  set_field(L, res, R_QUERY_STRING, r->query_string.len ? r->query_string.data : "",
             r->query_string.len);
-  set_field(L, "signature", r->signature, 64);
-  set_field(L, "date", date.p, date.n);
+  set_field(L, res, R_SIGNATURE, r->signature, 64);
 
   lua_createtable(L, 0, (int)n + 1);
+  int h = lua_gettop(L);
   for (size_t i = 0; i < n; i++) {
     cstr v = canon_trim(headers[i].value);
     lua_pushlstring(L, headers[i].name.p, headers[i].name.n);
     lua_pushlstring(L, v.p, v.n);
-    lua_rawset(L, -3);
+    lua_rawset(L, h);
+    if (headers[i].name.p == KEYS_X_SDK_DATE) { /* the date the signer used */
+      push_key(L, K_DATE);
+      lua_pushlstring(L, v.p, v.n);
+      lua_rawset(L, res);
+    }
   }
-  set_field(L, "Authorization", r->authorization.data, r->authorization.len);
-  lua_setfield(L, -2, "headers");
+  set_value(L, h, R_AUTHORIZATION_HEADER, auth);
+  set_value(L, res, K_HEADERS, h);
+  lua_settop(L, res);
 }
 
-int sign_lua(lua_State *L) {
+static int sign_lua(lua_State *L) {
+  sign_state *st = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
+  lua_pushnil(L); /* slot 2: anchor for converted query numbers, made on demand */
   check_fields(L);
-  lua_newtable(L); /* anchor for converted strings and scratch arrays */
-  int anchor = lua_gettop(L);
 
   sign_request q;
   memset(&q, 0, sizeof q);
-  q.method = need_string(L, "method");
+  q.method = need_string(L, K_METHOD);
   if (!canon_is_token(q.method)) luaL_error(L, WHERE ": field 'method' is not an HTTP method");
-  q.host = need_string(L, "host");
+  q.host = need_string(L, K_HOST);
   for (size_t i = 0; i < q.host.n; i++) {
     unsigned char c = (unsigned char)q.host.p[i];
     if (c <= ' ' || c == '/' || c == 127) luaL_error(L, WHERE ": field 'host' is not a host[:port]");
   }
-  q.path.p = opt_string(L, "path", &q.path.n, 1);
+  q.path.p = opt_string(L, K_PATH, &q.path.n, 1);
   if (q.path.n == 0 || q.path.p[0] != '/') luaL_error(L, WHERE ": field 'path' must start with '/'");
-  q.body.p = opt_string(L, "body", &q.body.n, 0);
-  q.ak = need_string(L, "ak");
+  q.body.p = opt_string(L, K_BODY, &q.body.n, 0);
+  q.ak = need_string(L, K_AK);
   if (!canon_is_field_value(q.ak) || memchr(q.ak.p, ',', q.ak.n) || memchr(q.ak.p, ' ', q.ak.n))
     luaL_error(L, WHERE ": field 'ak' has characters an access key cannot have");
-  lua_getfield(L, 1, "sk");
-  if (lua_isnil(L, -1)) luaL_error(L, WHERE ": field 'sk' is required");
-  q.sk = secret_check(L, lua_gettop(L), WHERE, "sk");
+  if (get_field(L, K_SK) == LUA_TNIL) luaL_error(L, WHERE ": field 'sk' is required");
+  q.sk = secret_check(L, lua_gettop(L), lua_upvalueindex(3), WHERE, "sk", &q.key);
   lua_pop(L, 1); /* the options table keeps it alive */
 
   char now[17];
-  q.date.p = opt_string(L, "date", &q.date.n, 0);
+  q.date.p = opt_string(L, K_DATE, &q.date.n, 0);
   if (!q.date.p) {
     sign_format_date((long long)time(NULL), now);
     q.date = lit(now);
@@ -275,16 +325,17 @@ int sign_lua(lua_State *L) {
     luaL_error(L, WHERE ": field 'date' must look like 20261122T101500Z");
   }
   cstr token;
-  token.p = opt_string(L, "security_token", &token.n, 0);
+  token.p = opt_string(L, K_SECURITY_TOKEN, &token.n, 0);
   if (token.p && (token.n == 0 || !canon_is_field_value(token)))
     luaL_error(L, WHERE ": field 'security_token' must be a non-empty header value");
 
-  q.nquery = collect_query(L, anchor, &q.query);
-  size_t given = collect_headers(L, anchor, 3, &q.headers);
-  size_t n = given;
+  q.nquery = collect_query(L, st);
+  q.query = st->query;
+  size_t n = collect_headers(L, st);
+  q.headers = st->headers;
   q.headers[n].name = lit("Host");
   q.headers[n++].value = q.host;
-  q.headers[n].name = lit("X-Sdk-Date");
+  q.headers[n].name = lit(KEYS_X_SDK_DATE);
   q.headers[n++].value = q.date;
   if (token.p) {
     q.headers[n].name = lit("X-Security-Token");
@@ -292,11 +343,8 @@ int sign_lua(lua_State *L) {
   }
   q.nheaders = n;
 
-  sign_result *r = lua_newuserdata(L, sizeof *r);
-  sign_result_init(r);
-  luaL_setmetatable(L, RESULT_MT);
   size_t bad = 0;
-  int rc = sign_request_sign(&q, r, &bad);
+  int rc = sign_request_sign(st->ctx, &q, &st->result, &bad);
   if (rc == SIGN_EDUPHEADER) {
     lua_pushlstring(L, q.headers[bad].name.p, q.headers[bad].name.n);
     luaL_error(L, WHERE ": headers: '%s' is given twice (names are case-insensitive)",
@@ -304,15 +352,25 @@ int sign_lua(lua_State *L) {
   }
   if (rc == SIGN_ENOMEM) luaL_error(L, WHERE ": out of memory");
   if (rc != SIGN_OK) luaL_error(L, WHERE ": the crypto library failed");
-  push_result(L, r, q.headers, q.nheaders, q.date);
-  sign_result_free(r);
+  push_result(L, &st->result, q.headers, q.nheaders);
   return 1;
 }
 
-void sign_lua_open(lua_State *L) {
-  if (luaL_newmetatable(L, RESULT_MT)) {
-    lua_pushcfunction(L, result_gc);
+void sign_lua_push(lua_State *L) {
+  sign_state *st = lua_newuserdata(L, sizeof *st); /* userdata first, then the resources */
+  memset(st, 0, sizeof *st);
+  if (luaL_newmetatable(L, STATE_MT)) {
+    lua_pushcfunction(L, state_gc);
     lua_setfield(L, -2, "__gc");
   }
-  lua_pop(L, 1);
+  lua_setmetatable(L, -2);
+  st->ctx = sign_ctx_new();
+  if (!st->ctx) luaL_error(L, WHERE ": OpenSSL has no SHA-256/HMAC");
+  lua_createtable(L, K_COUNT, 0);
+  for (int k = 1; k <= K_COUNT; k++) {
+    lua_pushstring(L, KEYS[k]);
+    lua_rawseti(L, -2, k);
+  }
+  secret_push_metatable(L);
+  lua_pushcclosure(L, sign_lua, 3);
 }

@@ -3,7 +3,7 @@
 
 #include <lua.h>
 
-void sign_lua_open(lua_State *L);
-int sign_lua(lua_State *L);
+/* Pushes core.sign: a closure over its per-state scratch (contexts and buffers). */
+void sign_lua_push(lua_State *L);
 
 #endif
