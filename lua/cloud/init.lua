@@ -24,12 +24,12 @@ local STOP_OPTIONS = {
 local function check_ids(where, ids)
   if type(ids) ~= "table" then error(where .. ": option 'ids' must be an array of server ids", 3) end
   local n = #ids
-  if n == 0 then error(where .. ": option 'ids' is empty: nothing to stop", 3) end
   for k in pairs(ids) do
     if type(k) ~= "number" or k % 1 ~= 0 or k < 1 or k > n then
       error(where .. ": option 'ids' must be an array (found key " .. tostring(k) .. ")", 3)
     end
   end
+  if n == 0 then error(where .. ": option 'ids' is empty: nothing to stop", 3) end
   for i = 1, n do
     local id = ids[i]
     if type(id) ~= "string" or id == "" or id:find("[%c]") then

@@ -85,7 +85,9 @@ local function interpret(call, resp)
     -- A request never written out is safe to send again; one that may have arrived is
     -- safe only when repeating it changes nothing.
     local maybe_arrived = resp.sent
-    r.retry = resp.error ~= "too_large" and (not maybe_arrived or call.idempotent)
+    -- A refused certificate or an oversized answer will be the same next time.
+    local lasting = resp.error == "too_large" or resp.error == "tls"
+    r.retry = not lasting and (not maybe_arrived or call.idempotent)
     r.ambiguous = maybe_arrived and not call.idempotent
     return r
   end

@@ -1,0 +1,195 @@
+-- Stopping ECS and BMS fleets against the local emulator: batching, jobs, per-server outcomes.
+local env = require "support.cloudenv"
+local cjson = require "cjson"
+local stop = require "cloud.stop"
+
+describe("stopping servers", function()
+  local fc, client
+
+  setup(function()
+    fc = env.start{
+      job_duration = 0.05,
+      fleet = {
+        ecs = { { count = 6500, name = "web-%04d", status = "ACTIVE" }, { count = 20, name = "off-%d", status = "SHUTOFF" } },
+        bms = { { count = 1200, name = "bm-%d", status = "ACTIVE" } },
+      },
+    }
+    client = env.client(fc)
+  end)
+
+  teardown(function()
+    if client then client:close() end
+    if fc then fc:stop() end
+  end)
+
+  before_each(function() fc:reset() end)
+
+  it("stops a few ECS servers and confirms each through its sub-job", function()
+    local ids = env.ids("ecs", 1, 5)
+    local res = client:stop_ecs{ ids = ids, poll_interval = 0.02 }
+    env.assert_ledger(res, ids)
+    assert.is_true(res.ok)
+    assert.are.same(ids, res.stopped)
+    assert.are.equal(1, #res.jobs)
+    assert.are.equal("SUCCESS", res.jobs[1].status)
+    assert.are.same(ids, res.jobs[1].ids)
+    for _, id in ipairs(ids) do assert.are.equal("SHUTOFF", fc:server(id).status) end
+  end)
+
+  it("stops a BMS fleet larger than one call (HARD, the only type)", function()
+    local ids = env.ids("bms", 1, 1200)
+    local res = client:stop_bms{ ids = ids, poll_interval = 0.02 }
+    env.assert_ledger(res, ids)
+    assert.is_true(res.ok)
+    assert.are.equal(2, #res.jobs)
+    local stats = fc:stats()
+    assert.are.equal(2, stats.calls.action)
+    assert.are.equal(1200, stats.stop_requests.total)
+    assert.are.equal(1200, stats.servers.bms.SHUTOFF)
+  end)
+
+  it("splits 6,500 ECS servers into calls of at most 1000 and sends each id once", function()
+    local ids = env.ids("ecs", 1, 6500)
+    local progress = {}
+    local res = client:stop_ecs{ ids = ids, type = "HARD", poll_interval = 0.02,
+      on_progress = function(e) progress[#progress + 1] = e end }
+    env.assert_ledger(res, ids)
+    assert.is_true(res.ok)
+    assert.are.equal(6500, #res.stopped)
+    assert.are.equal(7, #res.jobs)
+    for _, job in ipairs(res.jobs) do assert.is_true(#job.ids <= 1000) end
+    local stats = fc:stats()
+    assert.are.equal(7, stats.calls.action)
+    assert.are.equal(6500, stats.stop_requests.total)
+    assert.are.equal(0, stats.stop_requests.sent_more_than_once)
+    assert.are.equal(0, stats.signature_failures)
+    -- Connections are kept and reused: never more than the concurrency.
+    assert.is_true(stats.connections <= 8, "connections: " .. stats.connections)
+    local last = progress[#progress]
+    assert.are.equal(6500, last.total)
+    assert.are.equal(6500, last.done)
+  end)
+
+  it("sends duplicates once and counts distinct ids", function()
+    local a, b = env.id("ecs", 1), env.id("ecs", 2)
+    local res = client:stop_ecs{ ids = { a, b, a, a, b }, poll_interval = 0.02 }
+    env.assert_ledger(res, { a, b })
+    assert.are.equal(2, res.requested)
+    assert.are.same({ a, b }, res.stopped)
+    assert.are.equal(2, fc:stats().stop_requests.total)
+  end)
+
+  it("reports a server already SHUTOFF as failed, with the cloud's code", function()
+    local off = env.id("ecs", 6501) -- the first of the SHUTOFF group
+    local on = env.id("ecs", 1)
+    local res = client:stop_ecs{ ids = { on, off }, poll_interval = 0.02 }
+    env.assert_ledger(res, { on, off })
+    assert.is_false(res.ok)
+    assert.are.same({ on }, res.stopped)
+    assert.are.equal(off, res.failed[1].id)
+    assert.are.equal("Ecs.0100", res.failed[1].code)
+    assert.are.equal("FAIL", res.jobs[1].status)
+  end)
+
+  it("keeps the good servers of a FAIL job and fails the unknown one", function()
+    local ids = { env.id("ecs", 1), "00000000-dead-4000-a000-000000000000", env.id("ecs", 2) }
+    local res = client:stop_ecs{ ids = ids, poll_interval = 0.02 }
+    env.assert_ledger(res, ids)
+    assert.are.same({ ids[1], ids[3] }, res.stopped)
+    assert.are.equal("Ecs.0114", res.failed[1].code)
+  end)
+
+  it("reports accepted servers as stopped without waiting when wait = false", function()
+    local ids = env.ids("ecs", 10, 19)
+    local res = client:stop_ecs{ ids = ids, wait = false }
+    env.assert_ledger(res, ids)
+    assert.is_true(res.ok)
+    assert.are.equal("RUNNING", res.jobs[1].status)
+    assert.are.equal(0, fc:stats().calls.job)
+  end)
+
+  it("fails servers whose job outlives wait_timeout, saying the job still runs", function()
+    fc:configure{ job_duration = 30 }
+    local ids = env.ids("ecs", 20, 22)
+    local res = client:stop_ecs{ ids = ids, poll_interval = 0.05, wait_timeout = 0.3 }
+    fc:configure{ job_duration = 0.05 }
+    env.assert_ledger(res, ids)
+    assert.is_false(res.ok)
+    for _, f in ipairs(res.failed) do
+      assert.are.equal("cloud.wait_timeout", f.code)
+      assert.truthy(f.message:find(res.jobs[1].job_id, 1, true))
+    end
+    assert.truthy(res.jobs[1].status == "RUNNING" or res.jobs[1].status == "INIT")
+  end)
+
+  it("puts a wrong SK's APIGW.0301 in failed with the request id, sent once", function()
+    local bad = env.client(fc, { sk = "WRONGSK0000000000000000000000000000000000" })
+    local ids = env.ids("ecs", 30, 31)
+    local res = bad:stop_ecs{ ids = ids, poll_interval = 0.02 }
+    bad:close()
+    env.assert_ledger(res, ids)
+    for _, f in ipairs(res.failed) do
+      assert.are.equal("APIGW.0301", f.code)
+      assert.are.equal(401, f.status)
+      assert.matches("^%x+$", f.request_id)
+      assert.is_nil(f.message:find("WRONGSK", 1, true))
+    end
+    local stats = fc:stats()
+    assert.are.equal(1, stats.calls.total)
+    assert.are.equal(0, stats.stop_requests.total)
+  end)
+
+  it("raises on argument mistakes before sending anything", function()
+    local function raises(fn, text)
+      local ok, err = pcall(fn)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(text, 1, true), tostring(err))
+    end
+    raises(function() client:stop_ecs{ ids = { "a", 42 } } end, "ids[2] must be a non-empty string")
+    raises(function() client:stop_ecs{ ids = { "a", "" } } end, "ids[2] must be a non-empty string")
+    raises(function() client:stop_ecs{ ids = {} } end, "option 'ids' is empty")
+    raises(function() client:stop_ecs{} end, "option 'ids' must be an array")
+    raises(function() client:stop_ecs{ ids = { x = "a" } } end, "option 'ids' must be an array (found key x)")
+    raises(function() client:stop_ecs{ ids = { "a", nil, "b" } } end, "ids")
+    raises(function() client:stop_bms{ ids = { "a" }, type = "SOFT" } end, "option 'type' must be one of HARD")
+    raises(function() client:stop_ecs{ ids = { "a" }, type = "soft" } end, "option 'type' must be one of SOFT, HARD")
+    raises(function() client:stop_ecs{ ids = { "a" }, colour = 1 } end, "option 'colour' is unknown")
+    raises(function() client:stop_ecs{ ids = { "a" }, poll_interval = -1 } end, "option 'poll_interval' must be at least 0")
+    raises(function() client:stop_ecs{ ids = { "a" }, wait = "yes" } end, "option 'wait' must be true or false")
+    raises(function() client.stop_ecs{ ids = { "a" } } end, "call it with ':'")
+    assert.are.equal(0, fc:stats().calls.total)
+  end)
+
+  it("never shows the SK in tostring(client)", function()
+    local s = tostring(client)
+    assert.is_nil(s:find(fc.sk, 1, true))
+    assert.truthy(s:find(fc.project_id, 1, true))
+  end)
+end)
+
+describe("request bodies", function()
+  local function seed_body(file)
+    local f = assert(io.open((os.getenv("CLOUD_SHARED") or "../shared") .. "/seeds/" .. file))
+    local text = f:read("*a")
+    f:close()
+    -- The example request is the JSON object that mentions os-stop.
+    local json = text:match('(%{%s*"os%-stop".-%]%s*%}%s*%})')
+    return cjson.decode(json)
+  end
+
+  it("match the seed documents' example requests (modulo key order)", function()
+    local ids = { "616fb98f-46ca-475e-917e-2563e5a8cd19", "726fb98f-46ca-475e-917e-2563e5a8cd20" }
+    assert.are.same(seed_body("000_12e8aad75f0fe25e.txt"), cjson.decode(stop.stop_body(ids, "HARD")))
+    assert.are.same(seed_body("004_199ddbb3842d703a.txt"), cjson.decode(stop.stop_body(ids, "HARD")))
+  end)
+
+  it("are byte for byte the signed vector's body", function()
+    local vectors = require "support.vectors"
+    for _, v in ipairs(vectors.load()) do
+      if v.name == "ecs_stop_seed_hard" then
+        assert.are.equal(v.body, stop.stop_body({ "616fb98f-46ca-475e-917e-2563e5a8cd19",
+          "726fb98f-46ca-475e-917e-2563e5a8cd20" }, "HARD"))
+      end
+    end
+  end)
+end)

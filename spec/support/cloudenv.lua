@@ -1,0 +1,56 @@
+-- One emulator per spec file, and clients pointed at it.
+local cloud = require "cloud"
+local launcher = require "fakecloud.launcher"
+local ids = require "fakecloud.ids"
+
+local M = {}
+
+-- The emulator's deterministic id of the n-th server of a kind (1-based, fleet order).
+function M.id(kind, n)
+  return ids.server_id(kind, n)
+end
+
+function M.ids(kind, from, to)
+  local out = {}
+  for n = from, to do out[#out + 1] = ids.server_id(kind, n) end
+  return out
+end
+
+function M.start(config)
+  return assert(launcher.start{ config = config or {} })
+end
+
+function M.client(fc, over)
+  local opts = {
+    project_id = fc.project_id, ak = fc.ak, sk = fc.sk,
+    endpoints = { ecs = fc.url, bms = fc.url },
+    retry = { attempts = 3, base = 0.01, cap = 0.05 },
+  }
+  for k, v in pairs(over or {}) do opts[k] = v end
+  return assert(cloud.new(opts))
+end
+
+-- Every distinct requested id exactly once across stopped and failed.
+function M.assert_ledger(res, requested)
+  local seen, distinct = {}, {}
+  for _, id in ipairs(requested) do distinct[id] = true end
+  local n = 0
+  for _ in pairs(distinct) do n = n + 1 end
+  assert(res.requested == n, ("requested %d, expected %d"):format(res.requested, n))
+  for _, id in ipairs(res.stopped) do
+    assert(distinct[id], "stopped an id not asked for: " .. id)
+    assert(not seen[id], "id twice in the result: " .. id)
+    seen[id] = true
+  end
+  for _, f in ipairs(res.failed) do
+    assert(distinct[f.id], "failed an id not asked for: " .. tostring(f.id))
+    assert(not seen[f.id], "id twice in the result: " .. f.id)
+    assert(type(f.code) == "string" and type(f.message) == "string", "failure without code/message")
+    seen[f.id] = true
+  end
+  for id in pairs(distinct) do assert(seen[id], "id missing from the result: " .. id) end
+  assert(res.ok == (#res.failed == 0))
+end
+
+M.cloud = cloud
+return M
