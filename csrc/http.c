@@ -161,7 +161,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 }
 
 static int configure(http_engine *e, transfer *t, const char *method, const char *url,
-                     size_t body_len) {
+                     size_t body_len, int fresh) {
   CURL *c = t->easy;
   const http_options *o = &e->opt;
   int ok = 1;
@@ -186,6 +186,10 @@ static int configure(http_engine *e, transfer *t, const char *method, const char
   if (e->ca_file) SET(CURLOPT_CAINFO, e->ca_file);
   /* An explicit empty proxy makes curl ignore http_proxy and friends. */
   SET(CURLOPT_PROXY, e->proxy ? e->proxy : "");
+  /* libcurl re-sends a request by itself when a reused connection dies before any
+   * answer. A stop the cloud may already have accepted must never go twice, so such
+   * requests get a connection of their own (which later GETs may reuse). */
+  if (fresh) SET(CURLOPT_FRESH_CONNECT, 1L);
   if (strcmp(method, "GET") == 0) {
     SET(CURLOPT_HTTPGET, 1L);
   } else {
@@ -200,7 +204,7 @@ static int configure(http_engine *e, transfer *t, const char *method, const char
 }
 
 int http_engine_add(http_engine *e, long long id, const char *method, const char *url,
-                    struct curl_slist *headers, const char *body, size_t body_len) {
+                    struct curl_slist *headers, const char *body, size_t body_len, int fresh) {
   transfer *t = calloc(1, sizeof *t);
   if (!t) {
     curl_slist_free_all(headers);
@@ -215,7 +219,7 @@ int http_engine_add(http_engine *e, long long id, const char *method, const char
     memcpy(t->body, body, body_len);
   }
   t->easy = curl_easy_init();
-  if (!t->easy || !configure(e, t, method, url, body_len)) goto fail;
+  if (!t->easy || !configure(e, t, method, url, body_len, fresh)) goto fail;
   push(&e->pending, t);
   return 0;
 fail:

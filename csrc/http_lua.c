@@ -128,7 +128,7 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
   return next;
 }
 
-/* engine:add(id, method, url, headers, body) */
+/* engine:add(id, method, url, headers, body, fresh) */
 static int engine_add(lua_State *L) {
   engine_ud *u = check_open(L);
   lua_Number id = luaL_checknumber(L, 2);
@@ -137,12 +137,13 @@ static int engine_add(lua_State *L) {
   luaL_checktype(L, 5, LUA_TTABLE);
   size_t body_len = 0;
   const char *body = luaL_optlstring(L, 6, NULL, &body_len);
+  int fresh = lua_toboolean(L, 7);
   if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
     return luaL_error(L, WHERE ": url must start with http:// or https://");
   const char *bad;
   struct curl_slist *headers = header_list(L, 5, &bad);
   if (!headers) return luaL_error(L, WHERE ": %s", bad);
-  if (http_engine_add(u->engine, (long long)id, method, url, headers, body, body_len) != 0)
+  if (http_engine_add(u->engine, (long long)id, method, url, headers, body, body_len, fresh) != 0)
     return luaL_error(L, WHERE ": out of memory");
   return 0;
 }

@@ -7,6 +7,9 @@ local client_mod = require "cloud.client"
 local stop = require "cloud.stop"
 local servers = require "cloud.servers"
 local scheduler = require "cloud.scheduler"
+local select = require "cloud.select"
+local errors = require "cloud.errors"
+local ledger = require "cloud.result"
 
 local M = { VERSION = "0.1.0" }
 local Client = client_mod.Client
@@ -17,8 +20,8 @@ local Client = client_mod.Client
 M.new = client_mod.new
 
 local STOP_OPTIONS = {
-  ids = true, type = true, wait = true, poll_interval = true, wait_timeout = true,
-  retry_failed = true, on_progress = true,
+  ids = true, filter = true, type = true, wait = true, poll_interval = true, wait_timeout = true,
+  retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
 }
 
 local function check_ids(where, ids)
@@ -41,9 +44,22 @@ end
 local function check_stop(service, opts)
   local where = "client:stop_" .. service
   check.known(where, opts, STOP_OPTIONS)
-  check_ids(where, opts.ids)
+  if opts.ids ~= nil and opts.filter ~= nil then
+    error(where .. ": give either 'ids' or 'filter', not both", 3)
+  end
+  local filter
+  if opts.filter ~= nil then
+    filter = select.compile(where, opts.filter)
+  else
+    check_ids(where, opts.ids)
+  end
   local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
   return {
+    ids = opts.ids and stop.distinct(opts.ids),
+    filter = filter,
+    dry_run = check.boolean(where, opts, "dry_run", false),
+    force = check.boolean(where, opts, "force", false),
+    max_servers = check.integer(where, opts, "max_servers", nil, 0),
     type = check.oneof(where, opts, "type", types[1], types),
     wait = check.boolean(where, opts, "wait", true),
     poll_interval = check.number(where, opts, "poll_interval", 5, 0),
@@ -54,14 +70,38 @@ local function check_stop(service, opts)
 end
 
 local function run_stop(self, service, opts)
+  local where = "client:stop_" .. service
   if getmetatable(self) ~= Client then
-    error("client:stop_" .. service .. ": call it with ':' on a client from cloud.new", 3)
+    error(where .. ": call it with ':' on a client from cloud.new", 3)
   end
   local o = check_stop(service, opts or {})
   if not self:has_service(service) then
-    return nil, require("cloud.errors").new("cloud.no_endpoint", "no endpoint for " .. service)
+    return nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service)
   end
-  return stop.run(self, service, opts.ids, o)
+  local plan, err = select.plan(self, service, opts, o)
+  if not plan then return nil, err end
+  if o.max_servers and #plan.ids > o.max_servers then
+    error(("%s: refusing to stop %d servers, more than max_servers = %d; nothing was stopped")
+      :format(where, #plan.ids, o.max_servers), 3)
+  end
+  local extra = { selected = plan.selected, skipped = plan.skipped }
+  if plan.check_error then
+    local l = ledger.new(plan.unchecked)
+    for _, id in ipairs(plan.unchecked) do l:failed(id, plan.check_error) end
+    return l:finish(extra)
+  end
+  if o.dry_run or #plan.ids == 0 then
+    extra.dry_run = o.dry_run
+    local res = ledger.new({}):finish(extra)
+    res.requested = plan.requested
+    res.ok = #plan.skipped == 0 or o.filter ~= nil
+    return res
+  end
+  local res = stop.run(self, service, plan.ids, o, extra)
+  res.requested = plan.requested
+  -- Stopping by id, a protected server that was skipped was asked for and not stopped.
+  if o.ids and #plan.skipped > 0 then res.ok = false end
+  return res
 end
 
 --- Stops ECS servers. Returns the result table (see README), or `nil, err`.

@@ -22,8 +22,9 @@ function M.new(client)
     next_id = 0,
     inflight = {},
     ninflight = 0,
-    waiting = {}, -- FIFO of calls not yet sent
+    waiting = {}, -- FIFO of calls not yet sent: waiting[whead .. wtail]
     whead = 1,
+    wtail = 0,
     timers = {},
     stats = { sent = 0, retries = 0 },
   }, Scheduler)
@@ -39,8 +40,14 @@ end
 function Scheduler:request(call, on_done)
   call.attempts = 0
   call.on_done = on_done
-  self.waiting[#self.waiting + 1] = call
+  self:_enqueue(call)
   self:_pump()
+end
+
+-- The queue keeps explicit ends: after the head is taken, `#` of the table is not reliable.
+function Scheduler:_enqueue(call)
+  self.wtail = self.wtail + 1
+  self.waiting[self.wtail] = call
 end
 
 --- Runs fn after `delay` seconds of the loop's time.
@@ -56,14 +63,14 @@ function Scheduler:after(delay, fn)
 end
 
 function Scheduler:_pump()
-  while self.ninflight < self.concurrency and self.whead <= #self.waiting do
+  while self.ninflight < self.concurrency and self.whead <= self.wtail do
     local call = self.waiting[self.whead]
     self.waiting[self.whead] = nil
     self.whead = self.whead + 1
     self:_send(call)
   end
-  if self.whead > #self.waiting then
-    self.waiting, self.whead = {}, 1
+  if self.whead > self.wtail then
+    self.waiting, self.whead, self.wtail = {}, 1, 0
   end
 end
 
@@ -74,7 +81,9 @@ function Scheduler:_send(call)
   self.inflight[self.next_id] = call
   self.ninflight = self.ninflight + 1
   self.stats.sent = self.stats.sent + 1
-  self.transport:add(self.next_id, call.method, req.url, req.headers, call.body)
+  -- A call that must not run twice gets its own connection (libcurl would silently
+  -- re-send it if a reused connection died before the answer).
+  self.transport:add(self.next_id, call.method, req.url, req.headers, call.body, not call.idempotent)
 end
 
 local function interpret(call, resp)
@@ -123,14 +132,14 @@ function Scheduler:_finish(resp)
     self.client:_adjust_clock(skew)
     log(self, ("clock: the cloud's clock is %+d s from ours; signing again with its time (%s)")
       :format(math.floor(skew + 0.5), call.label or call.path))
-    self.waiting[#self.waiting + 1] = call
+    self:_enqueue(call)
   elseif r.retry and call.attempts < self.policy.attempts then
     local delay = retry.delay(self.policy, call.attempts, r.retry_after)
     self.stats.retries = self.stats.retries + 1
     log(self, ("retry %d/%d in %.2fs: %s %s: %s"):format(call.attempts, self.policy.attempts - 1,
       delay, call.method, call.label or call.path, tostring(r.err)))
     self:after(delay, function()
-      self.waiting[#self.waiting + 1] = call
+      self:_enqueue(call)
       self:_pump()
     end)
   else

@@ -66,8 +66,10 @@ function Op:submitted(chunk, r)
     end
   elseif r.ok or r.ambiguous then
     -- The stop may have been accepted even though we cannot tell: look before resending.
+    -- After a timeout the cloud may still be working on it, so give it as long again.
     local err = r.err or errors.new("cloud.bad_response", "the answer has no valid job_id", r.status, r.request_id)
-    self:resolve(chunk, err, true)
+    local grace = err.code == "cloud.timeout" and self.client._timeout or 0
+    self.sched:after(grace, function() self:resolve(chunk, err, true) end)
   else
     for _, id in ipairs(chunk) do self.ledger:failed(id, r.err) end
     progress(self, "submit")
@@ -135,7 +137,10 @@ function Op:settle(job, data)
         self.ledger:stopped(id)
       elseif sub.status == "FAIL" then
         local err = sub_job_error(sub, data)
-        if TRANSIENT[err.code] and (self.resent[id] or 0) < self.retry_failed then
+        if self.doubted[id] then
+          -- Sent again after a lost answer: the first send may be what stopped it.
+          seen[id] = nil
+        elseif TRANSIENT[err.code] and (self.resent[id] or 0) < self.retry_failed then
           self.resent[id] = (self.resent[id] or 0) + 1
           again[#again + 1] = id
         else
@@ -179,6 +184,7 @@ function Op:resolve(ids, err, resendable)
         recheck[#recheck + 1] = id
       elseif s and resendable and (self.sends[id] or 0) < self.attempts and not self:expired() then
         resend[#resend + 1] = id
+        self.doubted[id] = true
       elseif not s then
         self.ledger:failed(id, errors.new("Ecs.0114", "the server was not found"))
       else
@@ -212,7 +218,7 @@ function M.run(client, service, ids, o, extra)
     deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed,
     attempts = client._retry.attempts, on_progress = o.on_progress,
     ledger = ledger.new(distinct(ids)), sched = scheduler.new(client),
-    accepted = 0, sends = {}, resent = {},
+    accepted = 0, sends = {}, resent = {}, doubted = {},
   }, Op)
   op:submit(op.ledger.ids)
   op.sched:run()

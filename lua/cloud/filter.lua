@@ -1,0 +1,133 @@
+--- Predicates over server tables (as the list calls return them), and ways to combine
+-- them. Each constructor returns `function(server) -> boolean`.
+-- @module cloud.filter
+-- @usage
+-- local F = require "cloud.filter"
+-- local pick = F.all{ F.status("ACTIVE"), F.name("^web%-%d+$"), F.none{ F.tag("tier", "db") } }
+-- client:stop_ecs{ filter = { where = pick } }
+local M = {}
+
+local function set_of(values, where)
+  local set = {}
+  for i, v in ipairs(values) do
+    if type(v) ~= "string" then error(("cloud.filter.%s: argument %d must be a string"):format(where, i), 3) end
+    set[v] = true
+  end
+  if next(set) == nil then error(("cloud.filter.%s: give at least one value"):format(where), 3) end
+  return set
+end
+
+--- True when the server's `tags` (an array of "key=value") holds key with value
+-- (any value when `value` is nil).
+function M.has_tag(server, key, value)
+  local tags = type(server) == "table" and server.tags
+  if type(tags) ~= "table" then return false end
+  for _, t in ipairs(tags) do
+    if type(t) == "string" then
+      local k, v = t:match("^([^=]*)=?(.*)$")
+      if k == key and (value == nil or v == value) then return true end
+    end
+  end
+  return false
+end
+
+--- Splits "key=value" (or key, value) into key, value.
+function M.split_tag(key, value, where)
+  if type(key) ~= "string" or key == "" then error(("%s: tag key must be a non-empty string"):format(where), 3) end
+  if value == nil then
+    local k, v = key:match("^([^=]+)=(.*)$")
+    if k then return k, v end
+    return key, nil
+  end
+  if type(value) ~= "string" then error(("%s: tag value must be a string"):format(where), 3) end
+  return key, value
+end
+
+--- Status is one of the given ones ("ACTIVE", "SHUTOFF", ...).
+function M.status(...)
+  local set = set_of({ ... }, "status")
+  return function(s) return set[s.status] == true end
+end
+
+--- Name matches a Lua pattern (not the cloud's fuzzy match).
+function M.name(pattern)
+  if type(pattern) ~= "string" then error("cloud.filter.name: pattern must be a string", 2) end
+  local ok, err = pcall(string.find, "", pattern)
+  if not ok then error("cloud.filter.name: bad Lua pattern: " .. tostring(err), 2) end
+  return function(s) return type(s.name) == "string" and s.name:find(pattern) ~= nil end
+end
+
+--- Has tag key=value: `tag("env", "prod")` or `tag("env=prod")`; `tag("env")` for any value.
+function M.tag(key, value)
+  local k, v = M.split_tag(key, value, "cloud.filter.tag")
+  return function(s) return M.has_tag(s, k, v) end
+end
+
+--- In one of the availability zones.
+function M.az(...)
+  local set = set_of({ ... }, "az")
+  return function(s) return set[s["OS-EXT-AZ:availability_zone"]] == true end
+end
+
+--- Flavor id or name is one of the given ones.
+function M.flavor(...)
+  local set = set_of({ ... }, "flavor")
+  return function(s)
+    local f = type(s.flavor) == "table" and s.flavor or {}
+    return set[f.id] == true or set[f.name] == true
+  end
+end
+
+--- metadata[key] equals value (or exists, when value is nil).
+function M.metadata(key, value)
+  if type(key) ~= "string" then error("cloud.filter.metadata: key must be a string", 2) end
+  return function(s)
+    local m = type(s.metadata) == "table" and s.metadata or {}
+    if value == nil then return m[key] ~= nil end
+    return m[key] == value
+  end
+end
+
+--- The id is one of the given ones.
+function M.id(...)
+  local set = set_of({ ... }, "id")
+  return function(s) return set[s.id] == true end
+end
+
+local function check_preds(preds, where)
+  if type(preds) ~= "table" then error(("cloud.filter.%s: expected an array of predicates"):format(where), 3) end
+  for i, p in ipairs(preds) do
+    if type(p) ~= "function" then error(("cloud.filter.%s: element %d is not a function"):format(where, i), 3) end
+  end
+  return preds
+end
+
+--- Every predicate holds (true for an empty list).
+function M.all(preds)
+  check_preds(preds, "all")
+  return function(s)
+    for _, p in ipairs(preds) do
+      if not p(s) then return false end
+    end
+    return true
+  end
+end
+
+--- At least one predicate holds.
+function M.any(preds)
+  check_preds(preds, "any")
+  return function(s)
+    for _, p in ipairs(preds) do
+      if p(s) then return true end
+    end
+    return false
+  end
+end
+
+--- No predicate holds.
+function M.none(preds)
+  local any = M.any(preds)
+  return function(s) return not any(s) end
+end
+
+return M

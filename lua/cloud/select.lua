@@ -1,0 +1,165 @@
+--- Choosing what a stop may touch: a filter turned into a cloud-side list query plus Lua
+-- predicates, the protection tag, exclusions, and the blast-radius guard.
+-- @module cloud.select
+local F = require "cloud.filter"
+local errors = require "cloud.errors"
+local scheduler = require "cloud.scheduler"
+local servers = require "cloud.servers"
+
+local unpack = table.unpack or unpack
+local M = {}
+
+local FILTER_KEYS = { status = true, name = true, tags = true, az = true, flavor = true, exclude = true,
+                      where = true }
+local BAREMETAL_TAG = "__type_baremetal"
+
+local function fail(where, field, problem)
+  error(("%s: option 'filter.%s' %s"):format(where, field, problem), 5)
+end
+
+local function strings(where, field, v)
+  if type(v) == "string" then return { v } end
+  if type(v) ~= "table" or #v == 0 then fail(where, field, "must be a string or an array of strings") end
+  for _, x in ipairs(v) do
+    if type(x) ~= "string" then fail(where, field, "must hold only strings") end
+  end
+  return v
+end
+
+--- Checks opts.filter; returns { query = <cloud-side query>, match = fn(server), exclude = set }.
+function M.compile(where, filter)
+  if type(filter) ~= "table" then error(where .. ": option 'filter' must be a table", 4) end
+  for k in pairs(filter) do
+    if not FILTER_KEYS[k] then fail(where, tostring(k), "is unknown") end
+  end
+  local query, preds, exclude = {}, {}, {}
+  if filter.status ~= nil then
+    local st = strings(where, "status", filter.status)
+    if #st == 1 then query.status = st[1] end -- the API takes one status
+    preds[#preds + 1] = F.status(unpack(st))
+  end
+  if filter.name ~= nil then
+    if type(filter.name) ~= "string" then fail(where, "name", "must be a Lua pattern string") end
+    local ok, e = pcall(F.name, filter.name)
+    if not ok then fail(where, "name", "is not a valid Lua pattern (" .. tostring(e) .. ")") end
+    preds[#preds + 1] = e
+  end
+  if filter.tags ~= nil then
+    if type(filter.tags) ~= "table" then fail(where, "tags", "must be a table") end
+    local wire = {}
+    local function add(k, v)
+      if type(k) ~= "string" or k == "" or (v ~= nil and type(v) ~= "string") then
+        fail(where, "tags", "must map keys to string values, or list \"key=value\" strings")
+      end
+      preds[#preds + 1] = F.tag(k, v)
+      wire[#wire + 1] = v and (k .. "=" .. v) or k
+    end
+    for k, v in pairs(filter.tags) do
+      if type(k) == "number" then
+        if type(v) ~= "string" then fail(where, "tags", "must list \"key=value\" strings") end
+        add(F.split_tag(v, nil, where))
+      else
+        add(k, v)
+      end
+    end
+    table.sort(wire)
+    if #wire > 0 then query.tags = wire end
+  end
+  if filter.az ~= nil then
+    preds[#preds + 1] = F.az(unpack(strings(where, "az", filter.az)))
+  end
+  if filter.flavor ~= nil then
+    local fl = strings(where, "flavor", filter.flavor)
+    if #fl == 1 then query.flavor = fl[1] end
+    preds[#preds + 1] = F.flavor(unpack(fl))
+  end
+  if filter.exclude ~= nil then
+    for _, id in ipairs(strings(where, "exclude", filter.exclude)) do exclude[id] = true end
+  end
+  if filter.where ~= nil then
+    if type(filter.where) ~= "function" then fail(where, "where", "must be a function(server) -> boolean") end
+    preds[#preds + 1] = filter.where
+  end
+  return { query = query, match = F.all(preds), exclude = exclude }
+end
+
+local function brief(s, reason)
+  return { id = s.id, name = s.name, status = s.status, reason = reason }
+end
+
+--- Why a matching server must not be stopped, or nil.
+function M.skip_reason(client, service, s, force, exclude)
+  if exclude and exclude[s.id] then return "excluded" end
+  if not force and F.has_tag(s, client.protect_tag, "true") then return "protected" end
+  if service == "ecs" and F.has_tag(s, BAREMETAL_TAG) then return "bare-metal server (use stop_bms)" end
+  if s.status == "SHUTOFF" then return "already SHUTOFF" end
+  return nil
+end
+
+--- Splits listed servers into selected ({id, name, status}) and skipped ({..., reason}).
+function M.choose(client, service, list, compiled, force)
+  local selected, skipped = {}, {}
+  for _, s in ipairs(list) do
+    if type(s) == "table" and type(s.id) == "string" and compiled.match(s) then
+      local reason = M.skip_reason(client, service, s, force, compiled.exclude)
+      if reason then skipped[#skipped + 1] = brief(s, reason)
+      else selected[#selected + 1] = brief(s) end
+    end
+  end
+  return selected, skipped
+end
+
+local function list_progress(o)
+  if not o.on_progress then return nil end
+  return function(done, total)
+    pcall(o.on_progress, { phase = "list", done = done, total = total, failed = 0 })
+  end
+end
+
+--- What a stop will touch. Returns a plan `{ ids, selected, skipped, requested }`, or
+-- `nil, err` when the servers could not be listed. `o` holds the checked options.
+function M.plan(client, service, opts, o)
+  local sched = scheduler.new(client)
+  if o.filter then
+    local list, err
+    servers.fetch(sched, client, service, o.filter.query, function(l, e) list, err = l, e end, list_progress(o))
+    sched:run()
+    if not list then return nil, err end
+    local selected, skipped = M.choose(client, service, list, o.filter, o.force)
+    local ids = {}
+    for i, s in ipairs(selected) do ids[i] = s.id end
+    return { ids = ids, selected = selected, skipped = skipped, requested = #ids }
+  end
+
+  local ids = o.ids
+  local plan = { ids = ids, selected = {}, skipped = {}, requested = #ids }
+  if o.force then
+    for i, id in ipairs(ids) do plan.selected[i] = { id = id } end
+    return plan
+  end
+  -- Stopping by id still honours the protection tag: look the servers up first.
+  local found, err
+  servers.lookup(sched, client, service, ids, function(f, e) found, err = f, e end)
+  sched:run()
+  if not found then
+    plan.ids, plan.unchecked = {}, ids
+    plan.check_error = errors.new(err.code, "could not check the protection tag, so nothing was sent: "
+      .. tostring(err.message), err.status, err.request_id)
+    return plan
+  end
+  local keep = {}
+  for _, id in ipairs(ids) do
+    local s = found[id]
+    if s and F.has_tag(s, client.protect_tag, "true") then
+      plan.skipped[#plan.skipped + 1] = brief(s, "protected")
+    else
+      keep[#keep + 1] = id
+      plan.selected[#plan.selected + 1] = s and brief(s) or { id = id }
+    end
+  end
+  plan.ids = keep
+  return plan
+end
+
+M.brief = brief
+return M

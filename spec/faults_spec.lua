@@ -1,0 +1,178 @@
+-- Surviving throttling and faults (the emulator injects them) without losing or
+-- double-sending a server; giving up cleanly when the cloud keeps failing.
+local env = require "support.cloudenv"
+local retry = require "cloud.retry"
+local core = require "cloud.core"
+
+local NO_FAULTS = { seed = 1 }
+
+describe("retry policy", function()
+  it("backs off exponentially with full jitter under the cap, never below Retry-After", function()
+    local policy = { attempts = 6, base = 1, cap = 8 }
+    local function top() return 1 end
+    assert.are.equal(1, retry.delay(policy, 1, nil, top))
+    assert.are.equal(4, retry.delay(policy, 3, nil, top))
+    assert.are.equal(8, retry.delay(policy, 10, nil, top))
+    assert.are.equal(0, retry.delay(policy, 3, nil, function() return 0 end))
+    assert.are.equal(30, retry.delay(policy, 1, 30, top))
+  end)
+
+  it("reads Retry-After as seconds or as an HTTP date", function()
+    assert.are.equal(7, retry.parse_retry_after("7"))
+    local now = retry.parse_http_date("Sun, 22 Nov 2026 10:15:00 GMT")
+    assert.are.equal(1795342500, now)
+    assert.are.equal(20, retry.parse_retry_after("Sun, 22 Nov 2026 10:15:20 GMT", now))
+    assert.is_nil(retry.parse_retry_after("soon"))
+  end)
+
+  it("retries only what may succeed next time", function()
+    for _, s in ipairs({ 429, 500, 502, 503, 504 }) do assert.is_true(retry.retryable_answer(s)) end
+    assert.is_true(retry.retryable_answer(501, "Ecs.0603"))
+    for _, s in ipairs({ 400, 401, 403, 404 }) do assert.is_false(retry.retryable_answer(s, "Ecs.0100")) end
+  end)
+end)
+
+describe("faults", function()
+  local fc
+
+  setup(function()
+    fc = env.start{ job_duration = 0.02, fleet = { ecs = { { count = 20000, name = "web-%d", status = "ACTIVE" } },
+      bms = { { count = 3000, name = "bm-%d", status = "ACTIVE" } } } }
+  end)
+  teardown(function() fc:stop() end)
+  before_each(function()
+    fc:configure{ faults = NO_FAULTS, clock_skew = 0, transient_fail = { rate = 0 } }
+    fc:reset()
+  end)
+
+  it("stops 20,000 servers through 429s, 500s and dropped connections, each sent once", function()
+    fc:configure{ faults = { seed = 7, status = { [429] = 0.3, [500] = 0.1 }, retry_after = 0,
+      drop = 0.05, drop_after = 0.05 } }
+    local lines = {}
+    local client = env.client(fc, { retry = { attempts = 12, base = 0.005, cap = 0.05 },
+      logger = function(l) lines[#lines + 1] = l end })
+    local ids = env.ids("ecs", 1, 20000)
+    local t0 = core.now()
+    local res = client:stop_ecs{ ids = ids, force = true, poll_interval = 0.02, wait_timeout = 60 }
+    client:close()
+    env.assert_ledger(res, ids)
+    assert.is_true(res.ok, res.failed[1] and (res.failed[1].code .. " " .. res.failed[1].message))
+    assert.are.equal(20000, #res.stopped)
+    local stats = fc:stats()
+    assert.are.equal(20000, stats.stop_requests.servers)
+    assert.are.equal(0, stats.stop_requests.sent_more_than_once)
+    assert.is_true(stats.faults["429"] > 0 and stats.faults["500"] > 0)
+    assert.is_true((stats.faults.drop or 0) + (stats.faults.drop_after or 0) > 0)
+    assert.are.equal(20000, stats.servers.ecs.SHUTOFF)
+    assert.is_true(#lines > 0)
+    for _, l in ipairs(lines) do assert.is_nil(l:find(fc.sk, 1, true)) end
+    assert.is_true(core.now() - t0 < 60, "bounded time")
+  end)
+
+  it("fails every server with the last code after the configured attempts when all calls fail", function()
+    fc:configure{ faults = { seed = 1, status = { [500] = 1 } } }
+    local client = env.client(fc, { retry = { attempts = 4, base = 0.001, cap = 0.01 } })
+    local ids = env.ids("bms", 1, 2500)
+    local res = client:stop_bms{ ids = ids, force = true, poll_interval = 0.02 }
+    client:close()
+    env.assert_ledger(res, ids)
+    assert.are.equal(2500, #res.failed)
+    for _, f in ipairs(res.failed) do
+      assert.are.equal("BMS.0500", f.code)
+      assert.are.equal(500, f.status)
+      assert.truthy(f.message:find("injected fault", 1, true))
+    end
+    assert.are.equal(3 * 4, fc:stats().calls.action)
+  end)
+
+  it("times out a hung answer and tries again", function()
+    fc:configure{ faults = { seed = 3, apply_to = { action = false, list = false, job = true },
+      hang = 3, hang_rate = 0.5 } }
+    local lines = {}
+    local client = env.client(fc, { timeout = 0.3, retry = { attempts = 10, base = 0.001, cap = 0.01 },
+      logger = function(l) lines[#lines + 1] = l end })
+    local ids = env.ids("ecs", 1, 10)
+    local res = client:stop_ecs{ ids = ids, force = true, poll_interval = 0.02 }
+    client:close()
+    assert.is_true(res.ok)
+    assert.is_true(fc:stats().faults.hang > 0)
+    local timeouts = 0
+    for _, l in ipairs(lines) do
+      if l:find("cloud.timeout", 1, true) then timeouts = timeouts + 1 end
+    end
+    assert.is_true(timeouts > 0)
+  end)
+
+  it("looks a server up rather than resend when a stop timed out after it was accepted", function()
+    -- The cloud answers after 0.5 s, having accepted the stop; the client gives up at 0.3 s.
+    fc:configure{ faults = { seed = 5, apply_to = { action = true, list = false, job = false }, hang = 0.5, hang_rate = 1 } }
+    local client = env.client(fc, { timeout = 0.3, retry = { attempts = 3, base = 0.001, cap = 0.01 } })
+    local ids = env.ids("ecs", 1, 3)
+    local res = client:stop_ecs{ ids = ids, force = true, poll_interval = 0.05 }
+    client:close()
+    env.assert_ledger(res, ids)
+    assert.is_true(res.ok)
+    local stats = fc:stats()
+    assert.are.equal(1, stats.calls.action) -- accepted once, never resent
+    assert.are.equal(0, stats.stop_requests.sent_more_than_once)
+    assert.is_true(stats.calls.list >= 1)
+  end)
+
+  it("honours Retry-After", function()
+    fc:configure{ faults = { seed = 11, apply_to = { action = true, list = false, job = false },
+      status = { [429] = 0.5 }, retry_after = 1 } }
+    local lines = {}
+    local client = env.client(fc, { retry = { attempts = 10, base = 0.001, cap = 0.01 },
+      logger = function(l) lines[#lines + 1] = l end })
+    local res = client:stop_ecs{ ids = env.ids("ecs", 1, 3000), force = true, poll_interval = 0.02 }
+    client:close()
+    assert.is_true(res.ok)
+    local waits = 0
+    for _, l in ipairs(lines) do
+      local d = l:match("^retry %d+/%d+ in ([%d.]+)s")
+      if d then
+        waits = waits + 1
+        assert.is_true(tonumber(d) >= 1, l)
+      end
+    end
+    assert.is_true(waits > 0)
+  end)
+
+  it("sends a 401 APIGW.0301 once only", function()
+    local client = env.client(fc, { ak = "UNKNOWNAK" })
+    local res = client:stop_ecs{ ids = env.ids("ecs", 1, 2), force = true }
+    client:close()
+    assert.are.equal("APIGW.0301", res.failed[1].code)
+    assert.are.equal(1, fc:stats().calls.total)
+  end)
+
+  it("corrects a clock 20 minutes off from the answer's Date, once", function()
+    fc:configure{ clock_skew = 1200 }
+    local lines = {}
+    local client = env.client(fc, { logger = function(l) lines[#lines + 1] = l end })
+    local res = client:stop_ecs{ ids = env.ids("ecs", 1, 2500), force = true, poll_interval = 0.02 }
+    client:close()
+    assert.is_true(res.ok)
+    local stats = fc:stats()
+    assert.is_true(stats.signature_failures >= 1 and stats.signature_failures <= 3, stats.signature_failures)
+    assert.truthy(lines[1]:find("clock", 1, true))
+  end)
+
+  it("sends again, once, a server whose sub-job failed for a transient reason", function()
+    local ids = env.ids("ecs", 1, 50)
+    fc:configure{ transient_fail = { ids = { ids[3], ids[7] } } }
+    local client = env.client(fc)
+    local res = client:stop_ecs{ ids = ids, force = true, poll_interval = 0.02 }
+    client:close()
+    assert.is_true(res.ok)
+    local stats = fc:stats()
+    assert.are.equal(52, stats.stop_requests.total)
+    assert.are.equal(2, stats.stop_requests.sent_more_than_once)
+    fc:reset()
+    local client2 = env.client(fc)
+    local res2 = client2:stop_ecs{ ids = ids, force = true, poll_interval = 0.02, retry_failed = 0 }
+    client2:close()
+    assert.are.equal(2, #res2.failed)
+    assert.are.equal("Ecs.0603", res2.failed[1].code)
+  end)
+end)
