@@ -14,7 +14,7 @@ test:
 	bash tools/test.sh
 
 demo: build
-	lua5.4 tools/demo.lua
+	bash tools/demo.sh
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
