@@ -1,5 +1,5 @@
 # Entry points. `make demo` and `make test` each install what they need first.
-.PHONY: all build test demo fuzz bench install clean
+.PHONY: all build test valgrind demo fuzz bench install clean
 
 all: build
 
@@ -12,6 +12,9 @@ build:
 
 test:
 	bash tools/test.sh
+
+valgrind:
+	CLOUD_RUNS=valgrind bash tools/test.sh
 
 demo: build
 	bash tools/demo.sh

@@ -21,14 +21,19 @@ build() { # dir lua [extra cmake args]
 }
 
 # Runs busted with the given interpreter and build; adds its counts to the totals.
+# CLOUD_RUNS picks runs (default all): lua5.4 luajit asan valgrind rocks
+want() { [[ " ${CLOUD_RUNS:-lua5.4 luajit asan valgrind rocks} " == *" $1 "* ]]; }
+
 run_specs() { # name interpreter build_dir [env...]
   local name=$1 interp=$2 dir=$3
   shift 3
+  want "$name" || return 0
   local out="$log_dir/$name.log"
   echo "== specs: $name"
-  env LUA_CPATH="$dir/?.so;;" "$@" "$interp" /usr/bin/busted --output=utfTerminal ${CLOUD_SPECS:-spec} 2>&1 | tee "$out" | tail -n 40
+  # $interp may carry a wrapper (valgrind ...): split on purpose.
+  env LUA_CPATH="$dir/?.so;;" "$@" $interp /usr/bin/busted --output=utfTerminal ${CLOUD_SPECS:-spec} 2>&1 | tee "$out" | tail -n 40
   local rc=${PIPESTATUS[0]}
-  if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out"; then
+  if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|definitely lost: [1-9]|Invalid (read|write|free)|uninitialised' "$out"; then
     echo "$name: the sanitizer reported an error (see $out)"
     failed=$((failed + 1))
   elif [ "$rc" -ne 0 ] && ! grep -qE ' [1-9][0-9]* (failures?|errors?)' "$out"; then
@@ -49,6 +54,7 @@ run_specs() { # name interpreter build_dir [env...]
 
 check_rock() { # lua-version interpreter
   local v=$1 interp=$2 tree="build/rocks-$1"
+  want rocks || return 0
   rm -rf "$tree"
   if luarocks --lua-version "$v" --tree "$tree" make rockspec/cloud-scm-1.rockspec >"$tree.log" 2>&1 &&
     LUA_PATH="$tree/share/lua/$v/?.lua;$tree/share/lua/$v/?/init.lua;;" LUA_CPATH="$tree/lib/lua/$v/?.so;;" \
@@ -76,6 +82,9 @@ asan_libs="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so
 run_specs asan lua5.4 build/asan LD_PRELOAD="$asan_libs" \
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" CLOUD_GC_AGGRESSIVE=1
+# memcheck with the collector made aggressive, so every __gc path runs (alone: make valgrind).
+run_specs valgrind "valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=33 lua5.4" \
+  build/5.4 CLOUD_GC_AGGRESSIVE=1
 check_rock 5.4 lua5.4
 check_rock 5.1 luajit
 
