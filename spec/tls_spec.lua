@@ -45,6 +45,21 @@ describe("TLS", function()
     assert.are.equal(before, fc:stats().calls.total)
   end)
 
+  it("cannot be talked out of verifying by environment variables", function()
+    local subprocess = require "support.subprocess"
+    local out = subprocess.run(([[
+      local c = assert(require("cloud").new{ project_id = %q, ak = %q, sk = %q, endpoints = { ecs = %q },
+        retry = { attempts = 1 } })
+      local res = c:stop_ecs{ ids = { %q }, force = true }
+      print(res.ok, res.failed[1] and res.failed[1].code)
+    ]]):format(fc.project_id, fc.ak, fc.sk, fc.url, env.id("ecs", 4)), {
+      HOME = "/nonexistent", CURL_INSECURE = "1", CURLOPT_SSL_VERIFYPEER = "0", SSL_CERT_FILE = "/dev/null",
+      CURL_CA_BUNDLE = "/dev/null", HUAWEICLOUD_SDK_IGNORE_SSL_VERIFICATION = "true", NODE_TLS_REJECT_UNAUTHORIZED = "0",
+      https_proxy = "http://127.0.0.1:1", HTTPS_PROXY = "http://127.0.0.1:1",
+    })
+    assert.are.equal("false\tcloud.tls\n", out)
+  end)
+
   it("skips verification only when asked with verify_tls = false", function()
     local c = env.client(fc, { verify_tls = false })
     local res = c:stop_ecs{ ids = { env.id("ecs", 3) }, poll_interval = 0.02 }
