@@ -1,4 +1,5 @@
 #include "http.h"
+#include "response.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -123,41 +124,14 @@ void http_engine_free(http_engine *e) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   transfer *t = ud;
   size_t len = size * n;
-  if (t->resp.body.len + len > t->max_response) {
-    t->too_large = 1;
-    return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-  }
-  cbuf_add(&t->resp.body, p, len);
-  return t->resp.body.oom ? 0 : len;
-}
-
-/* Copies the value of "Name: value\r\n" into out when the name matches. */
-static void take_header(const char *line, size_t n, const char *name, char *out, size_t cap) {
-  size_t k = strlen(name);
-  if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0) return;
-  const char *v = line + k + 1;
-  const char *end = line + n;
-  while (v < end && (*v == ' ' || *v == '\t')) v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
-  size_t len = (size_t)(end - v);
-  if (len >= cap) len = cap - 1;
-  memcpy(out, v, len);
-  out[len] = '\0';
+  /* Returning less than len makes curl fail the transfer with CURLE_WRITE_ERROR. */
+  return response_body_chunk(&t->resp, t->max_response, p, len, &t->too_large) ? len : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   transfer *t = ud;
-  size_t len = size * n;
-  http_response *r = &t->resp;
-  if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-    /* A new response (after a 100 Continue, say): forget the last one's headers. */
-    r->request_id[0] = r->retry_after[0] = r->date[0] = '\0';
-    return len;
-  }
-  take_header(p, len, "x-request-id", r->request_id, sizeof r->request_id);
-  take_header(p, len, "retry-after", r->retry_after, sizeof r->retry_after);
-  take_header(p, len, "date", r->date, sizeof r->date);
-  return len;
+  response_header_line(&t->resp, p, size * n);
+  return size * n;
 }
 
 static int configure(http_engine *e, transfer *t, const char *method, const char *url,

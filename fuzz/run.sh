@@ -1,26 +1,37 @@
 #!/bin/sh
-# Builds fuzz_canon (libFuzzer + ASan + UBSan) and fuzzes it for a bounded time.
-# usage: fuzz/run.sh [seconds]   (default 60). Exits non-zero on a crash, leak or
-# broken invariant; the reproducer is left in fuzz/corpus-run/crashes/.
+# Builds the libFuzzer targets (with ASan + UBSan) and fuzzes each for a bounded time.
+# usage: fuzz/run.sh [seconds per target]   (default 60). Exits non-zero on a crash, leak
+# or broken invariant; the reproducer is left in fuzz/corpus-run/<target>/crashes/.
+#   fuzz_canon     canonicalizer and signer (csrc/canon.c, csrc/sign.c)
+#   fuzz_response  what servers send: header lines and capped bodies (csrc/response.c)
 set -eu
 secs=${1:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 out="$root/build/fuzz"
-run="$here/corpus-run"
-mkdir -p "$out" "$run/queue" "$run/crashes"
-
+mkdir -p "$out"
 CC=${CC:-clang-14}
-# -fno-sanitize-recover: a UB report must fail the run, not scroll by.
-$CC -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Wall -Wextra -I"$root/csrc" \
-  "$here/fuzz_canon.c" "$root/csrc/canon.c" "$root/csrc/sign.c" "$root/csrc/buf.c" \
-  -lcrypto -o "$out/fuzz_canon"
 
-# The scratch corpus grows across runs; the checked-in seeds stay untouched.
-cp "$here"/corpus/* "$run/queue/"
+build() { # target sources...
+  t=$1
+  shift
+  # -fno-sanitize-recover: a UB report must fail the run, not scroll by.
+  $CC -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -Wall -Wextra -I"$root/csrc" "$here/$t.c" "$@" -lcrypto -o "$out/$t"
+}
 
-echo "fuzz: running $out/fuzz_canon for ${secs}s"
-exec "$out/fuzz_canon" "$run/queue" \
-  -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix="$run/crashes/" -print_final_stats=1
+run() { # target corpus-dir
+  t=$1
+  run="$here/corpus-run/$t"
+  mkdir -p "$run/queue" "$run/crashes"
+  # The scratch corpus grows across runs; the checked-in seeds stay untouched.
+  cp "$here/corpus/$2"/* "$run/queue/"
+  echo "fuzz: running $t for ${secs}s"
+  "$out/$t" "$run/queue" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$run/crashes/" -print_final_stats=1
+}
+
+build fuzz_canon "$root/csrc/canon.c" "$root/csrc/sign.c" "$root/csrc/buf.c"
+build fuzz_response "$root/csrc/response.c" "$root/csrc/buf.c"
+run fuzz_canon canon
+run fuzz_response response

@@ -1,0 +1,64 @@
+#!/bin/sh
+# All benchmarks (not tests), one after another: signing (bench/sign/run.sh), stopping
+# 100,000 servers (bench/stop/run_stop100k.sh), submission against concurrency
+# (bench/stop/concurrency.lua). Their tables go to bench/RESULTS.md with the machine and
+# the versions; full outputs to bench/out/*.log. A failing step is recorded, the rest run.
+# usage: bench/run.sh  (or make bench)
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=bench/out
+mkdir -p "$out"
+results=bench/RESULTS.md
+failed=0
+
+# step NAME FIRST_TABLE_LINE_REGEX COMMAND...: runs it, keeps stdout from the regex on.
+step() {
+  name=$1 from=$2
+  shift 2
+  echo "== $name" >&2
+  "$@" >"$out/$name.log" 2>"$out/$name.err"
+  rc=$?
+  tail -n 5 "$out/$name.err" >&2
+  {
+    echo "## $name"
+    echo
+    echo '```'
+    if [ $rc -eq 0 ]; then
+      sed -n "/$from/,\$p" "$out/$name.log"
+    else
+      echo "FAILED (exit $rc); last lines of $out/$name.err:"
+      tail -n 15 "$out/$name.err"
+    fi
+    echo '```'
+    echo
+  } >>"$results.tmp"
+  [ $rc -eq 0 ] || failed=1
+}
+
+ver() { "$@" 2>&1 | head -n 1; }
+sdk() { sed -n 's/^ *"version": *"\(.*\)".*/\1/p' "bench/node/node_modules/@huaweicloud/$1/package.json" | head -n 1; }
+{
+  echo "# Benchmark results"
+  echo
+  echo "Written by bench/run.sh. Benchmarks, not tests: numbers from one machine, one run."
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "- machine: $(uname -m), $(nproc) CPUs"
+  echo "- lua5.4: $(ver lua5.4 -v)"
+  echo "- luajit: $(ver luajit -v)"
+  echo "- node: $(ver node --version)"
+  echo "- Node SDK: @huaweicloud/huaweicloud-sdk-core $(sdk huaweicloud-sdk-core), @huaweicloud/huaweicloud-sdk-ecs $(sdk huaweicloud-sdk-ecs)"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- lua csrc 2>/dev/null || echo ' (lua/ or csrc/ modified)')"
+  [ -z "${BENCH_LUA_DIR:-}" ] || echo "- NOTE: our client's Lua sources from $BENCH_LUA_DIR, not lua/"
+  echo
+} >"$results.tmp"
+
+step sign '^request ' sh bench/sign/run.sh
+step stop100k '^stop ' sh bench/stop/run_stop100k.sh
+step concurrency '^submit ' env LUA_PATH="${BENCH_LUA_DIR:-lua}/?.lua;${BENCH_LUA_DIR:-lua}/?/init.lua;tools/?.lua;;" \
+  LUA_CPATH="build/bench-5.4/?.so;;" lua5.4 bench/stop/concurrency.lua
+
+mv "$results.tmp" "$results"
+echo "wrote $results" >&2
+exit $failed

@@ -1,0 +1,140 @@
+-- Submission throughput against concurrency: 100 calls of 1000 ids (100,000 servers),
+-- wait = false, each call held 0.1 s by the emulator (faults.latency), job_duration 0.
+-- Wall time at concurrency 1, 8, 16 against the ideal calls / concurrency * latency;
+-- then the same with 30% of the answers 429 (Retry-After 0): calls sent against the
+-- 100 needed, and every server stopped exactly once.
+-- usage (from the repository root):
+--   LUA_PATH="lua/?.lua;lua/?/init.lua;tools/?.lua;;" LUA_CPATH="build/bench-5.4/?.so;;" \
+--     lua5.4 bench/stop/concurrency.lua
+-- env: BENCH_N (100000), BENCH_LATENCY (0.1), BENCH_LEVELS ("1 8 16"), BENCH_OUT (bench/out)
+-- Writes BENCH_OUT/concurrency.csv.
+local cloud = require "cloud"
+local core = require "cloud.core"
+local ids = require "fakecloud.ids"
+local launcher = require "fakecloud.launcher"
+
+local N = tonumber(os.getenv("BENCH_N") or "") or 100000
+local LATENCY = tonumber(os.getenv("BENCH_LATENCY") or "") or 0.1
+local OUT = os.getenv("BENCH_OUT") or "bench/out"
+local LEVELS = {}
+for w in (os.getenv("BENCH_LEVELS") or "1 8 16"):gmatch("%d+") do LEVELS[#LEVELS + 1] = tonumber(w) end
+local CALLS = math.ceil(N / 1000)
+local RATE_429 = 0.3
+
+local function log(fmt, ...) io.stderr:write(fmt:format(...), "\n") end
+
+-- CPU seconds (user+sys) the emulator's nginx workers have used: who is the bottleneck.
+local TICK = tonumber(io.popen("getconf CLK_TCK"):read("*l")) or 100
+local function emulator_cpu(fc)
+  local total = 0
+  local p = io.popen("pgrep -P " .. fc.pid)
+  for pid in p:read("*a"):gmatch("%d+") do
+    local f = io.open("/proc/" .. pid .. "/stat")
+    if f then
+      local rest = f:read("*a"):match("%) (.*)$")
+      f:close()
+      local fields = {}
+      for x in rest:gmatch("%S+") do fields[#fields + 1] = x end
+      total = total + (tonumber(fields[12]) + tonumber(fields[13])) / TICK -- utime, stime
+    end
+  end
+  p:close()
+  return total
+end
+
+local function client(fc, concurrency, retry)
+  return assert(cloud.new{ project_id = fc.project_id, ak = fc.ak, sk = fc.sk, endpoints = { ecs = fc.url },
+                           concurrency = concurrency, retry = retry })
+end
+
+-- One submission-only stop of every id; returns wall seconds, the result, the stats.
+local function run(fc, concurrency, faults, retry)
+  assert(fc:configure{ faults = faults })
+  assert(fc:reset())
+  local c = client(fc, concurrency, retry)
+  local list = {}
+  for i = 1, N do list[i] = ids.server_id("ecs", i) end
+  local t0, cpu0, emu0 = core.now(), os.clock(), emulator_cpu(fc)
+  -- force (where the client knows it): no protection-tag lookup, submission only.
+  local ok, res = pcall(c.stop_ecs, c, { ids = list, wait = false, force = true })
+  if not ok and tostring(res):find("force", 1, true) then
+    res = c:stop_ecs{ ids = list, wait = false }
+  elseif not ok then
+    error(res, 0)
+  end
+  local wall = core.now() - t0
+  local cpu, emu = os.clock() - cpu0, emulator_cpu(fc) - emu0
+  c:close()
+  local st = assert(fc:stats())
+  st.client_cpu, st.emulator_cpu = cpu, emu
+  return wall, assert(res), st
+end
+
+local function stopped_once(res, st)
+  return res.ok and #res.stopped == N and st.stop_requests.servers == N
+    and st.stop_requests.sent_more_than_once == 0 and (st.servers.ecs.SHUTOFF or 0) == N
+end
+
+local function main(fc)
+  local rows = {}
+  for _, conc in ipairs(LEVELS) do
+    log("concurrency: %d in flight ...", conc)
+    local wall, res, st = run(fc, conc, { latency = LATENCY })
+    rows[#rows + 1] = { conc = conc, wall = wall, ideal = CALLS / conc * LATENCY, calls = st.calls.action,
+                        lists = st.calls.list, once = stopped_once(res, st), cpu = st.client_cpu,
+                        emu = st.emulator_cpu }
+  end
+  -- 429s: retry soon (base 0.05, cap 1), as many attempts as the client's default.
+  local faulty = {}
+  for _, conc in ipairs({ LEVELS[#LEVELS] }) do
+    log("concurrency: %d in flight, %d%% 429 ...", conc, RATE_429 * 100)
+    local wall, res, st = run(fc, conc, { latency = LATENCY, status = { [429] = RATE_429 }, retry_after = 0, seed = 1 },
+      { attempts = 6, base = 0.05, cap = 1 })
+    faulty[#faulty + 1] = { conc = conc, wall = wall, calls = st.calls.action, n429 = (st.faults or {})["429"] or 0,
+                            lists = st.calls.list, once = stopped_once(res, st), failed = #res.failed,
+                            more = st.stop_requests.sent_more_than_once }
+  end
+  return rows, faulty
+end
+
+local function report(rows, faulty)
+  print(("submit %d ECS servers (%d calls of 1000 ids), wait = false, %gs latency per call"):format(N, CALLS, LATENCY))
+  print(("%-12s %8s %8s %8s %8s %6s %12s %11s %13s"):format("concurrency", "wall s", "ideal s", "x ideal", "calls",
+    "lists", "stopped once", "client CPU", "emulator CPU"))
+  for _, r in ipairs(rows) do
+    print(("%-12d %8.2f %8.2f %8.2f %8d %6d %12s %11.2f %13.2f"):format(r.conc, r.wall, r.ideal, r.wall / r.ideal,
+      r.calls, r.lists, tostring(r.once), r.cpu, r.emu))
+  end
+  print("(ideal = calls / concurrency * latency; in whole waves of calls the floor is")
+  print(" ceil(calls / concurrency) * latency, 0.7 s at 16; CPU in s; goal: x ideal <= 1.2 at 16)")
+  print()
+  print(("%d%% of answers 429 (Retry-After 0), retry base 0.05 s, cap 1 s, 6 attempts"):format(RATE_429 * 100))
+  print(("%-12s %8s %8s %8s %8s %10s %8s %12s %10s"):format("concurrency", "wall s", "calls", "minimum", "429s",
+    "expected", "failed", "stopped once", "resent ids"))
+  for _, r in ipairs(faulty) do
+    print(("%-12d %8.2f %8d %8d %8d %10.1f %8d %12s %10d"):format(r.conc, r.wall, r.calls, CALLS, r.n429,
+      CALLS / (1 - RATE_429), r.failed, tostring(r.once), r.more))
+  end
+  print("(calls = action calls the emulator received; expected = minimum / (1 - 0.3);")
+  print(" resent ids = servers named in more than one accepted stop, must be 0)")
+
+  os.execute("mkdir -p " .. OUT)
+  local f = assert(io.open(OUT .. "/concurrency.csv", "w"))
+  f:write("concurrency,wall_s,ideal_s,action_calls,rate_429\n")
+  for _, r in ipairs(rows) do f:write(("%d,%.3f,%.3f,%d,0\n"):format(r.conc, r.wall, r.ideal, r.calls)) end
+  for _, r in ipairs(faulty) do
+    f:write(("%d,%.3f,%.3f,%d,%g\n"):format(r.conc, r.wall, CALLS / r.conc * LATENCY, r.calls, RATE_429))
+  end
+  f:close()
+end
+
+local fc = assert(launcher.start{ config = {
+  fleet = { ecs = { { count = N, name = "web-%d", status = "ACTIVE" } }, bms = {} }, job_duration = 0,
+} })
+local ok, rows, faulty = xpcall(main, debug.traceback, fc)
+fc:stop()
+if not ok then
+  io.stderr:write("concurrency: ", tostring(rows), "\n")
+  os.exit(1)
+end
+report(rows, faulty)

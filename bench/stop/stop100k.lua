@@ -1,0 +1,159 @@
+-- Stopping 100,000 ECS servers (100 calls of 1000 ids, every job polled to SUCCESS)
+-- against one fakecloud, by our client (lua5.4, luajit) and the official Node.js SDK,
+-- each in its own process under /usr/bin/time: wall, CPU (user+sys), peak RSS.
+-- Also 10,000 servers, to see that our RSS grows with the ids, not with the batches.
+-- usage (from the repository root, see run_stop100k.sh for the paths):
+--   lua5.4 bench/stop/stop100k.lua
+-- env: BENCH_N (100000), BENCH_SMALL (10000), BENCH_JOB (job_duration, 0.5),
+--      BENCH_POLL (0.5), BENCH_CONCURRENCY (8),
+--      BENCH_CLIENTS ("lua5.4 luajit lua5.4/force luajit/force node"; "/force" = our
+--      client with force = true, no protection-tag lookup first: the SDK's work exactly),
+--      BENCH_OUT (bench/out), BENCH_LUA_DIR (lua: the client's Lua sources; another
+--      tree, e.g. one with a fix under trial, is named in the table)
+local ids = require "fakecloud.ids"
+local launcher = require "fakecloud.launcher"
+
+local function num(name, default) return tonumber(os.getenv(name) or "") or default end
+local N = num("BENCH_N", 100000)
+local SMALL = num("BENCH_SMALL", 10000)
+local JOB = num("BENCH_JOB", 0.5)
+local POLL = num("BENCH_POLL", 0.5)
+local CONC = num("BENCH_CONCURRENCY", 8)
+local OUT = os.getenv("BENCH_OUT") or "bench/out"
+local CLIENTS = {}
+for w in (os.getenv("BENCH_CLIENTS") or "lua5.4 luajit lua5.4/force luajit/force node"):gmatch("%S+") do CLIENTS[#CLIENTS + 1] = w end
+
+-- How each client is started; cpath picks the build made for that interpreter.
+local LUA_DIR = os.getenv("BENCH_LUA_DIR") or "lua"
+local LUA_PATH = ("%s/?.lua;%s/?/init.lua;tools/?.lua;;"):format(LUA_DIR, LUA_DIR)
+local COMMAND = {
+  ["lua5.4"] = "env LUA_PATH='" .. LUA_PATH .. "' LUA_CPATH='build/bench-5.4/?.so;;' lua5.4 bench/stop/stop_client.lua",
+  luajit = "env LUA_PATH='" .. LUA_PATH .. "' LUA_CPATH='build/bench-luajit/?.so;;' luajit bench/stop/stop_client.lua",
+  node = "node bench/node/stop100k.js",
+}
+
+local function log(fmt, ...) io.stderr:write(fmt:format(...), "\n") end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- The first n ids of the emulator's fleet, one a line (fleet index i -> server_id).
+local function write_ids(n)
+  local path = ("%s/ids_%d.txt"):format(OUT, n)
+  local f = assert(io.open(path, "wb"))
+  for i = 1, n do f:write(ids.server_id("ecs", i), "\n") end
+  f:close()
+  return path
+end
+
+local function kv(line)
+  local t = {}
+  for k, v in line:gmatch("(%S+)=(%S+)") do t[k] = tonumber(v) or v end
+  return t
+end
+
+-- One client process over one ids file; returns its line's fields plus time's.
+local function run_client(fc, client, ids_file)
+  local timef, outf = OUT .. "/stop100k.time", OUT .. "/stop100k.client"
+  local cmd = ("env BENCH_URL='%s' BENCH_PROJECT='%s' BENCH_AK='%s' BENCH_SK='%s' BENCH_POLL=%s "
+    .. "BENCH_CONCURRENCY=%d BENCH_FORCE=%d /usr/bin/time -f '%%e %%U %%S %%M' -o %s %s %s >%s")
+    :format(fc.url, fc.project_id, fc.ak, fc.sk, POLL, CONC, client:find("/force$") and 1 or 0, timef,
+            COMMAND[client:gsub("/force$", "")], ids_file, outf)
+  local ok = os.execute(cmd)
+  local line = read(outf)
+  if ok ~= true and ok ~= 0 then error(client .. " failed: " .. line) end
+  local r = kv(line)
+  -- /usr/bin/time's last line (a "Command exited" line may come first).
+  local e, u, s, m = read(timef):match("([%d.]+) ([%d.]+) ([%d.]+) (%d+)%s*$")
+  r.wall, r.cpu, r.rss_mb = tonumber(e), tonumber(u) + tonumber(s), tonumber(m) / 1024
+  return r
+end
+
+-- What the emulator saw must be exactly the work: n servers stopped once, n/1000 calls.
+local function check(fc, client, n, r)
+  local st = assert(fc:stats())
+  local problems = {}
+  local function want(cond, what) if not cond then problems[#problems + 1] = what end end
+  want(r.ok == "true" and r.stopped == n, ("client says ok=%s stopped=%s"):format(r.ok, r.stopped))
+  want(st.calls.action == math.ceil(n / 1000), "action calls " .. st.calls.action)
+  want(st.signature_failures == 0, "signature failures " .. st.signature_failures)
+  want((st.servers.ecs.SHUTOFF or 0) == n, "SHUTOFF " .. tostring(st.servers.ecs.SHUTOFF))
+  want(st.stop_requests.sent_more_than_once == 0, "servers sent more than once " .. st.stop_requests.sent_more_than_once)
+  want(st.stop_requests.servers == n, "servers named " .. st.stop_requests.servers)
+  if #problems > 0 then error(("%s, %d servers: %s"):format(client, n, table.concat(problems, "; "))) end
+  r.polls, r.lists, r.conns = st.calls.job, st.calls.list, st.connections
+end
+
+local function main(fc)
+  local files = { [SMALL] = write_ids(SMALL), [N] = write_ids(N) }
+  -- The ids file must name the emulator's servers (ids.lua is what the fleet uses).
+  assert(fc:server(ids.server_id("ecs", N)), "emulator does not know the last id")
+  local rows = {}
+  for _, n in ipairs({ N, SMALL }) do
+    for _, client in ipairs(CLIENTS) do
+      assert(fc:reset())
+      log("stop100k: %s, %d servers ...", client, n)
+      local r = run_client(fc, client, files[n])
+      check(fc, client, n, r)
+      r.client, r.n = client, n
+      rows[#rows + 1] = r
+      log("  wall %.2f s, cpu %.2f s, rss %.1f MB, polls %d", r.wall, r.cpu, r.rss_mb, r.polls)
+    end
+  end
+  return rows
+end
+
+local function report(rows)
+  local by = {}
+  for _, r in ipairs(rows) do by[r.client .. "/" .. r.n] = r end
+  print(("stop %d ECS servers: %d calls of 1000 ids, job_duration %gs, poll %gs, %d in flight")
+    :format(N, math.ceil(N / 1000), JOB, POLL, CONC))
+  if LUA_DIR ~= "lua" then print("NOTE: our client's Lua sources from " .. LUA_DIR .. ", not lua/") end
+  print(("%-12s %8s %8s %8s %11s %8s %6s %6s %10s %10s"):format("client", "servers", "wall s", "CPU s",
+    "peak RSS MB", "run CPU", "polls", "lists", "CPU/node", "RSS/node"))
+  for _, r in ipairs(rows) do
+    local node = by["node/" .. r.n]
+    local cr, rr = "-", "-"
+    if node and r.client ~= "node" then
+      cr, rr = ("%.3f"):format(r.cpu / node.cpu), ("%.3f"):format(r.rss_mb / node.rss_mb)
+    end
+    print(("%-12s %8d %8.2f %8.2f %11.1f %8.2f %6d %6d %10s %10s"):format(r.client, r.n, r.wall, r.cpu,
+      r.rss_mb, r.run_cpu, r.polls, r.lists, cr, rr))
+  end
+  print("(CPU = user+sys of the whole client process, startup included; run CPU = from the")
+  print(" script's start, after loading modules; RSS = /usr/bin/time %M; polls, lists = job and")
+  print(" list calls the emulator answered (lists: the protection-tag lookup, 100 ids a call);")
+  print(" /force = force = true, no lookup, the SDK's work exactly; goal: CPU/node <= 0.2 and")
+  print(" RSS/node <= 0.2)")
+  -- Memory against batches: from SMALL to N servers (10x the batches) our RSS should
+  -- grow by about what the ids and the per-server bookkeeping take, nothing per batch.
+  print()
+  print(("%-12s %14s %14s %12s %14s %14s"):format("client", "RSS " .. SMALL .. " MB", "RSS " .. N .. " MB",
+    "growth MB", "ids growth MB", "heap after MB"))
+  for _, client in ipairs(CLIENTS) do
+    local a, b = by[client .. "/" .. SMALL], by[client .. "/" .. N]
+    if a and b then
+      print(("%-12s %14.1f %14.1f %12.1f %14.1f %14s"):format(client, a.rss_mb, b.rss_mb, b.rss_mb - a.rss_mb,
+        (b.ids_kb - a.ids_kb) / 1024, b.heap_kb and ("%.1f"):format(b.heap_kb / 1024) or "-"))
+    end
+  end
+  print("(ids growth = heap the ids themselves take, strings and array; heap after = Lua heap")
+  print(" after the stop at " .. N .. " with the result still held)")
+end
+
+os.execute("mkdir -p " .. OUT)
+local fc = assert(launcher.start{ config = {
+  fleet = { ecs = { { count = N, name = "web-%d", status = "ACTIVE" } }, bms = {} },
+  job_duration = JOB,
+} })
+local ok, rows = xpcall(main, debug.traceback, fc)
+fc:stop()
+if not ok then
+  io.stderr:write("stop100k: ", tostring(rows), "\n")
+  os.exit(1)
+end
+report(rows)

@@ -1,0 +1,44 @@
+-- One run of our client for stop100k.lua, in a process of its own so /usr/bin/time
+-- measures the client alone: the ids of a file stopped (SOFT) and every job waited for.
+-- usage: lua5.4|luajit bench/stop/stop_client.lua IDS_FILE
+-- env: BENCH_URL, BENCH_PROJECT, BENCH_AK, BENCH_SK, BENCH_POLL (s), BENCH_CONCURRENCY,
+--      BENCH_FORCE=1 (pass force = true: no protection-tag lookup before stopping)
+-- Prints one key=value line.
+local cloud = require "cloud"
+local core = require "cloud.core"
+
+local env = os.getenv
+local cpu0 = os.clock()
+
+-- The ids' own size: Lua heap they take, strings and array.
+collectgarbage("collect")
+local heap0 = collectgarbage("count")
+local ids = {}
+for line in io.lines(arg[1]) do
+  if line ~= "" then ids[#ids + 1] = line end
+end
+collectgarbage("collect")
+local ids_kb = collectgarbage("count") - heap0
+
+local c = assert(cloud.new{
+  project_id = env("BENCH_PROJECT"), ak = env("BENCH_AK"), sk = env("BENCH_SK"),
+  endpoints = { ecs = env("BENCH_URL") }, concurrency = tonumber(env("BENCH_CONCURRENCY") or 8),
+  retry = { attempts = 6, base = 1, cap = 60 },
+})
+local t0 = core.now()
+local res = assert(c:stop_ecs{ ids = ids, type = "SOFT", wait = true, force = env("BENCH_FORCE") == "1" or nil,
+                               poll_interval = tonumber(env("BENCH_POLL") or 0.5), wait_timeout = 600 })
+local wall = core.now() - t0
+local cpu = os.clock() - cpu0
+-- Heap still held with the result alive (stopped array, ledger): what a caller keeps.
+collectgarbage("collect")
+local heap_kb = collectgarbage("count")
+c:close()
+
+for i = 1, math.min(3, #res.failed) do
+  local f = res.failed[i]
+  io.stderr:write(("failed %s: %s %s\n"):format(f.id, tostring(f.code), tostring(f.message)))
+end
+print(("client=%s ok=%s requested=%d stopped=%d failed=%d jobs=%d work_wall=%.3f run_cpu=%.3f ids_kb=%.0f heap_kb=%.0f")
+  :format(jit and "luajit" or _VERSION:gsub("Lua ", "lua"), tostring(res.ok), res.requested, #res.stopped,
+          #res.failed, #res.jobs, wall, cpu, ids_kb, heap_kb))

@@ -1,0 +1,43 @@
+#include "response.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* Copies the value of "name: value" into out (NUL-terminated, cut to cap) when the
+ * line's name is `name` (any case). Surrounding blanks and the line end are dropped. */
+static void take(const char *line, size_t n, const char *name, char *out, size_t cap) {
+  size_t k = strlen(name);
+  if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0) return;
+  const char *v = line + k + 1;
+  const char *end = line + n;
+  while (v < end && (*v == ' ' || *v == '\t')) v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
+  size_t len = (size_t)(end - v);
+  /* A value with a line break or NUL inside is not one we can hand on safely. */
+  if (memchr(v, '\r', len) || memchr(v, '\n', len) || memchr(v, '\0', len)) len = 0;
+  if (len >= cap) len = cap - 1;
+  /* Cutting may leave blanks at the end again (found by fuzz_response). */
+  while (len && (v[len - 1] == ' ' || v[len - 1] == '\t')) len--;
+  memcpy(out, v, len);
+  out[len] = '\0';
+}
+
+void response_header_line(http_response *r, const char *line, size_t n) {
+  if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+    /* A new response (after a 100 Continue, say): forget the last one's headers. */
+    r->request_id[0] = r->retry_after[0] = r->date[0] = '\0';
+    return;
+  }
+  take(line, n, "x-request-id", r->request_id, sizeof r->request_id);
+  take(line, n, "retry-after", r->retry_after, sizeof r->retry_after);
+  take(line, n, "date", r->date, sizeof r->date);
+}
+
+int response_body_chunk(http_response *r, size_t max, const char *p, size_t n, int *too_large) {
+  if (n > max || r->body.len > max - n) {
+    *too_large = 1;
+    return 0;
+  }
+  cbuf_add(&r->body, p, n);
+  return !r->body.oom;
+}
