@@ -35,7 +35,8 @@ local function log(self, line)
   if logger then logger(line) end
 end
 
---- Queues a call: `{service=, method=, path=, query=, body=, idempotent=, label=}`.
+--- Queues a call: `{service=, method=, path=, query=, body= | body_fn=, idempotent=, label=}`
+-- (`body_fn()` makes the body when the call is first sent).
 -- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=}`.
 function Scheduler:request(call, on_done)
   call.attempts = 0
@@ -76,6 +77,9 @@ end
 
 function Scheduler:_send(call)
   call.attempts = call.attempts + 1
+  if call.body_fn then
+    call.body, call.body_fn = call.body_fn(), nil -- kept for retries
+  end
   local req = self.client:_signed(call)
   self.next_id = self.next_id + 1
   self.inflight[self.next_id] = call

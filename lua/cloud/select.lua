@@ -132,32 +132,42 @@ function M.plan(client, service, opts, o)
   end
 
   local ids = o.ids
-  local plan = { ids = ids, selected = {}, skipped = {}, requested = #ids }
-  if o.force then
+  local plan = { ids = ids, skipped = {}, requested = #ids }
+  if o.dry_run then
+    plan.selected = {}
     for i, id in ipairs(ids) do plan.selected[i] = { id = id } end
-    return plan
   end
-  -- Stopping by id still honours the protection tag: look the servers up first.
-  local found, err
-  servers.lookup(sched, client, service, ids, function(f, e) found, err = f, e end)
+  if o.force then return plan end
+  -- Stopping by id still honours the protection tag. One query for the protected servers
+  -- (usually a few) costs far less than looking every id up.
+  local protected, err
+  servers.fetch(sched, client, service, { tags = client.protect_tag .. "=true" },
+    function(l, e) protected, err = l, e end)
   sched:run()
-  if not found then
+  if not protected then
     plan.ids, plan.unchecked = {}, ids
     plan.check_error = errors.new(err.code, "could not check the protection tag, so nothing was sent: "
       .. tostring(err.message), err.status, err.request_id)
     return plan
   end
-  local keep = {}
-  for _, id in ipairs(ids) do
-    local s = found[id]
-    if s and F.has_tag(s, client.protect_tag, "true") then
-      plan.skipped[#plan.skipped + 1] = brief(s, "protected")
-    else
-      keep[#keep + 1] = id
-      plan.selected[#plan.selected + 1] = s and brief(s) or { id = id }
+  local guarded = {}
+  for _, s in ipairs(protected) do
+    -- Checked again here: the cloud's tag filter is not trusted to be exact.
+    if type(s) == "table" and type(s.id) == "string" and F.has_tag(s, client.protect_tag, "true") then
+      guarded[s.id] = s
     end
   end
-  plan.ids = keep
+  if not next(guarded) then return plan end
+  local keep, selected = {}, plan.selected and {}
+  for _, id in ipairs(ids) do
+    if guarded[id] then
+      plan.skipped[#plan.skipped + 1] = brief(guarded[id], "protected")
+    else
+      keep[#keep + 1] = id
+      if selected then selected[#selected + 1] = { id = id } end
+    end
+  end
+  plan.ids, plan.selected = keep, selected
   return plan
 end
 

@@ -17,8 +17,12 @@ local TRANSIENT = { ["Ecs.0603"] = true, ["Ecs.0500"] = true, ["Common.0500"] = 
 
 local function stop_body(ids, kind)
   local parts = {}
-  for i, id in ipairs(ids) do parts[i] = '{"id":' .. json.quote(id) .. "}" end
-  return '{"os-stop":{"type":"' .. kind .. '","servers":[' .. table.concat(parts, ",") .. "]}}"
+  for i, id in ipairs(ids) do
+    -- Ids are nearly always UUIDs, which JSON takes as they are; quote anything else.
+    parts[i] = id:find('^[%w%-_.]+$') and id or json.quote(id):sub(2, -2)
+  end
+  return '{"os-stop":{"type":"' .. kind .. '","servers":[{"id":"' .. table.concat(parts, '"},{"id":"')
+    .. '"}]}}'
 end
 M.stop_body = stop_body
 
@@ -41,11 +45,15 @@ function Op:submit(ids)
   for i = 1, #ids, MAX_IDS do
     local chunk = {}
     for j = i, math.min(i + MAX_IDS - 1, #ids) do
-      chunk[#chunk + 1] = ids[j]
-      self.sends[ids[j]] = (self.sends[ids[j]] or 0) + 1
+      local id = ids[j]
+      chunk[#chunk + 1] = id
+      -- Counted from the second send on: a map entry per server would cost memory at scale.
+      if self.sends[id] or self.doubted[id] or self.resent[id] then self.sends[id] = (self.sends[id] or 1) + 1 end
     end
+    local kind = self.kind
     self.sched:request({
-      service = self.service, method = "POST", body = stop_body(chunk, self.kind), idempotent = false,
+      service = self.service, method = "POST", idempotent = false,
+      body_fn = function() return stop_body(chunk, kind) end, -- built when sent, not all up front
       path = ("/v1/%s/%s/action"):format(self.client.project_id, servers.RESOURCE[self.service]),
       label = ("stop %d %s servers"):format(#chunk, self.service),
     }, function(r) self:submitted(chunk, r) end)
@@ -182,7 +190,7 @@ function Op:resolve(ids, err, resendable)
         self.ledger:stopped(id) -- accepted by a job we did not see
       elseif stopping and not self:expired() then
         recheck[#recheck + 1] = id
-      elseif s and resendable and (self.sends[id] or 0) < self.attempts and not self:expired() then
+      elseif s and resendable and (self.sends[id] or 1) < self.attempts and not self:expired() then
         resend[#resend + 1] = id
         self.doubted[id] = true
       elseif not s then
@@ -210,14 +218,15 @@ local function distinct(ids)
   return out
 end
 
---- Runs a stop of `ids` (distinct, checked) with checked options `o`. Returns the result.
+--- Runs a stop of `ids` (distinct: see M.distinct; checked) with checked options `o`.
+-- Returns the result.
 function M.run(client, service, ids, o, extra)
   local op = setmetatable({
     client = client, service = service, kind = o.type, wait = o.wait,
     poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
     deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed,
     attempts = client._retry.attempts, on_progress = o.on_progress,
-    ledger = ledger.new(distinct(ids)), sched = scheduler.new(client),
+    ledger = ledger.new(ids), sched = scheduler.new(client),
     accepted = 0, sends = {}, resent = {}, doubted = {},
   }, Op)
   op:submit(op.ledger.ids)

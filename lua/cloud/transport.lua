@@ -1,11 +1,17 @@
 --- Picks the HTTP transport: libcurl's multi engine in the C core, or (inside nginx)
--- the nginx one. Both have :add(id, method, url, headers, body) and :run(timeout).
+-- the cosocket one, since a blocking libcurl call would freeze every request of the
+-- worker. Both have :add(id, method, url, headers, body, fresh), :run(timeout),
+-- :pending() and :close().
 -- @module cloud.transport
+local phase = require "cloud.nginx_phase"
+
 local M = {}
 
-function M.new(opts)
-  local core = require "cloud.core"
-  return core.http{
+local WHERE = "cloud.new"
+
+-- The C engine's options; the nginx one ignores ca_file and proxy (refused below).
+local function curl(opts)
+  return require("cloud.core").http{
     concurrency = opts.concurrency,
     timeout = opts.timeout,
     connect_timeout = opts.connect_timeout,
@@ -14,6 +20,33 @@ function M.new(opts)
     proxy = opts.proxy,
     max_response = opts.max_response,
   }
+end
+
+local function nginx(opts)
+  if not phase.in_nginx() then
+    error(WHERE .. ": transport 'nginx' needs OpenResty / lua-nginx-module (there is no ngx API here)", 4)
+  end
+  -- Cosockets take their trust store from nginx.conf, not per socket.
+  if opts.ca_file then
+    error(WHERE .. ": option 'ca_file' cannot apply inside nginx: put the CA bundle in nginx.conf with "
+      .. "'lua_ssl_trusted_certificate " .. opts.ca_file .. ";' (see nginx/cloud.conf) and drop ca_file", 4)
+  end
+  if opts.proxy then
+    error(WHERE .. ": option 'proxy' is not supported inside nginx (the nginx transport connects "
+      .. "directly to the endpoints); drop it", 4)
+  end
+  return require("cloud.nginx_transport").new(opts)
+end
+
+--- Builds the transport for a client.
+-- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy,
+--   max_response, transport ("nginx", "curl" or nil: nginx when running inside nginx)
+function M.new(opts)
+  local kind = opts.transport
+  if kind == nil then kind = phase.in_nginx() and "nginx" or "curl" end
+  if kind == "nginx" then return nginx(opts) end
+  if kind == "curl" then return curl(opts) end
+  error(WHERE .. ": option 'transport' must be \"nginx\" or \"curl\"", 3)
 end
 
 return M

@@ -1,0 +1,153 @@
+--- Command-line parsing for cloud-stop: argv in, a checked options table out.
+-- Mistakes come back as `nil, message` (the caller exits 2); nothing here raises.
+-- @module cloud.cli.args
+local pattern = require "cloud.cli.pattern"
+
+local M = {}
+
+-- Flags that take a value, mapped to how the value is stored and checked.
+local VALUED = {
+  ["--ids-file"] = "ids_file", ["--name"] = "name", ["--status"] = "status", ["--tag"] = "tag",
+  ["--exclude-file"] = "exclude_file", ["--type"] = "type", ["--region"] = "region",
+  ["--project-id"] = "project_id", ["--endpoint"] = "endpoint", ["--concurrency"] = "concurrency",
+  ["--max-servers"] = "max_servers", ["--poll-interval"] = "poll_interval",
+  ["--wait-timeout"] = "wait_timeout",
+}
+local SWITCHES = {
+  ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
+  ["--json"] = "json", ["--verbose"] = "verbose", ["-v"] = "verbose", ["--help"] = "help",
+  ["-h"] = "help", ["--version"] = "version",
+}
+-- Flags a user may reach for that must not exist: the secret never travels in argv
+-- (visible in ps and shell history).
+local REFUSED = { ["--sk"] = true, ["--secret-key"] = true, ["--secret"] = true, ["--ak"] = true,
+                  ["--access-key"] = true, ["--security-token"] = true }
+
+local function integer(flag, v, min, max)
+  local n = tonumber(v)
+  if not n or n % 1 ~= 0 or n < min or (max and n > max) then
+    return nil, ("%s wants a whole number%s, not '%s'"):format(flag,
+      max and (" from " .. min .. " to " .. max) or (" of at least " .. min), v)
+  end
+  return math.floor(n)
+end
+
+local function number(flag, v, min)
+  local n = tonumber(v)
+  if not n or n ~= n or n < min or n == math.huge then
+    return nil, ("%s wants a number of at least %g, not '%s'"):format(flag, min, v)
+  end
+  return n
+end
+
+-- Stores one flag's value in o; returns true or nil, message.
+local function store(o, flag, key, v)
+  if v == "" and key ~= "name" then return nil, flag .. " wants a non-empty value" end
+  if key == "tag" then
+    if v:sub(1, 1) == "=" then return nil, "--tag wants KEY=VALUE (or KEY), not '" .. v .. "'" end
+    o.tags[#o.tags + 1] = v
+  elseif key == "status" then
+    for s in v:gmatch("[^,]+") do o.status[#o.status + 1] = s:upper() end
+  elseif key == "name" then
+    local ok, err = pattern.check(v)
+    if not ok then return nil, "--name wants a Lua pattern: " .. err end
+    o.name = v
+  elseif key == "type" then
+    v = v:upper()
+    if v ~= "SOFT" and v ~= "HARD" then return nil, "--type wants SOFT or HARD, not '" .. v .. "'" end
+    o.type = v
+  elseif key == "endpoint" then
+    if not v:match("^https?://[^/?#@]+") then
+      return nil, "--endpoint wants a URL like https://ecs.example.com, not '" .. v .. "'"
+    end
+    o.endpoint = v
+  elseif key == "concurrency" then
+    local n, err = integer(flag, v, 1, 1024)
+    if not n then return nil, err end
+    o.concurrency = n
+  elseif key == "max_servers" then
+    local n, err = integer(flag, v, 0)
+    if not n then return nil, err end
+    o.max_servers = n
+  elseif key == "poll_interval" or key == "wait_timeout" then
+    local n, err = number(flag, v, 0)
+    if not n then return nil, err end
+    o[key] = n
+  elseif key == "project_id" and not v:match("^[%w%-_]+$") then
+    return nil, "--project-id has characters a project id cannot have"
+  else
+    if o[key] ~= nil then return nil, flag .. " given twice" end
+    o[key] = v
+  end
+  return true
+end
+
+--- Parses the arguments after the program name.
+-- @tparam table argv array of strings
+-- @treturn table options: service, ids, ids_file, name, status, tags, exclude_file, type,
+--   region, project_id, endpoint, concurrency, max_servers, poll_interval, wait_timeout,
+--   dry_run, no_wait, yes, json, verbose, help, version
+-- @return or nil, message naming the bad flag or value
+function M.parse(argv)
+  local o = { ids = {}, status = {}, tags = {} }
+  local positional = {}
+  local i, only_positional = 1, false
+  while i <= #argv do
+    local a = argv[i]
+    if only_positional or a == "-" or a:sub(1, 1) ~= "-" then
+      positional[#positional + 1] = a
+    elseif a == "--" then
+      only_positional = true
+    else
+      local flag, inline = a:match("^(%-%-[^=]+)=(.*)$")
+      flag = flag or a
+      if REFUSED[flag] then
+        return nil, flag .. " does not exist: the AK/SK come from HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK"
+          .. " or the credentials file, never from the command line"
+      end
+      if SWITCHES[flag] then
+        if inline then return nil, flag .. " takes no value" end
+        o[SWITCHES[flag]] = true
+      elseif VALUED[flag] then
+        local v = inline
+        if v == nil then
+          i = i + 1
+          v = argv[i]
+          if v == nil then return nil, flag .. " wants a value" end
+        end
+        local ok, err = store(o, flag, VALUED[flag], v)
+        if not ok then return nil, err end
+      else
+        return nil, "unknown option " .. flag
+      end
+    end
+    i = i + 1
+  end
+  if o.help or o.version then return o end
+
+  local service = table.remove(positional, 1)
+  if service ~= "ecs" and service ~= "bms" then
+    return nil, service and ("the first argument is the service, ecs or bms, not '" .. service .. "'")
+      or "say which service: cloud-stop ecs ... or cloud-stop bms ..."
+  end
+  o.service = service
+  for _, id in ipairs(positional) do
+    if id == "-" then return nil, "read ids from stdin with --ids-file -" end
+    o.ids[#o.ids + 1] = id
+  end
+  if service == "bms" and o.type == "SOFT" then
+    return nil, "--type SOFT is for ECS only: bare-metal servers stop HARD"
+  end
+  local by_filter = o.name ~= nil or #o.status > 0 or #o.tags > 0
+  local by_id = #o.ids > 0 or o.ids_file ~= nil
+  if by_filter and by_id then
+    return nil, "choose servers either by id (ID ..., --ids-file) or by filter (--name, --status, --tag), not both"
+  end
+  if not by_filter and not by_id then
+    return nil, "nothing chosen: give server ids, --ids-file, or a filter (--name, --status, --tag)"
+  end
+  o.by_filter = by_filter
+  return o
+end
+
+return M

@@ -1,0 +1,255 @@
+--- cloud-stop: choose servers, confirm, stop, report. Every outcome is an exit status:
+-- 0 all stopped, 1 some failed, 2 usage error or refusal, 3 nothing could be attempted.
+-- @module cloud.cli.main
+local cloud = require "cloud"
+local core = require "cloud.core"
+local args = require "cloud.cli.args"
+local help = require "cloud.cli.help"
+local idfile = require "cloud.cli.idfile"
+local jsonout = require "cloud.cli.jsonout"
+local progress = require "cloud.cli.progress"
+local summary = require "cloud.cli.summary"
+local tty = require "cloud.cli.tty"
+
+local M = {}
+
+--- Up to this many servers chosen by filter are stopped without asking.
+M.CONFIRM_ABOVE = 5
+local SAMPLE = 10
+
+local EXIT = { ok = 0, failed = 1, usage = 2, nothing = 3, interrupted = 130 }
+M.EXIT = EXIT
+
+-- A raised library error carries the caller's position ("lua/cloud/cli/main.lua:80: ");
+-- the user needs only the message, which names the option.
+local function message_of(e)
+  return (tostring(e):gsub("^[^\n]-:%d+: ", ""))
+end
+
+local function usage_error(io_, text)
+  io_.stderr:write("cloud-stop: ", text, "\nTry 'cloud-stop --help'.\n")
+  return EXIT.usage
+end
+
+-- Calls the library; a raise is a mistake in what the user asked (exit 2) or Ctrl-C.
+local function call(io_, fn, ...)
+  local ok, res, err = pcall(fn, ...)
+  if ok then return true, res, err end
+  local text = message_of(res)
+  if text:match("interrupted!?$") then
+    io_.stderr:write("\ncloud-stop: interrupted; stops already accepted by the cloud may still complete\n")
+    return false, EXIT.interrupted
+  end
+  io_.stderr:write("cloud-stop: ", text, "\n")
+  return false, EXIT.usage
+end
+
+local function empty_result(dry_run)
+  return { ok = false, requested = 0, stopped = {}, failed = {}, jobs = {}, selected = {},
+           skipped = {}, dry_run = dry_run }
+end
+
+-- Nothing could be attempted: say why on stderr, and with --json also as a document.
+local function nothing(io_, o, err)
+  summary.error(io_.stderr, err)
+  if o.json then
+    local doc = empty_result(o.dry_run or false)
+    doc.error = { code = err.code, message = err.message, status = err.status, request_id = err.request_id }
+    io_.stdout:write(jsonout.encode(doc), "\n")
+  end
+  return EXIT.nothing
+end
+
+local function append(dst, src)
+  for _, v in ipairs(src or {}) do dst[#dst + 1] = v end
+  return dst
+end
+
+local function ids_of(selected)
+  local ids = {}
+  for i, s in ipairs(selected) do ids[i] = s.id end
+  return ids
+end
+
+-- Ids from the command line and --ids-file, minus --exclude-file (reported as skipped).
+local function gather_ids(io_, o, exclude)
+  local ids, seen = {}, {}
+  local function add(id)
+    if not seen[id] then seen[id] = true ids[#ids + 1] = id end
+  end
+  for _, id in ipairs(o.ids) do add(id) end
+  if o.ids_file then
+    local list, err = idfile.read(o.ids_file, io_.stdin)
+    if not list then return nil, err end
+    for _, id in ipairs(list) do add(id) end
+    if #ids == 0 then return nil, "no server ids in " .. (o.ids_file == "-" and "stdin" or o.ids_file) end
+  end
+  local keep, excluded = {}, {}
+  for _, id in ipairs(ids) do
+    if exclude[id] then excluded[#excluded + 1] = { id = id, reason = "excluded" }
+    else keep[#keep + 1] = id end
+  end
+  return keep, excluded
+end
+
+local function filter_of(o, exclude_list)
+  local f = {}
+  if o.name then f.name = o.name end
+  if #o.status == 1 then f.status = o.status[1] elseif #o.status > 1 then f.status = o.status end
+  if #o.tags > 0 then f.tags = o.tags end
+  if exclude_list and #exclude_list > 0 then f.exclude = exclude_list end
+  return f
+end
+
+local function output(io_, o, res, elapsed)
+  if o.json then
+    io_.stdout:write(jsonout.encode(res), "\n")
+  elseif res.dry_run then
+    summary.dry_run(io_.stdout, res, o.service)
+  else
+    summary.result(io_.stdout, res, o.service, elapsed, o.no_wait)
+  end
+  io_.stdout:flush()
+end
+
+-- Stopping by id, a server asked for and skipped (protected) was not stopped: that is a
+-- failure of the request. Chosen by filter, skipping is the filter working as meant.
+local function exit_for(o, res)
+  if #res.failed > 0 then return EXIT.failed end
+  if not o.by_filter then
+    for _, s in ipairs(res.skipped or {}) do
+      if s.reason ~= "excluded" then return EXIT.failed end
+    end
+  end
+  return EXIT.ok
+end
+
+local function confirm(io_, o, selected, skipped, bar)
+  if o.yes or not o.by_filter or #selected <= M.CONFIRM_ABOVE then return true end
+  if not (io_.isatty(0) and io_.isatty(2)) then
+    io_.stderr:write(("cloud-stop: refusing to stop %d servers chosen by filter without confirmation:"
+      .. " no terminal to ask on; check with --dry-run, then pass --yes\n"):format(#selected))
+    return false
+  end
+  bar:clear()
+  summary.sample(io_.stderr, selected, skipped, o.service, SAMPLE)
+  local yes = tty.confirm(("Stop these %d %s servers?"):format(#selected, o.service:upper()),
+    io_.stdin, io_.stderr)
+  if not yes then io_.stderr:write("cloud-stop: not confirmed; nothing was stopped\n") end
+  bar:restart()
+  return yes
+end
+
+--- Runs cloud-stop.
+-- @tparam table argv the arguments after the program name
+-- @tparam[opt] table io_ stdin, stdout, stderr (file handles), isatty(fd), clock(); defaults
+--   to the process's own
+-- @treturn number the exit status
+function M.run(argv, io_)
+  io_ = io_ or {}
+  io_ = {
+    stdin = io_.stdin or io.stdin, stdout = io_.stdout or io.stdout, stderr = io_.stderr or io.stderr,
+    isatty = io_.isatty or tty.isatty, clock = io_.clock or core.now,
+  }
+  local o, perr = args.parse(argv)
+  if not o then return usage_error(io_, perr) end
+  if o.help then io_.stdout:write(help.TEXT) return EXIT.ok end
+  if o.version then io_.stdout:write("cloud-stop ", cloud.VERSION, "\n") return EXIT.ok end
+
+  local exclude, exclude_list = {}, {}
+  if o.exclude_file then
+    local list, err = idfile.read(o.exclude_file, io_.stdin)
+    if not list then return usage_error(io_, "--exclude-file: " .. err) end
+    exclude_list = list
+    for _, id in ipairs(list) do exclude[id] = true end
+  end
+  local ids, excluded
+  if not o.by_filter then
+    ids, excluded = gather_ids(io_, o, exclude)
+    if not ids then return usage_error(io_, excluded) end
+  end
+
+  local stderr_tty = io_.isatty(2)
+  local bar = progress.new{ out = io_.stderr, tty = stderr_tty, service = o.service, clock = io_.clock,
+    width = stderr_tty and tty.columns(80) or 80, verbose = o.verbose }
+
+  local ok, client, cerr = call(io_, cloud.new, {
+    region = o.region, project_id = o.project_id, concurrency = o.concurrency,
+    endpoints = o.endpoint and { [o.service] = o.endpoint } or nil,
+    logger = function(line) bar:log(line) end,
+  })
+  if not ok then return client end
+  if not client then return nothing(io_, o, cerr) end
+  local code = M.stop(io_, o, client, bar, ids, excluded, exclude_list)
+  client:close()
+  return code
+end
+
+--- The stop itself, with a client: a dry run to choose, confirmation, then the stop of
+-- exactly the ids chosen. Returns the exit status.
+function M.stop(io_, o, client, bar, ids, excluded, exclude_list)
+  local stop = client["stop_" .. o.service]
+  local base = { type = o.type, max_servers = o.max_servers }
+  local choose = { dry_run = true, type = base.type, max_servers = base.max_servers,
+                   on_progress = function(e) bar:event(e) end }
+  if o.by_filter then
+    choose.filter = filter_of(o, exclude_list)
+  elseif #ids == 0 then
+    bar:finish()
+    local res = empty_result(o.dry_run or false)
+    res.ok, res.skipped = true, excluded
+    output(io_, o, res, bar:elapsed())
+    return EXIT.ok
+  else
+    choose.ids = ids
+  end
+
+  bar:set_phase(o.by_filter and "list" or "check", ids and #ids or nil)
+  local ok, plan, perr = call(io_, stop, client, choose)
+  if not ok then bar:clear() return plan end
+  if not plan then bar:clear() return nothing(io_, o, perr) end
+  append(plan.skipped, excluded)
+  if #plan.failed > 0 then
+    -- Only when the servers could not be looked up: nothing was sent.
+    bar:clear()
+    summary.error(io_.stderr, plan.failed[1])
+    if o.json then io_.stdout:write(jsonout.encode(plan), "\n") end
+    return EXIT.nothing
+  end
+  if o.dry_run then
+    bar:finish()
+    plan.dry_run = true
+    output(io_, o, plan, bar:elapsed())
+    return EXIT.ok
+  end
+
+  local selected = plan.selected
+  if #selected == 0 then
+    bar:finish()
+    plan.dry_run = false
+    plan.ok = exit_for(o, plan) == EXIT.ok
+    output(io_, o, plan, bar:elapsed())
+    return exit_for(o, plan)
+  end
+  if not confirm(io_, o, selected, plan.skipped, bar) then return EXIT.usage end
+
+  -- The stop goes to the ids that were listed (and confirmed), not to the filter again:
+  -- a server created or renamed since cannot slip in. The library looks them up once more
+  -- and still skips any that became protected meanwhile.
+  bar:set_phase("check", #selected)
+  local sok, res, serr = call(io_, stop, client, {
+    ids = ids_of(selected), type = base.type, wait = not o.no_wait, poll_interval = o.poll_interval,
+    wait_timeout = o.wait_timeout, on_progress = function(e) bar:event(e) end,
+  })
+  if not sok then bar:clear() return res end
+  if not res then bar:clear() return nothing(io_, o, serr) end
+  res.selected = selected
+  res.skipped = append(append({}, plan.skipped), res.skipped)
+  res.dry_run = false
+  res.ok = exit_for(o, res) == EXIT.ok
+  bar:finish(res)
+  output(io_, o, res, bar:elapsed())
+  return exit_for(o, res)
+end
+
+return M
