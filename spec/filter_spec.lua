@@ -149,6 +149,10 @@ describe("stopping by filter", function()
     end
     raises({ colour = "x" }, "option 'filter.colour' is unknown")
     raises({ name = "[" }, "option 'filter.name' is not a valid Lua pattern")
+    -- Malformed further in: string.find would only notice when a name reached that part.
+    raises({ name = "web[" }, "option 'filter.name' is not a valid Lua pattern")
+    raises({ name = "^web%" }, "option 'filter.name' is not a valid Lua pattern")
+    raises({ name = "(web" }, "option 'filter.name' is not a valid Lua pattern")
     raises({ status = 1 }, "option 'filter.status' must be a string or an array of strings")
     raises({ where = "x" }, "option 'filter.where' must be a function")
     raises({ tags = { 1 } }, "option 'filter.tags'")

@@ -100,6 +100,7 @@ describe("stopping servers", function()
     assert.are.same({ on }, res.stopped)
     assert.are.equal(off, res.failed[1].id)
     assert.are.equal("Ecs.0100", res.failed[1].code)
+    assert.matches("^%x+$", res.failed[1].request_id) -- of the job answer that told us
     assert.are.equal("FAIL", res.jobs[1].status)
   end)
 

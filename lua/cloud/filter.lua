@@ -5,6 +5,8 @@
 -- local F = require "cloud.filter"
 -- local pick = F.all{ F.status("ACTIVE"), F.name("^web%-%d+$"), F.none{ F.tag("tier", "db") } }
 -- client:stop_ecs{ filter = { where = pick } }
+local pattern = require "cloud.pattern"
+
 local M = {}
 
 local function set_of(values, where)
@@ -50,11 +52,12 @@ function M.status(...)
 end
 
 --- Name matches a Lua pattern (not the cloud's fuzzy match).
-function M.name(pattern)
-  if type(pattern) ~= "string" then error("cloud.filter.name: pattern must be a string", 2) end
-  local ok, err = pcall(string.find, "", pattern)
+function M.name(p)
+  if type(p) ~= "string" then error("cloud.filter.name: pattern must be a string", 2) end
+  -- Checked whole now: string.find only notices a malformed pattern when matching gets there.
+  local ok, err = pattern.check(p)
   if not ok then error("cloud.filter.name: bad Lua pattern: " .. tostring(err), 2) end
-  return function(s) return type(s.name) == "string" and s.name:find(pattern) ~= nil end
+  return function(s) return type(s.name) == "string" and s.name:find(p) ~= nil end
 end
 
 --- Has tag key=value: `tag("env", "prod")` or `tag("env=prod")`; `tag("env")` for any value.

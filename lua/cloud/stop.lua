@@ -99,9 +99,10 @@ end
 function Op:polled(job, r)
   if r.ok then
     local status = str(r.data.status) or "UNKNOWN"
-    job.status = status
-    if status == "SUCCESS" or status == "FAIL" then return self:settle(job, r.data) end
+    job.status, job.poll_failures = status, nil
+    if status == "SUCCESS" or status == "FAIL" then return self:settle(job, r.data, r.request_id) end
     if not self:expired() then
+      progress(self, "wait") -- a heartbeat, so progress displays keep moving
       return self.sched:after(self.poll_interval, function() self:poll(job) end)
     end
     local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet stop")
@@ -112,8 +113,11 @@ function Op:polled(job, r)
     job.status = r.status == 404 and "UNKNOWN" or job.status
     return self:resolve(self:open_ids(job.ids), r.err, false)
   end
-  -- Polling itself failed after its retries: the job is still there, try again later.
-  self.sched:after(self.poll_interval, function() self:poll(job) end)
+  -- Polling itself failed after its retries: the job is still there, try again later,
+  -- backing off while the failures go on.
+  job.poll_failures = (job.poll_failures or 0) + 1
+  local delay = math.max(self.poll_interval, 0.05) * 2 ^ math.min(job.poll_failures - 1, 6)
+  self.sched:after(math.min(delay, 60), function() self:poll(job) end)
 end
 
 function Op:open_ids(ids)
@@ -124,15 +128,16 @@ function Op:open_ids(ids)
   return open
 end
 
-local function sub_job_error(sub, data)
+-- request_id: of the job answer that reported it, for support.
+local function sub_job_error(sub, data, request_id)
   local e = type(sub.entities) == "table" and sub.entities or {}
   local code = str(sub.error_code) or str(data.error_code) or "cloud.sub_job_failed"
   local message = str(sub.fail_reason) or str(e.errorcode_message) or str(data.fail_reason)
     or "the cloud reported this server's stop as failed"
-  return errors.new(code, message)
+  return errors.new(code, message, nil, request_id)
 end
 
-function Op:settle(job, data)
+function Op:settle(job, data, request_id)
   local in_job = {}
   for _, id in ipairs(job.ids) do in_job[id] = true end
   local subs = type(data.entities) == "table" and data.entities.sub_jobs
@@ -144,7 +149,7 @@ function Op:settle(job, data)
       if sub.status == "SUCCESS" then
         self.ledger:stopped(id)
       elseif sub.status == "FAIL" then
-        local err = sub_job_error(sub, data)
+        local err = sub_job_error(sub, data, request_id)
         if self.doubted[id] then
           -- Sent again after a lost answer: the first send may be what stopped it.
           seen[id] = nil
@@ -165,11 +170,20 @@ function Op:settle(job, data)
   end
   if #missing > 0 then
     local err = errors.new(str(data.error_code) or "cloud.no_sub_job",
-      str(data.fail_reason) or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status))
+      str(data.fail_reason) or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status),
+      nil, request_id)
     self:resolve(missing, err, false)
   end
   if #again > 0 then self:submit(again) end
   progress(self, "wait")
+end
+
+-- When neither the answer nor a lookup can tell: say so, rather than report the
+-- transfer's error as if the stop had not happened.
+local function unconfirmed(err, lookup_err, maybe)
+  local what = maybe and "the stop may have been accepted" or "the stop was accepted"
+  return errors.new("cloud.unconfirmed", ("%s but its outcome is unknown (%s); looking the server up failed too (%s)")
+    :format(what, tostring(err), tostring(lookup_err)), err and err.status, err and err.request_id)
 end
 
 --- Settles ids whose fate is unknown by looking the servers up: SHUTOFF is stopped;
@@ -179,11 +193,12 @@ function Op:resolve(ids, err, resendable)
   if #ids == 0 then return end
   servers.lookup(self.sched, self.client, self.service, ids, function(found, lookup_err)
     local recheck, resend = {}, {}
+    local unknown = not found and unconfirmed(err, lookup_err, resendable)
     for _, id in ipairs(ids) do
       local s = found and found[id]
       local stopping = s and s["OS-EXT-STS:task_state"] == "powering-off"
       if not found then
-        self.ledger:failed(id, err or lookup_err)
+        self.ledger:failed(id, unknown)
       elseif s and s.status == "SHUTOFF" then
         self.ledger:stopped(id)
       elseif stopping and not self.wait then

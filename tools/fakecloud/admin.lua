@@ -4,6 +4,7 @@ local fleet = require "fakecloud.fleet"
 local jobs = require "fakecloud.jobs"
 local json = require "fakecloud.json"
 local respond = require "fakecloud.respond"
+local hostile = require "fakecloud.hostile"
 
 local M = {}
 
@@ -24,6 +25,7 @@ function M.stats(S)
     signature_failures = st.signature_failures, connections = S.nconnections,
     jobs = S.njobs, pending_jobs = #S.pending, stop_requests = stop_summary(S),
     servers = { ecs = fleet.status_counts(S.fleet.ecs), bms = fleet.status_counts(S.fleet.bms) },
+    hostile = st.hostile, hostile_streaming = hostile.active,
   }
 end
 

@@ -10,6 +10,7 @@ M.DEFAULT = {
   fleet = { ecs = { { count = 10 } }, bms = { { count = 4 } } },
   transient_fail = { ids = {}, rate = 0 },
   faults = {},
+  hostile = {}, -- off; see hostile.lua
 }
 
 local function copy(v)

@@ -99,6 +99,9 @@ function M.handle()
     end
   end
 
+  local bad = S.hostile:plan(r)
+  if bad and not S.hostile.perform then return S.hostile:answer(S, r) end
+
   local real = ngx.now()
   jobs.settle(S, real)
   local status, answer
@@ -117,6 +120,7 @@ function M.handle()
   end
 
   if p and p.drop_after then count(st.faults, "drop_after") return ngx.exit(444) end
+  if bad then return S.hostile:answer(S, r, status, answer) end
   return respond.send(status, answer)
 end
 

@@ -2,6 +2,7 @@
 local config = require "fakecloud.config"
 local fleet = require "fakecloud.fleet"
 local faults = require "fakecloud.faults"
+local hostile = require "fakecloud.hostile"
 local json = require "fakecloud.json"
 
 local M = {}
@@ -12,7 +13,7 @@ local function fresh_counters()
   S.stops = {}           -- id -> number of accepted stop calls naming it
   S.connections, S.nconnections = {}, 0
   S.stats = { calls = { action = 0, job = 0, list = 0, total = 0 }, statuses = {},
-              faults = {}, signature_failures = 0, sub_jobs = {} }
+              faults = {}, signature_failures = 0, sub_jobs = {}, hostile = {} }
 end
 
 local function apply(cfg, regenerate)
@@ -24,6 +25,7 @@ local function apply(cfg, regenerate)
   S.creds = creds
   if regenerate then S.fleet = fleet.build(cfg.fleet) end
   S.faults = faults.new(config.val(cfg.faults) or {})
+  S.hostile = hostile.new(cfg.hostile)
   local tf = config.val(cfg.transient_fail) or {}
   S.transient_ids = {}
   for _, id in ipairs(config.val(tf.ids) or {}) do S.transient_ids[id] = true end

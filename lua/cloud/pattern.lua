@@ -1,7 +1,7 @@
 --- Checks a Lua pattern's syntax up front. string.find only reports a malformed pattern
 -- when matching reaches the bad part ("web[" against "" or "db-1" is fine), so trying it
 -- on a sample string cannot tell; this walks the pattern as lstrlib.c does.
--- @module cloud.cli.pattern
+-- @module cloud.pattern
 local M = {}
 
 local MAX_CAPTURES = 32 -- LUA_MAXCAPTURES

@@ -1,0 +1,318 @@
+-- cloud-stop run as a process against the emulator: flags, exit statuses, --json,
+-- confirmation (refused without a terminal, asked in a tmux terminal), and the secret key
+-- never printed.
+local cjson = require "cjson"
+local cli = require "spec.support.cli"
+local launcher = require "fakecloud.launcher"
+local ids = require "fakecloud.ids"
+
+local FLEET = {
+  ecs = {
+    { count = 12, name = "web-%04d", tags = { "env=staging" } },              -- 1..12
+    { count = 2, name = "web-p-%d", tags = { "env=staging", "stop-protect=true" } }, -- 13..14
+    { count = 3, name = "web-off-%d", tags = { "env=staging" }, status = "SHUTOFF" }, -- 15..17
+    { count = 4, name = "db-%d", tags = { "env=prod" } },                     -- 18..21
+    { count = 2, name = "locked-%d", tags = { "env=qa" }, locked = true },    -- 22..23
+  },
+  bms = { { count = 6, name = "bm-%d", tags = { "env=staging" } } },
+}
+
+describe("cloud-stop", function()
+  local fc, env, sessions = nil, nil, {}
+
+  local function ecs(n) return ids.server_id("ecs", n) end
+
+  -- Every run: the secret key must appear nowhere in what the command printed.
+  local function run(argv, extra_env, opts)
+    local e = {}
+    for k, v in pairs(env) do e[k] = v end
+    for k, v in pairs(extra_env or {}) do e[k] = v or nil end
+    local r = cli.run(argv, e, opts)
+    assert.is_nil(r.stdout:find(fc.sk, 1, true), "the SK was printed on stdout")
+    assert.is_nil(r.stderr:find(fc.sk, 1, true), "the SK was printed on stderr")
+    return r
+  end
+
+  local function actions() return fc:stats().calls.action or 0 end
+
+  setup(function()
+    fc = assert(launcher.start{ config = { job_duration = 0.02, fleet = FLEET } })
+    env = { HUAWEICLOUD_SDK_AK = fc.ak, HUAWEICLOUD_SDK_SK = fc.sk,
+            HUAWEICLOUD_SDK_PROJECT_ID = fc.project_id }
+  end)
+
+  teardown(function()
+    for _, s in ipairs(sessions) do s:kill() end
+    if fc then fc:stop() end
+  end)
+
+  before_each(function()
+    assert(fc:configure{ faults = {}, fleet = FLEET })
+    assert(fc:reset())
+  end)
+
+  -- Common flags: the emulator's endpoint and a short poll, so jobs end quickly.
+  local function at(...)
+    local argv = { ... }
+    argv[#argv + 1] = "--endpoint"
+    argv[#argv + 1] = fc.url
+    argv[#argv + 1] = "--poll-interval"
+    argv[#argv + 1] = "0.05"
+    return argv
+  end
+
+  describe("usage", function()
+    it("--help documents every flag with an example, and exits 0", function()
+      local r = run({ "--help" })
+      assert.equal(0, r.code)
+      for _, flag in ipairs({ "--ids-file", "--name", "--status", "--tag", "--exclude-file", "--type",
+        "--region", "--project-id", "--endpoint", "--concurrency", "--max-servers", "--dry-run",
+        "--no-wait", "--yes", "--json", "--verbose", "--poll-interval", "--wait-timeout" }) do
+        assert.truthy(r.stdout:find("\n  " .. flag, 1, true), flag .. " is not documented")
+        local example = "\n +cloud%-stop ecs [^\n]*" .. flag:gsub("%-", "%%-")
+        assert.truthy(r.stdout:find(example), flag .. " has no example")
+      end
+      assert.truthy(r.stdout:find("Exit status", 1, true))
+      assert.equal("", r.stderr)
+    end)
+
+    it("exits 2 on a missing service, an unknown flag, a bad value or a key on the command line", function()
+      local cases = {
+        { {}, "say which service" },
+        { { "vm", "x" }, "the first argument is the service" },
+        { { "ecs", "x", "--frobnicate" }, "unknown option %-%-frobnicate" },
+        { { "ecs", "x", "--concurrency", "0" }, "%-%-concurrency wants a whole number" },
+        { { "ecs", "x", "--max-servers", "-1" }, "%-%-max%-servers" },
+        { { "ecs", "x", "--type", "GENTLE" }, "%-%-type wants SOFT or HARD" },
+        { { "bms", "x", "--type", "SOFT" }, "ECS only" },
+        { { "ecs", "--name", "web[" }, "%-%-name wants a Lua pattern: malformed pattern %(missing ']'%)" },
+        { { "ecs", "--name", "^web%" }, "%-%-name wants a Lua pattern" },
+        { { "ecs", "x", "--name", "web" }, "either by id" },
+        { { "ecs" }, "nothing chosen" },
+        { { "ecs", "x", "--endpoint", "ftp://h" }, "%-%-endpoint wants a URL" },
+        { { "ecs", "x", "--sk", fc.sk }, "never from the command line" },
+        { { "ecs", "x", "--sk=" .. fc.sk }, "never from the command line" },
+        { { "ecs", "--ids-file", "/nonexistent/ids" }, "cannot read /nonexistent/ids" },
+        { { "ecs", "--ids-file", "-" }, "no server ids in stdin" },
+        { { "ecs", "x", "--poll-interval", "soon" }, "%-%-poll%-interval wants a number" },
+      }
+      for _, c in ipairs(cases) do
+        local r = run(c[1])
+        assert.equal(2, r.code, table.concat(c[1], " "))
+        assert.truthy(r.stderr:find(c[2]), table.concat(c[1], " ") .. " -> " .. r.stderr)
+        assert.equal("", r.stdout)
+      end
+      assert.equal(0, actions())
+    end)
+
+    it("exits 2 when more servers than --max-servers would be stopped, sending nothing", function()
+      local r = run(at("ecs", "--tag", "env=staging", "--max-servers", "3", "--yes"))
+      assert.equal(2, r.code)
+      assert.truthy(r.stderr:find("refusing to stop 12 servers, more than max_servers = 3", 1, true))
+      assert.equal(0, actions())
+      assert.equal(0, run(at("ecs", "--tag", "env=staging", "--max-servers", "12", "--yes")).code)
+    end)
+  end)
+
+  describe("nothing attempted (exit 3)", function()
+    it("without credentials, also as --json", function()
+      local r = run(at("ecs", ecs(1), "--json"), { HUAWEICLOUD_SDK_AK = false, HUAWEICLOUD_SDK_SK = false })
+      assert.equal(3, r.code)
+      assert.truthy(r.stderr:find("cloud.no_credentials", 1, true))
+      local doc = cjson.decode(r.stdout)
+      assert.equal("cloud.no_credentials", doc.error.code)
+      assert.is_false(doc.ok)
+    end)
+
+    it("without a project id, or without a region or endpoint", function()
+      local r = run(at("ecs", ecs(1)), { HUAWEICLOUD_SDK_PROJECT_ID = false })
+      assert.equal(3, r.code)
+      assert.truthy(r.stderr:find("cloud.no_project_id", 1, true))
+      r = run({ "ecs", ecs(1) })
+      assert.equal(3, r.code)
+      assert.truthy(r.stderr:find("cloud.no_region", 1, true))
+    end)
+
+    it("when listing fails (a wrong secret key), with --verbose never printing the key", function()
+      local wrong = "WRONGSECRET" .. ("9"):rep(28)
+      local r = run(at("ecs", "--name", "^web", "--yes", "--verbose"), { HUAWEICLOUD_SDK_SK = wrong })
+      assert.equal(3, r.code)
+      assert.truthy(r.stderr:find("nothing was stopped", 1, true))
+      assert.truthy(r.stderr:find("failed after 1 attempt", 1, true)) -- the logger line
+      assert.is_nil(r.stderr:find(wrong, 1, true))
+      assert.is_nil(r.stderr:find("WRONGSECRET", 1, true))
+      assert.equal(0, actions())
+    end)
+  end)
+
+  describe("choosing by filter", function()
+    it("--dry-run lists what would be stopped and skipped, and sends no stop", function()
+      local r = run(at("ecs", "--name", "^web%-", "--tag", "env=staging", "--dry-run"))
+      assert.equal(0, r.code)
+      assert.truthy(r.stdout:find("would stop 12 ECS servers", 1, true))
+      assert.truthy(r.stdout:find(ecs(12), 1, true))
+      assert.truthy(r.stdout:find("Skipped 5: 2 protected, 3 already SHUTOFF", 1, true))
+      assert.equal(0, actions())
+      local j = cjson.decode(run(at("ecs", "--status", "ACTIVE", "--tag", "env=prod", "--dry-run", "--json")).stdout)
+      assert.is_true(j.dry_run)
+      assert.equal(4, #j.selected)
+      assert.equal(0, #j.stopped)
+      assert.equal(0, actions())
+    end)
+
+    it("refuses (exit 2) to stop more than 5 without --yes when there is no terminal", function()
+      local r = run(at("ecs", "--tag", "env=staging"))
+      assert.equal(2, r.code)
+      assert.truthy(r.stderr:find("refusing to stop 12 servers", 1, true))
+      assert.truthy(r.stderr:find("--yes", 1, true))
+      assert.equal("", r.stdout)
+      assert.equal(0, actions())
+      -- Even with a (non-terminal) stdin that says yes.
+      assert.equal(2, run(at("ecs", "--tag", "env=staging"), nil, { stdin = "y\n" }).code)
+      assert.equal(0, actions())
+    end)
+
+    it("stops up to 5 without asking", function()
+      local r = run(at("bms", "--name", "^bm%-[1-5]$"))
+      assert.equal(0, r.code, r.stderr)
+      assert.truthy(r.stdout:find("BMS: 5 of 5 stopped, 0 failed", 1, true))
+    end)
+
+    it("--yes --json: one JSON document with the library's result shape, progress as plain lines", function()
+      local r = run(at("ecs", "--name", "^web%-", "--tag", "env=staging", "--yes", "--json"))
+      assert.equal(0, r.code, r.stderr)
+      local doc = cjson.decode(r.stdout) -- the whole of stdout
+      assert.is_true(doc.ok)
+      assert.is_false(doc.dry_run)
+      assert.equal(12, doc.requested)
+      assert.equal(12, #doc.stopped)
+      assert.equal(12, #doc.selected)
+      assert.same({}, doc.failed)
+      assert.equal("[]", r.stdout:match('"failed":(%[%])'))
+      assert.truthy(#doc.jobs >= 1 and doc.jobs[1].job_id and doc.jobs[1].status == "SUCCESS")
+      local reasons = {}
+      for _, s in ipairs(doc.skipped) do reasons[s.reason] = (reasons[s.reason] or 0) + 1 end
+      assert.same({ protected = 2, ["already SHUTOFF"] = 3 }, reasons)
+      -- Not a terminal: a few plain lines, no carriage returns.
+      assert.is_nil(r.stderr:find("\r", 1, true))
+      assert.truthy(r.stderr:find("waiting: submitted 12/12, stopped 12, failed 0", 1, true))
+      local lines = select(2, r.stderr:gsub("\n", ""))
+      assert.truthy(lines <= 6, r.stderr)
+      assert.equal(12, fc:stats().stop_requests.servers)
+    end)
+
+    it("--status, repeated --tag, --exclude-file and --type HARD", function()
+      local keep = os.tmpname()
+      cli.write(keep, ecs(1) .. "\n# a comment\n" .. ecs(2) .. "," .. ecs(3) .. "\n")
+      local r = run(at("ecs", "--status", "ACTIVE", "--tag", "env=staging", "--tag", "env",
+        "--exclude-file", keep, "--type", "HARD", "--yes", "--json"))
+      os.remove(keep)
+      assert.equal(0, r.code, r.stderr)
+      local doc = cjson.decode(r.stdout)
+      assert.equal(9, #doc.stopped)
+      local excluded = 0
+      for _, s in ipairs(doc.skipped) do if s.reason == "excluded" then excluded = excluded + 1 end end
+      assert.equal(3, excluded)
+      assert.equal(0, (fc:server(ecs(1))).stop_requests)
+    end)
+
+    it("nothing to stop exits 0", function()
+      local r = run(at("ecs", "--name", "^web%-off"))
+      assert.equal(0, r.code)
+      assert.truthy(r.stdout:find("ECS: 0 of 0 stopped", 1, true))
+      assert.equal(0, actions())
+    end)
+  end)
+
+  describe("choosing by id", function()
+    it("stops ids from arguments, a file and stdin; --no-wait; --concurrency", function()
+      local file = os.tmpname()
+      cli.write(file, ecs(2) .. "\n" .. ecs(3) .. "\n")
+      local r = run(at("ecs", ecs(1), "--ids-file", file, "--concurrency", "2"))
+      os.remove(file)
+      assert.equal(0, r.code, r.stderr)
+      assert.truthy(r.stdout:find("ECS: 3 of 3 stopped, 0 failed, 0 skipped", 1, true))
+      r = run(at("ecs", "--ids-file", "-", "--no-wait", "--json"), nil, { stdin = ecs(4) .. " " .. ecs(5) .. "\n" })
+      assert.equal(0, r.code, r.stderr)
+      assert.same({ ecs(4), ecs(5) }, cjson.decode(r.stdout).stopped)
+      r = run(at("ecs", ecs(6), "--no-wait"))
+      assert.truthy(r.stdout:find("1 of 1 accepted for stopping (not waited for)", 1, true))
+    end)
+
+    it("exits 1 when a server fails (code, message listed) or is protected", function()
+      local r = run(at("ecs", ecs(1), ecs(22), ids.server_id("ecs", 9999)))
+      assert.equal(1, r.code)
+      assert.truthy(r.stdout:find("ECS: 1 of 3 stopped, 2 failed", 1, true))
+      assert.truthy(r.stdout:find("Ecs%.0605%s+%S+%s+server " .. ecs(22):gsub("%-", "%%-") .. " is locked"))
+      assert.truthy(r.stdout:find("Ecs.0114", 1, true))
+      local j = run(at("ecs", ecs(13), ecs(2), "--json"))
+      assert.equal(1, j.code)
+      local doc = cjson.decode(j.stdout)
+      assert.is_false(doc.ok)
+      assert.same({ ecs(2) }, doc.stopped)
+      assert.equal("protected", doc.skipped[1].reason)
+      assert.equal(0, (fc:server(ecs(13))).stop_requests)
+    end)
+
+    it("--region with the endpoint from HUAWEICLOUD_SDK_REGION_ECS_*, and --project-id", function()
+      local r = run({ "ecs", ecs(7), "--region", "cn-north-4", "--project-id", fc.project_id,
+        "--poll-interval", "0.05" }, { HUAWEICLOUD_SDK_PROJECT_ID = false,
+        HUAWEICLOUD_SDK_REGION_ECS_CN_NORTH_4 = fc.url })
+      assert.equal(0, r.code, r.stderr)
+      assert.equal(1, (fc:server(ecs(7))).stop_requests)
+    end)
+  end)
+
+  it("--verbose shows the retries of a throttled cloud, and the progress counts them", function()
+    assert(fc:configure{ faults = { seed = 7, status = { [429] = 0.4 }, retry_after = 0 } })
+    local r = run(at("ecs", "--tag", "env=staging", "--yes", "--verbose"))
+    assert.equal(0, r.code, r.stderr)
+    assert.truthy(r.stderr:find("cloud-stop: retry 1/5", 1, true))
+    local shown = tonumber(r.stderr:match("finished in [%d.]+s, (%d+) retr"))
+    assert.truthy(shown and shown >= 1)
+    assert.equal(shown, select(2, r.stderr:gsub("cloud%-stop: retry ", "")))
+  end)
+
+  describe("in a terminal (tmux)", function()
+    local function session(argv)
+      local s = cli.tmux("cloud-stop-spec-" .. #sessions, argv, env)
+      sessions[#sessions + 1] = s
+      return s
+    end
+
+    it("asks before stopping; y stops them, with a progress bar", function()
+      local s = session(at("ecs", "--tag", "env=staging"))
+      local screen = assert(s:wait_for("%[y/N%]"))
+      assert.truthy(screen:find("About to stop 12 ECS servers (skipping 5: 2 protected, 3 already SHUTOFF)", 1, true))
+      assert.truthy(screen:find("web%-0001"))
+      s:send("y", "Enter")
+      assert.equal(0, s:exit_code(15))
+      screen = s:capture()
+      assert.truthy(screen:find("ecs %[#+%] done: submitted 12/12, stopped 12, failed 0"), screen)
+      assert.truthy(screen:find("ECS: 12 of 12 stopped", 1, true))
+      assert.is_nil(screen:find(fc.sk, 1, true))
+      assert.equal(12, fc:stats().stop_requests.servers)
+      s:kill()
+    end)
+
+    it("answering n stops nothing and exits 2", function()
+      local s = session(at("ecs", "--tag", "env=staging"))
+      assert(s:wait_for("%[y/N%]"))
+      s:send("n", "Enter")
+      assert.equal(2, s:exit_code(10))
+      assert.truthy(s:capture():find("not confirmed; nothing was stopped", 1, true))
+      assert.equal(0, actions())
+      s:kill()
+    end)
+
+    it("redraws one line while it waits", function()
+      local s = session(at("ecs", "--tag", "env=staging", "--yes", "--poll-interval", "0.3"))
+      assert(s:wait_for("ecs %[[#.]+%] "))
+      assert.equal(0, s:exit_code(15))
+      local screen = s:capture()
+      local _, bars = screen:gsub("ecs %[[#.]+%]", "")
+      assert.equal(1, bars, screen) -- redrawn in place, not one line per update
+      s:kill()
+    end)
+  end)
+end)

@@ -1,0 +1,135 @@
+-- Runs bin/cloud-stop as a process (with the interpreter running the specs) in a clean
+-- environment, and drives it in a tmux terminal. `env -i` also drops LD_PRELOAD: the ASan
+-- run preloads the sanitizer into the spec interpreter only.
+local M = {}
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+M.quote = quote
+
+M.interpreter = jit and "luajit" or "lua5.4"
+-- Specs run from the checkout's top directory (busted's cwd); tmux needs it absolute.
+M.root = (function()
+  local p = io.popen("pwd")
+  local dir = p and p:read("*l")
+  if p then p:close() end
+  return dir or os.getenv("PWD") or "."
+end)()
+M.script = M.root .. "/bin/cloud-stop"
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+M.slurp = slurp
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+M.write = write
+
+-- The command line: env -i PATH HOME plus `env`, then the interpreter and the script.
+function M.command(argv, env)
+  local parts = { "env", "-i", "PATH=" .. quote(os.getenv("PATH") or "/usr/bin:/bin"),
+                  "HOME=/nonexistent" }
+  local keys = {}
+  for k in pairs(env or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. quote(env[k]) end
+  parts[#parts + 1] = M.interpreter
+  parts[#parts + 1] = quote(M.script)
+  for _, a in ipairs(argv) do parts[#parts + 1] = quote(a) end
+  return table.concat(parts, " ")
+end
+
+--- Runs cloud-stop; returns { code =, stdout =, stderr = }. opts.stdin: text fed on stdin
+-- (default: /dev/null, so stdin is never a terminal).
+function M.run(argv, env, opts)
+  opts = opts or {}
+  local base = os.tmpname()
+  local input = "/dev/null"
+  if opts.stdin then
+    input = base .. ".in"
+    write(input, opts.stdin)
+  end
+  local cmd = ("cd %s && %s <%s >%s 2>%s; echo $? >%s"):format(quote(M.root), M.command(argv, env),
+    quote(input), quote(base .. ".out"), quote(base .. ".err"), quote(base .. ".rc"))
+  os.execute(cmd)
+  local r = { code = tonumber(slurp(base .. ".rc"):match("%d+")), stdout = slurp(base .. ".out"),
+              stderr = slurp(base .. ".err") }
+  for _, ext in ipairs({ "", ".in", ".out", ".err", ".rc" }) do os.remove(base .. ext) end
+  return r
+end
+
+-- tmux ------------------------------------------------------------------------------
+
+local Tmux = {}
+Tmux.__index = Tmux
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+--- A detached tmux session of a fixed size running `argv` with `env`, on its own socket so
+-- nothing touches the user's tmux server. The exit status is written to a file.
+function M.tmux(name, argv, env)
+  local self = setmetatable({ socket = os.tmpname(), name = name }, Tmux)
+  self.rc = self.socket .. ".rc"
+  os.remove(self.socket)
+  local inner = ("cd %s && %s; echo $? >%s; sleep 60"):format(quote(M.root), M.command(argv, env),
+    quote(self.rc))
+  os.execute(("env -u LD_PRELOAD tmux -S %s new-session -d -s %s -x 120 -y 40 %s"):format(
+    quote(self.socket), quote(name), quote(inner)))
+  return self
+end
+
+function Tmux:capture()
+  return sh(("env -u LD_PRELOAD tmux -S %s capture-pane -p -t %s"):format(quote(self.socket),
+    quote(self.name)))
+end
+
+function Tmux:send(...)
+  local keys = {}
+  for i, k in ipairs({ ... }) do keys[i] = quote(k) end
+  os.execute(("env -u LD_PRELOAD tmux -S %s send-keys -t %s %s"):format(quote(self.socket),
+    quote(self.name), table.concat(keys, " ")))
+end
+
+--- Polls the pane until `pattern` (a Lua pattern) shows, up to `timeout` seconds.
+function Tmux:wait_for(pattern, timeout)
+  local socket = require "socket"
+  local deadline = socket.gettime() + (timeout or 10)
+  local screen
+  repeat
+    screen = self:capture()
+    if screen:find(pattern) then return screen end
+    socket.sleep(0.05)
+  until socket.gettime() > deadline
+  return nil, screen
+end
+
+--- The exit status once the command has ended, waiting up to `timeout` seconds.
+function Tmux:exit_code(timeout)
+  local socket = require "socket"
+  local deadline = socket.gettime() + (timeout or 10)
+  repeat
+    local rc = tonumber(slurp(self.rc):match("%d+") or "")
+    if rc then return rc end
+    socket.sleep(0.05)
+  until socket.gettime() > deadline
+end
+
+function Tmux:kill()
+  os.execute(("env -u LD_PRELOAD tmux -S %s kill-server >/dev/null 2>&1"):format(quote(self.socket)))
+  os.remove(self.socket)
+  os.remove(self.rc)
+end
+
+return M
