@@ -17,7 +17,7 @@ local WHERE = "cloud.new"
 local KNOWN = {
   region = true, project_id = true, ak = true, sk = true, security_token = true, endpoints = true,
   concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
-  proxy = true, retry = true, logger = true, max_response = true, protect_tag = true,
+  proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
 }
 local SERVICES = { ecs = true, bms = true }
 
@@ -112,6 +112,7 @@ function M.new(opts)
   c._transport = transport.new{
     concurrency = c._concurrency, timeout = c._timeout, connect_timeout = c._connect_timeout,
     verify_tls = c._verify_tls, ca_file = opts.ca_file, proxy = opts.proxy, max_response = c._max_response,
+    transport = opts.transport,
   }
   return c
 end

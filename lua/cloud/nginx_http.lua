@@ -165,10 +165,11 @@ function M.request(o, q)
 
   local scheme, host, port, authority, target = M.parse_url(q.url)
   local pool = M.pool_name(scheme, host, port, o.verify)
-  -- Fresh calls use a pool that is never filled, so connect always dials anew.
   local sock = ngx.socket.tcp()
   local ms = function(s) return math.max(1, math.floor(s * 1000)) end
   sock:settimeouts(ms(math.min(o.connect_timeout, o.timeout)), ms(o.timeout), ms(o.timeout))
+  -- Fresh calls use a pool that is never filled (they are closed after), so connect
+  -- always dials anew for them.
   local ok, err = sock:connect(host, port, { pool = q.fresh and (pool .. ":fresh") or pool })
   if not ok then
     local hint = err and err:find("resolver", 1, true) and

@@ -89,7 +89,6 @@ function M.handle()
   local p = S.faults:plan(r)
   if p then
     if p.drop then count(st.faults, "drop") return ngx.exit(444) end
-    if p.latency > 0 then ngx.sleep(p.latency) end
     if p.hang > 0 then count(st.faults, "hang") ngx.sleep(p.hang) end
     ngx.update_time()
     if p.status then return fault_answer(S, p, r, kind) end
@@ -121,6 +120,9 @@ function M.handle()
 
   if p and p.drop_after then count(st.faults, "drop_after") return ngx.exit(444) end
   if bad then return S.hostile:answer(S, r, status, answer) end
+  -- Latency delays the answer, after the work: the worker's CPU time then overlaps the
+  -- waits of other calls instead of adding to them, as separate cloud servers would.
+  if p and p.latency > 0 then ngx.sleep(p.latency) end
   return respond.send(status, answer)
 end
 

@@ -1,0 +1,296 @@
+-- An "app" nginx for spec/nginx_spec.lua: a user's nginx with the cloud module in it.
+-- The spec side (M.start, App:get, App:stop) runs under busted; the handlers (M.app.*)
+-- run inside that nginx, which loads this same file through its lua_package_path.
+local M = { app = {} }
+local App = {}
+App.__index = App
+
+local ROOT = (function()
+  local src = debug.getinfo(1, "S").source:gsub("^@", "")
+  local dir = src:match("^(.*)/spec/support/[^/]*$") or "."
+  if dir:sub(1, 1) ~= "/" then dir = os.getenv("PWD") .. (dir == "." and "" or "/" .. dir) end
+  return dir
+end)()
+M.root = ROOT
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+-- The ASan run preloads the sanitizer into the interpreter only; nginx must not get it.
+local function exec(cmd) return os.execute("env -u LD_PRELOAD sh -c " .. quote(cmd)) end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local CONF = [[
+load_module /usr/share/nginx/modules/ndk_http_module.so;
+load_module /usr/share/nginx/modules/ngx_http_lua_module.so;
+{{USER}}
+worker_processes 1;
+daemon on;
+pid {{PREFIX}}/nginx.pid;
+error_log {{PREFIX}}/error.log notice;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path {{PREFIX}}/tmp/body;
+    proxy_temp_path {{PREFIX}}/tmp/proxy;
+    fastcgi_temp_path {{PREFIX}}/tmp/fastcgi;
+    uwsgi_temp_path {{PREFIX}}/tmp/uwsgi;
+    scgi_temp_path {{PREFIX}}/tmp/scgi;
+    lua_package_path "{{ROOT}}/lua/?.lua;{{ROOT}}/lua/?/init.lua;{{ROOT}}/spec/?.lua;{{ROOT}}/tools/?.lua;;";
+    lua_package_cpath "{{ROOT}}/build/luajit/?.so;;";
+    include {{ROOT}}/nginx/cloud.conf;
+    {{TRUST}}
+    lua_shared_dict app 4m;
+    init_by_lua_block { require("support.appnginx").app.init("{{PREFIX}}/app.json") }
+    init_worker_by_lua_block { require("support.appnginx").app.init_worker() }
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location = /ping { content_by_lua_block { ngx.say("pong") } }
+        location = /stop { content_by_lua_block { require("support.appnginx").app.stop_now() } }
+        location = /timer { content_by_lua_block { require("support.appnginx").app.stop_later() } }
+        location = /result { content_by_lua_block { require("support.appnginx").app.result() } }
+        location = /errors { content_by_lua_block { require("support.appnginx").app.errors() } }
+        location = /fetch { content_by_lua_block { require("support.appnginx").app.fetch() } }
+        location = /new { content_by_lua_block { require("support.appnginx").app.new_error() } }
+        location = /conn { content_by_lua_block { ngx.print(ngx.var.connection_requests) } }
+        location /raw/ { content_by_lua_block { require("support.appnginx").app.raw() } }
+        location = /logphase {
+            content_by_lua_block { ngx.say("ok") }
+            log_by_lua_block { require("support.appnginx").app.in_log() }
+        }
+    }
+}
+]]
+
+local function free_port()
+  local s = assert(require("socket").bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+-- Plain GET; returns status, body, seconds taken.
+function App:get(path)
+  local http, ltn12, socket = require "socket.http", require "ltn12", require "socket"
+  local chunks = {}
+  local t0 = socket.gettime()
+  local _, code = http.request { url = self.url .. path, sink = ltn12.sink.table(chunks) }
+  return tonumber(code), table.concat(chunks), socket.gettime() - t0
+end
+
+function App:json(path)
+  local code, body = self:get(path)
+  assert(code == 200, ("GET %s: %s %s"):format(path, tostring(code), body))
+  return require("cjson").decode(body)
+end
+
+function App:log() return read(self.prefix .. "/error.log") or "" end
+
+local function alive(pid)
+  local stat = read("/proc/" .. pid .. "/stat")
+  return stat ~= nil and not stat:match("^%d+ %b() Z")
+end
+
+-- QUIT, then KILL whatever is left of the master and its worker.
+function App:stop()
+  if self.stopped then return end
+  self.stopped = true
+  local pid = (read(self.prefix .. "/nginx.pid") or ""):match("%d+")
+  if pid then
+    local p = io.popen("env -u LD_PRELOAD pgrep -P " .. pid)
+    local workers = p:read("*a")
+    p:close()
+    exec("kill -QUIT " .. pid)
+    for _ = 1, 40 do
+      if not alive(pid) then break end
+      require("socket").sleep(0.05)
+    end
+    for w in (pid .. " " .. workers):gmatch("%d+") do
+      if alive(w) then exec("kill -KILL " .. w) end
+    end
+  end
+  exec("rm -rf " .. quote(self.prefix))
+end
+App.__gc = App.stop
+
+--- Starts the app nginx. opts: emulator = fc (url, project_id, ak, sk), trust = CA file.
+function M.start(opts)
+  local p = io.popen("mktemp -d /tmp/appnginx.XXXXXX")
+  local prefix = p:read("*l")
+  p:close()
+  exec("mkdir -p " .. quote(prefix .. "/tmp") .. " && chmod 755 " .. quote(prefix))
+  local fc = opts.emulator
+  write(prefix .. "/app.json", require("cjson").encode{
+    url = fc.url, tls_url = opts.tls_url, project_id = fc.project_id, ak = fc.ak, sk = fc.sk })
+  local self = setmetatable({ prefix = prefix }, App)
+  local id = io.popen("id -u")
+  local root = id:read("*l") == "0"
+  id:close()
+  for _ = 1, 5 do
+    local port = free_port()
+    local vars = { PREFIX = prefix, ROOT = ROOT, PORT = tostring(port), USER = root and "user root;" or "",
+      TRUST = opts.trust and ("lua_ssl_trusted_certificate " .. opts.trust .. ";") or "" }
+    -- The spec's CA replaces the system bundle of the shipped cloud.conf (nginx refuses
+    -- the directive twice), so a copy without that line is included instead.
+    local conf = CONF:gsub("{{([%u_]+)}}", function(k) return vars[k] end)
+    if opts.trust then
+      local shipped = assert(read(ROOT .. "/nginx/cloud.conf"))
+      write(prefix .. "/cloud.conf", (shipped:gsub("\nlua_ssl_trusted_certificate [^\n]*", "")))
+      conf = conf:gsub("include [^\n]*/nginx/cloud.conf;", "include " .. prefix .. "/cloud.conf;")
+    end
+    write(prefix .. "/nginx.conf", conf)
+    self.url = "http://127.0.0.1:" .. port
+    exec("nginx -p " .. quote(prefix) .. " -c " .. quote(prefix .. "/nginx.conf") .. " -e " ..
+      quote(prefix .. "/error.log") .. " >" .. quote(prefix .. "/start.log") .. " 2>&1")
+    for _ = 1, 100 do
+      local ok, code = pcall(self.get, self, "/ping")
+      if ok and code == 200 then return self end
+      if not (read(prefix .. "/nginx.pid") or ""):match("%d+") then break end
+      require("socket").sleep(0.05)
+    end
+    local log = (read(prefix .. "/start.log") or "") .. self:log()
+    if not log:find("in use", 1, true) then
+      self:stop()
+      return nil, "app nginx did not start: " .. log:sub(-2000)
+    end
+  end
+  self:stop()
+  return nil, "app nginx: no free port"
+end
+
+---------------------------------------------------------------------------------------
+-- Inside the app nginx.
+
+local cfg, shared_client, init_error
+
+local function client(over)
+  local opts = { project_id = cfg.project_id, ak = cfg.ak, sk = cfg.sk,
+    endpoints = { ecs = cfg.url, bms = cfg.url }, concurrency = 8,
+    retry = { attempts = 10, base = 0.01, cap = 0.05 } }
+  for k, v in pairs(over or {}) do opts[k] = v end
+  return assert(require("cloud").new(opts))
+end
+
+local function attempt_stop(c)
+  local ok, err = pcall(c.stop_ecs, c, { ids = { require("fakecloud.ids").server_id("ecs", 1) } })
+  return ok and "no error" or tostring(err)
+end
+
+-- init_by_lua: the shared client is made here (no I/O), and a stop must be refused.
+function M.app.init(path)
+  cfg = require("cjson").decode(assert(read(path)))
+  shared_client = client()
+  init_error = attempt_stop(shared_client)
+end
+
+function M.app.init_worker()
+  ngx.shared.app:set("init_worker", attempt_stop(shared_client))
+end
+
+function M.app.in_log()
+  ngx.shared.app:set("log", attempt_stop(shared_client))
+end
+
+function M.app.errors()
+  ngx.say(require("cjson").encode{ init = init_error, init_worker = ngx.shared.app:get("init_worker"),
+    log = ngx.shared.app:get("log") })
+end
+
+-- ?service=ecs&from=1&to=n [&shared=1] [&curl=1]: stops those servers; returns a summary.
+local function stop(args)
+  local c = args.shared and shared_client or client()
+  if args.curl then -- the negative control: the blocking engine inside nginx
+    c._transport = require("cloud.transport").new{ transport = "curl", concurrency = 8 }
+  end
+  local ids = {}
+  for n = tonumber(args.from), tonumber(args.to) do
+    ids[#ids + 1] = require("fakecloud.ids").server_id(args.service, n)
+  end
+  local t0 = ngx.now()
+  local res, err = c["stop_" .. args.service](c, { ids = ids, force = true, poll_interval = 0.05 })
+  if not args.shared then c:close() end
+  ngx.update_time()
+  if not res then return { error = tostring(err) } end
+  local f = res.failed[1]
+  return { ok = res.ok, stopped = #res.stopped, failed = #res.failed, elapsed = ngx.now() - t0,
+    first_failure = f and (f.code .. ": " .. f.message) or nil, phase = ngx.get_phase() }
+end
+
+function M.app.stop_now()
+  ngx.say(require("cjson").encode(stop(ngx.req.get_uri_args())))
+end
+
+function M.app.stop_later()
+  local args = ngx.req.get_uri_args()
+  local ok, err = ngx.timer.at(0, function(premature)
+    if premature then return end
+    local okk, res = pcall(stop, args)
+    ngx.shared.app:set("result:" .. args.key, require("cjson").encode(okk and res or { error = tostring(res) }))
+  end)
+  ngx.say(ok and "started" or err)
+end
+
+function M.app.result()
+  local v = ngx.shared.app:get("result:" .. ngx.var.arg_key)
+  if not v then return ngx.exit(404) end
+  ngx.say(v)
+end
+
+-- Runs one request through the nginx transport: ?path=/raw/x (or url=), fresh, timeout,
+-- max, verify; answers with the transport's response table as JSON.
+function M.app.fetch()
+  local a = ngx.req.get_uri_args()
+  local t = require("cloud.transport").new{ concurrency = 2, timeout = tonumber(a.timeout) or 5,
+    connect_timeout = 1, verify_tls = a.verify ~= "0", max_response = tonumber(a.max) or 1024 * 1024 }
+  local url = a.url or ("http://127.0.0.1:" .. ngx.var.server_port .. a.path)
+  t:add(7, a.method or "GET", url, { ["X-Test"] = "1" }, a.body, a.fresh == "1")
+  local done = t:run(10)
+  ngx.say(require("cjson").encode(done[1] or { error = "no answer in 10 s" }))
+end
+
+function M.app.new_error()
+  local ok, err = pcall(client, { [ngx.var.arg_opt] = "/tmp/x.pem" })
+  ngx.say(ok and "no error" or tostring(err))
+end
+
+-- Hand-written answers on the raw connection, for the cases nginx would not produce.
+local RAW = {
+  chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Request-Id: req-1\r\nRetry-After: 3\r\n"
+    .. "Date: Sun, 22 Nov 2026 10:15:00 GMT\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+  close = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\nuntil the end",
+  interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+  big = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" .. ("x"):rep(5000),
+  bigchunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    .. ("400\r\n" .. ("y"):rep(1024) .. "\r\n"):rep(6) .. "0\r\n\r\n",
+  short = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..",
+  garbage = "SMTP ready\r\n\r\n",
+  hugeheader = "HTTP/1.1 200 OK\r\nX-Big: " .. ("z"):rep(20000) .. "\r\n\r\n",
+}
+
+function M.app.raw()
+  local kind = ngx.var.uri:match("^/raw/(.*)$")
+  ngx.req.read_body()
+  local sock = assert(ngx.req.socket(true))
+  if kind == "slow" then ngx.sleep(2) end
+  if kind == "echo" then -- the request as received: method, target, length of body
+    local body = ngx.req.get_body_data() or ""
+    local text = ngx.req.get_method() .. " " .. ngx.var.request_uri .. " " .. #body .. " "
+      .. tostring(ngx.req.get_headers()["x-test"])
+    sock:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #text .. "\r\n\r\n" .. text)
+    return
+  end
+  sock:send(RAW[kind] or RAW.garbage)
+end
+
+return M
