@@ -10,6 +10,10 @@ function M.run(code, env)
   local parts = { "env", "-i", "PATH=" .. quote(os.getenv("PATH") or "/usr/bin:/bin"),
     "LUA_PATH=" .. quote("lua/?.lua;lua/?/init.lua;tools/?.lua;spec/?.lua;;"),
     "LUA_CPATH=" .. quote(os.getenv("LUA_CPATH") or ";;") }
+  -- The sanitizer run's preload goes along: the child loads the same ASan-built module.
+  for _, k in ipairs({ "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS" }) do
+    if os.getenv(k) then parts[#parts + 1] = k .. "=" .. quote(os.getenv(k)) end
+  end
   for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. quote(v) end
   local script = os.tmpname()
   local f = assert(io.open(script, "w"))
