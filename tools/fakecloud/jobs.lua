@@ -17,7 +17,6 @@ function M.create(S, kind, subs, real, now, duration)
   local job = { id = ids.uuid(), kind = kind, subs = subs, t0 = real, due = real + duration,
                 begin = now, finish = now + duration, done = false }
   for _, s in ipairs(subs) do
-    s.id = ids.uuid()
     if not s.code then
       local st = fleet.state(s.K, s.index)
       st.task, st.job = "powering-off", job
@@ -64,12 +63,14 @@ end
 function M.render(job, real)
   local running = status_of(job, real)
   local subs, first_fail = {}, nil
+  -- Sub-job ids derive from the job's: made when shown, not for every server stopped.
+  local prefix = job.id:sub(1, 24)
   for i, s in ipairs(job.subs) do
     local st = running or (s.code and "FAIL" or "SUCCESS")
     if st == "FAIL" and not first_fail then first_fail = s end
     local failed = st == "FAIL"
     subs[i] = {
-      status = st, job_id = s.id, job_type = "stopServer",
+      status = st, job_id = prefix .. string.format("%012x", i), job_type = "stopServer",
       begin_time = iso_ms(job.begin),
       end_time = running and json.null or iso_ms(job.finish),
       error_code = failed and s.code or json.null,
