@@ -20,6 +20,7 @@ local KNOWN = {
   proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
 }
 local SERVICES = { ecs = true, bms = true }
+M.OPTIONS = KNOWN
 
 --- Splits an endpoint URL into what the signer and the wire need.
 local function parse_endpoint(name, url)

@@ -135,11 +135,7 @@ function Client:list_bms(query)
   return run_list(self, "bms", query)
 end
 
-local CLIENT_OPTIONS = {
-  region = true, project_id = true, ak = true, sk = true, security_token = true, endpoints = true,
-  concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
-  proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
-}
+local CLIENT_OPTIONS = client_mod.OPTIONS
 
 -- cloud.stop_ecs{...}: a client from the environment and these options, then the stop.
 local function one_shot(service)

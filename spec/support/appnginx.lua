@@ -13,23 +13,8 @@ local ROOT = (function()
 end)()
 M.root = ROOT
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
--- The ASan run preloads the sanitizer into the interpreter only; nginx must not get it.
-local function exec(cmd) return os.execute("env -u LD_PRELOAD sh -c " .. quote(cmd)) end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local proc = require "fakecloud.proc"
+local quote, exec, read, write = proc.quote, proc.exec, proc.read, proc.write
 
 local CONF = [[
 load_module /usr/share/nginx/modules/ndk_http_module.so;
@@ -73,13 +58,6 @@ http {
 }
 ]]
 
-local function free_port()
-  local s = assert(require("socket").bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
-
 -- Plain GET; returns status, body, seconds taken.
 function App:get(path)
   local http, ltn12, socket = require "socket.http", require "ltn12", require "socket"
@@ -97,29 +75,12 @@ end
 
 function App:log() return read(self.prefix .. "/error.log") or "" end
 
-local function alive(pid)
-  local stat = read("/proc/" .. pid .. "/stat")
-  return stat ~= nil and not stat:match("^%d+ %b() Z")
-end
-
 -- QUIT, then KILL whatever is left of the master and its worker.
 function App:stop()
   if self.stopped then return end
   self.stopped = true
   local pid = (read(self.prefix .. "/nginx.pid") or ""):match("%d+")
-  if pid then
-    local p = io.popen("env -u LD_PRELOAD pgrep -P " .. pid)
-    local workers = p:read("*a")
-    p:close()
-    exec("kill -QUIT " .. pid)
-    for _ = 1, 40 do
-      if not alive(pid) then break end
-      require("socket").sleep(0.05)
-    end
-    for w in (pid .. " " .. workers):gmatch("%d+") do
-      if alive(w) then exec("kill -KILL " .. w) end
-    end
-  end
+  if pid then proc.stop_nginx(pid) end
   exec("rm -rf " .. quote(self.prefix))
 end
 App.__gc = App.stop
@@ -138,7 +99,7 @@ function M.start(opts)
   local root = id:read("*l") == "0"
   id:close()
   for _ = 1, 5 do
-    local port = free_port()
+    local port = proc.free_port()
     local vars = { PREFIX = prefix, ROOT = ROOT, PORT = tostring(port), USER = root and "user root;" or "",
       TRUST = opts.trust and ("lua_ssl_trusted_certificate " .. opts.trust .. ";") or "" }
     -- The spec's CA replaces the system bundle of the shipped cloud.conf (nginx refuses

@@ -5,35 +5,9 @@ local M = {}
 local Emu = {}
 Emu.__index = Emu
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local proc = require "fakecloud.proc"
+local quote, exec, sh, read, write = proc.quote, proc.exec, proc.sh, proc.read, proc.write
 
--- Children must not inherit a sanitizer preload meant for the test interpreter
--- (an ASan-preloaded pgrep hangs, and nginx has no business running under it).
-local function clean(cmd) return "env -u LD_PRELOAD sh -c " .. quote(cmd) end
-local function exec(cmd) return os.execute(clean(cmd)) end
-
-local function sh(cmd)
-  local p = io.popen(clean(cmd .. " 2>/dev/null"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
--- The tools/ directory (parent of this file), absolute: nginx runs elsewhere.
 local function tools_dir()
   local src = debug.getinfo(1, "S").source:gsub("^@", "")
   local dir = src:match("^(.*)/[^/]*$") or "."
@@ -60,14 +34,6 @@ local function jsonable(v)
   return out
 end
 M.jsonable = jsonable
-
-local function free_port()
-  local socket = require "socket"
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
 
 -- Admin call over http (luasocket) or https (curl -k). Returns status, body text.
 function Emu:http(method, path, body)
@@ -102,35 +68,14 @@ function Emu:reset() return self:admin("POST", "reset", {}) end
 function Emu:stats() return self:admin("GET", "stats") end
 function Emu:server(id) return self:admin("GET", "server/" .. id) end
 
--- A zombie (daemonised nginx whose reaper is slow) counts as gone.
-local function alive(pid)
-  local stat = read("/proc/" .. pid .. "/stat")
-  if stat then return not stat:match("^%d+ %b() Z") end
-  local r = exec("kill -0 " .. pid .. " 2>/dev/null")
-  return r == true or r == 0
-end
-
-local function sleep(s) require("socket").sleep(s) end
+local alive, sleep = proc.alive, proc.sleep
 
 -- Graceful QUIT, then TERM, then KILL of the master and its workers.
 function Emu:stop()
   if self.stopped then return true end
   self.stopped = true
   local pid = (read(self.prefix .. "/nginx.pid") or ""):match("%d+") or self.pid
-  if pid then
-    local workers = sh("pgrep -P " .. pid)
-    for i, sig in ipairs({ "QUIT", "TERM", "KILL" }) do
-      if not alive(pid) then break end
-      exec("kill -" .. sig .. " " .. pid .. " 2>/dev/null")
-      for _ = 1, (i == 3 and 10 or 20) do
-        if not alive(pid) then break end
-        sleep(0.05)
-      end
-    end
-    for w in workers:gmatch("%d+") do
-      if alive(w) then exec("kill -KILL " .. w .. " 2>/dev/null") end
-    end
-  end
+  if pid then proc.stop_nginx(pid) end
   exec("rm -rf " .. quote(self.prefix))
   return true
 end
@@ -188,7 +133,7 @@ function M.start(opts)
   local self = setmetatable({ prefix = prefix, tls = opts.tls }, Emu)
   local ok, err
   for _ = 1, (opts.port and 1 or 5) do
-    ok, err = try_start(self, opts.port or free_port())
+    ok, err = try_start(self, opts.port or proc.free_port())
     if ok or not (err or ""):find("in use", 1, true) then break end
   end
   if not ok then
