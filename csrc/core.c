@@ -5,6 +5,7 @@
 
 #include "compat.h"
 #include "http_lua.h"
+#include "jobscan_lua.h"
 #include "secret.h"
 #include "sign_lua.h"
 
@@ -48,6 +49,8 @@ int luaopen_cloud_core(lua_State *L) {
   luaL_newlib(L, funcs);
   sign_lua_push(L);
   lua_setfield(L, -2, "sign");
+  jobscan_lua_push(L);
+  lua_setfield(L, -2, "job_outcomes");
   lua_pushliteral(L, CLOUD_CORE_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -104,19 +104,20 @@ local function interpret(call, resp)
     r.ambiguous = maybe_arrived and not call.idempotent
     return r
   end
-  local data = answer.decode(resp.body)
   if resp.status >= 200 and resp.status < 300 then
+    -- A call may bring its own reader (job answers: the C scanner, not a full decode).
+    local data, why = (call.decode or answer.decode)(resp.body)
     if data then
       r.ok, r.data = true, data
     else
       r.err = answer.error(resp.status, nil, resp.request_id, nil)
-      r.err.code, r.err.message = "cloud.bad_response", "the answer is not a JSON object"
+      r.err.code, r.err.message = "cloud.bad_response", why or "the answer is not a JSON object"
       r.retry = call.idempotent
       r.ambiguous = not call.idempotent
     end
     return r
   end
-  r.err = answer.error(resp.status, data, resp.request_id, resp.body)
+  r.err = answer.error(resp.status, answer.decode(resp.body), resp.request_id, resp.body)
   r.request_id = r.err.request_id
   r.retry = retry.retryable_answer(resp.status, r.err.code)
   return r
