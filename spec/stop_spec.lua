@@ -196,6 +196,12 @@ describe("request bodies", function()
     assert.are.same(seed_body("004_199ddbb3842d703a.txt"), cjson.decode(stop.stop_body(ids, "HARD")))
   end)
 
+  it("escape ids that JSON cannot take as they are", function()
+    local ids = { 'a"b', "c\\d", "plain-1", "é" }
+    assert.are.same({ ["os-stop"] = { type = "SOFT", servers = { { id = ids[1] }, { id = ids[2] }, { id = ids[3] },
+      { id = ids[4] } } } }, cjson.decode(stop.stop_body(ids, "SOFT")))
+  end)
+
   it("are byte for byte the signed vector's body", function()
     local vectors = require "support.vectors"
     for _, v in ipairs(vectors.load()) do

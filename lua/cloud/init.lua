@@ -24,21 +24,25 @@ local STOP_OPTIONS = {
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
 }
 
+-- Checks the ids in one pass; returns true when some id needs JSON escaping (a quote or a
+-- backslash), so that building the request bodies can skip the check for the usual UUIDs.
 local function check_ids(where, ids)
   if type(ids) ~= "table" then error(where .. ": option 'ids' must be an array of server ids", 3) end
-  local n = #ids
-  for k in pairs(ids) do
+  local n, escape, count = #ids, false, 0
+  for k, id in pairs(ids) do
+    count = count + 1
     if type(k) ~= "number" or k % 1 ~= 0 or k < 1 or k > n then
       error(where .. ": option 'ids' must be an array (found key " .. tostring(k) .. ")", 3)
     end
-  end
-  if n == 0 then error(where .. ": option 'ids' is empty: nothing to stop", 3) end
-  for i = 1, n do
-    local id = ids[i]
-    if type(id) ~= "string" or id == "" or id:find("[%c]") then
-      error(("%s: ids[%d] must be a non-empty string without control characters"):format(where, i), 3)
+    local bad = type(id) ~= "string" or id == "" or id:find('[%c"\\]')
+    if bad and (type(id) ~= "string" or id == "" or id:find("%c")) then
+      error(("%s: ids[%d] must be a non-empty string without control characters"):format(where, k), 3)
     end
+    if bad then escape = true end
   end
+  if count ~= n then error(where .. ": option 'ids' must be an array without holes", 3) end
+  if n == 0 then error(where .. ": option 'ids' is empty: nothing to stop", 3) end
+  return escape
 end
 
 local function check_stop(service, opts)
@@ -47,15 +51,16 @@ local function check_stop(service, opts)
   if opts.ids ~= nil and opts.filter ~= nil then
     error(where .. ": give either 'ids' or 'filter', not both", 3)
   end
-  local filter
+  local filter, escape
   if opts.filter ~= nil then
     filter = select.compile(where, opts.filter)
   else
-    check_ids(where, opts.ids)
+    escape = check_ids(where, opts.ids)
   end
   local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
   return {
     ids = opts.ids and stop.distinct(opts.ids),
+    plain_ids = opts.ids ~= nil and not escape, -- every id goes into JSON as it is
     filter = filter,
     dry_run = check.boolean(where, opts, "dry_run", false),
     force = check.boolean(where, opts, "force", false),
