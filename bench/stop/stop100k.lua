@@ -126,7 +126,7 @@ local function report(rows)
   end
   print("(CPU = user+sys of the whole client process, startup included; run CPU = from the")
   print(" script's start, after loading modules; RSS = /usr/bin/time %M; polls, lists = job and")
-  print(" list calls the emulator answered (lists: the protection-tag lookup, 100 ids a call);")
+  print(" list calls the emulator answered (lists: the protection-tag query);")
   print(" /force = force = true, no lookup, the SDK's work exactly; goal: CPU/node <= 0.2 and")
   print(" RSS/node <= 0.2)")
   -- Memory against batches: from SMALL to N servers (10x the batches) our RSS should
