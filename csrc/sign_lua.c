@@ -28,6 +28,7 @@ static const char *const KEYS[] = {NULL, "method", "host", "path", "query", "hea
                                    "signed_headers", "canonical_request", "string_to_sign",
                                    "query_string", "signature", "Authorization"};
 #define KEYS_UPVALUE lua_upvalueindex(2)
+#define FIELDS_UPVALUE lua_upvalueindex(4) /* set of the option names */
 /* The signer's own X-Sdk-Date header name: push_result finds it by pointer. */
 static const char KEYS_X_SDK_DATE[] = "X-Sdk-Date";
 
@@ -78,11 +79,10 @@ static void check_fields(lua_State *L) {
   while (lua_next(L, 1)) {
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, WHERE ": field names must be strings");
-    size_t n;
-    const char *k = lua_tolstring(L, -1, &n);
-    int i = 1;
-    while (i <= K_NFIELDS && !(strlen(KEYS[i]) == n && memcmp(k, KEYS[i], n) == 0)) i++;
-    if (i > K_NFIELDS) luaL_error(L, WHERE ": unknown field '%s'", k);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, FIELDS_UPVALUE); /* a hash lookup of the interned name: no string compares */
+    if (lua_isnil(L, -1)) luaL_error(L, WHERE ": unknown field '%s'", lua_tostring(L, -2));
+    lua_pop(L, 1);
   }
 }
 
@@ -372,5 +372,10 @@ void sign_lua_push(lua_State *L) {
     lua_rawseti(L, -2, k);
   }
   secret_push_metatable(L);
-  lua_pushcclosure(L, sign_lua, 3);
+  lua_createtable(L, 0, K_NFIELDS);
+  for (int k = 1; k <= K_NFIELDS; k++) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, KEYS[k]);
+  }
+  lua_pushcclosure(L, sign_lua, 4);
 }
