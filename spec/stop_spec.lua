@@ -180,6 +180,34 @@ describe("stopping servers", function()
   end)
 end)
 
+describe("the ledger", function()
+  local ledger = require "cloud.result"
+
+  it("deduplicates ids keeping their order, and keeps the caller's array when there is nothing to drop", function()
+    local ids = { "a", "b", "c" }
+    local out, set = ledger.distinct(ids)
+    assert.are.equal(ids, out)
+    assert.are.same({ a = true, b = true, c = true }, set)
+    out = ledger.distinct({ "a", "b", "a", "c", "b" })
+    assert.are.same({ "a", "b", "c" }, out)
+  end)
+
+  it("gives each id one outcome, the first, and reports the rest unconfirmed", function()
+    local l = ledger.new(ledger.distinct({ "a", "b", "c" }))
+    l:stopped("a")
+    l:failed("a", { code = "X", message = "late" })
+    l:failed("b", { code = "Ecs.0100", message = "off" })
+    l:stopped("b")
+    l:stopped("zzz") -- not asked for: ignored
+    local res = l:finish()
+    assert.are.same({ "a" }, res.stopped)
+    assert.are.same({ "b", "c" }, { res.failed[1].id, res.failed[2].id })
+    assert.are.equal("Ecs.0100", res.failed[1].code)
+    assert.are.equal("cloud.unconfirmed", res.failed[2].code)
+    assert.are.equal(3, res.requested)
+  end)
+end)
+
 describe("request bodies", function()
   local function seed_body(file)
     local f = assert(io.open((os.getenv("CLOUD_SHARED") or "../shared") .. "/seeds/" .. file))

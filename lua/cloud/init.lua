@@ -51,15 +51,16 @@ local function check_stop(service, opts)
   if opts.ids ~= nil and opts.filter ~= nil then
     error(where .. ": give either 'ids' or 'filter', not both", 3)
   end
-  local filter, escape
+  local filter, escape, ids, id_set
   if opts.filter ~= nil then
     filter = select.compile(where, opts.filter)
   else
     escape = check_ids(where, opts.ids)
+    ids, id_set = ledger.distinct(opts.ids)
   end
   local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
   return {
-    ids = opts.ids and stop.distinct(opts.ids),
+    ids = ids, id_set = id_set,
     plain_ids = opts.ids ~= nil and not escape, -- every id goes into JSON as it is
     filter = filter,
     dry_run = check.boolean(where, opts, "dry_run", false),
@@ -102,7 +103,8 @@ local function run_stop(self, service, opts)
     res.ok = #plan.skipped == 0 or o.filter ~= nil
     return res
   end
-  local res = stop.run(self, service, plan.ids, o, extra)
+  -- The id set can serve as the ledger's only when every id is still in the plan.
+  local res = stop.run(self, service, plan.ids, o, extra, plan.ids == o.ids and o.id_set or nil)
   res.requested = plan.requested
   -- Stopping by id, a protected server that was skipped was asked for and not stopped.
   if o.ids and #plan.skipped > 0 then res.ok = false end

@@ -228,26 +228,15 @@ function Op:resolve(ids, err, resendable)
   end)
 end
 
-local function distinct(ids)
-  local seen, out = {}, {}
-  for _, id in ipairs(ids) do
-    if not seen[id] then
-      seen[id] = true
-      out[#out + 1] = id
-    end
-  end
-  return out
-end
-
---- Runs a stop of `ids` (distinct: see M.distinct; checked) with checked options `o`.
--- Returns the result.
-function M.run(client, service, ids, o, extra)
+--- Runs a stop of `ids` (distinct, checked) with checked options `o`; `set`, when given,
+-- maps each id to true (result.distinct's) and becomes the ledger's state. Returns the result.
+function M.run(client, service, ids, o, extra, set)
   local op = setmetatable({
     client = client, service = service, kind = o.type, wait = o.wait, plain_ids = o.plain_ids,
     poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
     deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed,
     attempts = client._retry.attempts, on_progress = o.on_progress,
-    ledger = ledger.new(ids), sched = scheduler.new(client),
+    ledger = ledger.new(ids, set), sched = scheduler.new(client),
     accepted = 0, sends = {}, resent = {}, doubted = {},
   }, Op)
   op:submit(op.ledger.ids)
@@ -255,5 +244,4 @@ function M.run(client, service, ids, o, extra)
   return op.ledger:finish(extra)
 end
 
-M.distinct = distinct
 return M
