@@ -138,6 +138,21 @@ describe("faults", function()
     assert.is_true(waits > 0)
   end)
 
+  it("keeps going when the logger or on_progress raises", function()
+    fc:configure{ faults = { seed = 2, status = { [429] = 0.5 }, retry_after = 0 } }
+    local client = env.client(fc, { logger = function() error("logger broke") end })
+    local ids = env.ids("ecs", 1, 3000)
+    local res = client:stop_ecs{ ids = ids, force = true, poll_interval = 0.02,
+      on_progress = function() error("progress broke") end }
+    -- Same client again: nothing left over from the first run gets mixed in.
+    local res2 = client:stop_ecs{ ids = env.ids("ecs", 3001, 3010), force = true, poll_interval = 0.02 }
+    client:close()
+    env.assert_ledger(res, ids)
+    assert.is_true(res.ok)
+    assert.is_true(res2.ok)
+    assert.is_true(fc:stats().faults["429"] > 0)
+  end)
+
   it("sends a 401 APIGW.0301 once only", function()
     local client = env.client(fc, { ak = "UNKNOWNAK" })
     local res = client:stop_ecs{ ids = env.ids("ecs", 1, 2), force = true }

@@ -124,6 +124,18 @@ function Client:__tostring()
     tostring(self.project_id), ak)
 end
 
+--- Hands a line to the user's logger, if any; a logger that raises is ignored, so it can
+-- never abandon calls in flight.
+function Client:_log(line)
+  if self._logger then pcall(self._logger, line) end
+end
+
+--- A request id unique over the client's life (the engine tags answers with it).
+function Client:_next_request_id()
+  self._request_seq = (self._request_seq or 0) + 1
+  return self._request_seq
+end
+
 --- Wall-clock seconds as the cloud sees them (after any measured skew).
 function Client:_now()
   return core.time() + self._clock_offset

@@ -19,7 +19,6 @@ function M.new(client)
     transport = client._transport,
     policy = client._retry,
     concurrency = client._concurrency,
-    next_id = 0,
     inflight = {},
     ninflight = 0,
     waiting = {}, -- FIFO of calls not yet sent: waiting[whead .. wtail]
@@ -31,8 +30,7 @@ function M.new(client)
 end
 
 local function log(self, line)
-  local logger = self.client._logger
-  if logger then logger(line) end
+  self.client:_log(line)
 end
 
 --- Queues a call: `{service=, method=, path=, query=, body= | body_fn=, idempotent=, label=}`
@@ -81,13 +79,15 @@ function Scheduler:_send(call)
     call.body, call.body_fn = call.body_fn(), nil -- kept for retries
   end
   local req = self.client:_signed(call)
-  self.next_id = self.next_id + 1
-  self.inflight[self.next_id] = call
+  -- Ids come from the client, not this loop: answers to an earlier, abandoned operation on
+  -- the same engine can then never be taken for this one's.
+  local id = self.client:_next_request_id()
+  self.inflight[id] = call
   self.ninflight = self.ninflight + 1
   self.stats.sent = self.stats.sent + 1
   -- A call that must not run twice gets its own connection (libcurl would silently
   -- re-send it if a reused connection died before the answer).
-  self.transport:add(self.next_id, call.method, req.url, req.headers, call.body, not call.idempotent)
+  self.transport:add(id, call.method, req.url, req.headers, call.body, not call.idempotent)
 end
 
 local function interpret(call, resp)

@@ -41,7 +41,7 @@ local function progress(op, phase)
   if not cb then return end
   local done = phase == "submit" and op.accepted or op.ledger:settled()
   local ok, e = pcall(cb, { phase = phase, done = done, total = #op.ledger.ids, failed = op.ledger.nfailed })
-  if not ok and op.client._logger then op.client._logger("on_progress raised: " .. tostring(e)) end
+  if not ok then op.client:_log("on_progress raised: " .. tostring(e)) end
 end
 
 function Op:submit(ids)
