@@ -24,7 +24,7 @@ local function flavor_of(f, kind)
 end
 
 local function build_kind(kind, groups)
-  local K = { kind = kind, groups = {}, total = 0, explicit = {}, state = {}, seen = {} }
+  local K = { kind = kind, groups = {}, total = 0, explicit = {}, state = {} }
   for gi, g in ipairs(groups or {}) do
     local v = config.val
     local count = v(g.id) and 1 or (tonumber(v(g.count)) or 1)
@@ -77,13 +77,9 @@ end
 function M.lookup(K, id)
   local index = K.explicit[id]
   if index then return index end
-  -- Parsing an id costs a string.format; servers are looked up again and again.
-  index = K.seen[id]
-  if index then return index end
   local kind, i = ids.parse(id)
   if kind ~= K.kind or i < 1 or i > K.total then return nil end
   if M.group(K, i).explicit_id then return nil end
-  K.seen[id] = i
   return i
 end
 
