@@ -17,13 +17,7 @@
 
 #define MAXPAIRS 64
 
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                                  \
-    }                                                                           \
-  } while (0)
+#include "check.h"
 
 /* Cuts the next field off *s at byte sep (or the end). */
 static cstr next_field(cstr *s, unsigned char sep) {

@@ -13,13 +13,7 @@
 
 #include "jobscan.h"
 
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                                  \
-    }                                                                           \
-  } while (0)
+#include "check.h"
 
 /* ---- reference validator: a cursor over [p, e), each function 1 on success ---- */
 

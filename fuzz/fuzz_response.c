@@ -8,10 +8,7 @@
 
 #include "response.h"
 
-#define CHECK(c) \
-  do { \
-    if (!(c)) abort(); \
-  } while (0)
+#include "check.h"
 
 static void check_field(const char *f, size_t cap) {
   size_t n = strnlen(f, cap);

@@ -8,12 +8,7 @@ local auth = require "fakecloud.auth"
 local launcher = require "fakecloud.launcher"
 local client = require "fakecloud.client"
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("fakecloud.proc").read
 
 local function split_url(url)
   return url:match("^%a+://([^/]+)([^?]*)%??(.*)$")
@@ -30,7 +25,7 @@ local FLEET = {
 }
 
 describe("fakecloud signature verifier", function()
-  local vectors = cjson.decode(read_file("/work/shared/vectors/sign-vectors.json"))
+  local vectors = require("support.vectors").load() -- ../shared, or CLOUD_SHARED
 
   it("reproduces every published vector from url, headers and body", function()
     assert.is_true(#vectors > 0)

@@ -34,12 +34,7 @@ local COMMAND = {
 
 local function log(fmt, ...) io.stderr:write(fmt:format(...), "\n") end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read(path) return (assert(require("fakecloud.proc").read(path))) end
 
 -- The first n ids of the emulator's fleet, one a line (fleet index i -> server_id).
 local function write_ids(n)

@@ -1,7 +1,7 @@
 --- Reading the cloud's answers: JSON bodies and the two error shapes
 -- (`{"error":{"code","message"}}` from services, `{"error_code","error_msg"}` from the gateway).
 -- @module cloud.answer
-local cjson = require("cloud.json")
+local json = require "cloud.json"
 local errors = require "cloud.errors"
 
 local M = {}
@@ -9,7 +9,7 @@ local M = {}
 --- Decodes a JSON object body; nil when it is not one.
 function M.decode(body)
   if body == nil or body == "" then return nil end
-  local data = cjson.decode(body)
+  local data = json.decode(body)
   if type(data) ~= "table" then return nil end
   return data
 end

@@ -18,10 +18,6 @@ function M.new(code, message, status, request_id)
   return setmetatable({ code = code, message = message, status = status, request_id = request_id }, Error)
 end
 
-function M.is_error(v)
-  return getmetatable(v) == Error
-end
-
 --- Raises a programmer's mistake, naming the function and the field.
 function M.argument(where, field, problem)
   error(("%s: %s %s"):format(where, field, problem), 3)

@@ -75,12 +75,9 @@ local function check_stop(service, opts)
   }
 end
 
-local function run_stop(self, service, opts)
+-- The stop itself, with options `o` already checked by check_stop.
+local function stop_checked(self, service, opts, o)
   local where = "client:stop_" .. service
-  if getmetatable(self) ~= Client then
-    error(where .. ": call it with ':' on a client from cloud.new", 3)
-  end
-  local o = check_stop(service, opts or {})
   if not self:has_service(service) then
     return nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service)
   end
@@ -109,6 +106,13 @@ local function run_stop(self, service, opts)
   -- Stopping by id, a protected server that was skipped was asked for and not stopped.
   if o.ids and #plan.skipped > 0 then res.ok = false end
   return res
+end
+
+local function run_stop(self, service, opts)
+  if getmetatable(self) ~= Client then
+    error("client:stop_" .. service .. ": call it with ':' on a client from cloud.new", 3)
+  end
+  return stop_checked(self, service, opts, check_stop(service, opts or {}))
 end
 
 --- Stops ECS servers. Returns the result table (see README), or `nil, err`.
@@ -152,11 +156,13 @@ local function one_shot(service)
     for k, v in pairs(opts) do
       if CLIENT_OPTIONS[k] then client_opts[k] = v else stop_opts[k] = v end
     end
-    check_stop(service, stop_opts)
+    -- Checked once, before a client is built: argument mistakes raise even without credentials.
+    local o = check_stop(service, stop_opts)
     local client, err = M.new(client_opts)
     if not client then return nil, err end
-    local res, serr = run_stop(client, service, stop_opts)
+    local ok, res, serr = pcall(stop_checked, client, service, stop_opts, o)
     client:close()
+    if not ok then error(res, 0) end -- as raised: it already names the call and field
     return res, serr
   end
 end

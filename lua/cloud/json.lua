@@ -1,19 +1,15 @@
---- lua-cjson set up once for the cloud's answers: JSON null as nil-like `json.null`,
--- no error on deep or odd input (decode returns nil instead of raising).
+--- lua-cjson set up once for the cloud's answers: no error on deep or odd input (decode
+-- returns nil instead of raising).
 -- @module cloud.json
 local cjson = require("cjson").new()
 cjson.decode_max_depth(64)
 
-local M = { null = cjson.null }
+local M = {}
 
 function M.decode(s)
   local ok, v = pcall(cjson.decode, s)
   if ok then return v end
   return nil
-end
-
-function M.encode(v)
-  return cjson.encode(v)
 end
 
 --- A JSON string literal for s (used to write request bodies byte for byte).

@@ -25,7 +25,6 @@ function M.new(client)
     whead = 1,
     wtail = 0,
     timers = {},
-    stats = { sent = 0, retries = 0 },
   }, Scheduler)
 end
 
@@ -84,7 +83,6 @@ function Scheduler:_send(call)
   local id = self.client:_next_request_id()
   self.inflight[id] = call
   self.ninflight = self.ninflight + 1
-  self.stats.sent = self.stats.sent + 1
   -- A call that must not run twice gets its own connection (libcurl would silently
   -- re-send it if a reused connection died before the answer).
   self.transport:add(id, call.method, req.url, req.headers, call.body, not call.idempotent)
@@ -140,7 +138,6 @@ function Scheduler:_finish(resp)
     self:_enqueue(call)
   elseif r.retry and call.attempts < self.policy.attempts then
     local delay = retry.delay(self.policy, call.attempts, r.retry_after)
-    self.stats.retries = self.stats.retries + 1
     log(self, ("retry %d/%d in %.2fs: %s %s: %s"):format(call.attempts, self.policy.attempts - 1,
       delay, call.method, call.label or call.path, tostring(r.err)))
     self:after(delay, function()

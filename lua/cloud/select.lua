@@ -171,5 +171,4 @@ function M.plan(client, service, opts, o)
   return plan
 end
 
-M.brief = brief
 return M

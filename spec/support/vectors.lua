@@ -8,10 +8,7 @@ local function shared_dir()
 end
 
 local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a") or f:read("*a")
-  f:close()
-  return s
+  return (assert(require("fakecloud.proc").read(path), "cannot read " .. path))
 end
 
 local function unescape(s)
