@@ -93,15 +93,14 @@ local function stop_checked(self, service, opts, o)
     for _, id in ipairs(plan.unchecked) do l:failed(id, plan.check_error) end
     return l:finish(extra)
   end
+  local res
   if o.dry_run or #plan.ids == 0 then
     extra.dry_run = o.dry_run
-    local res = ledger.new({}):finish(extra)
-    res.requested = plan.requested
-    res.ok = #plan.skipped == 0 or o.filter ~= nil
-    return res
+    res = ledger.new({}):finish(extra)
+  else
+    -- The id set can serve as the ledger's only when every id is still in the plan.
+    res = stop.run(self, service, plan.ids, o, extra, plan.ids == o.ids and o.id_set or nil)
   end
-  -- The id set can serve as the ledger's only when every id is still in the plan.
-  local res = stop.run(self, service, plan.ids, o, extra, plan.ids == o.ids and o.id_set or nil)
   res.requested = plan.requested
   -- Stopping by id, a protected server that was skipped was asked for and not stopped.
   if o.ids and #plan.skipped > 0 then res.ok = false end
