@@ -10,6 +10,9 @@ set logscale y
 set grid
 set key top right
 set xtics (1, 8, 16)
-plot csv every ::1 using 1:($5 == 0 ? $2 : 1/0) with linespoints lw 2 title "cloud (measured)", \
+# Column 6 is the emulator's latency mode: "arrival" (the answer leaves 0.1 s after the
+# request arrived) or "after_work" (0.1 s added after the emulator's own work).
+plot csv every ::1 using 1:($5 == 0 && strcol(6) eq "arrival" ? $2 : 1/0) with linespoints lw 2 title "cloud (measured)", \
+     csv every ::1 using 1:($5 == 0 && strcol(6) eq "after_work" ? $2 : 1/0) with linespoints lw 1 title "cloud, latency added after the emulator's work", \
      csv every ::1 using 1:($5 == 0 ? $3 : 1/0) with linespoints lw 2 dt 2 title "ideal", \
      csv every ::1 using 1:($5 > 0 ? $2 : 1/0) with points pt 7 ps 1.5 title "cloud, 30% answered 429"

@@ -39,6 +39,16 @@ static inline void *luaL_testudata(lua_State *L, int i, const char *tname) {
 #endif
 #endif
 
+/* One Lua value tied to a userdata: its environment table in 5.1, its user value in 5.4
+ * (lua_newuserdata makes one). In 5.1 the value must be a table. */
+#if LUA_VERSION_NUM == 501
+#define compat_setuservalue(L, i) lua_setfenv((L), (i))
+#define compat_getuservalue(L, i) lua_getfenv((L), (i))
+#else
+#define compat_setuservalue(L, i) lua_setiuservalue((L), (i), 1)
+#define compat_getuservalue(L, i) lua_getiuservalue((L), (i), 1)
+#endif
+
 /* 1 when the value at i is a number with no fractional part that fits a long long;
  * *out receives it. Lua 5.4 integers, and integral floats in any version. */
 static inline int compat_tointegral(lua_State *L, int i, long long *out) {

@@ -1,10 +1,11 @@
 /* luaopen_cloud_core: the C core's entry point. Registers the signer, secrets, the
- * HTTP engine and two clock helpers that plain Lua lacks. Does no I/O. */
+ * HTTP engine, the id set, the job reader and clock helpers that plain Lua lacks. Does no I/O. */
 #include <errno.h>
 #include <time.h>
 
 #include "compat.h"
 #include "http_lua.h"
+#include "idset_lua.h"
 #include "jobscan_lua.h"
 #include "secret.h"
 #include "sign_lua.h"
@@ -51,6 +52,8 @@ int luaopen_cloud_core(lua_State *L) {
   lua_setfield(L, -2, "sign");
   jobscan_lua_push(L);
   lua_setfield(L, -2, "job_outcomes");
+  idset_lua_open(L);
+  lua_setfield(L, -2, "idset");
   lua_pushliteral(L, CLOUD_CORE_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -178,7 +178,8 @@ static int configure(http_engine *e, transfer *t, const char *method, const char
 }
 
 int http_engine_add(http_engine *e, long long id, const char *method, const char *url,
-                    struct curl_slist *headers, const char *body, size_t body_len, int fresh) {
+                    struct curl_slist *headers, const char *body, size_t body_len, int fresh,
+                    int raw) {
   transfer *t = calloc(1, sizeof *t);
   if (!t) {
     curl_slist_free_all(headers);
@@ -186,6 +187,7 @@ int http_engine_add(http_engine *e, long long id, const char *method, const char
   }
   t->headers = headers;
   t->resp.id = id;
+  t->resp.raw = raw;
   t->max_response = e->opt.max_response;
   if (body) {
     t->body = malloc(body_len ? body_len : 1);

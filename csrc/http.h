@@ -32,6 +32,7 @@ typedef enum {
 
 typedef struct {
   long long id;           /* the caller's tag */
+  int raw;                /* the caller's flag, carried along: its binding uses it */
   long status;            /* 0 when no answer */
   http_error error;
   int sent;               /* 1 when curl wrote the request out */
@@ -50,9 +51,11 @@ http_engine *http_engine_new(const http_options *o, char *err, size_t errlen);
 void http_engine_free(http_engine *e);
 
 /* Queues a request. Takes ownership of `headers` (also on failure). `fresh`: open a new
- * connection for it (see http.c). Returns 0 on success, -1 when out of memory. */
+ * connection for it (see http.c). `raw` is copied to the response. Returns 0 on success,
+ * -1 when out of memory. */
 int http_engine_add(http_engine *e, long long id, const char *method, const char *url,
-                    struct curl_slist *headers, const char *body, size_t body_len, int fresh);
+                    struct curl_slist *headers, const char *body, size_t body_len, int fresh,
+                    int raw);
 
 /* Drives transfers until at least one has finished or timeout_ms passes (it waits
  * the whole timeout when nothing is in flight: a sleep). Returns the number of

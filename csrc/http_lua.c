@@ -9,6 +9,7 @@
 #include "http_lua.h"
 
 #define HTTP_MT "cloud.core.http"
+#define BODY_MT "cloud.core.body"
 #define WHERE "cloud.core.http"
 
 typedef struct {
@@ -128,7 +129,8 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
   return next;
 }
 
-/* engine:add(id, method, url, headers, body, fresh) */
+/* engine:add(id, method, url, headers, body, fresh, raw): raw, a 2xx answer's body comes
+ * back as a cloud.core.body, not a string (see push_body) */
 static int engine_add(lua_State *L) {
   engine_ud *u = check_open(L);
   lua_Number id = luaL_checknumber(L, 2);
@@ -138,12 +140,13 @@ static int engine_add(lua_State *L) {
   size_t body_len = 0;
   const char *body = luaL_optlstring(L, 6, NULL, &body_len);
   int fresh = lua_toboolean(L, 7);
+  int raw = lua_toboolean(L, 8);
   if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
     return luaL_error(L, WHERE ": url must start with http:// or https://");
   const char *bad;
   struct curl_slist *headers = header_list(L, 5, &bad);
   if (!headers) return luaL_error(L, WHERE ": %s", bad);
-  if (http_engine_add(u->engine, (long long)id, method, url, headers, body, body_len, fresh) != 0)
+  if (http_engine_add(u->engine, (long long)id, method, url, headers, body, body_len, fresh, raw) != 0)
     return luaL_error(L, WHERE ": out of memory");
   return 0;
 }
@@ -154,13 +157,51 @@ static void set_string(lua_State *L, const char *field, const char *value) {
   lua_setfield(L, -2, field);
 }
 
-static void push_response(lua_State *L, const http_response *r) {
+/* A body kept in C memory: job answers run to hundreds of kilobytes, and as Lua strings
+ * each would be copied once more and then wait for the collector. The reader takes it
+ * as it is (http_lua_bytes) and the caller closes it at once. */
+typedef struct {
+  cbuf buf;
+} body_ud;
+
+static int body_close(lua_State *L) {
+  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+  cbuf_free(&b->buf);
+  return 0;
+}
+
+static int body_len(lua_State *L) {
+  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+  lua_pushinteger(L, (lua_Integer)b->buf.len);
+  return 1;
+}
+
+static void push_body(lua_State *L, http_response *r) {
+  body_ud *b = lua_newuserdata(L, sizeof *b);
+  cbuf_init(&b->buf);
+  luaL_setmetatable(L, BODY_MT);
+  b->buf = r->body; /* moved: the response no longer owns it */
+  cbuf_init(&r->body);
+}
+
+const char *http_lua_bytes(lua_State *L, int i, size_t *len) {
+  if (lua_type(L, i) == LUA_TSTRING) return lua_tolstring(L, i, len);
+  body_ud *b = luaL_testudata(L, i, BODY_MT);
+  if (!b) return NULL;
+  *len = b->buf.len;
+  return b->buf.len ? b->buf.data : "";
+}
+
+static void push_response(lua_State *L, http_response *r) {
   lua_createtable(L, 0, 10);
   lua_pushnumber(L, (lua_Number)r->id);
   lua_setfield(L, -2, "id");
   lua_pushinteger(L, (lua_Integer)r->status);
   lua_setfield(L, -2, "status");
-  lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
+  if (r->raw && r->error == HTTP_OK && r->status >= 200 && r->status < 300)
+    push_body(L, r);
+  else
+    lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
   lua_setfield(L, -2, "body");
   lua_pushboolean(L, r->sent);
   lua_setfield(L, -2, "sent");
@@ -224,6 +265,17 @@ void http_lua_open(lua_State *L) {
     lua_setfield(L, -2, "__tostring");
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, BODY_MT)) {
+    lua_pushcfunction(L, body_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, body_len);
+    lua_setfield(L, -2, "__len");
+    lua_newtable(L);
+    lua_pushcfunction(L, body_close);
+    lua_setfield(L, -2, "close");
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);

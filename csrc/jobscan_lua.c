@@ -1,6 +1,10 @@
-/* core.job_outcomes(body): what the library needs from a job answer, read by jobscan.c
- * without decoding the whole answer into Lua tables. Sub-job fields come back as parallel
- * arrays (one table per field, not one per sub-job): 5 tables instead of 1000.
+/* core.job_outcomes(body [, set, batch, ids]): what the library needs from a job answer
+ * (a string, or a cloud.core.body from the HTTP engine), read by
+ * jobscan.c without decoding the whole answer into Lua tables. Sub-job fields come back as
+ * parallel arrays (one table per field, not one per sub-job): 5 tables instead of 1000.
+ * Given an idset, the job's batch and ids, an ended job's SUCCESS sub-jobs are applied to the set
+ * in C and only the rest come back, with `missing` (see apply_outcomes): a thousand
+ * successes then cost Lua nothing.
  * Per Lua state, one scratch userdata (the function's upvalue) holds the parse buffers,
  * so polling many answers reuses them. */
 #include <limits.h>
@@ -8,6 +12,8 @@
 #include <string.h>
 
 #include "compat.h"
+#include "http_lua.h"
+#include "idset_lua.h"
 #include "jobscan.h"
 #include "jobscan_lua.h"
 
@@ -52,11 +58,74 @@ static void push_result(lua_State *L, const jobscan_result *r, const char *body)
   }
 }
 
+static int str_is(const jobscan_result *r, const char *body, jobscan_str s, const char *want) {
+  size_t n = strlen(want);
+  return s.set && s.len == n && memcmp(jobscan_ptr(r, body, s), want, n) == 0;
+}
+
+/* The member index of sub-job k's server in set, if it is an open member of batch b. */
+static uint32_t open_in_batch(const jobscan_result *r, const char *body, size_t k, idset *set, uint32_t b) {
+  jobscan_str id = r->subs[k].f[JOBSCAN_SERVER_ID];
+  if (!id.set) return IDSET_NONE;
+  uint32_t i = idset_find(set, jobscan_ptr(r, body, id), id.len);
+  if (i == IDSET_NONE || set->batch[i] != b || (set->state[i] & IDSET_OUTCOME) != IDSET_OPEN) return IDSET_NONE;
+  return i;
+}
+
+/* An ended job's sub-jobs against the set: a SUCCESS sub-job of an open server of batch
+ * b stops it in the set. The first other sub-job of each such server is kept (compacted
+ * to the front of r->subs) for Lua to judge. Pushes `missing`: the open servers of the
+ * job's ids (the array at index t) with no sub-job at all. One lookup per sub-job; the
+ * ids are looked up only when some server had none. */
+static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, idset *set, uint32_t b, int t) {
+  size_t n = lua_rawlen(L, t), matched = 0, kept = 0;
+  for (size_t k = 0; k < r->nsubs; k++) {
+    uint32_t i = open_in_batch(r, body, k, set, b);
+    if (i == IDSET_NONE) continue;
+    int seen = set->state[i] & IDSET_SEEN;
+    if (str_is(r, body, r->subs[k].f[JOBSCAN_STATUS], "SUCCESS")) {
+      idset_settle(set, i, IDSET_STOPPED);
+    } else if (!seen) {
+      set->state[i] |= IDSET_SEEN;
+      r->subs[kept++] = r->subs[k];
+    }
+    matched += !seen;
+  }
+  r->nsubs = kept;
+  lua_newtable(L);
+  lua_Integer m = 0;
+  for (size_t k = 1; matched < n && k <= n; k++) {
+    lua_rawgeti(L, t, (lua_Integer)k);
+    uint32_t i = idset_lua_find(L, set, -1);
+    if (i != IDSET_NONE && set->batch[i] == b && set->state[i] == IDSET_OPEN) { /* open, not seen */
+      lua_rawseti(L, -2, ++m);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  for (size_t k = 0; k < kept; k++) {
+    jobscan_str id = r->subs[k].f[JOBSCAN_SERVER_ID];
+    uint32_t i = idset_find(set, jobscan_ptr(r, body, id), id.len);
+    set->state[i] &= (unsigned char)~IDSET_SEEN;
+  }
+}
+
 static int job_outcomes(lua_State *L) {
   jobscan_result *r = lua_touserdata(L, lua_upvalueindex(1));
-  luaL_checktype(L, 1, LUA_TSTRING); /* not luaL_checkstring: a number is no answer */
   size_t n;
-  const char *body = lua_tolstring(L, 1, &n); /* stays alive in slot 1 while we push */
+  /* Not luaL_checkstring: a number is no answer. A cloud.core.body is read in place. */
+  const char *body = http_lua_bytes(L, 1, &n); /* stays alive in slot 1 while we push */
+  if (!body) return luaL_argerror(L, 1, "a string or cloud.core.body expected");
+  idset *set = NULL;
+  uint32_t batch = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer b = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, b >= 1 && b <= UINT32_MAX, 3, "not a batch number");
+    batch = (uint32_t)b;
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    set = idset_lua_bind(L, 2); /* pushes the set's ids array: slot 5 */
+  }
   int rc = jobscan_parse(r, body, n);
   if (rc == JOBSCAN_OK && r->nsubs >= INT_MAX) rc = JOBSCAN_ENOMEM;
   if (rc == JOBSCAN_ENOMEM) {
@@ -71,8 +140,23 @@ static int job_outcomes(lua_State *L) {
     jobscan_shrink(r, KEEP_BYTES);
     return 2;
   }
+  if (set) {
+    /* Sub-jobs count once the job has ended; a running job's answer brings none back. */
+    int ended = str_is(r, body, r->top[JOBSCAN_STATUS], "SUCCESS") ||
+                str_is(r, body, r->top[JOBSCAN_STATUS], "FAIL");
+    if (ended) {
+      apply_outcomes(L, r, body, set, batch, 4);
+    } else {
+      r->nsubs = 0;
+      lua_newtable(L);
+    }
+  }
   /* A push may raise (memory): r is still owned by the userdata, so nothing leaks. */
   push_result(L, r, body);
+  if (set) {
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "missing");
+  }
   jobscan_shrink(r, KEEP_BYTES);
   return 1;
 }

@@ -436,5 +436,18 @@ describe("fakecloud emulator", function()
       assert.is_true(socket.gettime() - t0 >= 0.29)
       assert.are.equal(1, fc:stats().faults.hang)
     end)
+
+    it("counts latency from the request's arrival, or after its work when asked", function()
+      fc:configure { faults = { latency = 0.15 } }
+      local t0 = socket.gettime()
+      assert.are.equal(404, (c:job("none")))
+      local took = socket.gettime() - t0
+      assert.is_true(took >= 0.14 and took < 0.5, tostring(took))
+      fc:configure { faults = { latency = 0.15, latency_mode = "after_work" } }
+      t0 = socket.gettime()
+      assert.are.equal(404, (c:job("none")))
+      assert.is_true(socket.gettime() - t0 >= 0.14)
+      assert.is_nil(fc:configure { faults = { latency = 0.1, latency_mode = "later" } })
+    end)
   end)
 end)

@@ -183,17 +183,8 @@ end)
 describe("the ledger", function()
   local ledger = require "cloud.result"
 
-  it("deduplicates ids keeping their order, and keeps the caller's array when there is nothing to drop", function()
-    local ids = { "a", "b", "c" }
-    local out, set = ledger.distinct(ids)
-    assert.are.equal(ids, out)
-    assert.are.same({ a = true, b = true, c = true }, set)
-    out = ledger.distinct({ "a", "b", "a", "c", "b" })
-    assert.are.same({ "a", "b", "c" }, out)
-  end)
-
   it("gives each id one outcome, the first, and reports the rest unconfirmed", function()
-    local l = ledger.new(ledger.distinct({ "a", "b", "c" }))
+    local l = ledger.new({ "a", "b", "c" })
     l:stopped("a")
     l:failed("a", { code = "X", message = "late" })
     l:failed("b", { code = "Ecs.0100", message = "off" })

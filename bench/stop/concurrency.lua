@@ -6,7 +6,8 @@
 -- usage (from the repository root):
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;tools/?.lua;;" LUA_CPATH="build/bench-5.4/?.so;;" \
 --     lua5.4 bench/stop/concurrency.lua
--- env: BENCH_N (100000), BENCH_LATENCY (0.1), BENCH_LEVELS ("1 8 16"), BENCH_OUT (bench/out)
+-- env: BENCH_N (100000), BENCH_LATENCY (0.1), BENCH_LEVELS ("1 8 16"), BENCH_OUT (bench/out),
+--      BENCH_LATENCY_MODES ("arrival after_work": the emulator's faults.latency_mode)
 -- Writes BENCH_OUT/concurrency.csv.
 local cloud = require "cloud"
 local core = require "cloud.core"
@@ -18,6 +19,8 @@ local LATENCY = tonumber(os.getenv("BENCH_LATENCY") or "") or 0.1
 local OUT = os.getenv("BENCH_OUT") or "bench/out"
 local LEVELS = {}
 for w in (os.getenv("BENCH_LEVELS") or "1 8 16"):gmatch("%d+") do LEVELS[#LEVELS + 1] = tonumber(w) end
+local MODES = {}
+for w in (os.getenv("BENCH_LATENCY_MODES") or "arrival after_work"):gmatch("%S+") do MODES[#MODES + 1] = w end
 local CALLS = math.ceil(N / 1000)
 local RATE_429 = 0.3
 
@@ -77,18 +80,20 @@ end
 
 local function main(fc)
   local rows = {}
-  for _, conc in ipairs(LEVELS) do
-    log("concurrency: %d in flight ...", conc)
-    local wall, res, st = run(fc, conc, { latency = LATENCY })
-    rows[#rows + 1] = { conc = conc, wall = wall, ideal = CALLS / conc * LATENCY, calls = st.calls.action,
-                        lists = st.calls.list, once = stopped_once(res, st), cpu = st.client_cpu,
-                        emu = st.emulator_cpu }
+  for _, mode in ipairs(MODES) do
+    for _, conc in ipairs(LEVELS) do
+      log("concurrency: %d in flight, latency %s ...", conc, mode)
+      local wall, res, st = run(fc, conc, { latency = LATENCY, latency_mode = mode })
+      rows[#rows + 1] = { mode = mode, conc = conc, wall = wall, ideal = CALLS / conc * LATENCY, calls = st.calls.action,
+                          lists = st.calls.list, once = stopped_once(res, st), cpu = st.client_cpu,
+                          emu = st.emulator_cpu }
+    end
   end
   -- 429s: retry soon (base 0.05, cap 1), as many attempts as the client's default.
   local faulty = {}
   for _, conc in ipairs({ LEVELS[#LEVELS] }) do
     log("concurrency: %d in flight, %d%% 429 ...", conc, RATE_429 * 100)
-    local wall, res, st = run(fc, conc, { latency = LATENCY, status = { [429] = RATE_429 }, retry_after = 0, seed = 1 },
+    local wall, res, st = run(fc, conc, { latency = LATENCY, latency_mode = MODES[1], status = { [429] = RATE_429 }, retry_after = 0, seed = 1 },
       { attempts = 6, base = 0.05, cap = 1 })
     faulty[#faulty + 1] = { conc = conc, wall = wall, calls = st.calls.action, n429 = (st.faults or {})["429"] or 0,
                             lists = st.calls.list, once = stopped_once(res, st), failed = #res.failed,
@@ -99,14 +104,17 @@ end
 
 local function report(rows, faulty)
   print(("submit %d ECS servers (%d calls of 1000 ids), wait = false, %gs latency per call"):format(N, CALLS, LATENCY))
-  print(("%-12s %8s %8s %8s %8s %6s %12s %11s %13s"):format("concurrency", "wall s", "ideal s", "x ideal", "calls",
+  print(("%-11s %-12s %8s %8s %8s %8s %6s %12s %11s %13s"):format("latency", "concurrency", "wall s", "ideal s", "x ideal", "calls",
     "lists", "stopped once", "client CPU", "emulator CPU"))
   for _, r in ipairs(rows) do
-    print(("%-12d %8.2f %8.2f %8.2f %8d %6d %12s %11.2f %13.2f"):format(r.conc, r.wall, r.ideal, r.wall / r.ideal,
+    print(("%-11s %-12d %8.2f %8.2f %8.2f %8d %6d %12s %11.2f %13.2f"):format(r.mode, r.conc, r.wall, r.ideal, r.wall / r.ideal,
       r.calls, r.lists, tostring(r.once), r.cpu, r.emu))
   end
   print("(ideal = calls / concurrency * latency; in whole waves of calls the floor is")
-  print(" ceil(calls / concurrency) * latency, 0.7 s at 16; CPU in s; goal: x ideal <= 1.2 at 16)")
+  print(" ceil(calls / concurrency) * latency, 0.7 s at 16; CPU in s; goal: x ideal <= 1.2 at 16;")
+  print(" latency arrival = each answer leaves 0.1 s after its request arrived, the emulator's")
+  print(" work inside that time, as a cloud's processing is; after_work = 0.1 s added after")
+  print(" the emulator's work, so its single worker's CPU time adds to every call)")
   print()
   print(("%d%% of answers 429 (Retry-After 0), retry base 0.05 s, cap 1 s, 6 attempts"):format(RATE_429 * 100))
   print(("%-12s %8s %8s %8s %8s %10s %8s %12s %10s"):format("concurrency", "wall s", "calls", "minimum", "429s",
@@ -120,10 +128,10 @@ local function report(rows, faulty)
 
   os.execute("mkdir -p " .. OUT)
   local f = assert(io.open(OUT .. "/concurrency.csv", "w"))
-  f:write("concurrency,wall_s,ideal_s,action_calls,rate_429\n")
-  for _, r in ipairs(rows) do f:write(("%d,%.3f,%.3f,%d,0\n"):format(r.conc, r.wall, r.ideal, r.calls)) end
+  f:write("concurrency,wall_s,ideal_s,action_calls,rate_429,latency_mode\n")
+  for _, r in ipairs(rows) do f:write(("%d,%.3f,%.3f,%d,0,%s\n"):format(r.conc, r.wall, r.ideal, r.calls, r.mode)) end
   for _, r in ipairs(faulty) do
-    f:write(("%d,%.3f,%.3f,%d,%g\n"):format(r.conc, r.wall, CALLS / r.conc * LATENCY, r.calls, RATE_429))
+    f:write(("%d,%.3f,%.3f,%d,%g,%s\n"):format(r.conc, r.wall, CALLS / r.conc * LATENCY, r.calls, RATE_429, MODES[1]))
   end
   f:close()
 end

@@ -24,6 +24,7 @@ for c = 0, 99 do
   cfg:write("next\nurl = \"", fc.url, path, "\"\nrequest = POST\ndata-binary = \"@", dir, "/b", c, "\"\noutput = /dev/null\n")
   for k, v in pairs(s.headers) do if k ~= "Host" then cfg:write("header = \"", k, ": ", v, "\"\n") end end
   cfg:write("header = \"Expect:\"\n")
+  if os.getenv("BENCH_TRACE") then cfg:write("write-out = \"%{time_connect} %{time_pretransfer} %{time_starttransfer} %{time_total}\\n\"\n") end
 end
 cfg:close()
 local t = require("socket").gettime() -- timing starts once every request is signed and written

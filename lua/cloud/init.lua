@@ -3,6 +3,7 @@
 -- servers and report every server's outcome. See README.md for the options.
 -- @module cloud
 local check = require "cloud.check"
+local core = require "cloud.core"
 local client_mod = require "cloud.client"
 local stop = require "cloud.stop"
 local servers = require "cloud.servers"
@@ -24,25 +25,14 @@ local STOP_OPTIONS = {
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
 }
 
--- Checks the ids in one pass; returns true when some id needs JSON escaping (a quote or a
--- backslash), so that building the request bodies can skip the check for the usual UUIDs.
+-- Checks the ids in one pass (core.idset, in C: a million ids are checked in
+-- milliseconds) and returns their set, and whether some id needs JSON escaping (a quote or
+-- a backslash), so that building the request bodies can skip that for the usual UUIDs.
 local function check_ids(where, ids)
   if type(ids) ~= "table" then error(where .. ": option 'ids' must be an array of server ids", 3) end
-  local n, escape, count = #ids, false, 0
-  for k, id in pairs(ids) do
-    count = count + 1
-    if type(k) ~= "number" or k % 1 ~= 0 or k < 1 or k > n then
-      error(where .. ": option 'ids' must be an array (found key " .. tostring(k) .. ")", 3)
-    end
-    local bad = type(id) ~= "string" or id == "" or id:find('[%c"\\]')
-    if bad and (type(id) ~= "string" or id == "" or id:find("%c")) then
-      error(("%s: ids[%d] must be a non-empty string without control characters"):format(where, k), 3)
-    end
-    if bad then escape = true end
-  end
-  if count ~= n then error(where .. ": option 'ids' must be an array without holes", 3) end
-  if n == 0 then error(where .. ": option 'ids' is empty: nothing to stop", 3) end
-  return escape
+  local set, escape = core.idset(ids, true)
+  if not set then error(where .. ": " .. escape, 3) end
+  return set, escape
 end
 
 local function check_stop(service, opts)
@@ -55,8 +45,8 @@ local function check_stop(service, opts)
   if opts.filter ~= nil then
     filter = select.compile(where, opts.filter)
   else
-    escape = check_ids(where, opts.ids)
-    ids, id_set = ledger.distinct(opts.ids)
+    id_set, escape = check_ids(where, opts.ids)
+    ids = id_set:ids()
   end
   local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
   return {
@@ -90,7 +80,7 @@ local function stop_checked(self, service, opts, o)
   local extra = { selected = plan.selected, skipped = plan.skipped }
   if plan.check_error then
     local l = ledger.new(plan.unchecked)
-    for _, id in ipairs(plan.unchecked) do l:failed(id, plan.check_error) end
+    l:failed_all(plan.unchecked, plan.check_error)
     return l:finish(extra)
   end
   local res

@@ -1,75 +1,62 @@
 --- The per-server ledger of one stop: every distinct id ends in exactly one outcome.
+-- The outcomes live in a C set (core.idset), not in a Lua table: a million servers then
+-- cost a few bytes each beyond their ids. Failures keep their details here.
 -- @module cloud.result
+local core = require "cloud.core"
 local errors = require "cloud.errors"
-
-local unpack = table.unpack or unpack
 
 local M = {}
 local Ledger = {}
 Ledger.__index = Ledger
 
---- `ids`: the distinct ids asked for, in order. `set`: optionally, a table already mapping
--- each of them to true (see M.distinct), taken over as the ledger's state so that a large
--- stop keeps one map of its ids, not two.
+--- `set`: the core.idset of the distinct ids asked for (core.idset(ids, true) checked them);
+-- or `ids`, any array of strings, from which one is made.
 function M.new(ids, set)
   if not set then
-    set = {}
-    for i = 1, #ids do set[ids[i]] = true end
+    local why
+    set, why = core.idset(ids)
+    if not set then error("cloud.result: " .. why, 2) end
   end
-  return setmetatable({ ids = ids, state = set, failure = {}, jobs = {}, nstopped = 0, nfailed = 0 },
-    Ledger)
+  return setmetatable({ set = set, ids = set:ids(), failure = {}, jobs = {} }, Ledger)
 end
 
---- The distinct ids of `ids` in order (`ids` itself when it has no repeats), and the set of them.
-function M.distinct(ids)
-  local set, out = {}, nil
-  for i = 1, #ids do
-    local id = ids[i]
-    if set[id] then
-      out = out or { unpack(ids, 1, i - 1) }
-    else
-      set[id] = true
-      if out then out[#out + 1] = id end
-    end
-  end
-  return out or ids, set
-end
-
--- state[id]: true while open, then "stopped" or "failed".
 function Ledger:pending(id)
-  return self.state[id] == true
+  return self.set:state(id) == "open"
 end
 
 function Ledger:stopped(id)
-  if self.state[id] ~= true then return end
-  self.state[id] = "stopped"
-  self.nstopped = self.nstopped + 1
+  self.set:mark(id, "stopped")
 end
 
 --- Records a failure: `err` carries code, message, status, request_id.
 function Ledger:failed(id, err)
-  if self.state[id] ~= true then return end
-  self.state[id] = "failed"
-  self.nfailed = self.nfailed + 1
+  if not self.set:mark(id, "failed") then return end
   self.failure[id] = { id = id, code = err.code, message = err.message, status = err.status,
                        request_id = err.request_id }
 end
 
+--- Records the same failure for each of `ids`.
+function Ledger:failed_all(ids, err)
+  for _, id in ipairs(ids) do self:failed(id, err) end
+end
+
+--- How many ids have an outcome, and how many of those failed.
 function Ledger:settled()
-  return self.nstopped + self.nfailed
+  local _, stopped, failed = self.set:counts()
+  return stopped + failed, failed
 end
 
 --- The public result table. Anything still open is reported as unconfirmed, so no id is lost.
 function Ledger:finish(extra)
-  local stopped, failed = {}, {}
-  for _, id in ipairs(self.ids) do
-    if self.state[id] == true then
-      self:failed(id, errors.new("cloud.unconfirmed", "no outcome was confirmed for this server"))
-    end
-    if self.state[id] == "stopped" then stopped[#stopped + 1] = id
-    else failed[#failed + 1] = self.failure[id] end
+  local set = self.set
+  local open = set:list("open")
+  if #open > 0 then
+    local err = errors.new("cloud.unconfirmed", "no outcome was confirmed for this server")
+    for _, id in ipairs(open) do self:failed(id, err) end
   end
-  local res = { ok = #failed == 0, requested = #self.ids, stopped = stopped, failed = failed,
+  local failed = set:list("failed")
+  for i, id in ipairs(failed) do failed[i] = self.failure[id] end
+  local res = { ok = #failed == 0, requested = set:size(), stopped = set:list("stopped"), failed = failed,
                 jobs = self.jobs }
   for k, v in pairs(extra or {}) do res[k] = v end
   return res

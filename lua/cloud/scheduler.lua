@@ -32,7 +32,9 @@ local function log(self, line)
   self.client:_log(line)
 end
 
---- Queues a call: `{service=, method=, path=, query=, body= | body_fn=, idempotent=, label=}`
+--- Queues a call: `{service=, method=, path=, query=, body= | body_fn=, idempotent=, label=,
+-- decode=, raw_body=}` (`decode(body)` reads a 2xx answer; with `raw_body` it may get a
+-- cloud.core.body instead of a string)
 -- (`body_fn()` makes the body when the call is first sent).
 -- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=}`.
 function Scheduler:request(call, on_done)
@@ -85,7 +87,8 @@ function Scheduler:_send(call)
   self.ninflight = self.ninflight + 1
   -- A call that must not run twice gets its own connection (libcurl would silently
   -- re-send it if a reused connection died before the answer).
-  self.transport:add(id, call.method, req.url, req.headers, call.body, not call.idempotent)
+  -- raw_body: a 2xx answer's body may stay in C memory (core.http), for call.decode only.
+  self.transport:add(id, call.method, req.url, req.headers, call.body, not call.idempotent, call.raw_body)
 end
 
 local function interpret(call, resp)
@@ -104,7 +107,9 @@ local function interpret(call, resp)
   end
   if resp.status >= 200 and resp.status < 300 then
     -- A call may bring its own reader (job answers: the C scanner, not a full decode).
-    local data, why = (call.decode or answer.decode)(resp.body)
+    local body = resp.body
+    local data, why = (call.decode or answer.decode)(body)
+    if type(body) == "userdata" then body:close() end -- read: free it now, not at the next GC
     if data then
       r.ok, r.data = true, data
     else

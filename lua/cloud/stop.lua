@@ -12,6 +12,7 @@ local servers = require "cloud.servers"
 local M = {}
 
 local MAX_IDS = 1000
+local unpack = table.unpack or unpack
 -- Sub-job failures that a second attempt may fix.
 local TRANSIENT = { ["Ecs.0603"] = true, ["Ecs.0500"] = true, ["Common.0500"] = true }
 
@@ -39,31 +40,42 @@ Op.__index = Op
 local function progress(op, phase)
   local cb = op.on_progress
   if not cb then return end
-  local done = phase == "submit" and op.accepted or op.ledger:settled()
-  local ok, e = pcall(cb, { phase = phase, done = done, total = #op.ledger.ids, failed = op.ledger.nfailed })
+  local settled, failed = op.ledger:settled()
+  local done = phase == "submit" and op.accepted or settled
+  local ok, e = pcall(cb, { phase = phase, done = done, total = #op.ledger.ids, failed = failed })
   if not ok then op.client:_log("on_progress raised: " .. tostring(e)) end
 end
 
-function Op:submit(ids)
+--- Queues stop calls for `ids`. `again`: some may have been sent before (the first
+-- submission skips the bookkeeping of resends, a map lookup per server).
+function Op:submit(ids, again)
   for i = 1, #ids, MAX_IDS do
-    local chunk = {}
-    for j = i, math.min(i + MAX_IDS - 1, #ids) do
-      local id = ids[j]
-      chunk[#chunk + 1] = id
-      -- Counted from the second send on: a map entry per server would cost memory at scale.
-      if self.sends[id] or self.doubted[id] or self.resent[id] then self.sends[id] = (self.sends[id] or 1) + 1 end
+    local last = math.min(i + MAX_IDS - 1, #ids)
+    if again then
+      for j = i, last do
+        local id = ids[j]
+        -- Counted from the second send on: a map entry per server would cost memory at scale.
+        if self.sends[id] or self.doubted[id] or self.resent[id] then self.sends[id] = (self.sends[id] or 1) + 1 end
+      end
     end
-    local kind, plain = self.kind, self.plain_ids
+    local kind, plain, set, chunk, batch = self.kind, self.plain_ids, self.ledger.set, nil, nil
     self.sched:request({
       service = self.service, method = "POST", idempotent = false,
-      body_fn = function() return stop_body(chunk, kind, plain) end, -- built when sent, not all up front
+      -- The chunk and its body are made when first sent, not all up front: the first
+      -- calls go out at once, and a large stop does not hold every body at the same time.
+      -- The batch number tells this call's servers apart in its job's answer.
+      body_fn = function()
+        if again then chunk, batch = set:batch({ unpack(ids, i, last) })
+        else chunk, batch = set:batch(i, last) end -- ids is the set's own array
+        return stop_body(chunk, kind, plain)
+      end,
       path = ("/v1/%s/%s/action"):format(self.client.project_id, servers.RESOURCE[self.service]),
-      label = ("stop %d %s servers"):format(#chunk, self.service),
-    }, function(r) self:submitted(chunk, r) end)
+      label = ("stop %d %s servers"):format(last - i + 1, self.service),
+    }, function(r) self:submitted(chunk, batch, r) end)
   end
 end
 
-function Op:submitted(chunk, r)
+function Op:submitted(chunk, batch, r)
   local job_id = r.ok and str(r.data.job_id)
   if job_id and job_id:match("^[%w%-_.]+$") then
     local job = { job_id = job_id, ids = chunk, status = "RUNNING" }
@@ -71,9 +83,9 @@ function Op:submitted(chunk, r)
     self.accepted = self.accepted + #chunk
     progress(self, "submit")
     if self.wait then
-      self.sched:after(self.poll_interval, function() self:poll(job) end)
+      self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
     else
-      for _, id in ipairs(chunk) do self.ledger:stopped(id) end
+      self.ledger.set:mark_all(chunk, "stopped")
     end
   elseif r.ok or r.ambiguous then
     -- The stop may have been accepted even though we cannot tell: look before resending.
@@ -82,7 +94,7 @@ function Op:submitted(chunk, r)
     local grace = err.code == "cloud.timeout" and self.client._timeout or 0
     self.sched:after(grace, function() self:resolve(chunk, err, true) end)
   else
-    for _, id in ipairs(chunk) do self.ledger:failed(id, r.err) end
+    self.ledger:failed_all(chunk, r.err)
     progress(self, "submit")
   end
 end
@@ -91,24 +103,27 @@ function Op:expired()
   return core.now() >= self.deadline
 end
 
-function Op:poll(job)
+function Op:poll(job, batch)
+  local set = self.ledger.set
   self.sched:request({
     service = self.service, method = "GET", idempotent = true,
     path = ("/v1/%s/jobs/%s"):format(self.client.project_id, job.job_id),
     label = "job " .. job.job_id,
-    -- Job answers run to 1000 sub-jobs; the C scanner reads only the fields used below.
-    decode = core.job_outcomes,
-  }, function(r) self:polled(job, r) end)
+    -- Job answers run to 1000 sub-jobs; the C scanner reads only the fields used below,
+    -- and applies the SUCCESS sub-jobs of an ended job to the ledger's set itself.
+    decode = function(body) return core.job_outcomes(body, set, batch, job.ids) end,
+    raw_body = true, -- read in place, never copied into a Lua string
+  }, function(r) self:polled(job, batch, r) end)
 end
 
-function Op:polled(job, r)
+function Op:polled(job, batch, r)
   if r.ok then
     local status = str(r.data.status) or "UNKNOWN"
     job.status, job.poll_failures = status, nil
     if status == "SUCCESS" or status == "FAIL" then return self:settle(job, r.data, r.request_id) end
     if not self:expired() then
       progress(self, "wait") -- a heartbeat, so progress displays keep moving
-      return self.sched:after(self.poll_interval, function() self:poll(job) end)
+      return self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
     end
     local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet stop")
       :format(job.job_id, status, self.wait_timeout))
@@ -122,7 +137,7 @@ function Op:polled(job, r)
   -- backing off while the failures go on.
   job.poll_failures = (job.poll_failures or 0) + 1
   local delay = math.max(self.poll_interval, 0.05) * 2 ^ math.min(job.poll_failures - 1, 6)
-  self.sched:after(math.min(delay, 60), function() self:poll(job) end)
+  self.sched:after(math.min(delay, 60), function() self:poll(job, batch) end)
 end
 
 function Op:open_ids(ids)
@@ -142,37 +157,28 @@ local function sub_job_error(data, i, request_id)
   return errors.new(code, message, nil, request_id)
 end
 
+-- The SUCCESS sub-jobs are already applied (core.job_outcomes); data holds the first
+-- other sub-job of each open server of the job, and `missing`, those without any.
 function Op:settle(job, data, request_id)
-  local in_job = {}
-  for _, id in ipairs(job.ids) do in_job[id] = true end
-  local again, seen = {}, {}
+  local again, missing = {}, data.missing
   local server_id, sub_status = data.server_id, data.sub_status
   for i = 1, data.sub_jobs do
     local id = server_id[i]
-    if id and in_job[id] and not seen[id] and self.ledger:pending(id) then
-      seen[id] = true
-      local status = sub_status[i]
-      if status == "SUCCESS" then
-        self.ledger:stopped(id)
-      elseif status == "FAIL" then
+    if self.ledger:pending(id) then
+      if sub_status[i] ~= "FAIL" or self.doubted[id] then
+        -- Still running inside an ended job, or sent again after a lost answer (the first
+        -- send may be what stopped it): look it up.
+        missing[#missing + 1] = id
+      else
         local err = sub_job_error(data, i, request_id)
-        if self.doubted[id] then
-          -- Sent again after a lost answer: the first send may be what stopped it.
-          seen[id] = nil
-        elseif TRANSIENT[err.code] and (self.resent[id] or 0) < self.retry_failed then
+        if TRANSIENT[err.code] and (self.resent[id] or 0) < self.retry_failed then
           self.resent[id] = (self.resent[id] or 0) + 1
           again[#again + 1] = id
         else
           self.ledger:failed(id, err)
         end
-      else
-        seen[id] = nil -- still running inside an ended job: look it up below
       end
     end
-  end
-  local missing = {}
-  for _, id in ipairs(job.ids) do
-    if not seen[id] and self.ledger:pending(id) then missing[#missing + 1] = id end
   end
   if #missing > 0 then
     local err = errors.new(str(data.error_code) or "cloud.no_sub_job",
@@ -180,7 +186,7 @@ function Op:settle(job, data, request_id)
       nil, request_id)
     self:resolve(missing, err, false)
   end
-  if #again > 0 then self:submit(again) end
+  if #again > 0 then self:submit(again, true) end
   progress(self, "wait")
 end
 
@@ -223,13 +229,13 @@ function Op:resolve(ids, err, resendable)
     if #recheck > 0 then
       self.sched:after(math.max(self.poll_interval, 0.05), function() self:resolve(recheck, err, resendable) end)
     end
-    if #resend > 0 then self:submit(resend) end
+    if #resend > 0 then self:submit(resend, true) end
     progress(self, "wait")
   end)
 end
 
 --- Runs a stop of `ids` (distinct, checked) with checked options `o`; `set`, when given,
--- maps each id to true (result.distinct's) and becomes the ledger's state. Returns the result.
+-- is the core.idset of exactly these ids and becomes the ledger's. Returns the result.
 function M.run(client, service, ids, o, extra, set)
   local op = setmetatable({
     client = client, service = service, kind = o.type, wait = o.wait, plain_ids = o.plain_ids,

@@ -26,6 +26,10 @@ function M.new(f)
   for _, k in ipairs({ "drop", "drop_after", "latency", "hang", "hang_rate", "malformed" }) do
     self[k] = tonumber(v(f[k])) or 0
   end
+  self.latency_mode = v(f.latency_mode) or "arrival"
+  if self.latency_mode ~= "arrival" and self.latency_mode ~= "after_work" then
+    error("faults.latency_mode must be \"arrival\" or \"after_work\"")
+  end
   return self
 end
 
@@ -48,7 +52,7 @@ function M:plan(r)
   p.hang = self:draw() < self.hang_rate and self.hang or 0
   p.malformed = self:draw() < self.malformed
   p.drop_after = self:draw() < self.drop_after
-  p.latency = self.latency
+  p.latency, p.latency_mode = self.latency, self.latency_mode
   return p
 end
 

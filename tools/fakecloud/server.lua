@@ -120,9 +120,17 @@ function M.handle()
 
   if p and p.drop_after then count(st.faults, "drop_after") return ngx.exit(444) end
   if bad then return S.hostile:answer(S, r, status, answer) end
-  -- Latency delays the answer, after the work: the worker's CPU time then overlaps the
-  -- waits of other calls instead of adding to them, as separate cloud servers would.
-  if p and p.latency > 0 then ngx.sleep(p.latency) end
+  -- Latency is the cloud's response time: the answer leaves `latency` seconds after the
+  -- request arrived (plus any hang), the work inside that time as a cloud's own processing
+  -- is; latency_mode = "after_work" adds it on top of this emulator's work instead.
+  if p and p.latency > 0 then
+    local wait = p.latency
+    if p.latency_mode ~= "after_work" then
+      ngx.update_time()
+      wait = p.latency + p.hang - (ngx.now() - ngx.req.start_time())
+    end
+    if wait > 0 then ngx.sleep(wait) end
+  end
   return respond.send(status, answer)
 end
 

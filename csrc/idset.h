@@ -1,0 +1,55 @@
+/* A set of server ids with one outcome byte each: the ledger of a stop, kept out of the
+ * Lua heap. The ids themselves are not copied: the set stores indexes, and the caller
+ * hands back an id's bytes by index (its Lua array holds them). 4 bytes a slot, at most
+ * half the slots used, a state byte and a batch number: about 13 to 21 bytes an id, against
+ * 40 or more for a Lua table mapping id -> state. Pure C over buffers. */
+#ifndef CLOUD_IDSET_H
+#define CLOUD_IDSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IDSET_NONE UINT32_MAX
+/* Big enough for any fleet, small enough that slots fit in 32 bits at half load. */
+#define IDSET_MAX ((uint32_t)1 << 30)
+
+/* An id's outcome: open until it is stopped or failed, then never changes again. */
+enum { IDSET_OPEN, IDSET_STOPPED, IDSET_FAILED, IDSET_NSTATES };
+#define IDSET_OUTCOME 3u /* the bits of the state byte that hold the outcome */
+/* A scratch mark, set and cleared within one call (see jobscan_lua.c). */
+#define IDSET_SEEN 4u
+
+/* The bytes of member `index` (0-based), or NULL when they cannot be had. */
+typedef const char *(*idset_key_fn)(void *ctx, uint32_t index, size_t *len);
+
+typedef struct {
+  uint32_t *slots; /* 0: empty, else member index + 1 */
+  uint32_t mask;   /* number of slots - 1 */
+  uint32_t n;      /* members */
+  uint32_t cap;    /* members the state array has room for */
+  unsigned char *state;
+  uint32_t *batch; /* the batch (stop call) each member was last sent in; 0: none yet */
+  uint32_t nbatches;
+  uint32_t count[IDSET_NSTATES];
+  idset_key_fn key;
+  void *ctx;
+} idset;
+
+/* Room for up to `expected` members (at most IDSET_MAX). Returns 0, or -1 out of memory. */
+int idset_init(idset *s, uint32_t expected, idset_key_fn key, void *ctx);
+void idset_free(idset *s);
+
+/* The index of the member equal to p[0..n), or IDSET_NONE. */
+uint32_t idset_find(const idset *s, const char *p, size_t n);
+
+/* Adds p[0..n) as member s->n unless an equal member exists. Returns the index of the
+ * member (new or old); *added says which. IDSET_NONE when full (expected reached). */
+uint32_t idset_add(idset *s, const char *p, size_t n, int *added);
+
+/* A new batch number, or 0 when they have run out (after 4 billion stop calls). */
+uint32_t idset_new_batch(idset *s);
+
+/* Moves an open member to STOPPED or FAILED; returns 1 if it was open, else 0. */
+int idset_settle(idset *s, uint32_t index, unsigned outcome);
+
+#endif

@@ -1,0 +1,294 @@
+/* core.idset(ids, checked): the ids of a stop as a C set with an outcome per id (idset.c).
+ * The set's user value is the Lua array of its distinct ids, in order: the caller's own
+ * array when it has no repeats, else a new one. The set reads ids from it by index, so
+ * no id is copied. Policy (what an outcome means, what to send again) stays in Lua. */
+#include <stdio.h>
+#include <string.h>
+
+#include "compat.h"
+#include "idset_lua.h"
+
+#define IDSET_MT "cloud.core.idset"
+#define WHERE "cloud.core.idset"
+
+typedef struct {
+  idset set;
+  lua_State *L; /* valid during a call only: where the ids array sits, at stack index ids */
+  int ids;
+} idset_ud;
+
+static const char *const OUTCOMES[IDSET_NSTATES] = {"open", "stopped", "failed"};
+
+static const char *key_at(void *ctx, uint32_t index, size_t *len) {
+  idset_ud *u = ctx;
+  lua_rawgeti(u->L, u->ids, (lua_Integer)index + 1);
+  /* The array keeps the string alive after the pop; a value the caller swapped for
+   * something else just never matches. */
+  const char *p = lua_type(u->L, -1) == LUA_TSTRING ? lua_tolstring(u->L, -1, len) : NULL;
+  lua_pop(u->L, 1);
+  return p;
+}
+
+idset *idset_lua_bind(lua_State *L, int i) {
+  idset_ud *u = luaL_checkudata(L, i, IDSET_MT);
+  if (!u->set.slots) luaL_error(L, WHERE ": the set is closed");
+  compat_getuservalue(L, i);
+  u->L = L;
+  u->ids = lua_gettop(L);
+  return &u->set;
+}
+
+uint32_t idset_lua_find(lua_State *L, const idset *s, int i) {
+  if (lua_type(L, i) != LUA_TSTRING) return IDSET_NONE;
+  size_t n;
+  const char *p = lua_tolstring(L, i, &n);
+  return idset_find(s, p, n);
+}
+
+/* Where the keys of the array at index t go wrong: pushes a message, or returns 0. */
+static int bad_keys(lua_State *L, int t, size_t n) {
+  size_t count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    long long k;
+    count++;
+    if (lua_type(L, -1) != LUA_TNUMBER || !compat_tointegral(L, -1, &k) || k < 1 || (size_t)k > n) {
+      const char *name = lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER
+                             ? lua_tostring(L, -1) /* a copy: the key itself is not converted */
+                             : luaL_typename(L, -1);
+      lua_pushfstring(L, "option 'ids' must be an array (found key %s)", name);
+      return 1;
+    }
+  }
+  if (count != n) {
+    lua_pushliteral(L, "option 'ids' must be an array without holes");
+    return 1;
+  }
+  return 0;
+}
+
+/* 0: fine; 1: needs JSON escaping (a quote or backslash); 2: a control character. */
+static int id_kind(const char *p, size_t n) {
+  int kind = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c < 0x20 || c == 0x7f) return 2;
+    if (c == '"' || c == '\\') kind = 1;
+  }
+  return kind;
+}
+
+/* core.idset(ids, checked) -> set, escape | nil, message. checked: the ids come from the
+ * caller and must be non-empty strings without control characters, in an array without
+ * holes or other keys; else any strings will do (ids read from the cloud). escape: some
+ * id needs JSON escaping. */
+static int idset_new(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int checked = lua_toboolean(L, 2);
+  lua_settop(L, 1);
+  size_t n = lua_rawlen(L, 1);
+  if (checked && bad_keys(L, 1, n)) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (checked && n == 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "option 'ids' is empty: nothing to stop");
+    return 2;
+  }
+  if (n > IDSET_MAX) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "option 'ids' has more ids than a set can hold");
+    return 2;
+  }
+
+  idset_ud *u = lua_newuserdata(L, sizeof *u); /* userdata first, then the memory: slot 2 */
+  memset(u, 0, sizeof *u);
+  luaL_setmetatable(L, IDSET_MT);
+  if (idset_init(&u->set, (uint32_t)n, key_at, u) != 0) return luaL_error(L, WHERE ": out of memory");
+  u->L = L;
+  u->ids = 1; /* the caller's array, until a repeat makes a distinct copy at slot 3 */
+  int escape = 0;
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, (lua_Integer)i);
+    size_t len = 0;
+    const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    int kind = p ? id_kind(p, len) : 0;
+    if (!p || (checked && (len == 0 || kind == 2))) {
+      idset_free(&u->set);
+      lua_pushnil(L);
+      if (checked)
+        lua_pushfstring(L, "ids[%d] must be a non-empty string without control characters", (int)i);
+      else
+        lua_pushfstring(L, "ids[%d] is not a string", (int)i);
+      return 2;
+    }
+    escape |= kind != 0;
+    int added;
+    uint32_t at = idset_add(&u->set, p, len, &added);
+    if (!added && u->ids == 1 && at != IDSET_NONE) {
+      /* The first repeat: from here on the set reads a distinct copy. */
+      lua_createtable(L, (int)(n - 1 < 1 ? 1 : n - 1), 0);
+      for (uint32_t j = 1; j < i; j++) {
+        lua_rawgeti(L, 1, (lua_Integer)j);
+        lua_rawseti(L, -2, (lua_Integer)j);
+      }
+      lua_replace(L, 3); /* slot 3 held the id; it stays alive in the caller's array */
+      u->ids = 3;
+      continue;
+    }
+    if (added && u->ids == 3) lua_rawseti(L, 3, (lua_Integer)u->set.n);
+    else lua_pop(L, 1);
+  }
+  lua_pushvalue(L, u->ids);
+  compat_setuservalue(L, 2);
+  lua_settop(L, 2);
+  lua_pushboolean(L, escape);
+  return 2;
+}
+
+static idset_ud *check_ud(lua_State *L) {
+  idset_lua_bind(L, 1); /* checks, and pushes the ids array */
+  return lua_touserdata(L, 1);
+}
+
+static unsigned check_outcome(lua_State *L, int i) {
+  return (unsigned)luaL_checkoption(L, i, NULL, OUTCOMES);
+}
+
+/* set:ids() -> the distinct ids, in order (do not change it while the set is in use) */
+static int m_ids(lua_State *L) {
+  check_ud(L);
+  return 1;
+}
+
+/* set:size() -> the number of distinct ids */
+static int m_size(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)check_ud(L)->set.n);
+  return 1;
+}
+
+/* set:state(id) -> "open" | "stopped" | "failed", or nil when id is not in the set */
+static int m_state(lua_State *L) {
+  idset *s = &check_ud(L)->set;
+  uint32_t i = idset_lua_find(L, s, 2);
+  if (i == IDSET_NONE) return 0;
+  lua_pushstring(L, OUTCOMES[s->state[i] & IDSET_OUTCOME]);
+  return 1;
+}
+
+/* set:mark(id, "stopped" | "failed") -> true when the id was open (the first outcome stands) */
+static int m_mark(lua_State *L) {
+  idset *s = &check_ud(L)->set;
+  unsigned outcome = check_outcome(L, 3);
+  if (outcome == IDSET_OPEN) return luaL_argerror(L, 3, "an outcome is stopped or failed");
+  uint32_t i = idset_lua_find(L, s, 2);
+  lua_pushboolean(L, i != IDSET_NONE && idset_settle(s, i, outcome));
+  return 1;
+}
+
+/* set:mark_all(ids, "stopped" | "failed") -> how many of the array's ids were open */
+static int m_mark_all(lua_State *L) {
+  idset *s = &check_ud(L)->set;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  unsigned outcome = check_outcome(L, 3);
+  if (outcome == IDSET_OPEN) return luaL_argerror(L, 3, "an outcome is stopped or failed");
+  size_t n = lua_rawlen(L, 2);
+  lua_Integer changed = 0;
+  for (size_t k = 1; k <= n; k++) {
+    lua_rawgeti(L, 2, (lua_Integer)k);
+    uint32_t i = idset_lua_find(L, s, -1);
+    lua_pop(L, 1);
+    if (i != IDSET_NONE) changed += idset_settle(s, i, outcome);
+  }
+  lua_pushinteger(L, changed);
+  return 1;
+}
+
+/* set:batch(first, last) -> a new array of ids[first..last], and a new batch number
+ * given to each of them; set:batch(ids) -> ids, and a new batch number for those of
+ * them in the set. A job's answer counts for the ids of its batch (core.job_outcomes). */
+static int m_batch(lua_State *L) {
+  idset_ud *u = check_ud(L);
+  idset *s = &u->set;
+  uint32_t b = idset_new_batch(s);
+  if (b == 0) return luaL_error(L, WHERE ": out of batch numbers");
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    size_t n = lua_rawlen(L, 2);
+    for (size_t k = 1; k <= n; k++) {
+      lua_rawgeti(L, 2, (lua_Integer)k);
+      uint32_t i = idset_lua_find(L, s, -1);
+      lua_pop(L, 1);
+      if (i != IDSET_NONE) s->batch[i] = b;
+    }
+    lua_pushvalue(L, 2);
+  } else {
+    lua_Integer first = luaL_checkinteger(L, 2), last = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, first >= 1 && first <= last + 1, 2, "out of range");
+    luaL_argcheck(L, last <= (lua_Integer)s->n, 3, "out of range");
+    lua_createtable(L, (int)(last - first + 1), 0);
+    for (lua_Integer i = first; i <= last; i++) {
+      s->batch[i - 1] = b;
+      lua_rawgeti(L, u->ids, i);
+      lua_rawseti(L, -2, i - first + 1);
+    }
+  }
+  lua_pushinteger(L, (lua_Integer)b);
+  return 2;
+}
+
+/* set:counts() -> open, stopped, failed */
+static int m_counts(lua_State *L) {
+  idset *s = &check_ud(L)->set;
+  for (int k = 0; k < IDSET_NSTATES; k++) lua_pushinteger(L, (lua_Integer)s->count[k]);
+  return IDSET_NSTATES;
+}
+
+/* set:list(outcome) -> a new array of the ids with that outcome, in order */
+static int m_list(lua_State *L) {
+  idset_ud *u = check_ud(L);
+  unsigned outcome = check_outcome(L, 2);
+  idset *s = &u->set;
+  uint32_t want = s->count[outcome];
+  lua_createtable(L, (int)want, 0); /* want <= IDSET_MAX */
+  lua_Integer k = 0;
+  for (uint32_t i = 0; i < s->n && (uint32_t)k < want; i++) {
+    if ((s->state[i] & IDSET_OUTCOME) != outcome) continue;
+    lua_rawgeti(L, u->ids, (lua_Integer)i + 1);
+    lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
+static int m_close(lua_State *L) {
+  idset_ud *u = luaL_checkudata(L, 1, IDSET_MT);
+  idset_free(&u->set);
+  return 0;
+}
+
+static int m_tostring(lua_State *L) {
+  idset_ud *u = luaL_checkudata(L, 1, IDSET_MT);
+  if (!u->set.slots) lua_pushliteral(L, "cloud.core.idset (closed)");
+  else lua_pushfstring(L, "cloud.core.idset (%d ids)", (int)u->set.n);
+  return 1;
+}
+
+void idset_lua_open(lua_State *L) {
+  static const luaL_Reg methods[] = {{"ids", m_ids},     {"size", m_size},   {"state", m_state},
+                                     {"mark", m_mark},   {"mark_all", m_mark_all}, {"batch", m_batch},
+                                     {"counts", m_counts}, {"list", m_list},
+                                     {"close", m_close}, {NULL, NULL}};
+  if (luaL_newmetatable(L, IDSET_MT)) {
+    lua_pushcfunction(L, m_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, m_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, idset_new);
+}

@@ -1,0 +1,204 @@
+-- core.idset (csrc/idset.c, csrc/idset_lua.c): the ledger's C set of ids, and what
+-- core.job_outcomes does with one. Checked against plain Lua tables doing the same.
+local core = require "cloud.core"
+local unpack = table.unpack or unpack
+
+local function ids_of(n, fmt)
+  local t = {}
+  for i = 1, n do t[i] = (fmt or "%08x-0000-4000-8000-%012d"):format(i * 7919, i) end
+  return t
+end
+
+describe("core.idset", function()
+  it("keeps the caller's array when nothing repeats, else a distinct copy in order", function()
+    local ids = { "a", "b", "c" }
+    local set, escape = core.idset(ids, true)
+    assert.are.equal(ids, set:ids())
+    assert.is_false(escape)
+    assert.are.equal(3, set:size())
+    local dup = { "a", "b", "a", "c", "b", "c", "d" }
+    set = core.idset(dup, true)
+    assert.are_not.equal(dup, set:ids())
+    assert.are.same({ "a", "b", "c", "d" }, set:ids())
+    assert.are.same({ "a", "b", "a", "c", "b", "c", "d" }, dup) -- the caller's array untouched
+  end)
+
+  it("says when an id needs JSON escaping", function()
+    assert.is_true(select(2, core.idset({ "a", 'b"c' }, true)))
+    assert.is_true(select(2, core.idset({ "a\\b" }, true)))
+    assert.is_false(select(2, core.idset({ "caf\xc3\xa9" }, true)))
+  end)
+
+  it("refuses what is not an array of ids, naming the place", function()
+    local function refuses(ids, text)
+      local set, why = core.idset(ids, true)
+      assert.is_nil(set)
+      assert.truthy(why:find(text, 1, true), why)
+    end
+    refuses({}, "option 'ids' is empty")
+    refuses({ x = "a" }, "option 'ids' must be an array (found key x)")
+    refuses({ "a", [2.5] = "b" }, "found key 2.5")
+    refuses({ "a", [true] = "b" }, "found key boolean")
+    refuses({ "a", 42 }, "ids[2] must be a non-empty string")
+    refuses({ "a", "" }, "ids[2] must be a non-empty string")
+    refuses({ "a", "b\0c" }, "ids[2]")
+    refuses({ "a", "b\127" }, "ids[2]")
+    refuses({ "a", "b", "c\n" }, "ids[3] must be a non-empty string without control characters")
+    local holes = { "a", "b", "c" }
+    holes[2] = nil
+    local set, why = core.idset(holes, true)
+    assert.is_nil(set)
+    assert.truthy(why:find("ids", 1, true))
+    assert.has_error(function() core.idset("a") end)
+  end)
+
+  it("takes any strings when not checking (ids read from the cloud), but only strings", function()
+    local set = core.idset({ "", "a\n", "a\n" })
+    assert.are.same({ "", "a\n" }, set:ids())
+    local none, why = core.idset({ "a", 1 })
+    assert.is_nil(none)
+    assert.truthy(why:find("ids[2] is not a string", 1, true))
+    assert.are.equal(0, core.idset({}):size())
+  end)
+
+  it("marks many at once", function()
+    local set = core.idset({ "a", "b", "c" }, true)
+    set:mark("a", "failed")
+    assert.are.equal(2, set:mark_all({ "a", "b", "c", "zzz", 7 }, "stopped"))
+    assert.are.same({ "b", "c" }, set:list("stopped"))
+  end)
+
+  it("gives each id one outcome, the first, and counts them", function()
+    local set = core.idset({ "a", "b", "c" }, true)
+    assert.are.equal("open", set:state("a"))
+    assert.is_nil(set:state("zzz"))
+    assert.is_nil(set:state(1))
+    assert.is_true(set:mark("a", "stopped"))
+    assert.is_false(set:mark("a", "failed"))
+    assert.is_true(set:mark("b", "failed"))
+    assert.is_false(set:mark("zzz", "stopped"))
+    assert.are.equal("stopped", set:state("a"))
+    assert.are.equal("failed", set:state("b"))
+    assert.are.same({ 1, 1, 1 }, { set:counts() })
+    assert.are.same({ "c" }, set:list("open"))
+    assert.are.same({ "a" }, set:list("stopped"))
+    assert.are.same({ "b" }, set:list("failed"))
+    assert.has_error(function() set:mark("c", "open") end)
+    assert.has_error(function() set:mark("c", "gone") end)
+  end)
+
+  it("agrees with a Lua table on 200,000 ids with repeats", function()
+    local ids, want, order = {}, {}, {}
+    local x = 1
+    for i = 1, 200000 do
+      x = (x * 48271) % 2147483647
+      local id = ("srv-%d"):format(x % 150000) -- about a quarter repeat
+      ids[i] = id
+      if not want[id] then want[id] = true; order[#order + 1] = id end
+    end
+    local set = core.idset(ids, true)
+    assert.are.equal(#order, set:size())
+    assert.are.same(order, set:ids())
+    for i = 1, #order, 97 do assert.are.equal("open", set:state(order[i])) end
+    for i = 1, 1000 do assert.is_nil(set:state(("srv-x%d"):format(i))) end
+  end)
+
+  it("is closed once, then refuses use", function()
+    local set = core.idset({ "a" }, true)
+    set:close()
+    set:close()
+    assert.truthy(tostring(set):find("closed", 1, true))
+    assert.has_error(function() set:state("a") end)
+  end)
+end)
+
+describe("core.job_outcomes with a set", function()
+  local function answer(status, subs)
+    local parts = {}
+    for i, s in ipairs(subs) do
+      parts[i] = ('{"status":"%s","error_code":%s,"entities":{"server_id":%s}}'):format(s[2],
+        s[3] and ('"' .. s[3] .. '"') or "null", s[1] and ('"' .. s[1] .. '"') or "null")
+    end
+    return ('{"status":"%s","entities":{"sub_jobs":[%s]}}'):format(status, table.concat(parts, ","))
+  end
+
+  it("stops the job's open servers with a SUCCESS sub-job and returns the rest", function()
+    local ids = ids_of(1000)
+    local set = core.idset(ids, true)
+    local job, batch = set:batch(1, 500)
+    assert.are.same({ unpack(ids, 1, 500) }, job)
+    local _, other = set:batch(501, 1000)
+    local subs = {}
+    for i = 1, 500 do
+      if i % 50 == 0 then subs[#subs + 1] = { ids[i], "FAIL", "Ecs.0100" }
+      elseif i % 101 ~= 0 then subs[#subs + 1] = { ids[i], "SUCCESS" } end
+    end
+    subs[#subs + 1] = { ids[800], "SUCCESS" } -- not in this job: ignored
+    subs[#subs + 1] = { "stranger", "SUCCESS" }
+    subs[#subs + 1] = { nil, "SUCCESS" }
+    local d = core.job_outcomes(answer("FAIL", subs), set, batch, job)
+    assert.are.equal("FAIL", d.status)
+    assert.are.equal(10, d.sub_jobs)
+    assert.are.same({ "FAIL", "Ecs.0100" }, { d.sub_status[1], d.sub_error_code[1] })
+    assert.are.equal(ids[50], d.server_id[1])
+    assert.are.same({ ids[101], ids[202], ids[303], ids[404] }, d.missing)
+    local open, stopped = set:counts()
+    assert.are.equal(500 - 10 - 4, stopped)
+    assert.are.equal("open", set:state(ids[800]))
+    assert.are.equal("open", set:state(ids[50]))
+    -- A sub-job counts for its own batch only: ids[800] is in the other one.
+    local again = core.job_outcomes(answer("SUCCESS", { { ids[800], "SUCCESS" } }), set, batch, { ids[800] })
+    assert.are.equal(0, again.sub_jobs)
+    assert.are.same({}, again.missing)
+    assert.are.equal("open", set:state(ids[800]))
+    assert.are.equal(open, (set:counts()))
+    -- The FAIL was handed back once, and its server can be judged again (the mark is cleared).
+    local _, resend = set:batch({ ids[50], "stranger" })
+    again = core.job_outcomes(answer("SUCCESS", { { ids[50], "FAIL", "Ecs.0603" } }), set, resend, { ids[50] })
+    assert.are.same({ 1, ids[50], {} }, { again.sub_jobs, again.server_id[1], again.missing })
+    again = core.job_outcomes(answer("SUCCESS", { { ids[800], "SUCCESS" } }), set, other, { ids[800], ids[900] })
+    assert.are.same({ ids[900] }, again.missing)
+    assert.are.equal("stopped", set:state(ids[800]))
+  end)
+
+  it("keeps only the first other sub-job of a server, and lets a later SUCCESS stop it", function()
+    local set = core.idset({ "a", "b" }, true)
+    local ab, batch = set:batch(1, 2)
+    local d = core.job_outcomes(answer("SUCCESS", { { "a", "FAIL", "X" }, { "a", "FAIL", "Y" },
+      { "b", "RUNNING" }, { "b", "SUCCESS" } }), set, batch, ab)
+    assert.are.equal(2, d.sub_jobs)
+    assert.are.same({ "a", "b" }, d.server_id)
+    assert.are.same({ "X", false }, d.sub_error_code)
+    assert.are.same({}, d.missing)
+    assert.are.equal("stopped", set:state("b"))
+    assert.are.equal("open", set:state("a"))
+  end)
+
+  it("applies nothing while the job runs, and nothing to servers already settled", function()
+    local set = core.idset({ "a", "b" }, true)
+    local ab, batch = set:batch(1, 2)
+    local body = answer("RUNNING", { { "a", "SUCCESS" } })
+    local d = core.job_outcomes(body, set, batch, ab)
+    assert.are.same({ 0, {} }, { d.sub_jobs, d.missing })
+    assert.are.equal("open", set:state("a"))
+    set:mark("b", "failed")
+    d = core.job_outcomes(answer("SUCCESS", { { "a", "SUCCESS" }, { "b", "SUCCESS" } }), set, batch, ab)
+    assert.are.same({ 0, {} }, { d.sub_jobs, d.missing })
+    assert.are.equal("failed", set:state("b"))
+    assert.are.equal("stopped", set:state("a"))
+  end)
+
+  it("still refuses invalid answers and checks its arguments", function()
+    local set = core.idset({ "a" }, true)
+    local a, batch = set:batch(1, 1)
+    local d, err = core.job_outcomes("{", set, batch, a)
+    assert.is_nil(d)
+    assert.truthy(err:find("invalid job answer", 1, true))
+    assert.has_error(function() core.job_outcomes("{}", set, batch) end)
+    assert.has_error(function() core.job_outcomes("{}", set, 0, a) end)
+    assert.has_error(function() core.job_outcomes("{}", {}, batch, a) end)
+    assert.has_error(function() set:batch(0, 1) end)
+    assert.has_error(function() set:batch(1, 2) end)
+    assert.are.equal("open", set:state("a"))
+  end)
+end)
