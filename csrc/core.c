@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "compat.h"
+#include "body_lua.h"
 #include "http_lua.h"
 #include "idset_lua.h"
 #include "jobscan_lua.h"
@@ -54,6 +55,8 @@ int luaopen_cloud_core(lua_State *L) {
   lua_setfield(L, -2, "job_outcomes");
   idset_lua_open(L);
   lua_setfield(L, -2, "idset");
+  body_lua_open(L);
+  lua_setfield(L, -2, "stop_body");
   lua_pushliteral(L, CLOUD_CORE_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

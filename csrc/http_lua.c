@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "compat.h"
+#include "body_lua.h"
 #include "canon.h"
 #include "http.h"
 #include "http_lua.h"
 
 #define HTTP_MT "cloud.core.http"
-#define BODY_MT "cloud.core.body"
 #define WHERE "cloud.core.http"
 
 typedef struct {
@@ -129,8 +129,8 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
   return next;
 }
 
-/* engine:add(id, method, url, headers, body, fresh, raw): raw, a 2xx answer's body comes
- * back as a cloud.core.body, not a string (see push_body) */
+/* engine:add(id, method, url, headers, body, fresh, raw): body, a string or a
+ * cloud.core.body; raw, a 2xx answer's body comes back as a cloud.core.body, not a string */
 static int engine_add(lua_State *L) {
   engine_ud *u = check_open(L);
   lua_Number id = luaL_checknumber(L, 2);
@@ -138,7 +138,9 @@ static int engine_add(lua_State *L) {
   const char *url = luaL_checkstring(L, 4);
   luaL_checktype(L, 5, LUA_TTABLE);
   size_t body_len = 0;
-  const char *body = luaL_optlstring(L, 6, NULL, &body_len);
+  const char *body = NULL;
+  if (!lua_isnoneornil(L, 6) && !(body = body_lua_bytes(L, 6, &body_len)))
+    return luaL_argerror(L, 6, "a string or cloud.core.body expected");
   int fresh = lua_toboolean(L, 7);
   int raw = lua_toboolean(L, 8);
   if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
@@ -157,41 +159,6 @@ static void set_string(lua_State *L, const char *field, const char *value) {
   lua_setfield(L, -2, field);
 }
 
-/* A body kept in C memory: job answers run to hundreds of kilobytes, and as Lua strings
- * each would be copied once more and then wait for the collector. The reader takes it
- * as it is (http_lua_bytes) and the caller closes it at once. */
-typedef struct {
-  cbuf buf;
-} body_ud;
-
-static int body_close(lua_State *L) {
-  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
-  cbuf_free(&b->buf);
-  return 0;
-}
-
-static int body_len(lua_State *L) {
-  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
-  lua_pushinteger(L, (lua_Integer)b->buf.len);
-  return 1;
-}
-
-static void push_body(lua_State *L, http_response *r) {
-  body_ud *b = lua_newuserdata(L, sizeof *b);
-  cbuf_init(&b->buf);
-  luaL_setmetatable(L, BODY_MT);
-  b->buf = r->body; /* moved: the response no longer owns it */
-  cbuf_init(&r->body);
-}
-
-const char *http_lua_bytes(lua_State *L, int i, size_t *len) {
-  if (lua_type(L, i) == LUA_TSTRING) return lua_tolstring(L, i, len);
-  body_ud *b = luaL_testudata(L, i, BODY_MT);
-  if (!b) return NULL;
-  *len = b->buf.len;
-  return b->buf.len ? b->buf.data : "";
-}
-
 static void push_response(lua_State *L, http_response *r) {
   lua_createtable(L, 0, 10);
   lua_pushnumber(L, (lua_Number)r->id);
@@ -199,7 +166,7 @@ static void push_response(lua_State *L, http_response *r) {
   lua_pushinteger(L, (lua_Integer)r->status);
   lua_setfield(L, -2, "status");
   if (r->raw && r->error == HTTP_OK && r->status >= 200 && r->status < 300)
-    push_body(L, r);
+    body_lua_push(L, &r->body); /* job answers: not copied into a Lua string */
   else
     lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
   lua_setfield(L, -2, "body");
@@ -217,12 +184,14 @@ static void push_response(lua_State *L, http_response *r) {
   set_string(L, "date", r->date);
 }
 
-/* engine:run(timeout_seconds) -> array of finished responses (maybe empty) */
+/* engine:run(timeout_seconds) -> array of finished responses, or nil when none finished
+ * (no table is made for nothing: the loop calling this runs often) */
 static int engine_run(lua_State *L) {
   engine_ud *u = check_open(L);
   lua_Number timeout = luaL_optnumber(L, 2, 0);
-  http_engine_run(u->engine, timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0);
-  lua_newtable(L);
+  size_t ndone = http_engine_run(u->engine, timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0);
+  if (ndone == 0) return 0;
+  lua_createtable(L, ndone > 64 ? 64 : (int)ndone, 0);
   int i = 0;
   http_response *r;
   while ((r = http_engine_next(u->engine))) {
@@ -265,17 +234,6 @@ void http_lua_open(lua_State *L) {
     lua_setfield(L, -2, "__tostring");
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
-  if (luaL_newmetatable(L, BODY_MT)) {
-    lua_pushcfunction(L, body_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, body_len);
-    lua_setfield(L, -2, "__len");
-    lua_newtable(L);
-    lua_pushcfunction(L, body_close);
-    lua_setfield(L, -2, "close");
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);

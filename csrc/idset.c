@@ -27,16 +27,18 @@ int idset_init(idset *s, uint32_t expected, idset_key_fn key, void *ctx) {
   s->key = key;
   s->ctx = ctx;
   if (expected > IDSET_MAX) return -1;
-  uint32_t slots = 16;
-  while (slots < expected * 2u) slots *= 2; /* at most half full: short probe runs */
+  /* At most three quarters full: with the fingerprints, probe runs stay cheap. */
+  uint32_t slots = expected + expected / 3 + 1;
+  if (slots < 16) slots = 16;
+  s->index_bits = 1;
+  while (((uint64_t)1 << s->index_bits) <= expected) s->index_bits++; /* holds index + 1 */
   s->slots = calloc(slots, sizeof *s->slots);
   s->state = malloc(expected ? expected : 1);
-  s->batch = calloc(expected ? expected : 1, sizeof *s->batch);
-  if (!s->slots || !s->state || !s->batch) {
+  if (!s->slots || !s->state) {
     idset_free(s);
     return -1;
   }
-  s->mask = slots - 1;
+  s->nslots = slots;
   s->cap = expected;
   return 0;
 }
@@ -44,11 +46,27 @@ int idset_init(idset *s, uint32_t expected, idset_key_fn key, void *ctx) {
 void idset_free(idset *s) {
   free(s->slots);
   free(s->state);
-  free(s->batch);
+  free(s->batches);
   s->slots = NULL;
   s->state = NULL;
-  s->batch = NULL;
+  s->batches = NULL;
+  s->nbatches = s->batches_cap = 0;
   s->n = s->cap = 0;
+}
+
+/* A slot holds index + 1 in its low index_bits, and above them as many bits of the id's
+ * hash as fit: a fingerprint that spares nearly every comparison with another id (each
+ * one a fetch of that id's bytes, likely a cache miss). 0 is an empty slot. */
+static uint32_t slot_index(const idset *s, uint32_t slot) {
+  return (slot & (uint32_t)(((uint64_t)1 << s->index_bits) - 1)) - 1;
+}
+
+static uint32_t fingerprint_of(const idset *s, uint32_t slot) {
+  return s->index_bits >= 32 ? 0 : slot >> s->index_bits << s->index_bits;
+}
+
+static uint32_t fingerprint(const idset *s, uint64_t h) {
+  return s->index_bits >= 32 ? 0 : (uint32_t)(h >> 32) >> s->index_bits << s->index_bits;
 }
 
 static int same(const idset *s, uint32_t index, const char *p, size_t n) {
@@ -57,35 +75,54 @@ static int same(const idset *s, uint32_t index, const char *p, size_t n) {
   return k && len == n && memcmp(k, p, n) == 0;
 }
 
-/* The slot holding p, or the empty slot where it would go. */
-static uint32_t probe(const idset *s, const char *p, size_t n) {
-  uint32_t i = (uint32_t)hash(p, n) & s->mask;
-  while (s->slots[i] && !same(s, s->slots[i] - 1, p, n)) i = (i + 1) & s->mask;
+/* The slot holding p, or the empty slot where it would go; *print gets p's fingerprint. */
+static uint32_t probe(const idset *s, const char *p, size_t n, uint32_t *print) {
+  uint64_t h = hash(p, n);
+  uint32_t fp = fingerprint(s, h);
+  uint32_t i = (uint32_t)(((uint64_t)(uint32_t)h * s->nslots) >> 32); /* h mod nslots, fast */
+  for (uint32_t slot; (slot = s->slots[i]); i = i + 1 == s->nslots ? 0 : i + 1) {
+    if (fingerprint_of(s, slot) == fp && same(s, slot_index(s, slot), p, n)) break;
+  }
+  *print = fp;
   return i;
 }
 
 uint32_t idset_find(const idset *s, const char *p, size_t n) {
   if (!s->slots) return IDSET_NONE;
-  uint32_t slot = s->slots[probe(s, p, n)];
-  return slot ? slot - 1 : IDSET_NONE;
+  uint32_t fp, slot = s->slots[probe(s, p, n, &fp)];
+  return slot ? slot_index(s, slot) : IDSET_NONE;
 }
 
 uint32_t idset_add(idset *s, const char *p, size_t n, int *added) {
   *added = 0;
   if (!s->slots) return IDSET_NONE;
-  uint32_t i = probe(s, p, n);
-  if (s->slots[i]) return s->slots[i] - 1;
+  uint32_t fp, i = probe(s, p, n, &fp);
+  if (s->slots[i]) return slot_index(s, s->slots[i]);
   if (s->n >= s->cap) return IDSET_NONE;
   uint32_t index = s->n++;
-  s->slots[i] = index + 1;
+  s->slots[i] = fp | (index + 1);
   s->state[index] = IDSET_OPEN;
   s->count[IDSET_OPEN]++;
   *added = 1;
   return index;
 }
 
-uint32_t idset_new_batch(idset *s) {
-  return s->nbatches == UINT32_MAX ? 0 : ++s->nbatches;
+uint32_t idset_new_batch(idset *s, uint32_t first, uint32_t last) {
+  if (s->nbatches == s->batches_cap) {
+    uint32_t cap = s->batches_cap ? s->batches_cap * 2 : 64;
+    if (cap <= s->batches_cap || cap > UINT32_MAX / sizeof *s->batches) return 0;
+    idset_batch *grown = realloc(s->batches, cap * sizeof *grown);
+    if (!grown) return 0;
+    s->batches = grown;
+    s->batches_cap = cap;
+  }
+  s->batches[s->nbatches].first = first;
+  s->batches[s->nbatches].last = last;
+  return ++s->nbatches;
+}
+
+const idset_batch *idset_get_batch(const idset *s, uint32_t b) {
+  return b >= 1 && b <= s->nbatches ? &s->batches[b - 1] : NULL;
 }
 
 int idset_settle(idset *s, uint32_t index, unsigned outcome) {

@@ -1,8 +1,8 @@
 /* A set of server ids with one outcome byte each: the ledger of a stop, kept out of the
  * Lua heap. The ids themselves are not copied: the set stores indexes, and the caller
  * hands back an id's bytes by index (its Lua array holds them). 4 bytes a slot, at most
- * half the slots used, a state byte and a batch number: about 13 to 21 bytes an id, against
- * 40 or more for a Lua table mapping id -> state. Pure C over buffers. */
+ * three quarters of the slots used, plus a state byte: about 6.5 bytes an id, against 40
+ * or more for a Lua table mapping id -> state. Pure C over buffers. */
 #ifndef CLOUD_IDSET_H
 #define CLOUD_IDSET_H
 
@@ -16,20 +16,29 @@
 /* An id's outcome: open until it is stopped or failed, then never changes again. */
 enum { IDSET_OPEN, IDSET_STOPPED, IDSET_FAILED, IDSET_NSTATES };
 #define IDSET_OUTCOME 3u /* the bits of the state byte that hold the outcome */
-/* A scratch mark, set and cleared within one call (see jobscan_lua.c). */
+/* Scratch marks, set and cleared within one call (see jobscan_lua.c). */
 #define IDSET_SEEN 4u
+#define IDSET_IN_JOB 8u
+
+/* The members a stop call was sent for: positions first..last (1-based) of the set's ids
+ * for a call of the first submission, or first = 0 for a list of ids sent again (rare:
+ * its members are found by looking its ids up). */
+typedef struct {
+  uint32_t first, last;
+} idset_batch;
 
 /* The bytes of member `index` (0-based), or NULL when they cannot be had. */
 typedef const char *(*idset_key_fn)(void *ctx, uint32_t index, size_t *len);
 
 typedef struct {
-  uint32_t *slots; /* 0: empty, else member index + 1 */
-  uint32_t mask;   /* number of slots - 1 */
+  uint32_t *slots; /* 0: empty, else member index + 1 and a fingerprint (idset.c) */
+  uint32_t nslots;
+  unsigned index_bits; /* low bits of a slot that hold index + 1 */
   uint32_t n;      /* members */
   uint32_t cap;    /* members the state array has room for */
   unsigned char *state;
-  uint32_t *batch; /* the batch (stop call) each member was last sent in; 0: none yet */
-  uint32_t nbatches;
+  idset_batch *batches; /* batch number b is batches[b - 1] */
+  uint32_t nbatches, batches_cap;
   uint32_t count[IDSET_NSTATES];
   idset_key_fn key;
   void *ctx;
@@ -46,8 +55,11 @@ uint32_t idset_find(const idset *s, const char *p, size_t n);
  * member (new or old); *added says which. IDSET_NONE when full (expected reached). */
 uint32_t idset_add(idset *s, const char *p, size_t n, int *added);
 
-/* A new batch number, or 0 when they have run out (after 4 billion stop calls). */
-uint32_t idset_new_batch(idset *s);
+/* Records a batch (first = 0: a list); returns its number, or 0 out of memory. */
+uint32_t idset_new_batch(idset *s, uint32_t first, uint32_t last);
+
+/* The batch numbered b, or NULL. */
+const idset_batch *idset_get_batch(const idset *s, uint32_t b);
 
 /* Moves an open member to STOPPED or FAILED; returns 1 if it was open, else 0. */
 int idset_settle(idset *s, uint32_t index, unsigned outcome);

@@ -68,21 +68,17 @@ static int bad_keys(lua_State *L, int t, size_t n) {
   return 0;
 }
 
-/* 0: fine; 1: needs JSON escaping (a quote or backslash); 2: a control character. */
-static int id_kind(const char *p, size_t n) {
-  int kind = 0;
+static int has_control(const char *p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)p[i];
-    if (c < 0x20 || c == 0x7f) return 2;
-    if (c == '"' || c == '\\') kind = 1;
+    if (c < 0x20 || c == 0x7f) return 1;
   }
-  return kind;
+  return 0;
 }
 
-/* core.idset(ids, checked) -> set, escape | nil, message. checked: the ids come from the
- * caller and must be non-empty strings without control characters, in an array without
- * holes or other keys; else any strings will do (ids read from the cloud). escape: some
- * id needs JSON escaping. */
+/* core.idset(ids, checked) -> set | nil, message. checked: the ids come from the caller
+ * and must be non-empty strings without control characters, in an array without holes
+ * or other keys; else any strings will do (ids read from the cloud). */
 static int idset_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int checked = lua_toboolean(L, 2);
@@ -110,13 +106,11 @@ static int idset_new(lua_State *L) {
   if (idset_init(&u->set, (uint32_t)n, key_at, u) != 0) return luaL_error(L, WHERE ": out of memory");
   u->L = L;
   u->ids = 1; /* the caller's array, until a repeat makes a distinct copy at slot 3 */
-  int escape = 0;
   for (size_t i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, (lua_Integer)i);
     size_t len = 0;
     const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    int kind = p ? id_kind(p, len) : 0;
-    if (!p || (checked && (len == 0 || kind == 2))) {
+    if (!p || (checked && (len == 0 || has_control(p, len)))) {
       idset_free(&u->set);
       lua_pushnil(L);
       if (checked)
@@ -125,7 +119,6 @@ static int idset_new(lua_State *L) {
         lua_pushfstring(L, "ids[%d] is not a string", (int)i);
       return 2;
     }
-    escape |= kind != 0;
     int added;
     uint32_t at = idset_add(&u->set, p, len, &added);
     if (!added && u->ids == 1 && at != IDSET_NONE) {
@@ -145,8 +138,7 @@ static int idset_new(lua_State *L) {
   lua_pushvalue(L, u->ids);
   compat_setuservalue(L, 2);
   lua_settop(L, 2);
-  lua_pushboolean(L, escape);
-  return 2;
+  return 1;
 }
 
 static idset_ud *check_ud(lua_State *L) {
@@ -207,34 +199,28 @@ static int m_mark_all(lua_State *L) {
   return 1;
 }
 
-/* set:batch(first, last) -> a new array of ids[first..last], and a new batch number
- * given to each of them; set:batch(ids) -> ids, and a new batch number for those of
- * them in the set. A job's answer counts for the ids of its batch (core.job_outcomes). */
+/* set:batch(first, last) -> a new array of ids[first..last], and the number of this new
+ * batch of them; set:batch(ids) -> ids, and the number of a new batch of those of them in
+ * the set. A job's answer counts for the ids of its batch (core.job_outcomes). */
 static int m_batch(lua_State *L) {
   idset_ud *u = check_ud(L);
   idset *s = &u->set;
-  uint32_t b = idset_new_batch(s);
-  if (b == 0) return luaL_error(L, WHERE ": out of batch numbers");
+  uint32_t b;
   if (lua_type(L, 2) == LUA_TTABLE) {
-    size_t n = lua_rawlen(L, 2);
-    for (size_t k = 1; k <= n; k++) {
-      lua_rawgeti(L, 2, (lua_Integer)k);
-      uint32_t i = idset_lua_find(L, s, -1);
-      lua_pop(L, 1);
-      if (i != IDSET_NONE) s->batch[i] = b;
-    }
+    b = idset_new_batch(s, 0, 0);
     lua_pushvalue(L, 2);
   } else {
     lua_Integer first = luaL_checkinteger(L, 2), last = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, first >= 1 && first <= last + 1, 2, "out of range");
+    luaL_argcheck(L, first >= 1 && first <= last, 2, "out of range");
     luaL_argcheck(L, last <= (lua_Integer)s->n, 3, "out of range");
+    b = idset_new_batch(s, (uint32_t)first, (uint32_t)last);
     lua_createtable(L, (int)(last - first + 1), 0);
     for (lua_Integer i = first; i <= last; i++) {
-      s->batch[i - 1] = b;
       lua_rawgeti(L, u->ids, i);
       lua_rawseti(L, -2, i - first + 1);
     }
   }
+  if (b == 0) return luaL_error(L, WHERE ": out of memory");
   lua_pushinteger(L, (lua_Integer)b);
   return 2;
 }

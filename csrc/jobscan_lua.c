@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "body_lua.h"
 #include "compat.h"
-#include "http_lua.h"
 #include "idset_lua.h"
 #include "jobscan.h"
 #include "jobscan_lua.h"
@@ -63,44 +63,74 @@ static int str_is(const jobscan_result *r, const char *body, jobscan_str s, cons
   return s.set && s.len == n && memcmp(jobscan_ptr(r, body, s), want, n) == 0;
 }
 
-/* The member index of sub-job k's server in set, if it is an open member of batch b. */
-static uint32_t open_in_batch(const jobscan_result *r, const char *body, size_t k, idset *set, uint32_t b) {
-  jobscan_str id = r->subs[k].f[JOBSCAN_SERVER_ID];
-  if (!id.set) return IDSET_NONE;
-  uint32_t i = idset_find(set, jobscan_ptr(r, body, id), id.len);
-  if (i == IDSET_NONE || set->batch[i] != b || (set->state[i] & IDSET_OUTCOME) != IDSET_OPEN) return IDSET_NONE;
-  return i;
+/* Sets or clears IDSET_IN_JOB on the members named in the array at index t. */
+static void mark_listed(lua_State *L, idset *set, int t, size_t n, int on) {
+  for (size_t k = 1; k <= n; k++) {
+    lua_rawgeti(L, t, (lua_Integer)k);
+    uint32_t i = idset_lua_find(L, set, -1);
+    lua_pop(L, 1);
+    if (i == IDSET_NONE) continue;
+    if (on) set->state[i] |= IDSET_IN_JOB;
+    else set->state[i] &= (unsigned char)~IDSET_IN_JOB;
+  }
 }
 
-/* An ended job's sub-jobs against the set: a SUCCESS sub-job of an open server of batch
- * b stops it in the set. The first other sub-job of each such server is kept (compacted
- * to the front of r->subs) for Lua to judge. Pushes `missing`: the open servers of the
- * job's ids (the array at index t) with no sub-job at all. One lookup per sub-job; the
- * ids are looked up only when some server had none. */
-static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, idset *set, uint32_t b, int t) {
-  size_t n = lua_rawlen(L, t), matched = 0, kept = 0;
+/* Member i is open and one of the batch's. */
+static int open_member(const idset *set, const idset_batch *bt, uint32_t i) {
+  unsigned st = set->state[i];
+  if ((st & IDSET_OUTCOME) != IDSET_OPEN) return 0;
+  return bt->first ? i + 1 >= bt->first && i + 1 <= bt->last : (st & IDSET_IN_JOB) != 0;
+}
+
+/* ... and has no sub-job in this answer so far. */
+static int unseen_member(const idset *set, const idset_batch *bt, uint32_t i) {
+  return !(set->state[i] & IDSET_SEEN) && open_member(set, bt, i);
+}
+
+/* An ended job's sub-jobs against the set: a SUCCESS sub-job of an open member of batch
+ * bt stops it in the set. The first other sub-job of each such member is kept (compacted
+ * to the front of r->subs) for Lua to judge. Pushes `missing`: the batch's open members
+ * with no sub-job at all. One lookup per sub-job; a batch of positions (the first
+ * submission) needs no other, a list batch (`ids`, the array at index t) a few more.
+ * `all` is the set's ids array. */
+static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, idset *set,
+                           const idset_batch *bt, int t, int all) {
+  size_t n = bt->first ? bt->last - bt->first + 1 : lua_rawlen(L, t);
+  if (!bt->first) mark_listed(L, set, t, n, 1);
+  size_t matched = 0, kept = 0;
   for (size_t k = 0; k < r->nsubs; k++) {
-    uint32_t i = open_in_batch(r, body, k, set, b);
-    if (i == IDSET_NONE) continue;
+    jobscan_str id = r->subs[k].f[JOBSCAN_SERVER_ID];
+    if (!id.set) continue;
+    uint32_t i = idset_find(set, jobscan_ptr(r, body, id), id.len);
+    if (i == IDSET_NONE || !open_member(set, bt, i)) continue;
     int seen = set->state[i] & IDSET_SEEN;
+    matched += !seen;
     if (str_is(r, body, r->subs[k].f[JOBSCAN_STATUS], "SUCCESS")) {
-      idset_settle(set, i, IDSET_STOPPED);
+      idset_settle(set, i, IDSET_STOPPED); /* even after another sub-job of it: it stopped */
     } else if (!seen) {
       set->state[i] |= IDSET_SEEN;
       r->subs[kept++] = r->subs[k];
     }
-    matched += !seen;
   }
   r->nsubs = kept;
   lua_newtable(L);
   lua_Integer m = 0;
-  for (size_t k = 1; matched < n && k <= n; k++) {
-    lua_rawgeti(L, t, (lua_Integer)k);
-    uint32_t i = idset_lua_find(L, set, -1);
-    if (i != IDSET_NONE && set->batch[i] == b && set->state[i] == IDSET_OPEN) { /* open, not seen */
+  if (matched < n && bt->first) {
+    for (uint32_t i = bt->first - 1; i < bt->last; i++) {
+      if (!unseen_member(set, bt, i)) continue;
+      lua_rawgeti(L, all, (lua_Integer)i + 1);
       lua_rawseti(L, -2, ++m);
-    } else {
-      lua_pop(L, 1);
+    }
+  } else if (matched < n) {
+    for (size_t k = 1; k <= n; k++) {
+      lua_rawgeti(L, t, (lua_Integer)k);
+      uint32_t i = idset_lua_find(L, set, -1);
+      if (i != IDSET_NONE && unseen_member(set, bt, i)) {
+        set->state[i] |= IDSET_SEEN; /* listed twice: once in missing */
+        lua_rawseti(L, -2, ++m);
+      } else {
+        lua_pop(L, 1);
+      }
     }
   }
   for (size_t k = 0; k < kept; k++) {
@@ -108,23 +138,24 @@ static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, id
     uint32_t i = idset_find(set, jobscan_ptr(r, body, id), id.len);
     set->state[i] &= (unsigned char)~IDSET_SEEN;
   }
+  if (!bt->first) mark_listed(L, set, t, n, 0);
 }
 
 static int job_outcomes(lua_State *L) {
   jobscan_result *r = lua_touserdata(L, lua_upvalueindex(1));
   size_t n;
   /* Not luaL_checkstring: a number is no answer. A cloud.core.body is read in place. */
-  const char *body = http_lua_bytes(L, 1, &n); /* stays alive in slot 1 while we push */
+  const char *body = body_lua_bytes(L, 1, &n); /* stays alive in slot 1 while we push */
   if (!body) return luaL_argerror(L, 1, "a string or cloud.core.body expected");
   idset *set = NULL;
-  uint32_t batch = 0;
+  const idset_batch *batch = NULL;
   if (!lua_isnoneornil(L, 2)) {
     lua_Integer b = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, b >= 1 && b <= UINT32_MAX, 3, "not a batch number");
-    batch = (uint32_t)b;
     luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
     set = idset_lua_bind(L, 2); /* pushes the set's ids array: slot 5 */
+    batch = b >= 1 && b <= UINT32_MAX ? idset_get_batch(set, (uint32_t)b) : NULL;
+    luaL_argcheck(L, batch != NULL, 3, "not a batch of this set");
   }
   int rc = jobscan_parse(r, body, n);
   if (rc == JOBSCAN_OK && r->nsubs >= INT_MAX) rc = JOBSCAN_ENOMEM;
@@ -145,7 +176,7 @@ static int job_outcomes(lua_State *L) {
     int ended = str_is(r, body, r->top[JOBSCAN_STATUS], "SUCCESS") ||
                 str_is(r, body, r->top[JOBSCAN_STATUS], "FAIL");
     if (ended) {
-      apply_outcomes(L, r, body, set, batch, 4);
+      apply_outcomes(L, r, body, set, batch, 4, 5);
     } else {
       r->nsubs = 0;
       lua_newtable(L);

@@ -1,5 +1,6 @@
 /* core.sign{...}: checks a Lua request table, hands plain buffers to sign.c and
- * returns what the HTTP layer sends. Errors name the field, never a secret.
+ * returns the signature with its parts. core.sign({...}, true) returns only what the
+ * HTTP layer sends: headers, wire path, query string. Errors name the field, never a secret.
  * Per Lua state, one scratch userdata (the function's upvalue) holds the hashing
  * contexts, the result buffers and the pair arrays, so a call allocates little. */
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "body_lua.h"
 #include "compat.h"
 #include "secret.h"
 #include "sign.h"
@@ -96,6 +98,16 @@ static const char *opt_string(lua_State *L, int k, size_t *n, int required) {
   lua_pop(L, 1); /* the options table keeps the string alive */
   if (t == LUA_TNIL && required) luaL_error(L, WHERE ": field '%s' is required", name);
   if (t != LUA_TNIL && t != LUA_TSTRING) luaL_error(L, WHERE ": field '%s' must be a string", name);
+  return s;
+}
+
+/* The body: a string or a cloud.core.body (the options table keeps either alive). */
+static cstr body_field(lua_State *L) {
+  cstr s = {NULL, 0};
+  int t = get_field(L, K_BODY);
+  if (t != LUA_TNIL && !(s.p = body_lua_bytes(L, -1, &s.n)))
+    luaL_error(L, WHERE ": field 'body' must be a string or cloud.core.body");
+  lua_pop(L, 1);
   return s;
 }
 
@@ -258,6 +270,25 @@ static void set_value(lua_State *L, int t, int k, int v) {
   lua_rawset(L, t);
 }
 
+/* Pushes the headers to send: the caller's, the signer's and Authorization (the string
+ * at index auth). With res (not 0), the date used also goes into the table at res. */
+static void push_headers(lua_State *L, const cpair *headers, size_t n, int auth, int res) {
+  lua_createtable(L, 0, (int)n + 1);
+  int h = lua_gettop(L);
+  for (size_t i = 0; i < n; i++) {
+    cstr v = canon_trim(headers[i].value);
+    lua_pushlstring(L, headers[i].name.p, headers[i].name.n);
+    lua_pushlstring(L, v.p, v.n);
+    lua_rawset(L, h);
+    if (res && headers[i].name.p == KEYS_X_SDK_DATE) { /* the date the signer used */
+      push_key(L, K_DATE);
+      lua_pushlstring(L, v.p, v.n);
+      lua_rawset(L, res);
+    }
+  }
+  set_value(L, h, R_AUTHORIZATION_HEADER, auth);
+}
+
 static void push_result(lua_State *L, const sign_result *r, const cpair *headers, size_t n) {
   lua_createtable(L, 0, 8);
   int res = lua_gettop(L);
@@ -271,28 +302,32 @@ static void push_result(lua_State *L, const sign_result *r, const cpair *headers
   set_field(L, res, R_QUERY_STRING, r->query_string.len ? r->query_string.data : "",
             r->query_string.len);
   set_field(L, res, R_SIGNATURE, r->signature, 64);
-
-  lua_createtable(L, 0, (int)n + 1);
-  int h = lua_gettop(L);
-  for (size_t i = 0; i < n; i++) {
-    cstr v = canon_trim(headers[i].value);
-    lua_pushlstring(L, headers[i].name.p, headers[i].name.n);
-    lua_pushlstring(L, v.p, v.n);
-    lua_rawset(L, h);
-    if (headers[i].name.p == KEYS_X_SDK_DATE) { /* the date the signer used */
-      push_key(L, K_DATE);
-      lua_pushlstring(L, v.p, v.n);
-      lua_rawset(L, res);
-    }
-  }
-  set_value(L, h, R_AUTHORIZATION_HEADER, auth);
-  set_value(L, res, K_HEADERS, h);
+  push_headers(L, headers, n, auth, res);
+  set_value(L, res, K_HEADERS, lua_gettop(L));
   lua_settop(L, res);
+}
+
+/* For sending only: headers, the path as it goes on the wire (the canonical URI, which
+ * is percent-encoded, without the slash the canonical form adds) and the query string.
+ * No result table and none of the intermediate strings: a stop makes two calls a batch. */
+static int push_request(lua_State *L, const sign_result *r, const cpair *headers, size_t n, cstr path) {
+  lua_pushlstring(L, r->authorization.data, r->authorization.len);
+  push_headers(L, headers, n, lua_gettop(L), 0);
+  const char *cr = r->canonical_request.data, *end = cr + r->canonical_request.len;
+  const char *uri = memchr(cr, '\n', r->canonical_request.len);
+  uri = uri ? uri + 1 : end;
+  const char *eol = memchr(uri, '\n', (size_t)(end - uri));
+  size_t len = (size_t)((eol ? eol : end) - uri);
+  if (len > 0 && uri[len - 1] == '/' && path.p[path.n - 1] != '/') len--;
+  lua_pushlstring(L, uri, len);
+  lua_pushlstring(L, r->query_string.len ? r->query_string.data : "", r->query_string.len);
+  return 3;
 }
 
 static int sign_lua(lua_State *L) {
   sign_state *st = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checktype(L, 1, LUA_TTABLE);
+  int for_sending = lua_toboolean(L, 2);
   lua_settop(L, 1);
   lua_pushnil(L); /* slot 2: anchor for converted query numbers, made on demand */
   check_fields(L);
@@ -308,7 +343,7 @@ static int sign_lua(lua_State *L) {
   }
   q.path.p = opt_string(L, K_PATH, &q.path.n, 1);
   if (q.path.n == 0 || q.path.p[0] != '/') luaL_error(L, WHERE ": field 'path' must start with '/'");
-  q.body.p = opt_string(L, K_BODY, &q.body.n, 0);
+  q.body = body_field(L);
   q.ak = need_string(L, K_AK);
   if (!canon_is_field_value(q.ak) || memchr(q.ak.p, ',', q.ak.n) || memchr(q.ak.p, ' ', q.ak.n))
     luaL_error(L, WHERE ": field 'ak' has characters an access key cannot have");
@@ -352,6 +387,7 @@ static int sign_lua(lua_State *L) {
   }
   if (rc == SIGN_ENOMEM) luaL_error(L, WHERE ": out of memory");
   if (rc != SIGN_OK) luaL_error(L, WHERE ": the crypto library failed");
+  if (for_sending) return push_request(L, &st->result, q.headers, q.nheaders, q.path);
   push_result(L, &st->result, q.headers, q.nheaders);
   return 1;
 }

@@ -46,6 +46,18 @@ describe("core.sign known answers", function()
       "x-sdk-date:20261122T101500Z\n\nhost;x-sdk-date\n" .. openssl.sha256(""))
   end)
 
+  it("returns only what is sent when asked: headers, wire path, query string", function()
+    local opts = base{ path = "/v1/p/名字/a b", query = { b = "1", a = "x y" } }
+    local full = core.sign(opts)
+    local headers, path, query = core.sign(opts, true)
+    assert.are.same(full.headers, headers)
+    assert.are.equal("/v1/p/%E5%90%8D%E5%AD%97/a%20b", path)
+    assert.are.equal(full.query_string, query)
+    assert.are.equal("a=x%20y&b=1", query)
+    local _, slash = core.sign(base{ path = "/v1/p/" }, true)
+    assert.are.equal("/v1/p/", slash)
+  end)
+
   it("encodes % and + in query keys and values, and sorts by raw key then value", function()
     local s = check(base{ method = "GET", body = NONE, headers = {},
         query = { ["a+b"] = "100%", z = { "b+", "a%20", "" }, e = {}, n = 2.0, f = false } },

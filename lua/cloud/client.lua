@@ -150,24 +150,17 @@ function Client:_adjust_clock(skew)
   self._clock_offset = skew
 end
 
-local function wire_path(canonical_request, path)
-  local uri = canonical_request:match("^[^\n]*\n([^\n]*)")
-  if path:sub(-1) ~= "/" then uri = uri:sub(1, -2) end
-  return uri
-end
-
 --- Signs a call for its service's endpoint; returns {url, headers}.
 function Client:_signed(call)
   local ep = self._endpoints[call.service]
-  local path = ep.path .. call.path
-  local s = core.sign{
-    method = call.method, host = ep.host, path = path, query = call.query, headers = self._headers,
+  local headers, wire_path, query = core.sign({
+    method = call.method, host = ep.host, path = ep.path .. call.path, query = call.query, headers = self._headers,
     body = call.body, ak = self._ak, sk = self._sk, security_token = self._token,
     date = os.date("!%Y%m%dT%H%M%SZ", math.floor(self:_now())),
-  }
-  local url = ep.origin .. wire_path(s.canonical_request, path)
-  if s.query_string ~= "" then url = url .. "?" .. s.query_string end
-  return { url = url, headers = s.headers }
+  }, true)
+  local url = ep.origin .. wire_path
+  if query ~= "" then url = url .. "?" .. query end
+  return { url = url, headers = headers }
 end
 
 --- Whether the client has an endpoint for service ("ecs" or "bms").

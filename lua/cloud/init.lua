@@ -25,14 +25,13 @@ local STOP_OPTIONS = {
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
 }
 
--- Checks the ids in one pass (core.idset, in C: a million ids are checked in
--- milliseconds) and returns their set, and whether some id needs JSON escaping (a quote or
--- a backslash), so that building the request bodies can skip that for the usual UUIDs.
+-- Checks the ids in one pass and returns their set (core.idset, in C: a million ids are
+-- checked in milliseconds).
 local function check_ids(where, ids)
   if type(ids) ~= "table" then error(where .. ": option 'ids' must be an array of server ids", 3) end
-  local set, escape = core.idset(ids, true)
-  if not set then error(where .. ": " .. escape, 3) end
-  return set, escape
+  local set, why = core.idset(ids, true)
+  if not set then error(where .. ": " .. why, 3) end
+  return set
 end
 
 local function check_stop(service, opts)
@@ -41,17 +40,16 @@ local function check_stop(service, opts)
   if opts.ids ~= nil and opts.filter ~= nil then
     error(where .. ": give either 'ids' or 'filter', not both", 3)
   end
-  local filter, escape, ids, id_set
+  local filter, ids, id_set
   if opts.filter ~= nil then
     filter = select.compile(where, opts.filter)
   else
-    id_set, escape = check_ids(where, opts.ids)
+    id_set = check_ids(where, opts.ids)
     ids = id_set:ids()
   end
   local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
   return {
     ids = ids, id_set = id_set,
-    plain_ids = opts.ids ~= nil and not escape, -- every id goes into JSON as it is
     filter = filter,
     dry_run = check.boolean(where, opts, "dry_run", false),
     force = check.boolean(where, opts, "force", false),

@@ -61,6 +61,7 @@ end
 --- Queues a request; it starts at once when fewer than `concurrency` are in flight.
 -- `fresh`: the call must not go twice, so it gets a new connection of its own.
 function Engine:add(id, method, url, headers, body, fresh)
+  if type(body) == "userdata" then body = body:string() end -- a cloud.core.body: cosockets send strings
   if self.closed then error("cloud.nginx_transport: the engine is closed", 2) end
   phase.check("send requests to the cloud")
   http.check(method, url, headers, body)

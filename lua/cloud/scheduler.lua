@@ -151,6 +151,8 @@ function Scheduler:_finish(resp)
     end)
   else
     r.ok = r.ok or false
+    -- Done with: a body in C memory (core.stop_body) is freed now, not at the next GC.
+    if type(call.body) == "userdata" then call.body:close() end
     if not r.ok then
       log(self, ("failed after %d attempt(s): %s %s: %s"):format(call.attempts, call.method,
         call.label or call.path, tostring(r.err)))
@@ -171,8 +173,8 @@ function Scheduler:run()
     if self.ninflight == 0 and not self.timers[1] then break end
     local wait = 1
     if self.timers[1] then wait = math.min(wait, math.max(0, self.timers[1].at - core.now())) end
-    local done = self.transport:run(wait)
-    for i = 1, #done do self:_finish(done[i]) end
+    local done = self.transport:run(wait) -- nil when nothing finished
+    for i = 1, done and #done or 0 do self:_finish(done[i]) end
   end
 end
 

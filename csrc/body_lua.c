@@ -1,0 +1,121 @@
+/* cloud.core.body: bytes owned by C memory, for the two big bodies of a stop. A request
+ * body of 1000 ids is 40 KB and a job answer 300 KB; as Lua strings each would be copied
+ * once more and then wait for the collector, and a million servers would leave hundreds
+ * of megabytes of garbage. A body is closed (freed) by its user as soon as it is done
+ * with; __gc is the safety net. core.stop_body builds the os-stop request body. */
+#include <string.h>
+
+#include "body_lua.h"
+#include "compat.h"
+
+#define BODY_MT "cloud.core.body"
+#define WHERE "cloud.core.stop_body"
+
+typedef struct {
+  cbuf buf;
+} body_ud;
+
+static int body_close(lua_State *L) {
+  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+  cbuf_free(&b->buf);
+  return 0;
+}
+
+static int body_len(lua_State *L) {
+  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+  lua_pushinteger(L, (lua_Integer)b->buf.len);
+  return 1;
+}
+
+/* body:string() -> the bytes as a Lua string (for what needs one: nginx, tests) */
+static int body_string(lua_State *L) {
+  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+  lua_pushlstring(L, b->buf.len ? b->buf.data : "", b->buf.len);
+  return 1;
+}
+
+static body_ud *new_body(lua_State *L) {
+  body_ud *b = lua_newuserdata(L, sizeof *b);
+  cbuf_init(&b->buf);
+  luaL_setmetatable(L, BODY_MT);
+  return b;
+}
+
+void body_lua_push(lua_State *L, cbuf *from) {
+  body_ud *b = new_body(L); /* may raise: *from is then still the caller's */
+  b->buf = *from;           /* moved: the caller no longer owns it */
+  cbuf_init(from);
+}
+
+const char *body_lua_bytes(lua_State *L, int i, size_t *len) {
+  if (lua_type(L, i) == LUA_TSTRING) return lua_tolstring(L, i, len);
+  body_ud *b = luaL_testudata(L, i, BODY_MT);
+  if (!b) return NULL;
+  *len = b->buf.len;
+  return b->buf.len ? b->buf.data : "";
+}
+
+/* An id as the inside of a JSON string: quotes, backslashes and control bytes escaped. */
+static void add_json_chars(cbuf *b, const char *p, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  size_t plain = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    cbuf_add(b, p + plain, i - plain);
+    plain = i + 1;
+    if (c == '"' || c == '\\') {
+      cbuf_addc(b, '\\');
+      cbuf_addc(b, (char)c);
+    } else {
+      char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      cbuf_add(b, u, sizeof u);
+    }
+  }
+  cbuf_add(b, p + plain, n - plain);
+}
+
+/* core.stop_body(ids, type) -> the body of an os-stop call for the array's ids, as a
+ * cloud.core.body: {"os-stop":{"type":...,"servers":[{"id":...},...]}} */
+static int stop_body(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t kind_len;
+  const char *kind = luaL_checklstring(L, 2, &kind_len);
+  size_t n = lua_rawlen(L, 1);
+  /* The userdata first: on any error below, its __gc frees what was built. */
+  cbuf *b = &new_body(L)->buf;
+  cbuf_reserve(b, 40 + kind_len + n * 48); /* UUIDs: 36 bytes and 11 of JSON each */
+  cbuf_adds(b, "{\"os-stop\":{\"type\":\"");
+  add_json_chars(b, kind, kind_len);
+  cbuf_adds(b, "\",\"servers\":[");
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, (lua_Integer)i);
+    if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, WHERE ": ids[%d] is not a string", (int)i);
+    size_t len;
+    const char *id = lua_tolstring(L, -1, &len);
+    cbuf_adds(b, i > 1 ? ",{\"id\":\"" : "{\"id\":\"");
+    add_json_chars(b, id, len);
+    cbuf_adds(b, "\"}");
+    lua_pop(L, 1);
+  }
+  cbuf_adds(b, "]}}");
+  if (b->oom) return luaL_error(L, WHERE ": out of memory");
+  return 1;
+}
+
+void body_lua_open(lua_State *L) {
+  if (luaL_newmetatable(L, BODY_MT)) {
+    lua_pushcfunction(L, body_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, body_len);
+    lua_setfield(L, -2, "__len");
+    lua_newtable(L);
+    lua_pushcfunction(L, body_close);
+    lua_setfield(L, -2, "close");
+    lua_pushcfunction(L, body_string);
+    lua_setfield(L, -2, "string");
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, stop_body);
+}

@@ -1,0 +1,19 @@
+/* cloud.core.body, bytes in C memory (see body_lua.c), and core.stop_body. */
+#ifndef CLOUD_BODY_LUA_H
+#define CLOUD_BODY_LUA_H
+
+#include <stddef.h>
+#include <lua.h>
+#include "buf.h"
+
+/* Registers the body metatable and pushes the constructor core.stop_body. */
+void body_lua_open(lua_State *L);
+
+/* Pushes a new body that takes over *from's bytes (*from is left empty). May raise
+ * (memory) before taking them: *from then still belongs to the caller. */
+void body_lua_push(lua_State *L, cbuf *from);
+
+/* The bytes of a string or of a body at index i; NULL if it is neither. */
+const char *body_lua_bytes(lua_State *L, int i, size_t *len);
+
+#endif
