@@ -5,6 +5,7 @@
 #   fuzz_canon     canonicalizer and signer (csrc/canon.c, csrc/sign.c)
 #   fuzz_response  what servers send: header lines and capped bodies (csrc/response.c)
 #   fuzz_jobscan   job answers: strict JSON, the fields kept (csrc/jobscan.c)
+#   fuzz_idset     the ledger's id set against a plain search (csrc/idset.c)
 set -eu
 secs=${1:-60}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +36,8 @@ run() { # target corpus-dir
 build fuzz_canon "$root/csrc/canon.c" "$root/csrc/sign.c" "$root/csrc/buf.c"
 build fuzz_response "$root/csrc/response.c" "$root/csrc/buf.c"
 build fuzz_jobscan "$root/csrc/jobscan.c" "$root/csrc/buf.c"
+build fuzz_idset "$root/csrc/idset.c"
 run fuzz_canon canon
 run fuzz_response response
 run fuzz_jobscan jobscan
+run fuzz_idset idset

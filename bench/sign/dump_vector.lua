@@ -1,7 +1,7 @@
 -- Writes a vector's exact body, expected canonical request and string to sign to
 -- OUTDIR/NAME.{body,cr,sts} for floor.c, and prints "SK SIGNATURE" (JSON is parsed here,
 -- not in C). usage (from the repo root): lua5.4 bench/sign/dump_vector.lua NAME OUTDIR
-package.path = "spec/?.lua;" .. package.path
+package.path = "spec/?.lua;tools/?.lua;" .. package.path
 local cjson = require "cjson"
 local vectors = require "support.vectors"
 local name, outdir = arg[1], arg[2]
