@@ -86,8 +86,11 @@ local function stop_checked(self, service, opts, o)
     extra.dry_run = o.dry_run
     res = ledger.new({}):finish(extra)
   else
-    -- The id set can serve as the ledger's only when every id is still in the plan.
-    res = stop.run(self, service, plan.ids, o, extra, plan.ids == o.ids and o.id_set or nil)
+    -- The id set can serve as the ledger's only when every id is still in the plan;
+    -- otherwise its memory goes back now rather than at the next collection.
+    local set = plan.ids == o.ids and o.id_set or nil
+    if o.id_set and not set then o.id_set:close() end
+    res = stop.run(self, service, plan.ids, o, extra, set)
   end
   res.requested = plan.requested
   -- Stopping by id, a protected server that was skipped was asked for and not stopped.

@@ -1,5 +1,6 @@
 -- Fault injection: a seeded generator makes every run draw the same sequence, so
--- rates hold reproducibly. Each request draws a fixed number of values.
+-- rates hold reproducibly. Each request draws a fixed number of values. latency_mode:
+-- "arrival" (answer `latency` s after the request arrived) or "after_work" (server.lua).
 local config = require "fakecloud.config"
 
 local M = {}
