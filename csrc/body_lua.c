@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "body_lua.h"
+#include "class.h"
 #include "compat.h"
 
 #define BODY_MT "cloud.core.body"
@@ -104,18 +105,9 @@ static int stop_body(lua_State *L) {
 }
 
 void body_lua_open(lua_State *L) {
-  if (luaL_newmetatable(L, BODY_MT)) {
-    lua_pushcfunction(L, body_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, body_len);
-    lua_setfield(L, -2, "__len");
-    lua_newtable(L);
-    lua_pushcfunction(L, body_close);
-    lua_setfield(L, -2, "close");
-    lua_pushcfunction(L, body_string);
-    lua_setfield(L, -2, "string");
-    lua_setfield(L, -2, "__index");
-  }
+  static const luaL_Reg meta[] = {{"__gc", body_close}, {"__len", body_len}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"close", body_close}, {"string", body_string}, {NULL, NULL}};
+  class_metatable(L, BODY_MT, meta, methods);
   lua_pop(L, 1);
   lua_pushcfunction(L, stop_body);
 }

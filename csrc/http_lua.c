@@ -3,9 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "compat.h"
 #include "body_lua.h"
 #include "canon.h"
+#include "class.h"
+#include "compat.h"
 #include "http.h"
 #include "http_lua.h"
 
@@ -225,16 +226,8 @@ void http_lua_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"add", engine_add},     {"run", engine_run},
                                      {"pending", engine_pending}, {"close", engine_close},
                                      {NULL, NULL}};
-  if (luaL_newmetatable(L, HTTP_MT)) {
-    lua_pushcfunction(L, engine_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, engine_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, engine_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-  }
+  static const luaL_Reg meta[] = {{"__gc", engine_close}, {"__close", engine_close},
+                                  {"__tostring", engine_tostring}, {NULL, NULL}};
+  class_metatable(L, HTTP_MT, meta, methods);
   lua_pop(L, 1);
 }

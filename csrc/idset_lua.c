@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "class.h"
 #include "compat.h"
 #include "idset_lua.h"
 
@@ -266,15 +267,8 @@ void idset_lua_open(lua_State *L) {
                                      {"mark", m_mark},   {"mark_all", m_mark_all}, {"batch", m_batch},
                                      {"counts", m_counts}, {"list", m_list},
                                      {"close", m_close}, {NULL, NULL}};
-  if (luaL_newmetatable(L, IDSET_MT)) {
-    lua_pushcfunction(L, m_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, m_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-  }
+  static const luaL_Reg meta[] = {{"__gc", m_close}, {"__tostring", m_tostring}, {NULL, NULL}};
+  class_metatable(L, IDSET_MT, meta, methods);
   lua_pop(L, 1);
   lua_pushcfunction(L, idset_new);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "class.h"
 #include "compat.h"
 #include "sign.h"
 
@@ -84,21 +85,14 @@ cstr secret_check(lua_State *L, int i, int mt, const char *where, const char *fi
 }
 
 void secret_open(lua_State *L) {
+  static const luaL_Reg meta[] = {{"__gc", secret_release}, {"__close", secret_release},
+                                  {"__tostring", secret_tostring}, {NULL, NULL}};
   static const luaL_Reg methods[] = {{"close", secret_release}, {NULL, NULL}};
-  if (luaL_newmetatable(L, SECRET_MT)) {
-    lua_pushcfunction(L, secret_release);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, secret_release);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, secret_tostring);
-    lua_setfield(L, -2, "__tostring");
+  if (class_metatable(L, SECRET_MT, meta, methods)) {
     lua_pushliteral(L, "cloud.core.secret");
     lua_setfield(L, -2, "__name");
     lua_pushliteral(L, "locked");
     lua_setfield(L, -2, "__metatable");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
 }
