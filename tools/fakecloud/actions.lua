@@ -86,14 +86,16 @@ function M.stop(S, kind, body, real, now)
   local ok, stop = validate(kind, body)
   if ok ~= true then return ok, stop end
   local K = S.fleet[kind]
-  local subs = {}
+  -- Parallel arrays, not a table per server: a stop call names up to 1000.
+  local subs = { K = K, ids = {}, index = {}, code = {}, reason = {} }
+  local counts = S.stats.sub_jobs
   for i, s in ipairs(stop.servers) do
     local id = s.id
     S.stops[id] = (S.stops[id] or 0) + 1
     local index, code, reason = outcome(S, K, id)
-    subs[i] = { server_id = id, K = K, index = index, code = code, reason = reason }
+    subs.ids[i], subs.index[i], subs.code[i], subs.reason[i] = id, index or false, code or false, reason or false
     local key = code or "SUCCESS"
-    S.stats.sub_jobs[key] = (S.stats.sub_jobs[key] or 0) + 1
+    counts[key] = (counts[key] or 0) + 1
   end
   local duration = tonumber(S.cfg.job_duration) or 0.05
   local job = jobs.create(S, kind, subs, real, now, duration)

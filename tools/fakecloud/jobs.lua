@@ -11,14 +11,15 @@ local function iso_ms(t)
     string.format(".%03dZ", math.floor((t % 1) * 1000))
 end
 
--- subs: list of { server_id, K, index, code, reason }; code nil = will succeed.
+-- subs: { K = fleet kind, ids = {...}, index = {...}, code = {...}, reason = {...} },
+-- parallel arrays, one entry a server; code false = will succeed.
 -- real: monotonic-ish real time (due-ness); now: emulator clock (shown times).
 function M.create(S, kind, subs, real, now, duration)
   local job = { id = ids.uuid(), kind = kind, subs = subs, t0 = real, due = real + duration,
                 begin = now, finish = now + duration, done = false }
-  for _, s in ipairs(subs) do
-    if not s.code then
-      local st = fleet.state(s.K, s.index)
+  for i = 1, #subs.ids do
+    if not subs.code[i] then
+      local st = fleet.state(subs.K, subs.index[i])
       st.task, st.job = "powering-off", job
     end
   end
@@ -31,9 +32,10 @@ end
 
 local function finish(S, job)
   job.done = true
-  for _, s in ipairs(job.subs) do
-    if not s.code then
-      local st = fleet.state(s.K, s.index)
+  local subs = job.subs
+  for i = 1, #subs.ids do
+    if not subs.code[i] then
+      local st = fleet.state(subs.K, subs.index[i])
       if st.job == job then
         st.status, st.task, st.job, st.updated = "SHUTOFF", nil, nil, job.finish
       end
@@ -65,18 +67,20 @@ function M.render(job, real)
   local subs, first_fail = {}, nil
   -- Sub-job ids derive from the job's: made when shown, not for every server stopped.
   local prefix = job.id:sub(1, 24)
-  for i, s in ipairs(job.subs) do
-    local st = running or (s.code and "FAIL" or "SUCCESS")
-    if st == "FAIL" and not first_fail then first_fail = s end
+  local s = job.subs
+  for i = 1, #s.ids do
+    local code, reason = s.code[i], s.reason[i]
+    local st = running or (code and "FAIL" or "SUCCESS")
+    if st == "FAIL" and not first_fail then first_fail = i end
     local failed = st == "FAIL"
     subs[i] = {
       status = st, job_id = prefix .. string.format("%012x", i), job_type = "stopServer",
       begin_time = iso_ms(job.begin),
       end_time = running and json.null or iso_ms(job.finish),
-      error_code = failed and s.code or json.null,
-      fail_reason = failed and s.reason or json.null,
-      entities = { server_id = s.server_id,
-                   errorcode_message = failed and (s.code .. ": " .. s.reason) or json.null },
+      error_code = failed and code or json.null,
+      fail_reason = failed and reason or json.null,
+      entities = { server_id = s.ids[i],
+                   errorcode_message = failed and (code .. ": " .. reason) or json.null },
     }
   end
   return {
@@ -84,9 +88,9 @@ function M.render(job, real)
     job_id = job.id, job_type = "batchStopServer",
     begin_time = iso_ms(job.begin),
     end_time = running and json.null or iso_ms(job.finish),
-    error_code = first_fail and first_fail.code or json.null,
-    fail_reason = first_fail and first_fail.reason or json.null,
-    entities = { sub_jobs_total = #job.subs, sub_jobs = json.array(subs) },
+    error_code = first_fail and s.code[first_fail] or json.null,
+    fail_reason = first_fail and s.reason[first_fail] or json.null,
+    entities = { sub_jobs_total = #s.ids, sub_jobs = json.array(subs) },
   }
 end
 
