@@ -101,7 +101,12 @@ static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, id
   for (size_t k = 0; k < r->nsubs; k++) {
     jobscan_str id = r->subs[k].f[JOBSCAN_SERVER_ID];
     if (!id.set) continue;
-    uint32_t i = idset_find(set, jobscan_ptr(r, body, id), id.len);
+    const char *p = jobscan_ptr(r, body, id);
+    /* Answers list sub-jobs in the order the ids were sent: try that member first. */
+    uint32_t i = bt->first && k < n ? bt->first - 1 + (uint32_t)k : IDSET_NONE;
+    size_t len = 0;
+    const char *guess = i != IDSET_NONE ? set->key(set->ctx, i, &len) : NULL;
+    if (!guess || len != id.len || memcmp(guess, p, len) != 0) i = idset_find(set, p, id.len);
     if (i == IDSET_NONE || !open_member(set, bt, i)) continue;
     int seen = set->state[i] & IDSET_SEEN;
     matched += !seen;

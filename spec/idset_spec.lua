@@ -159,6 +159,17 @@ describe("core.job_outcomes with a set", function()
     assert.are.equal("stopped", set:state(ids[800]))
   end)
 
+  it("finds the servers of an answer in any order", function()
+    local ids = ids_of(300)
+    local set = core.idset(ids, true)
+    local job, batch = set:batch(1, 300)
+    local subs = {}
+    for i = 300, 1, -1 do subs[#subs + 1] = { ids[i], i == 7 and "FAIL" or "SUCCESS" } end
+    local d = core.job_outcomes(answer("SUCCESS", subs), set, batch, job)
+    assert.are.same({ 1, ids[7], {} }, { d.sub_jobs, d.server_id[1], d.missing })
+    assert.are.equal(299, select(2, set:counts()))
+  end)
+
   it("keeps only the first other sub-job of a server, and lets a later SUCCESS stop it", function()
     local set = core.idset({ "a", "b" }, true)
     local ab, batch = set:batch(1, 2)
