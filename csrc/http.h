@@ -41,6 +41,7 @@ typedef struct {
   char request_id[128];
   char retry_after[64];
   char date[64];
+  size_t expect_len;      /* Content-Length, when the server sent one (0: unknown) */
   double elapsed;         /* seconds */
 } http_response;
 

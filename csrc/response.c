@@ -1,7 +1,11 @@
 #include "response.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
+
+/* The most room taken ahead for a body on the strength of its Content-Length. */
+#define PRESIZE_MAX ((size_t)1 << 20)
 
 /* Copies the value of "name: value" into out (NUL-terminated, cut to cap) when the
  * line's name is `name` (any case). Surrounding blanks and the line end are dropped. */
@@ -26,11 +30,21 @@ void response_header_line(http_response *r, const char *line, size_t n) {
   if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
     /* A new response (after a 100 Continue, say): forget the last one's headers. */
     r->request_id[0] = r->retry_after[0] = r->date[0] = '\0';
+    r->expect_len = 0;
     return;
   }
   take(line, n, "x-request-id", r->request_id, sizeof r->request_id);
   take(line, n, "retry-after", r->retry_after, sizeof r->retry_after);
   take(line, n, "date", r->date, sizeof r->date);
+  char len[24] = "";
+  take(line, n, "content-length", len, sizeof len);
+  size_t v = 0;
+  int digits = len[0] != '\0';
+  for (const char *c = len; *c && digits; c++) {
+    if (*c < '0' || *c > '9' || v > (SIZE_MAX - 9) / 10) digits = 0;
+    else v = v * 10 + (size_t)(*c - '0');
+  }
+  if (digits) r->expect_len = v;
 }
 
 int response_body_chunk(http_response *r, size_t max, const char *p, size_t n, int *too_large) {
@@ -38,6 +52,11 @@ int response_body_chunk(http_response *r, size_t max, const char *p, size_t n, i
     *too_large = 1;
     return 0;
   }
+  /* Room for the whole body at once when its length is announced (job answers run to
+   * 300 KB: no string of copies while it grows), but never more than PRESIZE_MAX on the
+   * word of a server. */
+  if (r->body.cap == 0 && r->expect_len > n && r->expect_len <= max)
+    cbuf_reserve(&r->body, r->expect_len < PRESIZE_MAX ? r->expect_len : PRESIZE_MAX);
   cbuf_add(&r->body, p, n);
   return !r->body.oom;
 }
