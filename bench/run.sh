@@ -61,7 +61,7 @@ step concurrency '^submit ' env LUA_PATH="${BENCH_LUA_DIR:-lua}/?.lua;${BENCH_LU
   LUA_CPATH="build/bench-5.4/?.so;;" lua5.4 bench/stop/concurrency.lua
 step curl_floor '^curl ' lua5.4 bench/stop/curl_floor.lua
 # Memory at scale: 1,000,000 servers (1000 calls) beside 100,000, our client only.
-step memory1m '^stop ' env BENCH_N=1000000 BENCH_SMALL=100000 BENCH_CLIENTS="lua5.4 luajit" \
+step memory1m '^stop ' env BENCH_N=1000000 BENCH_SMALL=100000 BENCH_CLIENTS="lua5.4 luajit" BENCH_REPEAT=1 \
   sh bench/stop/run_stop100k.sh
 if gnuplot -e "csv='$out/concurrency.csv'; png='bench/concurrency.png'" bench/concurrency.gp; then
   printf '## chart\n\n![wall time against concurrency](concurrency.png)\n' >>"$results.tmp"
