@@ -14,5 +14,5 @@ set xtics (1, 8, 16)
 # request arrived) or "after_work" (0.1 s added after the emulator's own work).
 plot csv every ::1 using 1:($5 == 0 && strcol(6) eq "arrival" ? $2 : 1/0) with linespoints lw 2 title "cloud (measured)", \
      csv every ::1 using 1:($5 == 0 && strcol(6) eq "after_work" ? $2 : 1/0) with linespoints lw 1 title "cloud, latency added after the emulator's work", \
-     csv every ::1 using 1:($5 == 0 ? $3 : 1/0) with linespoints lw 2 dt 2 title "ideal", \
+     csv every ::1 using 1:($5 == 0 && strcol(6) eq "arrival" ? $3 : 1/0) with linespoints lw 2 dt 2 title "ideal", \
      csv every ::1 using 1:($5 > 0 ? $2 : 1/0) with points pt 7 ps 1.5 title "cloud, 30% answered 429"
