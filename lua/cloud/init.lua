@@ -77,6 +77,7 @@ local function stop_checked(self, service, opts, o)
   end
   local extra = { selected = plan.selected, skipped = plan.skipped }
   if plan.check_error then
+    if o.id_set then o.id_set:close() end
     local l = ledger.new(plan.unchecked)
     l:failed_all(plan.unchecked, plan.check_error)
     return l:finish(extra)
@@ -92,6 +93,7 @@ local function stop_checked(self, service, opts, o)
     if o.id_set and not set then o.id_set:close() end
     res = stop.run(self, service, plan.ids, o, extra, set)
   end
+  if o.id_set then o.id_set:close() end -- closed already when it was the ledger's
   res.requested = plan.requested
   -- Stopping by id, a protected server that was skipped was asked for and not stopped.
   if o.ids and #plan.skipped > 0 then res.ok = false end

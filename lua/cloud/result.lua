@@ -47,6 +47,7 @@ function Ledger:settled()
 end
 
 --- The public result table. Anything still open is reported as unconfirmed, so no id is lost.
+-- The ledger is done with afterwards.
 function Ledger:finish(extra)
   local set = self.set
   local open = set:list("open")
@@ -59,6 +60,8 @@ function Ledger:finish(extra)
   local res = { ok = #failed == 0, requested = set:size(), stopped = set:list("stopped"), failed = failed,
                 jobs = self.jobs }
   for k, v in pairs(extra or {}) do res[k] = v end
+  -- The set's memory is C memory the collector does not see: give it back now.
+  set:close()
   return res
 end
 
