@@ -318,6 +318,30 @@ describe("fakecloud emulator", function()
       assert.are.equal(0, fc:stats().jobs)
     end)
 
+    it("reads the compact body and any other JSON form of it alike", function()
+      local path = api("/cloudservers/action")
+      local function stop(body) return (c:json("POST", path, nil, body)) end
+      assert.are.equal(200, stop('{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[1] .. '"},{"id":"' .. web[2] .. '"}]}}'))
+      assert.are.equal(200, stop(' { "os-stop" : { "servers" : [ { "id" : "' .. web[3] .. '" } ], "type" : "HARD" } }'))
+      local escaped = ("\\u%04x"):format(web[4]:byte(1)) .. web[4]:sub(2) -- the same id, its first byte escaped
+      assert.are.equal(200, stop('{"os-stop":{"type":"SOFT","servers":[{"id":"' .. escaped .. '"}]}}'))
+      for _, bad in ipairs({
+        '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},]}}', -- trailing comma
+        '{"os-stop":{"type":"SOFT","servers":[{"id":""}]}}',
+        '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"}{"id":"' .. web[6] .. '"}]}}',
+        '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},{"id":"' .. web[5] .. '"}]}}',
+        '{"os-stop":{"type":"SOFT","servers":[]}}',
+        '{"os-stop":{"type":"soft","servers":[{"id":"' .. web[5] .. '"}]}}',
+        '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '","x":1}]}}x',
+      }) do
+        assert.are.equal(400, stop(bad), bad)
+      end
+      local st = fc:stats()
+      assert.are.equal(4, st.stop_requests.total)
+      assert.are.equal("powering-off", fc:server(web[4])["OS-EXT-STS:task_state"])
+      assert.are.equal(0, fc:server(web[5]).stop_requests) -- no refused body stopped anything
+    end)
+
     it("runs a job to FAIL with per-server outcomes, and stops what it can", function()
       local db1 = web[901]
       local code, r = c:stop("ecs", { web[1], db1, "explicit-id-1", "no-such-server" }, "HARD")
