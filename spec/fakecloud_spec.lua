@@ -462,15 +462,20 @@ describe("fakecloud emulator", function()
     end)
 
     it("counts latency from the request's arrival, or after its work when asked", function()
-      fc:configure { faults = { latency = 0.15 } }
-      local t0 = socket.gettime()
-      assert.are.equal(404, (c:job("none")))
-      local took = socket.gettime() - t0
-      assert.is_true(took >= 0.14 and took < 0.5, tostring(took))
-      fc:configure { faults = { latency = 0.15, latency_mode = "after_work" } }
-      t0 = socket.gettime()
-      assert.are.equal(404, (c:job("none")))
-      assert.is_true(socket.gettime() - t0 >= 0.14)
+      -- A client that sends its body 0.3 s after the headers: counted from arrival, a 0.2 s
+      -- latency has passed by the time the work starts; counted after the work, it has not.
+      local slow = client.for_emulator(fc, { body_delay = 0.3 })
+      local function took()
+        local t0 = socket.gettime()
+        assert.are.equal(400, (slow:stop("ecs", {}))) -- answered once the body is read
+        return socket.gettime() - t0
+      end
+      fc:configure { faults = { latency = 0.2 } }
+      local arrival = took()
+      fc:configure { faults = { latency = 0.2, latency_mode = "after_work" } }
+      local after_work = took()
+      assert.is_true(arrival >= 0.29 and arrival < 0.45, "arrival: " .. arrival)
+      assert.is_true(after_work >= 0.49, "after_work: " .. after_work)
       assert.is_nil(fc:configure { faults = { latency = 0.1, latency_mode = "later" } })
     end)
   end)

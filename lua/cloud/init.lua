@@ -76,24 +76,23 @@ local function stop_checked(self, service, opts, o)
       :format(where, #plan.ids, o.max_servers), 3)
   end
   local extra = { selected = plan.selected, skipped = plan.skipped }
-  if plan.check_error then
-    if o.id_set then o.id_set:close() end
-    local l = ledger.new(plan.unchecked)
-    l:failed_all(plan.unchecked, plan.check_error)
-    return l:finish(extra)
-  end
+  local ids = plan.check_error and plan.unchecked or plan.ids
+  -- The checked id set serves as the ledger's when the plan kept every id (the ledger
+  -- closes it when done); otherwise its C memory goes back now.
+  local set = ids == o.ids and o.id_set or nil
+  if o.id_set and not set then o.id_set:close() end
   local res
-  if o.dry_run or #plan.ids == 0 then
+  if plan.check_error then
+    local l = ledger.new(ids, set)
+    l:failed_all(ids, plan.check_error)
+    res = l:finish(extra)
+  elseif o.dry_run or #ids == 0 then
+    if set then set:close() end
     extra.dry_run = o.dry_run
     res = ledger.new({}):finish(extra)
   else
-    -- The id set can serve as the ledger's only when every id is still in the plan;
-    -- otherwise its memory goes back now rather than at the next collection.
-    local set = plan.ids == o.ids and o.id_set or nil
-    if o.id_set and not set then o.id_set:close() end
-    res = stop.run(self, service, plan.ids, o, extra, set)
+    res = stop.run(self, service, ids, o, extra, set)
   end
-  if o.id_set then o.id_set:close() end -- closed already when it was the ledger's
   res.requested = plan.requested
   -- Stopping by id, a protected server that was skipped was asked for and not stopped.
   if o.ids and #plan.skipped > 0 then res.ok = false end

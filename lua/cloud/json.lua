@@ -12,9 +12,4 @@ function M.decode(s)
   return nil
 end
 
---- A JSON string literal for s (used to write request bodies byte for byte).
-function M.quote(s)
-  return cjson.encode(s)
-end
-
 return M

@@ -4,7 +4,6 @@
 -- @module cloud.stop
 local core = require "cloud.core"
 local errors = require "cloud.errors"
-local json = require "cloud.json"
 local ledger = require "cloud.result"
 local scheduler = require "cloud.scheduler"
 local servers = require "cloud.servers"

@@ -7,7 +7,8 @@ local M = {}
 local C = {}
 C.__index = C
 
--- opts: url, ak, sk, project_id, security_token, date (fixed X-Sdk-Date), clock_skew
+-- opts: url, ak, sk, project_id, security_token, date (fixed X-Sdk-Date), clock_skew,
+-- body_delay (seconds between the headers and the body: a slow client)
 function M.new(opts)
   return setmetatable(opts, C)
 end
@@ -58,10 +59,24 @@ function C:request(method, path, query, body, extra_headers)
   local ok, code, rh = http.request {
     url = self.url .. path .. (qs ~= "" and ("?" .. qs) or ""), method = method,
     headers = headers, sink = ltn12.sink.table(chunks),
-    source = body and ltn12.source.string(body) or nil,
+    source = body and self:body_source(body) or nil,
   }
   if not ok then return nil, code end
   return code, table.concat(chunks), rh
+end
+
+-- The body as an ltn12 source, held back body_delay seconds after the headers went out.
+function C:body_source(body)
+  local src = require("ltn12").source.string(body)
+  if not self.body_delay then return src end
+  local waited = false
+  return function()
+    if not waited then
+      waited = true
+      require("socket").sleep(self.body_delay)
+    end
+    return src()
+  end
 end
 
 -- Decoded JSON answer: status, table-or-text, headers.

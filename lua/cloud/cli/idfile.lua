@@ -1,18 +1,17 @@
 --- Reading server ids from a file or stdin: one or more per line, separated by blanks or
--- commas; `#` starts a comment. Duplicates are kept out, order is kept.
+-- commas; `#` starts a comment. Order is kept; repeats are left to the caller, which
+-- merges these with other ids anyway (the library sends each id once).
 -- @module cloud.cli.idfile
 local M = {}
 
---- Ids in `text`, in order, each once.
+--- Ids in `text`, in order.
 function M.parse(text)
-  local ids, seen = {}, {}
+  local ids, n = {}, 0
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    line = line:gsub("#.*$", "")
+    if line:find("#", 1, true) then line = line:gsub("#.*$", "") end
     for id in line:gmatch("[^%s,]+") do
-      if not seen[id] then
-        seen[id] = true
-        ids[#ids + 1] = id
-      end
+      n = n + 1
+      ids[n] = id
     end
   end
   return ids
