@@ -54,6 +54,13 @@ void idset_free(idset *s) {
   s->n = s->cap = 0;
 }
 
+void idset_clear(idset *s) {
+  if (s->slots) memset(s->slots, 0, (size_t)s->nslots * sizeof *s->slots);
+  memset(s->count, 0, sizeof s->count);
+  s->n = 0;
+  s->nbatches = 0;
+}
+
 /* A slot holds index + 1 in its low index_bits, and above them as many bits of the id's
  * hash as fit: a fingerprint that spares nearly every comparison with another id (each
  * one a fetch of that id's bytes, likely a cache miss). 0 is an empty slot. */

@@ -48,6 +48,9 @@ typedef struct {
 int idset_init(idset *s, uint32_t expected, idset_key_fn key, void *ctx);
 void idset_free(idset *s);
 
+/* Empties the set (members, outcomes, batches) and keeps its memory. */
+void idset_clear(idset *s);
+
 /* The index of the member equal to p[0..n), or IDSET_NONE. */
 uint32_t idset_find(const idset *s, const char *p, size_t n);
 

@@ -45,6 +45,41 @@ describe("core.idset", function()
     assert.has_error(function() core.idset("a") end)
   end)
 
+  it("finds a control character at any place of an id of any length", function()
+    for len = 1, 40 do
+      for pos = 1, len do
+        for _, c in ipairs({ 0, 9, 31, 127 }) do
+          local id = ("x"):rep(pos - 1) .. string.char(c) .. ("x"):rep(len - pos)
+          local set, why = core.idset({ "a", id }, true)
+          assert(set == nil and why:find("ids[2]", 1, true), ("byte %d at %d of %d passed"):format(c, pos, len))
+        end
+      end
+      -- The bytes either side of the refused ranges pass.
+      local id = (" ~\128\255"):rep(10):sub(1, len)
+      assert(core.idset({ id }, true), ("%q refused"):format(id))
+    end
+  end)
+
+  it("reads an array filled in any order, with repeats or extra keys, as one filled in order", function()
+    local ids = ids_of(50)
+    local backwards = {}
+    for i = #ids, 1, -1 do backwards[i] = ids[i] end
+    assert.are.same(ids, core.idset(backwards, true):ids())
+    local repeated = { unpack(ids) }
+    repeated[51] = ids[1]
+    assert.are.same(ids, core.idset(repeated, true):ids())
+    local extra = { unpack(ids) }
+    extra.x = "y"
+    local set, why = core.idset(extra, true)
+    assert.is_nil(set)
+    assert.truthy(why:find("found key x", 1, true), why)
+    local zero = { unpack(ids) }
+    zero[0] = "z"
+    set, why = core.idset(zero, true)
+    assert.is_nil(set)
+    assert.truthy(why:find("found key 0", 1, true), why)
+  end)
+
   it("takes any strings when not checking (ids read from the cloud), but only strings", function()
     local set = core.idset({ "", "a\n", "a\n" })
     assert.are.same({ "", "a\n" }, set:ids())
