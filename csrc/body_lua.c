@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "body_lua.h"
+#include "bytescan.h"
 #include "class.h"
 #include "compat.h"
 
@@ -56,9 +57,28 @@ const char *body_lua_bytes(lua_State *L, int i, size_t *len) {
   return b->buf.len ? b->buf.data : "";
 }
 
+/* Whether any of the n bytes must be escaped in a JSON string: a control byte, a quote or
+ * a backslash. */
+static int needs_escape(const char *p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w = bytescan_load(p + i);
+    if (bytescan_below(w, 0x20) | bytescan_equal(w, '"') | bytescan_equal(w, '\\')) return 1;
+  }
+  for (; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c < 0x20 || c == '"' || c == '\\') return 1;
+  }
+  return 0;
+}
+
 /* An id as the inside of a JSON string: quotes, backslashes and control bytes escaped. */
 static void add_json_chars(cbuf *b, const char *p, size_t n) {
   static const char hex[] = "0123456789abcdef";
+  if (!needs_escape(p, n)) {
+    cbuf_add(b, p, n);
+    return;
+  }
   size_t plain = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)p[i];

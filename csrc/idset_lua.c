@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytescan.h"
 #include "class.h"
 #include "compat.h"
 #include "idset_lua.h"
@@ -69,16 +70,12 @@ static int bad_keys(lua_State *L, int t, size_t n) {
   return 0;
 }
 
-/* Eight bytes at a time: a byte below 0x20, or one equal to 0x7f (a zero byte of w ^ 0x7f..).
- * As yes/no answers both tests are exact (the classic "has less"/"has zero" word tricks). */
+/* A control byte (below 0x20, or DEL) anywhere in p[0..n). */
 static int has_control(const char *p, size_t n) {
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    memcpy(&w, p + i, 8);
-    uint64_t del = w ^ (ones * 0x7f);
-    if (((w - ones * 0x20) & ~w & highs) | ((del - ones) & ~del & highs)) return 1;
+    uint64_t w = bytescan_load(p + i);
+    if (bytescan_below(w, 0x20) | bytescan_equal(w, 0x7f)) return 1;
   }
   for (; i < n; i++) {
     unsigned char c = (unsigned char)p[i];
@@ -229,14 +226,28 @@ static int m_mark(lua_State *L) {
   return 1;
 }
 
-/* set:mark_all(ids, "stopped" | "failed") -> how many of the array's ids were open */
+/* set:mark_all(ids, "stopped" | "failed" [, batch]) -> how many of the array's ids were
+ * open. batch: the number set:batch gave with these very ids; a range of positions is
+ * then marked by position, with no lookups. */
 static int m_mark_all(lua_State *L) {
+  lua_settop(L, 4); /* the batch stays at 4, above it goes the ids array (check_ud) */
   idset *s = &check_ud(L)->set;
   luaL_checktype(L, 2, LUA_TTABLE);
   unsigned outcome = check_outcome(L, 3);
   if (outcome == IDSET_OPEN) return luaL_argerror(L, 3, "an outcome is stopped or failed");
-  size_t n = lua_rawlen(L, 2);
+  const idset_batch *b = NULL;
+  if (!lua_isnoneornil(L, 4)) {
+    lua_Integer number = luaL_checkinteger(L, 4);
+    if (number >= 1 && number <= (lua_Integer)s->nbatches) b = idset_get_batch(s, (uint32_t)number);
+    if (!b) return luaL_argerror(L, 4, "not a batch of this set");
+  }
   lua_Integer changed = 0;
+  if (b && b->first) {
+    for (uint32_t i = b->first - 1; i < b->last; i++) changed += idset_settle(s, i, outcome);
+    lua_pushinteger(L, changed);
+    return 1;
+  }
+  size_t n = lua_rawlen(L, 2);
   for (size_t k = 1; k <= n; k++) {
     lua_rawgeti(L, 2, (lua_Integer)k);
     uint32_t i = idset_lua_find(L, s, -1);

@@ -21,6 +21,22 @@ describe("core.stop_body", function()
     assert.truthy(body:find("tab\\u0009new\\u000aline\\u0001", 1, true))
   end)
 
+  it("escapes a quote, a backslash or a control byte at any place of an id of any length", function()
+    for len = 1, 40 do
+      for pos = 1, len do
+        for _, c in ipairs({ 0, 31, 34, 92 }) do
+          local id = ("x"):rep(pos - 1) .. string.char(c) .. ("y"):rep(len - pos)
+          local body = text({ id }, "SOFT")
+          local ok, decoded = pcall(cjson.decode, body)
+          assert(ok and decoded["os-stop"].servers[1].id == id, ("byte %d at %d of %d: %s"):format(c, pos, len, body))
+        end
+      end
+      -- The bytes either side of those pass as they are.
+      local id = (" !#[]~\127\255"):rep(6):sub(1, len)
+      assert.are.equal('{"os-stop":{"type":"SOFT","servers":[{"id":"' .. id .. '"}]}}', text({ id }, "SOFT"))
+    end
+  end)
+
   it("is exactly the seed's form for plain ids", function()
     assert.are.equal('{"os-stop":{"type":"HARD","servers":[{"id":"x-1"},{"id":"y-2"}]}}',
       text({ "x-1", "y-2" }, "HARD"))

@@ -2,6 +2,7 @@
 local env = require "support.cloudenv"
 local cjson = require "cjson"
 local stop = require "cloud.stop"
+local unpack = table.unpack or unpack
 
 describe("stopping servers", function()
   local fc, client
@@ -80,6 +81,48 @@ describe("stopping servers", function()
     -- More polls than the concurrency, over no more connections than it (plus one per stop call).
     assert.is_true(stats.calls.job > 8, "polls: " .. stats.calls.job)
     assert.is_true(stats.connections <= stats.calls.action + 8, "connections: " .. stats.connections)
+  end)
+
+  it("never has more calls in flight than the concurrency; as many again wait signed in the transport", function()
+    fc:configure{ faults = { latency = 0.05 } }
+    finally(function() fc:configure{ faults = {} } end)
+    -- What the operation hands its transport, and when it lets the transport run.
+    local function outstanding(over)
+      local c = env.client(fc, over)
+      local tr = c._transport
+      local added, finished, most, order = 0, 0, 0, {}
+      c._transport = setmetatable({
+        add = function(_, ...)
+          added = added + 1
+          most = math.max(most, added - finished)
+          order[#order + 1] = "add"
+          return tr:add(...)
+        end,
+        run = function(_, wait)
+          order[#order + 1] = "run"
+          local done = tr:run(wait)
+          finished = finished + (done and #done or 0)
+          return done
+        end,
+      }, { __index = function(_, k) return function(_, ...) return tr[k](tr, ...) end end })
+      fc:reset()
+      local res = c:stop_ecs{ ids = env.ids("ecs", 1, 6500), wait = false, force = true }
+      c._transport = tr
+      c:close()
+      assert.is_true(res.ok)
+      assert.are.equal(7, fc:stats().calls.action)
+      return most, fc:stats().max_in_flight, order
+    end
+    local most, at_cloud, order = outstanding{ concurrency = 2 }
+    assert.are.equal(4, most) -- two in flight, two signed ahead
+    assert.are.equal(2, at_cloud)
+    -- The first two leave before the two ahead are made.
+    assert.are.same({ "add", "add", "run", "add", "add" }, { unpack(order, 1, 5) })
+    -- A call signed long before it leaves could outlive its date (15 minutes at the
+    -- gateway): with timeouts over 5 minutes, nothing is signed ahead.
+    most, at_cloud = outstanding{ concurrency = 2, timeout = 301 }
+    assert.are.equal(2, most)
+    assert.are.equal(2, at_cloud)
   end)
 
   it("sends duplicates once and counts distinct ids", function()

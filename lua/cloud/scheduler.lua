@@ -12,6 +12,9 @@ Scheduler.__index = Scheduler
 
 -- A 401 whose answer's clock is this far from ours is a clock problem, not a bad key.
 local SKEW_LIMIT = 600
+-- Calls signed ahead wait in the transport for at most one timeout (every call in flight
+-- ends by then); with longer timeouts their date could near the gateway's 15 minutes.
+local AHEAD_MAX_TIMEOUT = 300
 
 function M.new(client)
   return setmetatable({
@@ -19,6 +22,9 @@ function M.new(client)
     transport = client._transport,
     policy = client._retry,
     concurrency = client._concurrency,
+    -- As many calls again wait signed in the transport, which starts one the moment
+    -- another ends, not after Lua has read that answer and made the next body.
+    ahead = client._timeout <= AHEAD_MAX_TIMEOUT and client._concurrency or 0,
     inflight = {},
     ninflight = 0,
     waiting = {}, -- FIFO of calls not yet sent: waiting[whead .. wtail]
@@ -41,7 +47,7 @@ function Scheduler:request(call, on_done)
   call.attempts = 0
   call.on_done = on_done
   self:_enqueue(call)
-  self:_pump()
+  self:_pump(self.concurrency) -- those ahead are made once these are under way (run)
 end
 
 -- The queue keeps explicit ends: after the head is taken, `#` of the table is not reliable.
@@ -62,8 +68,10 @@ function Scheduler:after(delay, fn)
   timers[i + 1] = t
 end
 
-function Scheduler:_pump()
-  while self.ninflight < self.concurrency and self.whead <= self.wtail do
+-- Hands waiting calls to the transport, up to `limit` (default: in flight and ahead).
+function Scheduler:_pump(limit)
+  limit = limit or self.concurrency + self.ahead
+  while self.ninflight < limit and self.whead <= self.wtail do
     local call = self.waiting[self.whead]
     self.waiting[self.whead] = nil
     self.whead = self.whead + 1
@@ -169,12 +177,16 @@ function Scheduler:run()
     while self.timers[1] and self.timers[1].at <= now do
       table.remove(self.timers, 1).fn()
     end
-    self:_pump()
+    self:_pump(self.concurrency)
     if self.ninflight == 0 and not self.timers[1] then break end
     local wait = 1
     if self.timers[1] then wait = math.min(wait, math.max(0, self.timers[1].at - core.now())) end
+    -- Calls to sign ahead: the transport starts those it can first, so a burst's first
+    -- calls leave before the rest are made.
+    if self.whead <= self.wtail and self.ninflight < self.concurrency + self.ahead then wait = 0 end
     local done = self.transport:run(wait) -- nil when nothing finished
     for i = 1, done and #done or 0 do self:_finish(done[i]) end
+    self:_pump()
   end
 end
 

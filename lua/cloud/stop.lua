@@ -80,7 +80,7 @@ function Op:submitted(chunk, batch, r)
     if self.wait then
       self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
     else
-      self.ledger.set:mark_all(chunk, "stopped")
+      self.ledger.set:mark_all(chunk, "stopped", batch) -- by position: no lookups
     end
   elseif r.ok or r.ambiguous then
     -- The stop may have been accepted even though we cannot tell: look before resending.

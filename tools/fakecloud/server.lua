@@ -57,6 +57,11 @@ end
 function M.handle()
   ngx.update_time()
   local S = state.get()
+  -- The most calls under way at once, as a cloud would see them: what a client's
+  -- concurrency must bound. M.finished takes each call off, however it ended.
+  S.in_flight = S.in_flight + 1
+  ngx.ctx.in_flight = true
+  if S.in_flight > S.stats.max_in_flight then S.stats.max_in_flight = S.in_flight end
   -- With latency counted from arrival, let the worker take in the other requests that
   -- arrived with this one before working on it: a burst of calls then gets its arrival
   -- times, as a cloud's many servers would, not ones pushed back by this worker's work.
@@ -136,6 +141,14 @@ function M.handle()
     if wait > 0 then ngx.sleep(wait) end
   end
   return respond.send(status, answer)
+end
+
+--- The log phase of every API request: its call is over.
+function M.finished()
+  if ngx.ctx.in_flight then
+    local S = state.get()
+    S.in_flight = S.in_flight - 1
+  end
 end
 
 return M
