@@ -319,6 +319,16 @@ void http_engine_release(http_engine *e, http_response *r) {
 size_t http_engine_active(const http_engine *e) { return e->active; }
 size_t http_engine_queued(const http_engine *e) { return e->pending.n; }
 
+size_t http_engine_drop_queued(http_engine *e) {
+  size_t n = 0;
+  transfer *t;
+  while ((t = pop(&e->pending))) {
+    transfer_free(t);
+    n++;
+  }
+  return n;
+}
+
 const char *http_error_name(http_error e) {
   switch (e) {
     case HTTP_OK: return "ok";

@@ -71,6 +71,9 @@ void http_engine_release(http_engine *e, http_response *r);
 size_t http_engine_active(const http_engine *e);
 size_t http_engine_queued(const http_engine *e);
 
+/* Frees the requests not yet started, which will then never be sent; returns how many. */
+size_t http_engine_drop_queued(http_engine *e);
+
 const char *http_error_name(http_error e);
 
 #endif

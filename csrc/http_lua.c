@@ -211,6 +211,14 @@ static int engine_pending(lua_State *L) {
   return 2;
 }
 
+/* engine:drop_queued() -> n: the requests not yet started are dropped, never to be sent
+ * (an abandoned operation must send nothing more) */
+static int engine_drop_queued(lua_State *L) {
+  engine_ud *u = check_open(L);
+  lua_pushinteger(L, (lua_Integer)http_engine_drop_queued(u->engine));
+  return 1;
+}
+
 static int engine_tostring(lua_State *L) {
   engine_ud *u = luaL_checkudata(L, 1, HTTP_MT);
   if (!u->engine) {
@@ -224,8 +232,8 @@ static int engine_tostring(lua_State *L) {
 
 void http_lua_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"add", engine_add},     {"run", engine_run},
-                                     {"pending", engine_pending}, {"close", engine_close},
-                                     {NULL, NULL}};
+                                     {"pending", engine_pending}, {"drop_queued", engine_drop_queued},
+                                     {"close", engine_close}, {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", engine_close}, {"__close", engine_close},
                                   {"__tostring", engine_tostring}, {NULL, NULL}};
   class_metatable(L, HTTP_MT, meta, methods);

@@ -217,6 +217,10 @@ describe("inside nginx", function()
       assert.matches("'resolver' directive", r.message, 1, true)
     end)
 
+    it("drops the calls not yet started, which are then never sent", function()
+      assert.are.same({ dropped = 2, answered = 2, hits = 2, active = 0, queued = 0 }, app:json("/drop"))
+    end)
+
     it("reuses connections, except for calls that must not go twice", function()
       fetch("path=/conn")
       local again = tonumber(fetch("path=/conn").body)

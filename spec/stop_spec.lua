@@ -125,6 +125,26 @@ describe("stopping servers", function()
     assert.are.equal(2, at_cloud)
   end)
 
+  it("sends nothing more for an operation that raised, not even what was signed ahead", function()
+    local c = env.client(fc, { concurrency = 2 })
+    local tr = c._transport
+    -- The operation breaks as it first lets the transport run: its first calls are handed
+    -- over but not started.
+    c._transport = setmetatable({ run = function() error("broken on purpose") end },
+      { __index = function(_, k) return function(_, ...) return tr[k](tr, ...) end end })
+    local ok, err = pcall(c.stop_ecs, c, { ids = env.ids("ecs", 1, 4000), wait = false, force = true })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("broken on purpose", 1, true))
+    assert.are.same({ 0, 0 }, { tr:pending() })
+    -- The next operation on the same client sends its own call only.
+    c._transport = tr
+    local res = c:stop_ecs{ ids = { env.id("ecs", 5000) }, wait = false, force = true }
+    c:close()
+    assert.is_true(res.ok)
+    assert.are.equal(1, fc:stats().calls.action)
+    assert.are.equal(1, fc:stats().stop_requests.total)
+  end)
+
   it("sends duplicates once and counts distinct ids", function()
     local a, b = env.id("ecs", 1), env.id("ecs", 2)
     local res = client:stop_ecs{ ids = { a, b, a, a, b }, poll_interval = 0.02 }

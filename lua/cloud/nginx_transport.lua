@@ -109,6 +109,17 @@ function Engine:pending()
   return active, queued
 end
 
+--- Drops the caller's calls not yet started, which will then never be sent; returns
+-- how many.
+function Engine:drop_queued()
+  local o = self.owners[coroutine.running()]
+  if not o then return 0 end
+  local n = o.qtail - o.qhead + 1
+  for i = o.qhead, o.qtail do o.queue[i] = nil end
+  o.qhead, o.qtail = 1, 0
+  return n
+end
+
 --- Stops taking calls. Calls in flight finish on their own (their threads belong to
 -- their requests); pooled connections stay with nginx.
 function Engine:close()

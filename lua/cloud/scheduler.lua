@@ -170,8 +170,7 @@ function Scheduler:_finish(resp)
   self:_pump()
 end
 
---- Runs until every queued call has finished and no timer is left.
-function Scheduler:run()
+local function loop(self)
   while true do
     local now = core.now()
     while self.timers[1] and self.timers[1].at <= now do
@@ -187,6 +186,18 @@ function Scheduler:run()
     local done = self.transport:run(wait) -- nil when nothing finished
     for i = 1, done and #done or 0 do self:_finish(done[i]) end
     self:_pump()
+  end
+end
+
+--- Runs until every queued call has finished and no timer is left. When anything raises
+-- meanwhile, the calls the transport has not started are dropped before the error goes
+-- on: an abandoned operation sends nothing more (its calls signed ahead would otherwise
+-- leave during the next operation's run on the same client).
+function Scheduler:run()
+  local ok, err = pcall(loop, self)
+  if not ok then
+    self.transport:drop_queued()
+    error(err, 0)
   end
 end
 

@@ -1,8 +1,8 @@
 --- Picks the HTTP transport: libcurl's multi engine in the C core, or (inside nginx)
 -- the cosocket one, since a blocking libcurl call would freeze every request of the
 -- worker. Both have :add(id, method, url, headers, body, fresh, raw), :run(timeout)
--- (the finished responses: an array, or nil or an empty array when none), :pending()
--- and :close().
+-- (the finished responses: an array, or nil or an empty array when none), :pending(),
+-- :drop_queued() (calls not yet started are never sent) and :close().
 -- @module cloud.transport
 local phase = require "cloud.nginx_phase"
 

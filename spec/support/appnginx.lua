@@ -49,6 +49,8 @@ http {
         location = /fetch { content_by_lua_block { require("support.appnginx").app.fetch() } }
         location = /new { content_by_lua_block { require("support.appnginx").app.new_error() } }
         location = /conn { content_by_lua_block { ngx.print(ngx.var.connection_requests) } }
+        location = /drop { content_by_lua_block { require("support.appnginx").app.drop() } }
+        location = /hits { content_by_lua_block { ngx.print(ngx.shared.app:incr("hits", 1, 0)) } }
         location /raw/ { content_by_lua_block { require("support.appnginx").app.raw() } }
         location = /logphase {
             content_by_lua_block { ngx.say("ok") }
@@ -218,6 +220,24 @@ function M.app.fetch()
   t:add(7, a.method or "GET", url, { ["X-Test"] = "1" }, a.body, a.fresh == "1")
   local done = t:run(10)
   ngx.say(require("cjson").encode(done[1] or { error = "no answer in 10 s" }))
+end
+
+-- Four calls to /hits, two in flight and two queued, then the queued ones dropped: how
+-- many were dropped, answered and received, and what the transport has left.
+function M.app.drop()
+  local t = require("cloud.transport").new{ concurrency = 2, timeout = 5, connect_timeout = 1 }
+  ngx.shared.app:set("hits", 0)
+  local url = "http://127.0.0.1:" .. ngx.var.server_port .. "/hits"
+  for id = 1, 4 do t:add(id, "GET", url, {}, nil, false) end
+  local dropped, answered = t:drop_queued(), 0
+  for _ = 1, 10 do
+    answered = answered + #t:run(0.5)
+    if answered >= 2 then break end
+  end
+  ngx.sleep(0.2) -- a call still sent would have arrived by now
+  local active, queued = t:pending()
+  ngx.say(require("cjson").encode{ dropped = dropped, answered = answered, hits = ngx.shared.app:get("hits"),
+    active = active, queued = queued })
 end
 
 function M.app.new_error()
