@@ -25,7 +25,7 @@ function M.new(client)
     -- As many calls again wait signed in the transport, which starts one the moment
     -- another ends, not after Lua has read that answer and made the next body.
     ahead = client._timeout <= AHEAD_MAX_TIMEOUT and client._concurrency or 0,
-    inflight = {},
+    inflight = {}, -- calls handed to the transport (under way, or signed ahead), by id
     ninflight = 0,
     waiting = {}, -- FIFO of calls not yet sent: waiting[whead .. wtail]
     whead = 1,
