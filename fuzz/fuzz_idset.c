@@ -2,7 +2,8 @@
  * (any bytes, empty ones too). Besides "no crash, no leak, no UB", it checks the set
  * against a plain quadratic search: each id's index is its first occurrence's distinct
  * index, added is true exactly once per distinct id, a lookup of an id changed by one
- * byte finds what the search finds, and outcomes move once and are counted. */
+ * byte finds what the search finds, outcomes move once and are counted, and a cleared set
+ * refills alike. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint32_t b = idset_new_batch(&set, 1, ndistinct);
   CHECK(b == 1 && idset_get_batch(&set, b)->last == ndistinct);
   CHECK(idset_get_batch(&set, 2) == NULL && idset_get_batch(&set, 0) == NULL);
+
+  /* Cleared, the set is empty, and filled again it gives every id the same index. */
+  idset_clear(&set);
+  CHECK(set.n == 0 && set.nbatches == 0 && idset_get_batch(&set, 1) == NULL);
+  CHECK(set.count[IDSET_OPEN] == 0 && set.count[IDSET_STOPPED] == 0 && set.count[IDSET_FAILED] == 0);
+  for (size_t i = 0; i < m; i++) CHECK(idset_find(&set, lines[i].p, lines[i].n) == IDSET_NONE);
+  for (size_t i = 0; i < m; i++) {
+    uint32_t again = idset_add(&set, lines[i].p, lines[i].n, &added);
+    CHECK(again == naive(&k, ndistinct, lines[i].p, lines[i].n));
+  }
+  CHECK(set.count[IDSET_OPEN] == set.n);
 
   idset_free(&set);
   free(lines);
