@@ -461,6 +461,18 @@ describe("fakecloud emulator", function()
       assert.are.equal(1, fc:stats().faults.hang)
     end)
 
+    it("holds fault answers for the latency too: a throttled call costs a round trip", function()
+      for _, faults in ipairs({ { status = { [429] = 1 } }, { status = { [500] = 1 } }, { malformed = 1 } }) do
+        faults.latency = 0.2
+        fc:configure { faults = faults }
+        local t0 = socket.gettime()
+        local code = c:job("none")
+        local took = socket.gettime() - t0
+        assert.are_not.equal(404, code) -- the fault answered, not the handler
+        assert.is_true(took >= 0.19, ("%s answered after %.3f s"):format(tostring(code), took))
+      end
+    end)
+
     it("counts latency from the request's arrival, or after its work when asked", function()
       -- A client that sends its body 0.3 s after the headers: counted from arrival, a 0.2 s
       -- latency has passed by the time the work starts; counted after the work, it has not.

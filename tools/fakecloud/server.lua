@@ -44,6 +44,20 @@ local function fault_answer(S, p, r, kind)
     message = "injected fault: HTTP " .. p.status .. " on " .. r } })
 end
 
+-- Latency is the cloud's response time, for every answer a plan p covers (faults too):
+-- the answer leaves `latency` seconds after the request arrived (plus any hang), the work
+-- inside that time as a cloud's own processing is; latency_mode = "after_work" adds it
+-- on top of this emulator's work instead.
+local function hold(p)
+  if not (p and p.latency > 0) then return end
+  local wait = p.latency
+  if p.latency_mode ~= "after_work" then
+    ngx.update_time()
+    wait = p.latency + p.hang - (ngx.now() - ngx.req.start_time())
+  end
+  if wait > 0 then ngx.sleep(wait) end
+end
+
 local function args_of(raw_query)
   local args = {}
   for _, kv in ipairs(auth.parse_query(raw_query)) do
@@ -100,15 +114,16 @@ function M.handle()
     if p.drop then count(st.faults, "drop") return ngx.exit(444) end
     if p.hang > 0 then count(st.faults, "hang") ngx.sleep(p.hang) end
     ngx.update_time()
-    if p.status then return fault_answer(S, p, r, kind) end
+    if p.status then hold(p) return fault_answer(S, p, r, kind) end
     if p.malformed then
       count(st.faults, "malformed")
+      hold(p)
       return respond.send(200, '{"job_id": "' .. ngx.var.request_id:sub(1, 7) .. '", "trunc')
     end
   end
 
   local bad = S.hostile:plan(r)
-  if bad and not S.hostile.perform then return S.hostile:answer(S, r) end
+  if bad and not S.hostile.perform then hold(p) return S.hostile:answer(S, r) end
 
   local real = ngx.now()
   jobs.settle(S, real)
@@ -127,19 +142,9 @@ function M.handle()
     status, answer = list.list(S, kind, args_of(raw_query))
   end
 
+  hold(p)
   if p and p.drop_after then count(st.faults, "drop_after") return ngx.exit(444) end
   if bad then return S.hostile:answer(S, r, status, answer) end
-  -- Latency is the cloud's response time: the answer leaves `latency` seconds after the
-  -- request arrived (plus any hang), the work inside that time as a cloud's own processing
-  -- is; latency_mode = "after_work" adds it on top of this emulator's work instead.
-  if p and p.latency > 0 then
-    local wait = p.latency
-    if p.latency_mode ~= "after_work" then
-      ngx.update_time()
-      wait = p.latency + p.hang - (ngx.now() - ngx.req.start_time())
-    end
-    if wait > 0 then ngx.sleep(wait) end
-  end
   return respond.send(status, answer)
 end
 
