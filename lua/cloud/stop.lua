@@ -41,17 +41,15 @@ local function progress(op, phase)
   if not ok then op.client:_log("on_progress raised: " .. tostring(e)) end
 end
 
---- Queues stop calls for `ids`. `again`: some may have been sent before (the first
--- submission skips the bookkeeping of resends, a map lookup per server).
+--- Queues stop calls for `ids`. `again`: each of them was sent before (a resend, counted;
+-- the first submission skips that bookkeeping, a map entry per server).
 function Op:submit(ids, again)
   for i = 1, #ids, MAX_IDS do
     local last = math.min(i + MAX_IDS - 1, #ids)
     if again then
-      for j = i, last do
-        local id = ids[j]
-        -- Counted from the second send on: a map entry per server would cost memory at scale.
-        if self.sends[id] or self.doubted[id] or self.resent[id] then self.sends[id] = (self.sends[id] or 1) + 1 end
-      end
+      -- Sends are counted from the second on (a first send is implied): a map entry per
+      -- server would cost memory at scale.
+      for j = i, last do self.sends[ids[j]] = (self.sends[ids[j]] or 1) + 1 end
     end
     local kind, set, chunk, batch = self.kind, self.ledger.set, nil, nil
     self.sched:request({
