@@ -63,15 +63,15 @@ static int str_is(const jobscan_result *r, const char *body, jobscan_str s, cons
   return s.set && s.len == n && memcmp(jobscan_ptr(r, body, s), want, n) == 0;
 }
 
-/* Sets or clears IDSET_IN_JOB on the members named in the array at index t. */
-static void mark_listed(lua_State *L, idset *set, int t, size_t n, int on) {
+/* Sets (on) or clears the state bits on the members named in the array at index t. */
+static void mark_listed(lua_State *L, idset *set, int t, size_t n, unsigned bits, int on) {
   for (size_t k = 1; k <= n; k++) {
     lua_rawgeti(L, t, (lua_Integer)k);
     uint32_t i = idset_lua_find(L, set, -1);
     lua_pop(L, 1);
     if (i == IDSET_NONE) continue;
-    if (on) set->state[i] |= IDSET_IN_JOB;
-    else set->state[i] &= (unsigned char)~IDSET_IN_JOB;
+    if (on) set->state[i] |= (unsigned char)bits;
+    else set->state[i] &= (unsigned char)~bits;
   }
 }
 
@@ -96,7 +96,7 @@ static int unseen_member(const idset *set, const idset_batch *bt, uint32_t i) {
 static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, idset *set,
                            const idset_batch *bt, int t, int all) {
   size_t n = bt->first ? bt->last - bt->first + 1 : lua_rawlen(L, t);
-  if (!bt->first) mark_listed(L, set, t, n, 1);
+  if (!bt->first) mark_listed(L, set, t, n, IDSET_IN_JOB, 1);
   size_t matched = 0, kept = 0;
   for (size_t k = 0; k < r->nsubs; k++) {
     jobscan_str id = r->subs[k].f[JOBSCAN_SERVER_ID];
@@ -138,12 +138,13 @@ static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, id
       }
     }
   }
-  for (size_t k = 0; k < kept; k++) {
-    jobscan_str id = r->subs[k].f[JOBSCAN_SERVER_ID];
-    uint32_t i = idset_find(set, jobscan_ptr(r, body, id), id.len);
-    set->state[i] &= (unsigned char)~IDSET_SEEN;
+  /* The scratch marks go, over all of the batch's members: those kept and those missing. */
+  const unsigned char scratch = (unsigned char)~(IDSET_SEEN | IDSET_IN_JOB);
+  if (bt->first) {
+    for (uint32_t i = bt->first - 1; i < bt->last; i++) set->state[i] &= scratch;
+  } else {
+    mark_listed(L, set, t, n, IDSET_SEEN | IDSET_IN_JOB, 0);
   }
-  if (!bt->first) mark_listed(L, set, t, n, 0);
 }
 
 static int job_outcomes(lua_State *L) {
