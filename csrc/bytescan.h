@@ -1,6 +1,8 @@
 /* Byte tests eight bytes at a time, for the short strings ids are (UUIDs: 36 bytes).
  * Each returns a word that is non-zero exactly when some byte of w passes the test: the
- * classic "has zero byte" and "has less than" word tricks, exact as yes/no answers. */
+ * classic "has zero byte" and "has less than" word tricks, exact as yes/no answers. On a
+ * little-endian machine the lowest set bit also marks the first byte that passes (a false
+ * mark can only come above a true one, from the borrow). */
 #ifndef CLOUD_BYTESCAN_H
 #define CLOUD_BYTESCAN_H
 

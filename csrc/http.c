@@ -106,8 +106,8 @@ http_engine *http_engine_new(const http_options *o, char *err, size_t errlen) {
 
 void http_engine_free(http_engine *e) {
   if (!e) return;
+  http_engine_drop_queued(e);
   transfer *t;
-  while ((t = pop(&e->pending))) transfer_free(t);
   while ((t = pop(&e->done))) transfer_free(t);
   while ((t = e->active_list)) {
     e->active_list = t->next_active;

@@ -47,6 +47,13 @@ uint32_t idset_lua_find(lua_State *L, const idset *s, int i) {
   return idset_find(s, p, n);
 }
 
+const idset_batch *idset_lua_checkbatch(lua_State *L, const idset *s, int i) {
+  lua_Integer number = luaL_checkinteger(L, i);
+  const idset_batch *b = number >= 1 && number <= (lua_Integer)s->nbatches ? idset_get_batch(s, (uint32_t)number) : NULL;
+  if (!b) luaL_argerror(L, i, "not a batch of this set");
+  return b;
+}
+
 /* Where the keys of the array at index t go wrong: pushes a message, or returns 0. */
 static int bad_keys(lua_State *L, int t, size_t n) {
   size_t count = 0;
@@ -235,12 +242,7 @@ static int m_mark_all(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   unsigned outcome = check_outcome(L, 3);
   if (outcome == IDSET_OPEN) return luaL_argerror(L, 3, "an outcome is stopped or failed");
-  const idset_batch *b = NULL;
-  if (!lua_isnoneornil(L, 4)) {
-    lua_Integer number = luaL_checkinteger(L, 4);
-    if (number >= 1 && number <= (lua_Integer)s->nbatches) b = idset_get_batch(s, (uint32_t)number);
-    if (!b) return luaL_argerror(L, 4, "not a batch of this set");
-  }
+  const idset_batch *b = lua_isnoneornil(L, 4) ? NULL : idset_lua_checkbatch(L, s, 4);
   lua_Integer changed = 0;
   if (b && b->first) {
     for (uint32_t i = b->first - 1; i < b->last; i++) changed += idset_settle(s, i, outcome);

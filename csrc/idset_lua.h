@@ -16,4 +16,7 @@ idset *idset_lua_bind(lua_State *L, int i);
  * string), for a set bound by idset_lua_bind. */
 uint32_t idset_lua_find(lua_State *L, const idset *s, int i);
 
+/* The batch whose number (from set:batch) is the argument at i; raises when it is not one. */
+const idset_batch *idset_lua_checkbatch(lua_State *L, const idset *s, int i);
+
 #endif

@@ -1,4 +1,5 @@
 #include "jobscan.h"
+#include "bytescan.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,22 +55,16 @@ static int hex4(const char *p, const char *end, unsigned *out) {
 static int is_high(unsigned u) { return u >= 0xD800 && u <= 0xDBFF; }
 static int is_low(unsigned u) { return u >= 0xDC00 && u <= 0xDFFF; }
 
-/* Bytes that end the fast run through a string: the quote, a backslash, and the control
- * characters JSON forbids raw (cjson takes all but NUL; we keep to the RFC). */
-/* Raw control bytes other than NUL are let through, as lua-cjson does: a server that puts
- * a tab in a fail_reason must not make the whole answer unreadable. */
+/* Bytes that end the fast run through a string: the quote, a backslash and NUL. Raw
+ * control bytes other than NUL are let through, as lua-cjson does: a server that puts a
+ * tab in a fail_reason must not make the whole answer unreadable. */
 static int stops_string(unsigned char c) { return c == 0 || c == '"' || c == '\\'; }
 
-/* The same test on eight bytes at once (the classic "has a zero byte" trick, applied to
- * w ^ '"', w ^ '\\' and w): strings are most of an answer's bytes. Nonzero when a
- * byte stops; the lowest set bit marks the first such byte (the trick errs only above it). */
+/* The same test on eight bytes at once (strings are most of an answer's bytes). Nonzero
+ * when a byte stops; its lowest set bit marks the first such byte (bytescan.h). */
 static uint64_t word_stops_string(const char *p) {
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-  uint64_t w, q, b;
-  memcpy(&w, p, sizeof w);
-  q = w ^ (ones * '"');
-  b = w ^ (ones * '\\');
-  return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones) & ~w)) & highs;
+  uint64_t w = bytescan_load(p);
+  return bytescan_equal(w, '"') | bytescan_equal(w, '\\') | bytescan_equal(w, 0);
 }
 
 /* Moves p to the first byte that stops a string, or to end. */
@@ -99,7 +94,7 @@ static int string_scan(scan *s, const char **body, size_t *n, int *escaped) {
     p = string_run(p, end);
     if (p == end) return fail(s, "unterminated string", open);
     if (*p == '"') break;
-    if (*p != '\\') return fail(s, "control character in string", p);
+    if (*p != '\\') return fail(s, "NUL byte in string", p);
     const char *esc = p++;
     *escaped = 1;
     if (p == end) return fail(s, "unterminated string", open);

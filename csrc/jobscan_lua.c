@@ -156,12 +156,10 @@ static int job_outcomes(lua_State *L) {
   idset *set = NULL;
   const idset_batch *batch = NULL;
   if (!lua_isnoneornil(L, 2)) {
-    lua_Integer b = luaL_checkinteger(L, 3);
     luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
     set = idset_lua_bind(L, 2); /* pushes the set's ids array: slot 5 */
-    batch = b >= 1 && b <= UINT32_MAX ? idset_get_batch(set, (uint32_t)b) : NULL;
-    luaL_argcheck(L, batch != NULL, 3, "not a batch of this set");
+    batch = idset_lua_checkbatch(L, set, 3);
   }
   int rc = jobscan_parse(r, body, n);
   if (rc == JOBSCAN_OK && r->nsubs >= INT_MAX) rc = JOBSCAN_ENOMEM;

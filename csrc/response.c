@@ -1,4 +1,5 @@
 #include "response.h"
+#include "canon.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -18,7 +19,7 @@ static void take(const char *line, size_t n, const char *name, char *out, size_t
   while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
   size_t len = (size_t)(end - v);
   /* A value with a line break or NUL inside is not one we can hand on safely. */
-  if (memchr(v, '\r', len) || memchr(v, '\n', len) || memchr(v, '\0', len)) len = 0;
+  if (!canon_is_field_value((cstr){v, len})) len = 0;
   if (len >= cap) len = cap - 1;
   /* Cutting may leave blanks at the end again (found by fuzz_response). */
   while (len && (v[len - 1] == ' ' || v[len - 1] == '\t')) len--;

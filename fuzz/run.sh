@@ -34,7 +34,7 @@ run() { # target corpus-dir
 }
 
 build fuzz_canon "$root/csrc/canon.c" "$root/csrc/sign.c" "$root/csrc/buf.c"
-build fuzz_response "$root/csrc/response.c" "$root/csrc/buf.c"
+build fuzz_response "$root/csrc/response.c" "$root/csrc/canon.c" "$root/csrc/buf.c"
 build fuzz_jobscan "$root/csrc/jobscan.c" "$root/csrc/buf.c"
 build fuzz_idset "$root/csrc/idset.c"
 run fuzz_canon canon

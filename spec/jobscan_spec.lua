@@ -311,7 +311,13 @@ describe("core.job_outcomes refuses what is not a JSON object", function()
   end)
 
   it("a raw NUL in a string (other control bytes pass, as cjson lets them)", function()
-    refused('{"status": "a' .. string.char(0) .. 'b"}', "control character in string")
+    refused('{"status": "a' .. string.char(0) .. 'b"}', "NUL byte in string")
+    -- Long enough for the eight-byte scan, short enough for the byte loop, in each field read.
+    local raw = "a\tb\1c" .. ("x\31"):rep(5)
+    local body = ('{"status": "%s", "entities": {"sub_jobs": [{"fail_reason": "%s", "status": "FAIL",'
+      .. ' "entities": {"server_id": "s\31"}}]}}'):format(raw, raw)
+    local got = same_as_cjson(body)
+    assert.are.same({ raw, raw, "s\31" }, { got.status, got.sub_fail_reason[1], got.server_id[1] })
   end)
 
   it("nesting deeper than 64, as cjson with decode_max_depth(64)", function()
@@ -362,8 +368,6 @@ describe("core.job_outcomes on mutated answers", function()
       return not body:match("^[ \t\r\n]*{")
     elseif err:find("trailing characters", 1, true) then
       return body:byte(at) == 0 -- cjson stops reading at a NUL
-    elseif err:find("control character in string", 1, true) then
-      return body:byte(at) > 0 and body:byte(at) < 32
     elseif err:find("invalid number", 1, true) or err:find("invalid literal", 1, true) then
       local tok = body:match("^[%w%.%+%-]+", at)
       local ok, v = pcall(cjson.decode, tok or "")
