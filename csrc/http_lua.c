@@ -166,11 +166,6 @@ static void push_response(lua_State *L, http_response *r) {
   lua_setfield(L, -2, "id");
   lua_pushinteger(L, (lua_Integer)r->status);
   lua_setfield(L, -2, "status");
-  if (r->raw && r->error == HTTP_OK && r->status >= 200 && r->status < 300)
-    body_lua_push(L, &r->body); /* job answers: not copied into a Lua string */
-  else
-    lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
-  lua_setfield(L, -2, "body");
   lua_pushboolean(L, r->sent);
   lua_setfield(L, -2, "sent");
   lua_pushnumber(L, r->elapsed);
@@ -183,6 +178,13 @@ static void push_response(lua_State *L, http_response *r) {
   set_string(L, "request_id", r->request_id);
   set_string(L, "retry_after", r->retry_after);
   set_string(L, "date", r->date);
+  /* The body last: once moved out of r, nothing after it may raise and leave r queued
+   * without it (the table was made with room for every field). */
+  if (r->raw && r->error == HTTP_OK && r->status >= 200 && r->status < 300)
+    body_lua_push(L, &r->body); /* job answers: not copied into a Lua string */
+  else
+    lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
+  lua_setfield(L, -2, "body");
 }
 
 /* engine:run(timeout_seconds) -> array of finished responses, or nil when none finished
