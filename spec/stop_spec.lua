@@ -83,28 +83,39 @@ describe("stopping servers", function()
     assert.is_true(stats.connections <= stats.calls.action + 8, "connections: " .. stats.connections)
   end)
 
+  -- Puts a stand-in before client c's transport: `over` replaces some of its methods
+  -- (each gets the real transport first), the rest pass through. Returns the real one.
+  local function wrap_transport(c, over)
+    local tr = c._transport
+    c._transport = setmetatable({}, { __index = function(_, k)
+      local f = over[k]
+      if f then return function(_, ...) return f(tr, ...) end end
+      return function(_, ...) return tr[k](tr, ...) end
+    end })
+    return tr
+  end
+
   it("never has more calls in flight than the concurrency; as many again wait signed in the transport", function()
     fc:configure{ faults = { latency = 0.05 } }
     finally(function() fc:configure{ faults = {} } end)
     -- What the operation hands its transport, and when it lets the transport run.
     local function outstanding(over)
       local c = env.client(fc, over)
-      local tr = c._transport
       local added, finished, most, order = 0, 0, 0, {}
-      c._transport = setmetatable({
-        add = function(_, ...)
+      local tr = wrap_transport(c, {
+        add = function(t, ...)
           added = added + 1
           most = math.max(most, added - finished)
           order[#order + 1] = "add"
-          return tr:add(...)
+          return t:add(...)
         end,
-        run = function(_, wait)
+        run = function(t, wait)
           order[#order + 1] = "run"
-          local done = tr:run(wait)
+          local done = t:run(wait)
           finished = finished + (done and #done or 0)
           return done
         end,
-      }, { __index = function(_, k) return function(_, ...) return tr[k](tr, ...) end end })
+      })
       fc:reset()
       local res = c:stop_ecs{ ids = env.ids("ecs", 1, 6500), wait = false, force = true }
       c._transport = tr
@@ -127,22 +138,30 @@ describe("stopping servers", function()
 
   it("sends nothing more for an operation that raised, not even what was signed ahead", function()
     local c = env.client(fc, { concurrency = 2 })
-    local tr = c._transport
-    -- The operation breaks as it first lets the transport run: its first calls are handed
-    -- over but not started.
-    c._transport = setmetatable({ run = function() error("broken on purpose") end },
-      { __index = function(_, k) return function(_, ...) return tr[k](tr, ...) end end })
+    -- The operation breaks at its second turn of the transport: by then two calls are
+    -- under way and two more signed ahead, queued behind them.
+    local runs = 0
+    local tr = wrap_transport(c, { run = function(t, wait)
+      runs = runs + 1
+      if runs == 2 then
+        assert.are.same({ 2, 2 }, { t:pending() })
+        error("broken on purpose")
+      end
+      return t:run(wait)
+    end })
     local ok, err = pcall(c.stop_ecs, c, { ids = env.ids("ecs", 1, 4000), wait = false, force = true })
     assert.is_false(ok)
     assert.truthy(tostring(err):find("broken on purpose", 1, true))
-    assert.are.same({ 0, 0 }, { tr:pending() })
-    -- The next operation on the same client sends its own call only.
+    assert.are.same({ 2, 0 }, { tr:pending() }) -- the two under way stay; those ahead are gone
+    -- The next operation on the same client sends its own call only; the two already
+    -- under way finish on its turns of the engine (their answers belong to nobody).
     c._transport = tr
     local res = c:stop_ecs{ ids = { env.id("ecs", 5000) }, wait = false, force = true }
+    while tr:pending() > 0 do tr:run(0.1) end
     c:close()
     assert.is_true(res.ok)
-    assert.are.equal(1, fc:stats().calls.action)
-    assert.are.equal(1, fc:stats().stop_requests.total)
+    assert.are.equal(3, fc:stats().calls.action)
+    assert.are.equal(2001, fc:stats().stop_requests.total)
   end)
 
   it("sends duplicates once and counts distinct ids", function()
