@@ -49,7 +49,7 @@ sdk() { sed -n 's/^ *"version": *"\(.*\)".*/\1/p' "bench/node/node_modules/@huaw
   echo "- luajit: $(ver luajit -v)"
   echo "- node: $(ver node --version)"
   echo "- Node SDK: @huaweicloud/huaweicloud-sdk-core $(sdk huaweicloud-sdk-core), @huaweicloud/huaweicloud-sdk-ecs $(sdk huaweicloud-sdk-ecs)"
-  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- lua csrc 2>/dev/null || echo ' (lua/ or csrc/ modified)')"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- lua csrc bench tools CMakeLists.txt 2>/dev/null || echo ' (lua/, csrc/, bench/, tools/ or CMakeLists.txt modified)')"
   [ -z "${BENCH_LUA_DIR:-}" ] || echo "- NOTE: our client's Lua sources from $BENCH_LUA_DIR, not lua/"
   echo
 } >"$results.tmp"

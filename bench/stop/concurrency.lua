@@ -10,40 +10,37 @@
 --      BENCH_LATENCY_MODES ("arrival after_work": the emulator's faults.latency_mode),
 --      BENCH_REPEAT (3: runs at each level, the median reported with the range)
 -- Writes BENCH_OUT/concurrency.csv.
+package.path = "bench/stop/?.lua;" .. package.path
 local cloud = require "cloud"
 local core = require "cloud.core"
 local ids = require "fakecloud.ids"
 local launcher = require "fakecloud.launcher"
+local proc = require "fakecloud.proc"
+local common = require "common"
 
-local N = tonumber(os.getenv("BENCH_N") or "") or 100000
-local LATENCY = tonumber(os.getenv("BENCH_LATENCY") or "") or 0.1
+local num, log = common.num, common.log
+local N = num("BENCH_N", 100000)
+local LATENCY = num("BENCH_LATENCY", 0.1)
 local OUT = os.getenv("BENCH_OUT") or "bench/out"
-local LEVELS = {}
-for w in (os.getenv("BENCH_LEVELS") or "1 8 16"):gmatch("%d+") do LEVELS[#LEVELS + 1] = tonumber(w) end
-local REPEAT = tonumber(os.getenv("BENCH_REPEAT") or "") or 3
-local MODES = {}
-for w in (os.getenv("BENCH_LATENCY_MODES") or "arrival after_work"):gmatch("%S+") do MODES[#MODES + 1] = w end
+local LEVELS = common.list("BENCH_LEVELS", "1 8 16", true)
+local REPEAT = num("BENCH_REPEAT", 3)
+local MODES = common.list("BENCH_LATENCY_MODES", "arrival after_work")
 local CALLS = math.ceil(N / 1000)
 local RATE_429 = 0.3
 
-local function log(fmt, ...) io.stderr:write(fmt:format(...), "\n") end
-
 -- CPU seconds (user+sys) the emulator's nginx workers have used: who is the bottleneck.
-local TICK = tonumber(io.popen("getconf CLK_TCK"):read("*l")) or 100
+-- proc.sh runs pgrep and getconf without a sanitizer preload (under it pgrep hangs).
+local TICK = tonumber(proc.sh("getconf CLK_TCK"):match("%d+") or "") or 100
 local function emulator_cpu(fc)
   local total = 0
-  local p = io.popen("pgrep -P " .. fc.pid)
-  for pid in p:read("*a"):gmatch("%d+") do
-    local f = io.open("/proc/" .. pid .. "/stat")
-    if f then
-      local rest = f:read("*a"):match("%) (.*)$")
-      f:close()
+  for pid in proc.sh("pgrep -P " .. fc.pid):gmatch("%d+") do
+    local rest = (proc.read("/proc/" .. pid .. "/stat") or ""):match("%) (.*)$")
+    if rest then
       local fields = {}
       for x in rest:gmatch("%S+") do fields[#fields + 1] = x end
       total = total + (tonumber(fields[12]) + tonumber(fields[13])) / TICK -- utime, stime
     end
   end
-  p:close()
   return total
 end
 
@@ -52,15 +49,15 @@ local function client(fc, concurrency, retry)
                            concurrency = concurrency, retry = retry })
 end
 
--- One submission-only stop of every id; returns wall seconds, the result, the stats.
-local function run(fc, concurrency, faults, retry)
+-- One submission-only stop of every id in list; returns wall seconds, the result, the stats.
+local function run(fc, list, concurrency, faults, retry)
   assert(fc:configure{ faults = faults })
   assert(fc:reset())
   local c = client(fc, concurrency, retry)
-  local list = {}
-  for i = 1, N do list[i] = ids.server_id("ecs", i) end
   -- The emulator's CPU first: reading it starts a process (pgrep), not to be timed.
   local emu0 = emulator_cpu(fc)
+  -- The garbage of earlier runs (their clients, results) collected now, not in the stop.
+  collectgarbage("collect")
   local t0, cpu0 = core.now(), os.clock()
   -- force (where the client knows it): no protection-tag lookup, submission only.
   local ok, res = pcall(c.stop_ecs, c, { ids = list, wait = false, force = true })
@@ -83,6 +80,9 @@ local function stopped_once(res, st)
 end
 
 local function main(fc)
+  -- The ids once, shared by every run (a list per run was garbage for the next one's stop).
+  local list = {}
+  for i = 1, N do list[i] = ids.server_id("ecs", i) end
   local rows = {}
   for _, mode in ipairs(MODES) do
     for _, conc in ipairs(LEVELS) do
@@ -90,13 +90,12 @@ local function main(fc)
       local runs = {}
       for k = 1, REPEAT do
         log("concurrency: %d in flight, latency %s, run %d/%d ...", conc, mode, k, REPEAT)
-        local wall, res, st = run(fc, conc, { latency = LATENCY, latency_mode = mode })
+        local wall, res, st = run(fc, list, conc, { latency = LATENCY, latency_mode = mode })
         runs[k] = { mode = mode, conc = conc, wall = wall, ideal = CALLS / conc * LATENCY, calls = st.calls.action,
                     lists = st.calls.list, once = stopped_once(res, st), cpu = st.client_cpu,
                     emu = st.emulator_cpu }
       end
-      table.sort(runs, function(a, b) return a.wall < b.wall end)
-      local median = runs[math.floor((#runs + 1) / 2)]
+      local median = common.median(runs, function(a, b) return a.wall < b.wall end)
       median.all_once = true
       for _, r in ipairs(runs) do median.all_once = median.all_once and r.once end
       median.min, median.max = runs[1].wall, runs[#runs].wall
@@ -107,7 +106,7 @@ local function main(fc)
   local faulty = {}
   for _, conc in ipairs({ LEVELS[#LEVELS] }) do
     log("concurrency: %d in flight, %d%% 429 ...", conc, RATE_429 * 100)
-    local wall, res, st = run(fc, conc, { latency = LATENCY, latency_mode = MODES[1], status = { [429] = RATE_429 }, retry_after = 0, seed = 1 },
+    local wall, res, st = run(fc, list, conc, { latency = LATENCY, latency_mode = MODES[1], status = { [429] = RATE_429 }, retry_after = 0, seed = 1 },
       { attempts = 6, base = 0.05, cap = 1 })
     faulty[#faulty + 1] = { conc = conc, wall = wall, calls = st.calls.action, n429 = (st.faults or {})["429"] or 0,
                             lists = st.calls.list, once = stopped_once(res, st), failed = #res.failed,
@@ -121,7 +120,7 @@ local function report(rows, faulty)
   print(("%-11s %-12s %8s %12s %8s %8s %8s %6s %12s %11s %13s"):format("latency", "concurrency", "wall s", "range", "ideal s", "x ideal", "calls",
     "lists", "stopped once", "client CPU", "emulator CPU"))
   for _, r in ipairs(rows) do
-    print(("%-11s %-12d %8.2f %12s %8.2f %8.2f %8d %6d %12s %11.2f %13.2f"):format(r.mode, r.conc, r.wall,
+    print(("%-11s %-12d %8.3f %12s %8.3f %8.2f %8d %6d %12s %11.2f %13.2f"):format(r.mode, r.conc, r.wall,
       ("%.2f-%.2f"):format(r.min / r.ideal, r.max / r.ideal), r.ideal, r.wall / r.ideal,
       r.calls, r.lists, tostring(r.all_once), r.cpu, r.emu))
   end
@@ -136,7 +135,7 @@ local function report(rows, faulty)
   print(("%-12s %8s %8s %8s %8s %10s %8s %12s %10s"):format("concurrency", "wall s", "calls", "minimum", "429s",
     "expected", "failed", "stopped once", "resent ids"))
   for _, r in ipairs(faulty) do
-    print(("%-12d %8.2f %8d %8d %8d %10.1f %8d %12s %10d"):format(r.conc, r.wall, r.calls, CALLS, r.n429,
+    print(("%-12d %8.3f %8d %8d %8d %10.1f %8d %12s %10d"):format(r.conc, r.wall, r.calls, CALLS, r.n429,
       CALLS / (1 - RATE_429), r.failed, tostring(r.once), r.more))
   end
   print("(calls = action calls the emulator received; expected = minimum / (1 - 0.3);")
@@ -144,10 +143,14 @@ local function report(rows, faulty)
 
   os.execute("mkdir -p " .. OUT)
   local f = assert(io.open(OUT .. "/concurrency.csv", "w"))
-  f:write("concurrency,wall_s,ideal_s,action_calls,rate_429,latency_mode\n")
-  for _, r in ipairs(rows) do f:write(("%d,%.3f,%.3f,%d,0,%s\n"):format(r.conc, r.wall, r.ideal, r.calls, r.mode)) end
+  -- calls, latency_s: the run's settings, for the chart's title (bench/concurrency.gp).
+  f:write("concurrency,wall_s,ideal_s,action_calls,rate_429,latency_mode,calls,latency_s\n")
+  for _, r in ipairs(rows) do
+    f:write(("%d,%.3f,%.3f,%d,0,%s,%d,%g\n"):format(r.conc, r.wall, r.ideal, r.calls, r.mode, CALLS, LATENCY))
+  end
   for _, r in ipairs(faulty) do
-    f:write(("%d,%.3f,%.3f,%d,%g,%s\n"):format(r.conc, r.wall, CALLS / r.conc * LATENCY, r.calls, RATE_429, MODES[1]))
+    f:write(("%d,%.3f,%.3f,%d,%g,%s,%d,%g\n"):format(r.conc, r.wall, CALLS / r.conc * LATENCY, r.calls, RATE_429,
+      MODES[1], CALLS, LATENCY))
   end
   f:close()
 end

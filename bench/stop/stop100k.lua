@@ -11,10 +11,12 @@
 --      client with force = true, no protection-tag lookup first: the SDK's work exactly),
 --      BENCH_OUT (bench/out), BENCH_LUA_DIR (lua: the client's Lua sources; another
 --      tree, e.g. one with a fix under trial, is named in the table)
+package.path = "bench/stop/?.lua;" .. package.path
 local ids = require "fakecloud.ids"
 local launcher = require "fakecloud.launcher"
+local common = require "common"
 
-local function num(name, default) return tonumber(os.getenv(name) or "") or default end
+local num, log = common.num, common.log
 local N = num("BENCH_N", 100000)
 local SMALL = num("BENCH_SMALL", 10000)
 local JOB = num("BENCH_JOB", 0.5)
@@ -22,8 +24,7 @@ local POLL = num("BENCH_POLL", 0.5)
 local CONC = num("BENCH_CONCURRENCY", 8)
 local REPEAT = num("BENCH_REPEAT", 3)
 local OUT = os.getenv("BENCH_OUT") or "bench/out"
-local CLIENTS = {}
-for w in (os.getenv("BENCH_CLIENTS") or "lua5.4 luajit lua5.4/force luajit/force node"):gmatch("%S+") do CLIENTS[#CLIENTS + 1] = w end
+local CLIENTS = common.list("BENCH_CLIENTS", "lua5.4 luajit lua5.4/force luajit/force node")
 
 -- How each client is started; cpath picks the build made for that interpreter.
 local LUA_DIR = os.getenv("BENCH_LUA_DIR") or "lua"
@@ -33,8 +34,6 @@ local COMMAND = {
   luajit = "env LUA_PATH='" .. LUA_PATH .. "' LUA_CPATH='build/bench-luajit/?.so;;' luajit bench/stop/stop_client.lua",
   node = "node bench/node/stop100k.js",
 }
-
-local function log(fmt, ...) io.stderr:write(fmt:format(...), "\n") end
 
 local function read(path) return (assert(require("fakecloud.proc").read(path))) end
 
@@ -82,7 +81,7 @@ local function check(fc, client, n, r)
   want(st.stop_requests.sent_more_than_once == 0, "servers sent more than once " .. st.stop_requests.sent_more_than_once)
   want(st.stop_requests.servers == n, "servers named " .. st.stop_requests.servers)
   if #problems > 0 then error(("%s, %d servers: %s"):format(client, n, table.concat(problems, "; "))) end
-  r.polls, r.lists, r.conns = st.calls.job, st.calls.list, st.connections
+  r.polls, r.lists = st.calls.job, st.calls.list
 end
 
 -- The median of each numeric figure over runs (taken figure by figure).
@@ -92,8 +91,7 @@ local function median_run(runs)
     if type(v) == "number" then
       local xs = {}
       for i, r in ipairs(runs) do xs[i] = r[k] end
-      table.sort(xs)
-      out[k] = xs[math.floor((#xs + 1) / 2)]
+      out[k] = common.median(xs)
     else
       out[k] = v
     end
@@ -136,19 +134,20 @@ local function report(rows)
   print(("stop %d ECS servers: %d calls of 1000 ids, job_duration %gs, poll %gs, %d in flight; median of %d runs each")
     :format(N, math.ceil(N / 1000), JOB, POLL, CONC, REPEAT))
   if LUA_DIR ~= "lua" then print("NOTE: our client's Lua sources from " .. LUA_DIR .. ", not lua/") end
-  print(("%-12s %8s %8s %8s %11s %8s %6s %6s %10s %10s"):format("client", "servers", "wall s", "CPU s",
-    "peak RSS MB", "run CPU", "polls", "lists", "CPU/node", "RSS/node"))
+  print(("%-12s %8s %8s %8s %8s %11s %8s %6s %6s %10s %10s"):format("client", "servers", "wall s", "work s",
+    "CPU s", "peak RSS MB", "run CPU", "polls", "lists", "CPU/node", "RSS/node"))
   for _, r in ipairs(rows) do
     local node = by["node/" .. r.n]
     local cr, rr = "-", "-"
     if node and r.client ~= "node" then
       cr, rr = ("%.3f"):format(r.cpu / node.cpu), ("%.3f"):format(r.rss_mb / node.rss_mb)
     end
-    print(("%-12s %8d %8.2f %8.2f %11.1f %8.2f %6d %6d %10s %10s"):format(r.client, r.n, r.wall, r.cpu,
-      r.rss_mb, r.run_cpu, r.polls, r.lists, cr, rr))
+    print(("%-12s %8d %8.2f %8.2f %8.2f %11.1f %8.2f %6d %6d %10s %10s"):format(r.client, r.n, r.wall, r.work_wall,
+      r.cpu, r.rss_mb, r.run_cpu, r.polls, r.lists, cr, rr))
   end
-  print("(CPU = user+sys of the whole client process, startup included; run CPU = from the")
-  print(" script's start, after loading modules; RSS = /usr/bin/time %M; polls, lists = job and")
+  print("(wall, CPU = user+sys of the whole client process, startup included; work = wall of")
+  print(" the stopping alone, no startup or ids reading; run CPU = from the script's start,")
+  print(" after loading modules; RSS = /usr/bin/time %M; polls, lists = job and")
   print(" list calls the emulator answered (lists: the protection-tag query);")
   print(" /force = force = true, no lookup, the SDK's work exactly; goal: CPU/node <= 0.2 and")
   print(" RSS/node <= 0.2)")

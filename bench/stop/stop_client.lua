@@ -18,16 +18,16 @@ local function rss_kb()
   end
 end
 
--- The ids' own size: Lua heap they take, strings and array, and the resident memory
--- they add (the heap plus the allocator's own overhead per string).
+-- The ids' own size: the resident memory they add (their Lua heap, strings and array,
+-- plus the allocator's own overhead per string).
 collectgarbage("collect")
-local heap0, rss0 = collectgarbage("count"), rss_kb()
+local rss0 = rss_kb()
 local ids = {}
 for line in io.lines(arg[1]) do
   if line ~= "" then ids[#ids + 1] = line end
 end
 collectgarbage("collect")
-local ids_kb, ids_rss_kb = collectgarbage("count") - heap0, rss_kb() - rss0
+local ids_rss_kb = rss_kb() - rss0
 
 local c = assert(cloud.new{
   project_id = env("BENCH_PROJECT"), ak = env("BENCH_AK"), sk = env("BENCH_SK"),
@@ -44,15 +44,14 @@ local cpu = os.clock() - cpu0
 -- Heap still held with the result alive (stopped array, ledger): what a caller keeps;
 -- res_kb is the result's part of it (its arrays of ids, jobs, failures).
 collectgarbage("collect")
-local heap_kb = collectgarbage("count")
-local res_kb = heap_kb - heap1
+local res_kb = collectgarbage("count") - heap1
 c:close()
 
 for i = 1, math.min(3, #res.failed) do
   local f = res.failed[i]
   io.stderr:write(("failed %s: %s %s\n"):format(f.id, tostring(f.code), tostring(f.message)))
 end
-print(("client=%s ok=%s requested=%d stopped=%d failed=%d jobs=%d work_wall=%.3f run_cpu=%.3f ids_kb=%.0f "
-  .. "ids_rss_kb=%.0f heap_kb=%.0f res_kb=%.0f")
+print(("client=%s ok=%s requested=%d stopped=%d failed=%d jobs=%d work_wall=%.3f run_cpu=%.3f "
+  .. "ids_rss_kb=%.0f res_kb=%.0f")
   :format(jit and "luajit" or _VERSION:gsub("Lua ", "lua"), tostring(res.ok), res.requested, #res.stopped,
-          #res.failed, #res.jobs, wall, cpu, ids_kb, ids_rss_kb, heap_kb, res_kb))
+          #res.failed, #res.jobs, wall, cpu, ids_rss_kb, res_kb))

@@ -146,6 +146,12 @@ local function bend(shape, r, answer)
   return answer
 end
 
+-- respond.send, required on first use: respond requires state, which requires this
+-- module, so a require at the top would be a cycle.
+local function send(status, body)
+  return require("fakecloud.respond").send(status, body)
+end
+
 -- Answers call r hostilely. status/answer: the real handler's result (perform), else nil.
 function M:answer(S, r, status, answer)
   if not status then status, answer = stand_in(r) end
@@ -155,10 +161,10 @@ function M:answer(S, r, status, answer)
   if mode == "wrong_shape" then
     count(S, "wrong_shape." .. self.shape)
     if status == 200 and type(answer) == "table" then answer = bend(self.shape, r, answer) end
-    return require("fakecloud.respond").send(status, answer)
+    return send(status, answer)
   end
   if mode == "invalid_json" then
-    return require("fakecloud.respond").send(200, "<html>\1\2\255 not json {{{ ")
+    return send(200, "<html>\1\2\255 not json {{{ ")
   end
 
   local body = type(answer) == "string" and answer or json.encode(answer)
@@ -166,7 +172,7 @@ function M:answer(S, r, status, answer)
     -- Still a JSON object: the honest fields plus padding up to the configured size.
     local pad = math.max(0, self.bytes - #body)
     body = body:sub(1, -2) .. ',"padding":"' .. string.rep("x", pad) .. '"}'
-    return require("fakecloud.respond").send(status, body)
+    return send(status, body)
   elseif mode == "bad_content_length" then
     return raw(headers_table(status, #body + 1000), body)
   elseif mode == "reset_mid_body" then
