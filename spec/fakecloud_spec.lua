@@ -325,16 +325,19 @@ describe("fakecloud emulator", function()
       assert.are.equal(200, stop(' { "os-stop" : { "servers" : [ { "id" : "' .. web[3] .. '" } ], "type" : "HARD" } }'))
       local escaped = ("\\u%04x"):format(web[4]:byte(1)) .. web[4]:sub(2) -- the same id, its first byte escaped
       assert.are.equal(200, stop('{"os-stop":{"type":"SOFT","servers":[{"id":"' .. escaped .. '"}]}}'))
-      for _, bad in ipairs({
-        '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},]}}', -- trailing comma
-        '{"os-stop":{"type":"SOFT","servers":[{"id":""}]}}',
-        '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"}{"id":"' .. web[6] .. '"}]}}',
-        '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},{"id":"' .. web[5] .. '"}]}}',
-        '{"os-stop":{"type":"SOFT","servers":[]}}',
-        '{"os-stop":{"type":"soft","servers":[{"id":"' .. web[5] .. '"}]}}',
-        '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '","x":1}]}}x',
+      for _, case in ipairs({
+        { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},]}}', "not a JSON object" }, -- trailing comma
+        { '{"os-stop":{"type":"SOFT","servers":[{"id":""}]}}', "servers[1].id must be a string" },
+        { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"}{"id":"' .. web[6] .. '"}]}}', "not a JSON object" },
+        { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},{"id":"' .. web[5] .. '"}]}}', "duplicate server id" },
+        { '{"os-stop":{"type":"SOFT","servers":[]}}', "non-empty array" },
+        { '{"os-stop":{"type":"soft","servers":[{"id":"' .. web[5] .. '"}]}}', "invalid os-stop.type soft" },
+        { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"}]}}x', "not a JSON object" }, -- trailing bytes
       }) do
-        assert.are.equal(400, stop(bad), bad)
+        local code, answer = c:json("POST", path, nil, case[1])
+        assert.are.equal(400, code, case[1])
+        local message = type(answer) == "table" and answer.error and answer.error.message or ""
+        assert.truthy(message:find(case[2], 1, true), case[1] .. " -> " .. tostring(message))
       end
       local st = fc:stats()
       assert.are.equal(4, st.stop_requests.total)
@@ -488,7 +491,9 @@ describe("fakecloud emulator", function()
       local after_work = took()
       assert.is_true(arrival >= 0.29 and arrival < 0.45, "arrival: " .. arrival)
       assert.is_true(after_work >= 0.49, "after_work: " .. after_work)
-      assert.is_nil(fc:configure { faults = { latency = 0.1, latency_mode = "later" } })
+      local ok, err = fc:configure { faults = { latency = 0.1, latency_mode = "later" } }
+      assert.is_nil(ok)
+      assert.truthy(err:find("faults.latency_mode must be", 1, true), err)
     end)
   end)
 end)
