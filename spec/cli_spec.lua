@@ -81,25 +81,39 @@ describe("cloud-stop", function()
         { {}, "say which service" },
         { { "vm", "x" }, "the first argument is the service" },
         { { "ecs", "x", "--frobnicate" }, "unknown option %-%-frobnicate" },
-        { { "ecs", "x", "--concurrency", "0" }, "%-%-concurrency wants a whole number" },
-        { { "ecs", "x", "--max-servers", "-1" }, "%-%-max%-servers" },
-        { { "ecs", "x", "--type", "GENTLE" }, "%-%-type wants SOFT or HARD" },
-        { { "bms", "x", "--type", "SOFT" }, "ECS only" },
+        { { "ecs", "x", "--concurrency", "many" }, "%-%-concurrency wants a number, not 'many'" },
         { { "ecs", "--name", "web[" }, "%-%-name wants a Lua pattern: malformed pattern %(missing ']'%)" },
         { { "ecs", "--name", "^web%" }, "%-%-name wants a Lua pattern" },
         { { "ecs", "x", "--name", "web" }, "either by id" },
         { { "ecs" }, "nothing chosen" },
-        { { "ecs", "x", "--endpoint", "ftp://h" }, "%-%-endpoint wants a URL" },
         { { "ecs", "x", "--sk", fc.sk }, "never from the command line" },
         { { "ecs", "x", "--sk=" .. fc.sk }, "never from the command line" },
         { { "ecs", "--ids-file", "/nonexistent/ids" }, "cannot read /nonexistent/ids" },
         { { "ecs", "--ids-file", "-" }, "no server ids in stdin" },
+        { { "ecs", "--ids-file", "-", "--exclude-file", "-" }, "cannot both read stdin" },
         { { "ecs", "x", "--poll-interval", "soon" }, "%-%-poll%-interval wants a number" },
+        -- Every flag but --tag and --status is given once.
+        { { "ecs", "x", "--type", "HARD", "--type", "SOFT" }, "%-%-type given twice" },
+        { { "ecs", "--name", "^a", "--name=^b" }, "%-%-name given twice" },
+        { { "ecs", "x", "--endpoint", fc.url, "--endpoint", fc.url }, "%-%-endpoint given twice" },
+        { { "ecs", "x", "--concurrency", "2", "--concurrency", "4" }, "%-%-concurrency given twice" },
+        { { "ecs", "x", "--max-servers", "2", "--max-servers", "4" }, "%-%-max%-servers given twice" },
+        { { "ecs", "x", "--region", "r1", "--region", "r2" }, "%-%-region given twice" },
+        -- Values the library checks: its message names the option.
+        { at("ecs", "x", "--concurrency", "0"), "cloud.new: option 'concurrency' must be at least 1" },
+        { at("ecs", "x", "--concurrency", "1025"), "option 'concurrency' must be at most 1024" },
+        { at("ecs", "x", "--max-servers", "-1"), "client:stop_ecs: option 'max_servers' must be at least 0" },
+        { at("ecs", "x", "--type", "GENTLE"), "option 'type' must be one of SOFT, HARD %(got GENTLE%)" },
+        { at("bms", "x", "--type", "soft"), "client:stop_bms: option 'type' must be one of HARD %(got SOFT%)" },
+        { { "ecs", "x", "--endpoint", "ftp://h" }, "cloud.new: endpoints.ecs must look like https://" },
+        { { "ecs", "x", "--endpoint", "https://user@h" }, "cloud.new: endpoints.ecs must look like https://" },
+        { { "ecs", "x", "--project-id", "p/q", "--endpoint", "https://h" }, "cloud.new: project_id has characters" },
       }
       for _, c in ipairs(cases) do
         local r = run(c[1])
-        assert.equal(2, r.code, table.concat(c[1], " "))
+        assert.equal(2, r.code, table.concat(c[1], " ") .. " -> " .. r.stderr)
         assert.truthy(r.stderr:find(c[2]), table.concat(c[1], " ") .. " -> " .. r.stderr)
+        assert.is_nil(r.stderr:find("internal error", 1, true), r.stderr)
         assert.equal("", r.stdout)
       end
       assert.equal(0, actions())
@@ -214,6 +228,9 @@ describe("cloud-stop", function()
       for _, s in ipairs(doc.skipped) do if s.reason == "excluded" then excluded = excluded + 1 end end
       assert.equal(3, excluded)
       assert.equal(0, (fc:server(ecs(1))).stop_requests)
+      local types = fc:stats().stop_types
+      assert.truthy((types.HARD or 0) >= 1, "no HARD stop reached the cloud")
+      assert.is_nil(types.SOFT)
     end)
 
     it("nothing to stop exits 0", function()
@@ -232,6 +249,7 @@ describe("cloud-stop", function()
       os.remove(file)
       assert.equal(0, r.code, r.stderr)
       assert.truthy(r.stdout:find("ECS: 3 of 3 stopped, 0 failed, 0 skipped", 1, true))
+      assert.same({ SOFT = 1 }, fc:stats().stop_types) -- one call, the default type
       r = run(at("ecs", "--ids-file", "-", "--no-wait", "--json"), nil, { stdin = ecs(4) .. " " .. ecs(5) .. "\n" })
       assert.equal(0, r.code, r.stderr)
       assert.same({ ecs(4), ecs(5) }, cjson.decode(r.stdout).stopped)
@@ -252,6 +270,45 @@ describe("cloud-stop", function()
       assert.same({ ecs(2) }, doc.stopped)
       assert.equal("protected", doc.skipped[1].reason)
       assert.equal(0, (fc:server(ecs(13))).stop_requests)
+    end)
+
+    it("exits 3 with the documented --json document when the protection check fails", function()
+      local wrong = "WRONGSECRET" .. ("9"):rep(28)
+      local r = run(at("ecs", ecs(1), ecs(2), "--json"), { HUAWEICLOUD_SDK_SK = wrong })
+      assert.equal(3, r.code, r.stderr)
+      assert.truthy(r.stderr:find("nothing was stopped: ", 1, true))
+      local doc = cjson.decode(r.stdout)
+      assert.is_false(doc.ok)
+      assert.truthy(doc.error.code and doc.error.request_id, r.stdout)
+      assert.truthy(doc.error.message:find("could not check the protection tag", 1, true))
+      assert.truthy(doc.error.status)
+      for _, k in ipairs({ "stopped", "failed", "jobs", "selected", "skipped" }) do
+        assert.equal("[]", r.stdout:match('"' .. k .. '":(%[%])'), k)
+      end
+      assert.equal(0, actions())
+    end)
+
+    it("--exclude-file: excluded ids are skipped, sent nothing, and do not fail the run", function()
+      local keep = os.tmpname()
+      cli.write(keep, ecs(2) .. "\n" .. ecs(9) .. "\n")
+      local r = run(at("ecs", ecs(1), ecs(2), ecs(3), "--exclude-file", keep, "--json"))
+      assert.equal(0, r.code, r.stderr)
+      local doc = cjson.decode(r.stdout)
+      assert.is_true(doc.ok)
+      assert.same({ ecs(1), ecs(3) }, doc.stopped)
+      assert.same({ { id = ecs(2), reason = "excluded" } }, doc.skipped)
+      assert.equal(0, (fc:server(ecs(2))).stop_requests)
+      assert.equal(2, fc:stats().stop_requests.servers)
+      -- Every id excluded: exit 0, and the cloud is not even asked.
+      assert(fc:reset())
+      r = run(at("ecs", ecs(2), ecs(9), "--exclude-file", keep))
+      os.remove(keep)
+      assert.equal(0, r.code, r.stderr)
+      assert.truthy(r.stdout:find("ECS: 0 of 0 stopped, 0 failed, 2 skipped", 1, true), r.stdout)
+      assert.truthy(r.stdout:find("Skipped 2: 2 excluded", 1, true), r.stdout)
+      local st = fc:stats()
+      assert.equal(0, st.calls.total)
+      assert.equal(0, st.stop_requests.total)
     end)
 
     it("--region with the endpoint from HUAWEICLOUD_SDK_REGION_ECS_*, and --project-id", function()
@@ -306,7 +363,8 @@ describe("cloud-stop", function()
     end)
 
     it("redraws one line while it waits", function()
-      local s = session(at("ecs", "--tag", "env=staging", "--yes", "--poll-interval", "0.3"))
+      -- A slower poll than at()'s, so the bar is seen while it waits.
+      local s = session({ "ecs", "--tag", "env=staging", "--yes", "--endpoint", fc.url, "--poll-interval", "0.3" })
       assert(s:wait_for("ecs %[[#.]+%] "))
       assert.equal(0, s:exit_code(15))
       local screen = s:capture()

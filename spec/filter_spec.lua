@@ -131,6 +131,23 @@ describe("stopping by filter", function()
     assert.are.same({ p }, res.stopped)
   end)
 
+  it("sends nothing by id when the protection tag cannot be checked, and says why once", function()
+    fc:configure{ faults = { status = { [500] = 1 }, apply_to = { action = false, job = false, list = true } } }
+    finally(function() fc:configure{ faults = {} } end)
+    local ids = env.ids("ecs", 1, 3)
+    local res = client:stop_ecs{ ids = ids, poll_interval = 0.02 }
+    env.assert_ledger(res, ids)
+    assert.is_false(res.ok)
+    assert.are.equal(3, #res.failed)
+    assert.truthy(res.error.message:find("could not check the protection tag, so nothing was sent", 1, true),
+      res.error.message)
+    for _, f in ipairs(res.failed) do assert.are.equal(res.error.code, f.code) end
+    assert.are.equal(0, fc:stats().calls.action)
+    -- A check that succeeds leaves no error.
+    fc:configure{ faults = {} }
+    assert.is_nil(client:stop_ecs{ ids = ids, poll_interval = 0.02 }.error)
+  end)
+
   it("refuses a selection larger than max_servers before any stop", function()
     local ok, err = pcall(client.stop_ecs, client, { filter = { status = "ACTIVE" }, max_servers = 100 })
     assert.is_false(ok)

@@ -109,7 +109,7 @@ run bms --name '^bm%-' --tag env=staging --yes
 echo
 "$lua" -e '
   local cjson = require "cjson"
-  local s = cjson.decode(io.read("a") or io.read("*a"))
+  local s = cjson.decode(io.read("*a"))
   print(("== the emulator saw %d stop requests (%d sent twice), %d requests throttled with 429;")
     :format(s.stop_requests.total, s.stop_requests.sent_more_than_once, s.statuses["429"] or 0))
   local e, b = s.servers.ecs, s.servers.bms

@@ -5,12 +5,16 @@ local M = {}
 local Error = {}
 Error.__index = Error
 
-function Error.__tostring(e)
-  local s = e.code .. ": " .. e.message
-  if e.status then s = s .. " (HTTP " .. e.status .. ")" end
-  if e.request_id then s = s .. " [request " .. e.request_id .. "]" end
+--- "code: message (HTTP status) [request id]" for any table with those fields: an error
+-- from M.new, or a failure in a result (a plain table, without the metatable).
+function M.format(e)
+  local s = tostring(e.code) .. ": " .. tostring(e.message)
+  if e.status then s = s .. " (HTTP " .. tostring(e.status) .. ")" end
+  if e.request_id then s = s .. " [request " .. tostring(e.request_id) .. "]" end
   return s
 end
+
+Error.__tostring = M.format
 
 --- A failure of the world (network, server, credentials): `{code, message, status, request_id}`
 -- with a `__tostring`, returned as `nil, err`.

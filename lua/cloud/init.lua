@@ -86,6 +86,7 @@ local function stop_checked(self, service, opts, o)
     local l = ledger.new(ids, set)
     l:failed_all(ids, plan.check_error)
     res = l:finish(extra)
+    res.error = plan.check_error -- nothing was sent: why, once for the whole call
   elseif o.dry_run or #ids == 0 then
     if set then set:close() end
     extra.dry_run = o.dry_run

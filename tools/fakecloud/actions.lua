@@ -142,6 +142,9 @@ function M.stop(S, kind, body, real, now)
     local key = code or "SUCCESS"
     counts[key] = (counts[key] or 0) + 1
   end
+  -- The type as sent: specs check that a client's choice reached the cloud.
+  local sent = kind_type or "absent"
+  S.stats.stop_types[sent] = (S.stats.stop_types[sent] or 0) + 1
   local duration = tonumber(S.cfg.job_duration) or 0.05
   local job = jobs.create(S, kind, subs, real, now, duration)
   return 200, { job_id = job.id }

@@ -15,6 +15,7 @@ local function fresh_counters()
   S.in_flight = S.in_flight or 0 -- a live count: the calls under way outlive a reset
   S.stats = { calls = { action = 0, job = 0, list = 0, total = 0 }, statuses = {},
               faults = {}, signature_failures = 0, sub_jobs = {}, hostile = {},
+              stop_types = {}, -- os-stop type ("SOFT", "HARD", or "absent") -> accepted calls
               max_in_flight = S.in_flight }
 end
 

@@ -5,7 +5,7 @@ local pattern = require "cloud.pattern"
 
 local M = {}
 
--- Flags that take a value, mapped to how the value is stored and checked.
+-- Flags that take a value, mapped to the option they set.
 local VALUED = {
   ["--ids-file"] = "ids_file", ["--name"] = "name", ["--status"] = "status", ["--tag"] = "tag",
   ["--exclude-file"] = "exclude_file", ["--type"] = "type", ["--region"] = "region",
@@ -23,26 +23,26 @@ local SWITCHES = {
 local REFUSED = { ["--sk"] = true, ["--secret-key"] = true, ["--secret"] = true, ["--ak"] = true,
                   ["--access-key"] = true, ["--security-token"] = true }
 
-local function integer(flag, v, min, max)
+-- Only the conversion: ranges (concurrency 1-1024, max_servers >= 0, ...) are the
+-- library's to check, and its error names the option.
+local function number(flag, v)
   local n = tonumber(v)
-  if not n or n % 1 ~= 0 or n < min or (max and n > max) then
-    return nil, ("%s wants a whole number%s, not '%s'"):format(flag,
-      max and (" from " .. min .. " to " .. max) or (" of at least " .. min), v)
-  end
-  return math.floor(n)
-end
-
-local function number(flag, v, min)
-  local n = tonumber(v)
-  if not n or n ~= n or n < min or n == math.huge then
-    return nil, ("%s wants a number of at least %g, not '%s'"):format(flag, min, v)
+  if not n or n ~= n or n == math.huge or n == -math.huge then
+    return nil, ("%s wants a number, not '%s'"):format(flag, v)
   end
   return n
 end
 
--- Stores one flag's value in o; returns true or nil, message.
+-- Flags that may be repeated, each adding to a list; every other valued flag is given once.
+local LISTS = { tag = true, status = true }
+local NUMBERS = { concurrency = true, max_servers = true, poll_interval = true, wait_timeout = true }
+
+-- Stores one flag's value in o; returns true or nil, message. Values the library checks
+-- (endpoint, project id, stop type for the service) are passed on as given: its error
+-- names the option, and main.lua turns it into exit 2.
 local function store(o, flag, key, v)
   if v == "" and key ~= "name" then return nil, flag .. " wants a non-empty value" end
+  if not LISTS[key] and o[key] ~= nil then return nil, flag .. " given twice" end
   if key == "tag" then
     if v:sub(1, 1) == "=" then return nil, "--tag wants KEY=VALUE (or KEY), not '" .. v .. "'" end
     o.tags[#o.tags + 1] = v
@@ -53,30 +53,12 @@ local function store(o, flag, key, v)
     if not ok then return nil, "--name wants a Lua pattern: " .. err end
     o.name = v
   elseif key == "type" then
-    v = v:upper()
-    if v ~= "SOFT" and v ~= "HARD" then return nil, "--type wants SOFT or HARD, not '" .. v .. "'" end
-    o.type = v
-  elseif key == "endpoint" then
-    if not v:match("^https?://[^/?#@]+") then
-      return nil, "--endpoint wants a URL like https://ecs.example.com, not '" .. v .. "'"
-    end
-    o.endpoint = v
-  elseif key == "concurrency" then
-    local n, err = integer(flag, v, 1, 1024)
-    if not n then return nil, err end
-    o.concurrency = n
-  elseif key == "max_servers" then
-    local n, err = integer(flag, v, 0)
-    if not n then return nil, err end
-    o.max_servers = n
-  elseif key == "poll_interval" or key == "wait_timeout" then
-    local n, err = number(flag, v, 0)
+    o.type = v:upper()
+  elseif NUMBERS[key] then
+    local n, err = number(flag, v)
     if not n then return nil, err end
     o[key] = n
-  elseif key == "project_id" and not v:match("^[%w%-_]+$") then
-    return nil, "--project-id has characters a project id cannot have"
   else
-    if o[key] ~= nil then return nil, flag .. " given twice" end
     o[key] = v
   end
   return true
@@ -135,8 +117,8 @@ function M.parse(argv)
     if id == "-" then return nil, "read ids from stdin with --ids-file -" end
     o.ids[#o.ids + 1] = id
   end
-  if service == "bms" and o.type == "SOFT" then
-    return nil, "--type SOFT is for ECS only: bare-metal servers stop HARD"
+  if o.ids_file == "-" and o.exclude_file == "-" then
+    return nil, "--ids-file - and --exclude-file - cannot both read stdin; give one of them a file"
   end
   local by_filter = o.name ~= nil or #o.status > 0 or #o.tags > 0
   local by_id = #o.ids > 0 or o.ids_file ~= nil

@@ -6,10 +6,11 @@ M.TEXT = [[
 usage: cloud-stop ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [--tag K=V]...
                   [--exclude-file FILE] [--type SOFT|HARD] [--region R] [--project-id P]
                   [--endpoint URL] [--concurrency N] [--max-servers N] [--dry-run] [--no-wait]
-                  [--yes] [--json] [--verbose]
+                  [--poll-interval SEC] [--wait-timeout SEC] [--yes] [--json] [--verbose]
 
 Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
-outcome. Servers tagged stop-protect=true are never stopped; servers already SHUTOFF are skipped.
+outcome. Servers tagged stop-protect=true are never stopped. A filter skips servers already
+SHUTOFF; one named by id is sent the stop anyway, and fails with the cloud's code.
 
 Choosing servers (by id, or by filter; not both):
   ID ...                server ids on the command line
@@ -70,7 +71,8 @@ other users and end up in shell history.
 Exit status: 0 every chosen server stopped (or nothing to stop, or a dry run);
   1 some servers failed (listed with code, message and request id);
   2 usage error: bad flag or value, more than --max-servers, or no confirmation;
-  3 nothing could be attempted: credentials, project, region or endpoint missing, or listing failed.
+  3 nothing could be attempted: credentials, project, region or endpoint missing, or listing failed;
+    also an internal error (a bug), printed in full with a traceback.
 ]]
 
 return M

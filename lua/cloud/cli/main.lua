@@ -1,5 +1,6 @@
 --- cloud-stop: choose servers, confirm, stop, report. Every outcome is an exit status:
--- 0 all stopped, 1 some failed, 2 usage error or refusal, 3 nothing could be attempted.
+-- 0 all stopped, 1 some failed, 2 usage error or refusal, 3 nothing could be attempted
+-- (or an internal error: a bug, printed in full).
 -- @module cloud.cli.main
 local cloud = require "cloud"
 local core = require "cloud.core"
@@ -17,8 +18,11 @@ local M = {}
 M.CONFIRM_ABOVE = 5
 local SAMPLE = 10
 
-local EXIT = { ok = 0, failed = 1, usage = 2, nothing = 3, interrupted = 130 }
-M.EXIT = EXIT
+local EXIT = { ok = 0, failed = 1, usage = 2, nothing = 3, internal = 3, interrupted = 130 }
+
+-- How the library's argument errors begin (cloud.new, client:stop_ecs/_bms and the filter
+-- they compile): a mistake in what the user asked, naming the option.
+local ARGUMENT_ERRORS = { "^cloud%.new[ :]", "^client:stop_%a+: ", "^cloud%.filter%.%a+: " }
 
 -- A raised library error carries the caller's position ("lua/cloud/cli/main.lua:80: ");
 -- the user needs only the message, which names the option.
@@ -26,22 +30,45 @@ local function message_of(e)
   return (tostring(e):gsub("^[^\n]-:%d+: ", ""))
 end
 
+local function is_argument_error(text)
+  for _, p in ipairs(ARGUMENT_ERRORS) do
+    if text:find(p) then return true end
+  end
+  return false
+end
+
 local function usage_error(io_, text)
   io_.stderr:write("cloud-stop: ", text, "\nTry 'cloud-stop --help'.\n")
   return EXIT.usage
 end
 
--- Calls the library; a raise is a mistake in what the user asked (exit 2) or Ctrl-C.
-local function call(io_, fn, ...)
-  local ok, res, err = pcall(fn, ...)
-  if ok then return true, res, err end
-  local text = message_of(res)
+-- The traceback is taken where the error was raised, while the stack is still there.
+local function traced(e)
+  return { e = e, trace = debug.traceback(tostring(e), 2) }
+end
+
+-- A raise: Ctrl-C (130), the library refusing an argument (exit 2), or anything else,
+-- which is a bug: printed in full, with where it happened.
+local function raised(io_, r)
+  if type(r) ~= "table" then r = { e = r, trace = tostring(r) } end -- the handler itself failed
+  local text = message_of(r.e)
   if text:match("interrupted!?$") then
     io_.stderr:write("\ncloud-stop: interrupted; stops already accepted by the cloud may still complete\n")
-    return false, EXIT.interrupted
+    return EXIT.interrupted
   end
-  io_.stderr:write("cloud-stop: ", text, "\n")
-  return false, EXIT.usage
+  if is_argument_error(text) then
+    io_.stderr:write("cloud-stop: ", text, "\n")
+    return EXIT.usage
+  end
+  io_.stderr:write("cloud-stop: internal error (a bug; please report it): ", r.trace, "\n")
+  return EXIT.internal
+end
+
+-- Calls the library: true, its results; or false, the exit status of what it raised.
+local function call(io_, fn, ...)
+  local ok, res, err = xpcall(fn, traced, ...)
+  if ok then return true, res, err end
+  return false, raised(io_, res)
 end
 
 local function empty_result(dry_run)
@@ -61,7 +88,7 @@ local function nothing(io_, o, err)
 end
 
 local function append(dst, src)
-  for _, v in ipairs(src or {}) do dst[#dst + 1] = v end
+  for _, v in ipairs(src) do dst[#dst + 1] = v end
   return dst
 end
 
@@ -72,7 +99,9 @@ local function ids_of(selected)
 end
 
 -- Ids from the command line and --ids-file, minus --exclude-file (reported as skipped).
-local function gather_ids(io_, o, exclude)
+local function gather_ids(io_, o, exclude_list)
+  local exclude = {}
+  for _, id in ipairs(exclude_list) do exclude[id] = true end
   local ids, seen = {}, {}
   local function add(id)
     if not seen[id] then seen[id] = true ids[#ids + 1] = id end
@@ -117,11 +146,20 @@ end
 local function exit_for(o, res)
   if #res.failed > 0 then return EXIT.failed end
   if not o.by_filter then
-    for _, s in ipairs(res.skipped or {}) do
+    for _, s in ipairs(res.skipped) do
       if s.reason ~= "excluded" then return EXIT.failed end
     end
   end
   return EXIT.ok
+end
+
+-- Sets ok from the exit status, shows the result; returns the exit status.
+local function report(io_, o, bar, res)
+  local code = exit_for(o, res)
+  res.ok = code == EXIT.ok
+  bar:finish(res)
+  output(io_, o, res, bar:elapsed())
+  return code
 end
 
 local function confirm(io_, o, selected, skipped, bar)
@@ -140,32 +178,107 @@ local function confirm(io_, o, selected, skipped, bar)
   return yes
 end
 
---- Runs cloud-stop.
--- @tparam table argv the arguments after the program name
--- @tparam[opt] table io_ stdin, stdout, stderr (file handles), isatty(fd), clock(); defaults
---   to the process's own
--- @treturn number the exit status
-function M.run(argv, io_)
-  io_ = io_ or {}
-  io_ = {
-    stdin = io_.stdin or io.stdin, stdout = io_.stdout or io.stdout, stderr = io_.stderr or io.stderr,
-    isatty = io_.isatty or tty.isatty, clock = io_.clock or core.now,
-  }
+-- One library stop call. Returns the result, or nil and the exit status when nothing
+-- could be attempted (said on stderr, and with --json as a document) or it raised.
+local function stop_call(io_, o, client, bar, opts)
+  opts.type, opts.on_progress = o.type, function(e) bar:event(e) end
+  local ok, res, err = call(io_, client["stop_" .. o.service], client, opts)
+  if not ok then bar:clear() return nil, res end
+  if not res then bar:clear() return nil, nothing(io_, o, err) end
+  -- res.error: a check before any stop failed (the protection tag), so nothing was sent.
+  if res.error then bar:clear() return nil, nothing(io_, o, res.error) end
+  return res
+end
+
+-- The stop goes to exactly `ids` and is waited for as asked.
+local function send(io_, o, client, bar, ids, max_servers)
+  return stop_call(io_, o, client, bar, { ids = ids, max_servers = max_servers, wait = not o.no_wait,
+    poll_interval = o.poll_interval, wait_timeout = o.wait_timeout })
+end
+
+-- By id there is nothing to confirm, so one call both checks the protection tag and stops.
+local function stop_by_id(io_, o, client, bar, ids, excluded)
+  bar:set_phase("check", #ids)
+  local res, code = send(io_, o, client, bar, ids, o.max_servers)
+  if not res then return code end
+  -- What was sent: the ids minus the protected ones the library skipped.
+  local skipped = {}
+  for _, s in ipairs(res.skipped) do skipped[s.id] = true end
+  res.selected = {}
+  for _, id in ipairs(ids) do
+    if not skipped[id] then res.selected[#res.selected + 1] = { id = id } end
+  end
+  res.requested = #res.selected
+  append(res.skipped, excluded)
+  res.dry_run = false
+  return report(io_, o, bar, res)
+end
+
+-- A dry run to choose, then confirmation, then the stop of exactly the ids chosen. By id
+-- only --dry-run comes here, and ends after the dry run.
+local function choose_and_stop(io_, o, client, bar, ids, excluded, exclude_list)
+  local choose = { dry_run = true, max_servers = o.max_servers }
+  if o.by_filter then choose.filter = filter_of(o, exclude_list) else choose.ids = ids end
+  bar:set_phase(o.by_filter and "list" or "check", ids and #ids or nil)
+  local plan, code = stop_call(io_, o, client, bar, choose)
+  if not plan then return code end
+  if excluded then append(plan.skipped, excluded) end -- by id; a filter skipped them itself
+  if o.dry_run then
+    bar:finish()
+    plan.dry_run = true
+    output(io_, o, plan, bar:elapsed())
+    return EXIT.ok
+  end
+
+  local selected = plan.selected
+  if #selected == 0 then
+    plan.dry_run = false
+    return report(io_, o, bar, plan)
+  end
+  if not confirm(io_, o, selected, plan.skipped, bar) then return EXIT.usage end
+
+  -- The stop goes to the ids that were listed (and confirmed), not to the filter again:
+  -- a server created or renamed since cannot slip in. The library looks them up once more
+  -- and still skips any that became protected meanwhile.
+  bar:set_phase("check", #selected)
+  local res
+  res, code = send(io_, o, client, bar, ids_of(selected))
+  if not res then return code end
+  res.selected = selected
+  res.skipped = append(append({}, plan.skipped), res.skipped)
+  res.dry_run = false
+  return report(io_, o, bar, res)
+end
+
+--- The stop itself, with a client. Returns the exit status.
+function M.stop(io_, o, client, bar, ids, excluded, exclude_list)
+  if not o.by_filter and #ids == 0 then
+    -- Every id was excluded: nothing to ask the cloud (the library refuses an empty list).
+    bar:finish()
+    local res = empty_result(o.dry_run or false)
+    res.ok, res.skipped = true, excluded
+    output(io_, o, res, bar:elapsed())
+    return EXIT.ok
+  end
+  if not o.by_filter and not o.dry_run then return stop_by_id(io_, o, client, bar, ids, excluded) end
+  return choose_and_stop(io_, o, client, bar, ids, excluded, exclude_list)
+end
+
+local function run(argv, io_)
   local o, perr = args.parse(argv)
   if not o then return usage_error(io_, perr) end
   if o.help then io_.stdout:write(help.TEXT) return EXIT.ok end
   if o.version then io_.stdout:write("cloud-stop ", cloud.VERSION, "\n") return EXIT.ok end
 
-  local exclude, exclude_list = {}, {}
+  local exclude_list = {}
   if o.exclude_file then
-    local list, err = idfile.read(o.exclude_file, io_.stdin)
-    if not list then return usage_error(io_, "--exclude-file: " .. err) end
-    exclude_list = list
-    for _, id in ipairs(list) do exclude[id] = true end
+    local err
+    exclude_list, err = idfile.read(o.exclude_file, io_.stdin)
+    if not exclude_list then return usage_error(io_, "--exclude-file: " .. err) end
   end
   local ids, excluded
   if not o.by_filter then
-    ids, excluded = gather_ids(io_, o, exclude)
+    ids, excluded = gather_ids(io_, o, exclude_list)
     if not ids then return usage_error(io_, excluded) end
   end
 
@@ -185,71 +298,16 @@ function M.run(argv, io_)
   return code
 end
 
---- The stop itself, with a client: a dry run to choose, confirmation, then the stop of
--- exactly the ids chosen. Returns the exit status.
-function M.stop(io_, o, client, bar, ids, excluded, exclude_list)
-  local stop = client["stop_" .. o.service]
-  local base = { type = o.type, max_servers = o.max_servers }
-  local choose = { dry_run = true, type = base.type, max_servers = base.max_servers,
-                   on_progress = function(e) bar:event(e) end }
-  if o.by_filter then
-    choose.filter = filter_of(o, exclude_list)
-  elseif #ids == 0 then
-    bar:finish()
-    local res = empty_result(o.dry_run or false)
-    res.ok, res.skipped = true, excluded
-    output(io_, o, res, bar:elapsed())
-    return EXIT.ok
-  else
-    choose.ids = ids
-  end
-
-  bar:set_phase(o.by_filter and "list" or "check", ids and #ids or nil)
-  local ok, plan, perr = call(io_, stop, client, choose)
-  if not ok then bar:clear() return plan end
-  if not plan then bar:clear() return nothing(io_, o, perr) end
-  append(plan.skipped, excluded)
-  if #plan.failed > 0 then
-    -- Only when the servers could not be looked up: nothing was sent.
-    bar:clear()
-    summary.error(io_.stderr, plan.failed[1])
-    if o.json then io_.stdout:write(jsonout.encode(plan), "\n") end
-    return EXIT.nothing
-  end
-  if o.dry_run then
-    bar:finish()
-    plan.dry_run = true
-    output(io_, o, plan, bar:elapsed())
-    return EXIT.ok
-  end
-
-  local selected = plan.selected
-  if #selected == 0 then
-    bar:finish()
-    plan.dry_run = false
-    plan.ok = exit_for(o, plan) == EXIT.ok
-    output(io_, o, plan, bar:elapsed())
-    return exit_for(o, plan)
-  end
-  if not confirm(io_, o, selected, plan.skipped, bar) then return EXIT.usage end
-
-  -- The stop goes to the ids that were listed (and confirmed), not to the filter again:
-  -- a server created or renamed since cannot slip in. The library looks them up once more
-  -- and still skips any that became protected meanwhile.
-  bar:set_phase("check", #selected)
-  local sok, res, serr = call(io_, stop, client, {
-    ids = ids_of(selected), type = base.type, wait = not o.no_wait, poll_interval = o.poll_interval,
-    wait_timeout = o.wait_timeout, on_progress = function(e) bar:event(e) end,
-  })
-  if not sok then bar:clear() return res end
-  if not res then bar:clear() return nothing(io_, o, serr) end
-  res.selected = selected
-  res.skipped = append(append({}, plan.skipped), res.skipped)
-  res.dry_run = false
-  res.ok = exit_for(o, res) == EXIT.ok
-  bar:finish(res)
-  output(io_, o, res, bar:elapsed())
-  return exit_for(o, res)
+--- Runs cloud-stop on the process's own stdin, stdout and stderr.
+-- @tparam table argv the arguments after the program name
+-- @treturn number the exit status
+function M.run(argv)
+  local io_ = { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr, isatty = tty.isatty,
+                clock = core.now }
+  -- Whatever raises outside a library call is a bug (or Ctrl-C): still one exit status.
+  local ok, code = xpcall(run, traced, argv, io_)
+  if ok then return code end
+  return raised(io_, code)
 end
 
 return M

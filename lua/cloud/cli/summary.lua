@@ -1,6 +1,8 @@
 --- The human summary on stdout: how many stopped, every failure with code, message and
 -- request id, what was skipped and why; and the dry-run listing.
 -- @module cloud.cli.summary
+local errors = require "cloud.errors"
+
 local M = {}
 
 local SAMPLE = 10 -- skipped servers shown one per line; the rest are counted
@@ -53,9 +55,8 @@ end
 function M.result(out, res, service, elapsed, no_wait)
   local function w(s) out:write(s) end
   local kind = service:upper()
-  w(("%s: %d of %d %s, %d failed, %d skipped (%.1fs)\n"):format(kind, #res.stopped,
-    res.requested or (#res.stopped + #res.failed),
-    no_wait and "accepted for stopping (not waited for)" or "stopped", #res.failed, #(res.skipped or {}), elapsed or 0))
+  w(("%s: %d of %d %s, %d failed, %d skipped (%.1fs)\n"):format(kind, #res.stopped, res.requested,
+    no_wait and "accepted for stopping (not waited for)" or "stopped", #res.failed, #res.skipped, elapsed))
   if #res.failed > 0 then
     w(("Failed %d:\n"):format(#res.failed))
     w(("  %s  %s  %s  %s\n"):format(pad("ID", 36), pad("CODE", 16), pad("REQUEST ID", 36), "MESSAGE"))
@@ -64,28 +65,25 @@ function M.result(out, res, service, elapsed, no_wait)
         pad(one_line(f.request_id), 36), one_line(f.message)))
     end
   end
-  skipped_block(w, res.skipped or {})
+  skipped_block(w, res.skipped)
 end
 
 --- Writes what a dry run would stop (every selected server) and what it would skip.
 function M.dry_run(out, res, service)
   local function w(s) out:write(s) end
-  local sel = res.selected or {}
+  local sel = res.selected
   w(("Dry run: would stop %d %s server%s; nothing was sent.\n"):format(#sel, service:upper(),
     #sel == 1 and "" or "s"))
   if #sel > 0 then
     w(("  %s  %s  %s\n"):format(pad("ID", 36), pad("NAME", 20), "STATUS"))
     server_rows(w, sel)
   end
-  skipped_block(w, res.skipped or {})
+  skipped_block(w, res.skipped)
 end
 
 --- Writes why nothing could be attempted (stderr): the error's code, message, request id.
 function M.error(out, err)
-  out:write("cloud-stop: nothing was stopped: ", one_line(err.code), ": ", one_line(err.message))
-  if err.status then out:write(" (HTTP ", tostring(err.status), ")") end
-  if err.request_id then out:write(" [request ", one_line(err.request_id), "]") end
-  out:write("\n")
+  out:write("cloud-stop: nothing was stopped: ", one_line(errors.format(err)), "\n")
 end
 
 --- Short sample of a selection for the confirmation question (stderr).
