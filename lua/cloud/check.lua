@@ -1,15 +1,16 @@
---- Option-table checks that raise at the caller with the function and field named.
+--- Option-table checks that raise at the caller with the function and field named
+-- (through errors.argument, which finds the caller's frame itself).
 -- @module cloud.check
+local errors = require "cloud.errors"
+
 local M = {}
 
-local function fail(where, field, problem)
-  error(("%s: option '%s' %s"):format(where, field, problem), 4)
-end
+local fail = errors.argument
 
 --- Raises for any key of `opts` not in `known` (a set).
 function M.known(where, opts, known)
   if type(opts) ~= "table" then
-    error(("%s: expected an options table, got %s"):format(where, type(opts)), 3)
+    errors.argument(where, nil, "expected an options table, got " .. type(opts))
   end
   for k in pairs(opts) do
     if not known[k] then fail(where, tostring(k), "is unknown") end
@@ -29,7 +30,10 @@ end
 function M.number(where, opts, field, default, min, max)
   local v = opts[field]
   if v == nil then return default end
-  if type(v) ~= "number" or v ~= v then fail(where, field, "must be a number") end
+  -- Finite only: numbers go on into C, where NaN or infinity has no integer to become.
+  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+    fail(where, field, "must be a finite number")
+  end
   if min and v < min then fail(where, field, "must be at least " .. min) end
   if max and v > max then fail(where, field, "must be at most " .. max) end
   return v
