@@ -41,6 +41,7 @@ build = {
     ["cloud"] = "lua/cloud/init.lua",
     ["cloud.answer"] = "lua/cloud/answer.lua",
     ["cloud.check"] = "lua/cloud/check.lua",
+    ["cloud.classify"] = "lua/cloud/classify.lua",
     ["cloud.cli.args"] = "lua/cloud/cli/args.lua",
     ["cloud.cli.help"] = "lua/cloud/cli/help.lua",
     ["cloud.cli.idfile"] = "lua/cloud/cli/idfile.lua",

@@ -128,9 +128,12 @@ local function outcome(S, K, id)
   return index
 end
 
-function M.stop(S, kind, body, real, now)
+function M.stop(S, kind, body, real, now, project)
   local ok, kind_type, ids = validate(kind, body)
   if ok ~= true then return ok, kind_type end
+  -- Flow control counts servers, so it needs the body read; a refusal touches nothing.
+  local refused, why = S.flow:admit(S, (project or S.cfg.project_id) .. "/" .. kind, #ids, real)
+  if refused then return refused, why end
   local K = S.fleet[kind]
   -- Parallel arrays, not a table per server: a stop call names up to 1000.
   local subs = { K = K, ids = {}, index = {}, code = {}, reason = {} }
@@ -146,7 +149,7 @@ function M.stop(S, kind, body, real, now)
   local sent = kind_type or "absent"
   S.stats.stop_types[sent] = (S.stats.stop_types[sent] or 0) + 1
   local duration = tonumber(S.cfg.job_duration) or 0.05
-  local job = jobs.create(S, kind, subs, real, now, duration)
+  local job = jobs.create(S, kind, subs, real, now, duration, tonumber(S.cfg.job_init))
   return 200, { job_id = job.id }
 end
 

@@ -22,7 +22,7 @@ function M.stats(S)
   local st = S.stats
   return {
     calls = st.calls, statuses = st.statuses, faults = st.faults, sub_jobs = st.sub_jobs,
-    stop_types = st.stop_types,
+    stop_types = st.stop_types, refused = st.refused, refused_servers = st.refused_servers,
     signature_failures = st.signature_failures, connections = S.nconnections,
     jobs = S.njobs, pending_jobs = #S.pending, stop_requests = stop_summary(S),
     servers = { ecs = fleet.status_counts(S.fleet.ecs), bms = fleet.status_counts(S.fleet.bms) },

@@ -11,6 +11,9 @@ M.DEFAULT = {
   transient_fail = { ids = {}, rate = 0 },
   faults = {},
   hostile = {}, -- off; see hostile.lua
+  flow_control = {}, -- no budget; see flow.lua
+  refusals = {}, -- none; see flow.lua
+  -- job_init (absent): seconds a job reads INIT; absent = the first fifth of job_duration
 }
 
 local function copy(v)

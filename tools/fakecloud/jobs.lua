@@ -14,9 +14,11 @@ end
 -- subs: { K = fleet kind, ids = {...}, index = {...}, code = {...}, reason = {...} },
 -- parallel arrays, one entry a server; code false = will succeed.
 -- real: monotonic-ish real time (due-ness); now: emulator clock (shown times).
-function M.create(S, kind, subs, real, now, duration)
+-- init: seconds the job reads INIT before RUNNING (default: the first fifth of duration).
+function M.create(S, kind, subs, real, now, duration, init)
+  init = math.min(init or duration / 5, duration)
   local job = { id = ids.uuid(), kind = kind, subs = subs, t0 = real, due = real + duration,
-                begin = now, finish = now + duration, done = false }
+                running_at = real + init, begin = now, finish = now + duration, done = false }
   for i = 1, #subs.ids do
     if not subs.code[i] then
       local st = fleet.state(subs.K, subs.index[i])
@@ -58,7 +60,7 @@ end
 
 local function status_of(job, real)
   if job.done then return nil end
-  if real < job.t0 + (job.due - job.t0) / 5 then return "INIT" end
+  if real < job.running_at then return "INIT" end
   return "RUNNING"
 end
 

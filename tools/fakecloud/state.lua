@@ -3,6 +3,7 @@ local config = require "fakecloud.config"
 local fleet = require "fakecloud.fleet"
 local faults = require "fakecloud.faults"
 local hostile = require "fakecloud.hostile"
+local flow = require "fakecloud.flow"
 local json = require "fakecloud.json"
 
 local M = {}
@@ -16,6 +17,7 @@ local function fresh_counters()
   S.stats = { calls = { action = 0, job = 0, list = 0, total = 0 }, statuses = {},
               faults = {}, signature_failures = 0, sub_jobs = {}, hostile = {},
               stop_types = {}, -- os-stop type ("SOFT", "HARD", or "absent") -> accepted calls
+              refused = {}, refused_servers = 0, -- stop calls refused by flow.lua, by code; their servers
               max_in_flight = S.in_flight }
 end
 
@@ -29,6 +31,11 @@ local function apply(cfg, regenerate)
   if regenerate then S.fleet = fleet.build(cfg.fleet) end
   S.faults = faults.new(config.val(cfg.faults) or {})
   S.hostile = hostile.new(cfg.hostile)
+  S.flow = flow.new(cfg.flow_control, cfg.refusals) -- a fresh window on every configure
+  local init = config.val(cfg.job_init)
+  if init ~= nil and not (tonumber(init) and tonumber(init) >= 0) then
+    error("job_init must be a number of seconds >= 0", 0)
+  end
   local tf = config.val(cfg.transient_fail) or {}
   S.transient_ids = {}
   for _, id in ipairs(config.val(tf.ids) or {}) do S.transient_ids[id] = true end
