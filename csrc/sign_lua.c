@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "body_lua.h"
@@ -205,10 +204,8 @@ static size_t collect_query(lua_State *L, sign_state *st) {
 }
 
 static int is_own_header(cstr name) {
-  for (int i = 0; OWN_HEADERS[i]; i++) {
-    size_t n = strlen(OWN_HEADERS[i]);
-    if (name.n == n && strncasecmp(name.p, OWN_HEADERS[i], n) == 0) return 1;
-  }
+  for (int i = 0; OWN_HEADERS[i]; i++)
+    if (canon_name_is(name, OWN_HEADERS[i])) return 1;
   return 0;
 }
 
