@@ -41,6 +41,9 @@ static int core_sleep(lua_State *L) {
   return 0;
 }
 
+/* The module's entry point, which require finds by this name. */
+int luaopen_cloud_core(lua_State *L);
+
 int luaopen_cloud_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"secret", secret_new}, {"http", http_lua_new},

@@ -48,7 +48,7 @@ uint32_t idset_lua_find(lua_State *L, const idset *s, int i) {
 }
 
 const idset_batch *idset_lua_checkbatch(lua_State *L, const idset *s, int i) {
-  lua_Integer number = luaL_checkinteger(L, i);
+  lua_Integer number = compat_checkinteger(L, i);
   const idset_batch *b = number >= 1 && number <= (lua_Integer)s->nbatches ? idset_get_batch(s, (uint32_t)number) : NULL;
   if (!b) luaL_argerror(L, i, "not a batch of this set");
   return b;
@@ -271,7 +271,7 @@ static int m_batch(lua_State *L) {
     b = idset_new_batch(s, 0, 0);
     lua_pushvalue(L, 2);
   } else {
-    lua_Integer first = luaL_checkinteger(L, 2), last = luaL_checkinteger(L, 3);
+    lua_Integer first = compat_checkinteger(L, 2), last = compat_checkinteger(L, 3);
     luaL_argcheck(L, first >= 1 && first <= last, 2, "out of range");
     luaL_argcheck(L, last <= (lua_Integer)s->n, 3, "out of range");
     b = idset_new_batch(s, (uint32_t)first, (uint32_t)last);

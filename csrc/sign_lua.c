@@ -140,7 +140,7 @@ static int query_scalar(lua_State *L, int *anchor, cstr *out) {
       }
       lua_pushstring(L, num);
       out->p = lua_tolstring(L, -1, &out->n);
-      lua_rawseti(L, 2, (int)lua_rawlen(L, 2) + 1);
+      lua_rawseti(L, 2, (lua_Integer)lua_rawlen(L, 2) + 1);
       return 1;
     default:
       return 0;
@@ -187,7 +187,7 @@ static size_t collect_query(lua_State *L, sign_state *st) {
     int is_array = lua_istable(L, v);
     size_t n = is_array ? lua_rawlen(L, v) : 1;
     for (size_t i = 1; i <= n; i++) {
-      if (is_array) lua_rawgeti(L, v, (int)i);
+      if (is_array) lua_rawgeti(L, v, (lua_Integer)i);
       else lua_pushvalue(L, v);
       if (!query_scalar(L, &anchor, &pairs[k].value)) {
         if (is_array)
