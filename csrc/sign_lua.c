@@ -10,6 +10,7 @@
 
 #include "body_lua.h"
 #include "compat.h"
+#include "number.h"
 #include "secret.h"
 #include "sign.h"
 #include "sign_lua.h"
@@ -117,8 +118,9 @@ static cstr need_string(lua_State *L, int k) {
   return s;
 }
 
-/* The string form of the scalar at the top of the stack. Numbers are converted into a
- * new string anchored in `anchor` (created on first use) so its bytes stay alive. */
+/* The string form of the scalar at the top of the stack: 1, or 0 for another type, -1 for
+ * NaN or an infinity (no request has a use for "nan"). Numbers are converted into a new
+ * string anchored in `anchor` (created on first use) so its bytes stay alive. */
 static int query_scalar(lua_State *L, int *anchor, cstr *out) {
   char num[32];
   long long v;
@@ -131,6 +133,7 @@ static int query_scalar(lua_State *L, int *anchor, cstr *out) {
       out->n = strlen(out->p);
       return 1;
     case LUA_TNUMBER:
+      if (!number_is_finite((double)lua_tonumber(L, -1))) return -1;
       if (compat_tointegral(L, -1, &v)) snprintf(num, sizeof num, "%lld", v);
       else snprintf(num, sizeof num, "%.17g", (double)lua_tonumber(L, -1));
       if (!*anchor) {
@@ -189,7 +192,12 @@ static size_t collect_query(lua_State *L, sign_state *st) {
     for (size_t i = 1; i <= n; i++) {
       if (is_array) lua_rawgeti(L, v, (lua_Integer)i);
       else lua_pushvalue(L, v);
-      if (!query_scalar(L, &anchor, &pairs[k].value)) {
+      int scalar = query_scalar(L, &anchor, &pairs[k].value);
+      if (scalar < 0) {
+        if (is_array) luaL_error(L, WHERE ": query.%s[%d] must be a finite number", key.p, (int)i);
+        luaL_error(L, WHERE ": query.%s must be a finite number", key.p);
+      }
+      if (scalar == 0) {
         if (is_array)
           luaL_error(L, WHERE ": query.%s[%d] must be a string, number or boolean", key.p, (int)i);
         luaL_error(L, WHERE ": query.%s must be a string, number, boolean or array of them", key.p);
