@@ -31,7 +31,7 @@ build = {
       sources = {
         "csrc/buf.c", "csrc/canon.c", "csrc/sign.c", "csrc/sign_lua.c", "csrc/secret.c",
         "csrc/http.c", "csrc/response.c", "csrc/http_lua.c", "csrc/jobscan.c",
-        "csrc/jobscan_lua.c", "csrc/idset.c", "csrc/idset_lua.c", "csrc/body_lua.c",
+        "csrc/jobscan_lua.c", "csrc/idset.c", "csrc/idset_lua.c", "csrc/utf8.c", "csrc/body_lua.c",
         "csrc/core.c",
       },
       libraries = { "curl", "crypto" },
