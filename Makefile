@@ -29,8 +29,8 @@ bench: build
 
 install:
 	bash tools/deps.sh
-	luarocks --lua-version 5.4 make rockspec/cloud-scm-1.rockspec
-	luarocks --lua-version 5.1 make rockspec/cloud-scm-1.rockspec
+	luarocks --lua-version 5.4 make --deps-mode=none rockspec/cloud-scm-1.rockspec
+	luarocks --lua-version 5.1 make --deps-mode=none rockspec/cloud-scm-1.rockspec
 
 clean:
 	rm -rf build
