@@ -27,8 +27,6 @@ static engine_ud *check_open(lua_State *L) {
 
 /* Transfers at once: each is a connection, and the ports to one host run out well below. */
 #define MAX_CONCURRENCY 65536
-/* The longest timeout, in seconds, whose milliseconds (what curl takes) fit a long. */
-#define MAX_TIMEOUT (NUMBER_LONG_LIMIT / 1000 - 1)
 
 /* Option `name`: a whole number from min to max, or dflt when absent. NaN, infinities,
  * fractions and numbers out of range are refused before any conversion. */
@@ -47,20 +45,22 @@ static long long opt_integer(lua_State *L, int t, const char *name, long long df
   return v;
 }
 
-/* Option `name`: seconds from 0.001 to MAX_TIMEOUT, as milliseconds; dflt when absent. */
+/* Option `name`: seconds from 0.001 on, as the milliseconds curl takes (a long); dflt when
+ * absent. The test is on the milliseconds themselves: near the limit, the product rounds. */
 static long opt_millis(lua_State *L, int t, const char *name, double dflt) {
   lua_getfield(L, t, name);
-  double v = dflt;
+  double ms = dflt * 1000;
   if (!lua_isnil(L, -1)) {
-    v = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
-    if (!(v >= 0.001 && v <= MAX_TIMEOUT)) { /* NaN fails both */
+    double v = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+    ms = v * 1000;
+    if (!(v >= 0.001) || !number_fits_long(ms)) { /* NaN fails both */
       char range[64];
-      snprintf(range, sizeof range, "from 0.001 to %.0f", MAX_TIMEOUT);
+      snprintf(range, sizeof range, "from 0.001 to %ld", LONG_MAX / 1000);
       luaL_error(L, WHERE ": option '%s' must be a number of seconds %s", name, range);
     }
   }
   lua_pop(L, 1);
-  return (long)(v * 1000);
+  return (long)ms;
 }
 
 static const char *opt_string(lua_State *L, int t, const char *name) {
@@ -224,10 +224,10 @@ static void push_response(lua_State *L, http_response *r) {
  * (no table is made for nothing: the loop calling this runs often) */
 static int engine_run(lua_State *L) {
   engine_ud *u = check_open(L);
-  double timeout = (double)luaL_optnumber(L, 2, 0);
-  if (!(timeout <= MAX_TIMEOUT)) /* NaN too; at most 0 is no wait */
+  double timeout = (double)luaL_optnumber(L, 2, 0), ms = timeout * 1000.0 + 0.5;
+  if (!(timeout <= 0) && !number_fits_long(ms)) /* NaN too; at most 0 is no wait */
     return luaL_argerror(L, 2, "the timeout must be a number of seconds, not NaN or too large");
-  size_t ndone = http_engine_run(u->engine, timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0);
+  size_t ndone = http_engine_run(u->engine, timeout > 0 ? (long)ms : 0);
   if (ndone == 0) return 0;
   lua_createtable(L, ndone > 64 ? 64 : (int)ndone, 0);
   int i = 0;

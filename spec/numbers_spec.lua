@@ -23,10 +23,12 @@ describe("core.http options", function()
     end)
   end
 
-  it("timeout and connect_timeout: seconds up to what curl's milliseconds hold", function()
+  it("timeout and connect_timeout: seconds up to what curl's milliseconds (a long) hold", function()
     for _, field in ipairs({ "timeout", "connect_timeout" }) do
       raises(function() core.http{ [field] = 1e16 } end, "option '" .. field .. "' must be a number of seconds from 0.001 to ", field)
       raises(function() core.http{ [field] = 0 } end, "option '" .. field .. "'", field)
+      -- At the edge the milliseconds round up to 2^63, one past a 64-bit long.
+      raises(function() core.http{ [field] = 2 ^ 63 / 1000 } end, "option '" .. field .. "'", field)
       core.http{ [field] = 1e15 }:close() -- 31 million years: held, and harmless
     end
   end)
@@ -46,7 +48,7 @@ describe("core.http engine calls", function()
   after_each(function() e:close() end)
 
   it("run refuses a wait of NaN or one too long to count in milliseconds", function()
-    for _, v in ipairs({ 0 / 0, math.huge, 1e300 }) do
+    for _, v in ipairs({ 0 / 0, math.huge, 1e300, 2 ^ 63 / 1000 }) do
       raises(function() e:run(v) end, "the timeout must be a number of seconds", tostring(v))
     end
     assert.is_nil(e:run(-math.huge)) -- at most 0: no wait
