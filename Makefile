@@ -9,6 +9,8 @@ build:
 	cmake --build build/5.4 -j2
 	cmake -S . -B build/luajit -DLUA=luajit -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build/luajit -j2
+	cmake -S . -B build/5.1 -DLUA=5.1 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build/5.1 -j2
 
 test:
 	bash tools/test.sh
@@ -27,8 +29,8 @@ bench: build
 
 install:
 	bash tools/deps.sh
-	luarocks --lua-version 5.4 make rockspec/cloud-scm-1.rockspec
-	luarocks --lua-version 5.1 make rockspec/cloud-scm-1.rockspec
+	luarocks --lua-version 5.4 make --deps-mode=none rockspec/cloud-scm-1.rockspec
+	luarocks --lua-version 5.1 make --deps-mode=none rockspec/cloud-scm-1.rockspec
 
 clean:
 	rm -rf build

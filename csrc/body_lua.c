@@ -7,6 +7,7 @@
 
 #include "body_lua.h"
 #include "bytescan.h"
+#include "hex.h"
 #include "class.h"
 #include "compat.h"
 
@@ -74,7 +75,6 @@ static int needs_escape(const char *p, size_t n) {
 
 /* An id as the inside of a JSON string: quotes, backslashes and control bytes escaped. */
 static void add_json_chars(cbuf *b, const char *p, size_t n) {
-  static const char hex[] = "0123456789abcdef";
   if (!needs_escape(p, n)) {
     cbuf_add(b, p, n);
     return;
@@ -89,7 +89,8 @@ static void add_json_chars(cbuf *b, const char *p, size_t n) {
       cbuf_addc(b, '\\');
       cbuf_addc(b, (char)c);
     } else {
-      char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      char u[6] = {'\\', 'u', '0', '0'};
+      hex_byte(u + 4, c, HEX_LOWER);
       cbuf_add(b, u, sizeof u);
     }
   }

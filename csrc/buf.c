@@ -1,4 +1,5 @@
 #include "buf.h"
+#include "hex.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,8 @@ int cbuf_grow(cbuf *b, size_t extra) {
 void cbuf_adds(cbuf *b, const char *s) { cbuf_add(b, s, strlen(s)); }
 
 void cbuf_addhex(cbuf *b, const unsigned char *p, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  if (!cbuf_reserve(b, 2 * n)) return;
-  char *out = b->data + b->len;
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[p[i] >> 4];
-    out[2 * i + 1] = digits[p[i] & 15];
-  }
+  if (n > ((size_t)-1) / 2 || !cbuf_reserve(b, 2 * n)) return;
+  hex_encode(b->data + b->len, p, n);
   b->len += 2 * n;
 }
 

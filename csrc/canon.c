@@ -1,9 +1,8 @@
 #include "canon.h"
+#include "hex.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static const char HEX[] = "0123456789ABCDEF";
 
 static int is_unreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -19,8 +18,7 @@ void canon_encode(cbuf *out, const char *p, size_t n) {
       *o++ = (char)c;
     } else {
       *o++ = '%';
-      *o++ = HEX[c >> 4];
-      *o++ = HEX[c & 15];
+      o = hex_byte(o, c, HEX_UPPER);
     }
   }
   out->len = (size_t)(o - out->data);
@@ -106,6 +104,14 @@ cstr canon_trim(cstr s) {
 }
 
 static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+int canon_name_is(cstr name, const char *lower_name) {
+  size_t n = strlen(lower_name);
+  if (name.n != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (lower((unsigned char)name.p[i]) != (unsigned char)lower_name[i]) return 0;
+  return 1;
+}
 
 static int name_cmp_ci(cstr a, cstr b) {
   size_t n = a.n < b.n ? a.n : b.n;

@@ -29,6 +29,9 @@ void canon_query(cbuf *out, cpair *pairs, size_t n);
 
 /* HTTP token characters (RFC 9110), the only ones a header name may use. */
 int canon_is_token(cstr s);
+/* Whether header name `name` is `lower` (given in lowercase), ignoring case: the one test
+ * the core makes for a particular header. */
+int canon_name_is(cstr name, const char *lower);
 /* A header value may hold no CR, LF or NUL. */
 int canon_is_field_value(cstr s);
 /* Trims spaces and tabs at both ends. */

@@ -7,7 +7,20 @@
 #include <lauxlib.h>
 
 #if LUA_VERSION_NUM == 501
+#include <limits.h>
+#include <stdint.h>
+
 #define lua_rawlen(L, i) lua_objlen((L), (i))
+
+/* 5.1 indexes arrays with an int, 5.4 with the lua_Integer the core passes. The core's
+ * indexes are positions in Lua tables (whose sizes 5.1 keeps in an int) or in id sets (at
+ * most IDSET_MAX), so they fit; one that did not would be a bug, and raises, never wraps. */
+static inline int compat_index(lua_State *L, lua_Integer i) {
+  if (i < INT_MIN || i > INT_MAX) luaL_error(L, "cloud.core: array index out of range");
+  return (int)i;
+}
+#define lua_rawgeti(L, t, i) (lua_rawgeti)((L), (t), compat_index((L), (i)))
+#define lua_rawseti(L, t, i) (lua_rawseti)((L), (t), compat_index((L), (i)))
 
 /* LuaJIT 2.1 already has these (it defines luaL_newlib); plain 5.1 does not. */
 #ifndef luaL_newlib
@@ -65,5 +78,19 @@ static inline int compat_tointegral(lua_State *L, int i, long long *out) {
   *out = v;
   return 1;
 }
+
+/* luaL_checkinteger, without 5.1's cast of any double (NaN, 1e300) to an integer: a number
+ * that is not a whole one in range is refused as 5.4 refuses it. */
+#if LUA_VERSION_NUM == 501
+static inline lua_Integer compat_checkinteger(lua_State *L, int i) {
+  long long v = 0;
+  luaL_checknumber(L, i); /* the usual message for a value that is no number */
+  if (!compat_tointegral(L, i, &v) || v < PTRDIFF_MIN || v > PTRDIFF_MAX)
+    luaL_argerror(L, i, "number has no integer representation");
+  return (lua_Integer)v;
+}
+#else
+#define compat_checkinteger(L, i) luaL_checkinteger((L), (i))
+#endif
 
 #endif

@@ -31,15 +31,21 @@ static int core_time(lua_State *L) {
 
 /* core.sleep(seconds): blocks the thread; outside nginx only. */
 static int core_sleep(lua_State *L) {
-  lua_Number s = luaL_checknumber(L, 1);
+  double s = (double)luaL_checknumber(L, 1);
   if (s <= 0) return 0;
+  /* What tv_sec (a time_t, 32 or 64 bits) holds; NaN and infinity fail too. */
+  double limit = sizeof(time_t) >= 8 ? 9223372036854775808.0 : 2147483648.0;
+  if (!(s < limit)) return luaL_argerror(L, 1, "seconds must be a number, not NaN or too large");
   struct timespec ts;
   ts.tv_sec = (time_t)s;
-  ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9); /* in [0, 1e9) */
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
   }
   return 0;
 }
+
+/* The module's entry point, which require finds by this name. */
+int luaopen_cloud_core(lua_State *L);
 
 int luaopen_cloud_core(lua_State *L) {
   static const luaL_Reg funcs[] = {

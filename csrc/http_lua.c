@@ -1,5 +1,6 @@
 /* core.http{...}: the HTTP engine as a userdata. Lua queues requests with :add and
  * collects finished responses with :run; the engine itself never calls Lua. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "compat.h"
 #include "http.h"
 #include "http_lua.h"
+#include "number.h"
 
 #define HTTP_MT "cloud.core.http"
 #define WHERE "cloud.core.http"
@@ -23,16 +25,42 @@ static engine_ud *check_open(lua_State *L) {
   return u->engine ? u : NULL;
 }
 
-static lua_Number opt_number(lua_State *L, int t, const char *name, lua_Number dflt, lua_Number min) {
+/* Transfers at once: each is a connection, and the ports to one host run out well below. */
+#define MAX_CONCURRENCY 65536
+
+/* Option `name`: a whole number from min to max, or dflt when absent. NaN, infinities,
+ * fractions and numbers out of range are refused before any conversion. */
+static long long opt_integer(lua_State *L, int t, const char *name, long long dflt, long long min,
+                             long long max) {
   lua_getfield(L, t, name);
-  lua_Number v = dflt;
+  long long v = dflt;
   if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, WHERE ": option '%s' must be a number", name);
-    v = lua_tonumber(L, -1);
-    if (!(v >= min)) luaL_error(L, WHERE ": option '%s' must be at least %g", name, (double)min);
+    if (lua_type(L, -1) != LUA_TNUMBER || !compat_tointegral(L, -1, &v) || v < min || v > max) {
+      char range[64]; /* lua_pushfstring has no long long format in 5.1 */
+      snprintf(range, sizeof range, "from %lld to %lld", min, max);
+      luaL_error(L, WHERE ": option '%s' must be an integer %s", name, range);
+    }
   }
   lua_pop(L, 1);
   return v;
+}
+
+/* Option `name`: seconds from 0.001 on, as the milliseconds curl takes (a long); dflt when
+ * absent. The test is on the milliseconds themselves: near the limit, the product rounds. */
+static long opt_millis(lua_State *L, int t, const char *name, double dflt) {
+  lua_getfield(L, t, name);
+  double ms = dflt * 1000;
+  if (!lua_isnil(L, -1)) {
+    double v = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+    ms = v * 1000;
+    if (!(v >= 0.001) || !number_fits_long(ms)) { /* NaN fails both */
+      char range[64];
+      snprintf(range, sizeof range, "from 0.001 to %ld", LONG_MAX / 1000);
+      luaL_error(L, WHERE ": option '%s' must be a number of seconds %s", name, range);
+    }
+  }
+  lua_pop(L, 1);
+  return (long)ms;
 }
 
 static const char *opt_string(lua_State *L, int t, const char *name) {
@@ -62,10 +90,13 @@ int http_lua_new(lua_State *L) {
     lua_pop(L, 1);
   }
   http_options o;
-  o.concurrency = (long)opt_number(L, 1, "concurrency", 8, 1);
-  o.timeout_ms = (long)(opt_number(L, 1, "timeout", 30, 0.001) * 1000);
-  o.connect_timeout_ms = (long)(opt_number(L, 1, "connect_timeout", 10, 0.001) * 1000);
-  o.max_response = (size_t)opt_number(L, 1, "max_response", 16 * 1024 * 1024, 1024);
+  o.concurrency = (long)opt_integer(L, 1, "concurrency", 8, 1, MAX_CONCURRENCY);
+  o.timeout_ms = opt_millis(L, 1, "timeout", 30);
+  o.connect_timeout_ms = opt_millis(L, 1, "connect_timeout", 10);
+  /* Bytes: up to what a size_t holds (compat_tointegral's long long bounds it on 64 bits). */
+  long long max_response = opt_integer(L, 1, "max_response", 16 * 1024 * 1024, 1024,
+                                       SIZE_MAX < LLONG_MAX ? (long long)SIZE_MAX : LLONG_MAX);
+  o.max_response = (size_t)max_response;
   lua_getfield(L, 1, "verify_tls");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
     luaL_error(L, WHERE ": option 'verify_tls' must be a boolean");
@@ -134,7 +165,9 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
  * cloud.core.body; raw, a 2xx answer's body comes back as a cloud.core.body, not a string */
 static int engine_add(lua_State *L) {
   engine_ud *u = check_open(L);
-  lua_Number id = luaL_checknumber(L, 2);
+  long long id = 0;
+  luaL_checknumber(L, 2); /* the usual message for what is no number */
+  if (!compat_tointegral(L, 2, &id)) return luaL_argerror(L, 2, "the id must be an integer");
   const char *method = luaL_checkstring(L, 3);
   const char *url = luaL_checkstring(L, 4);
   luaL_checktype(L, 5, LUA_TTABLE);
@@ -149,7 +182,7 @@ static int engine_add(lua_State *L) {
   const char *bad;
   struct curl_slist *headers = header_list(L, 5, &bad);
   if (!headers) return luaL_error(L, WHERE ": %s", bad);
-  if (http_engine_add(u->engine, (long long)id, method, url, headers, body, body_len, fresh, raw) != 0)
+  if (http_engine_add(u->engine, id, method, url, headers, body, body_len, fresh, raw) != 0)
     return luaL_error(L, WHERE ": out of memory");
   return 0;
 }
@@ -191,8 +224,10 @@ static void push_response(lua_State *L, http_response *r) {
  * (no table is made for nothing: the loop calling this runs often) */
 static int engine_run(lua_State *L) {
   engine_ud *u = check_open(L);
-  lua_Number timeout = luaL_optnumber(L, 2, 0);
-  size_t ndone = http_engine_run(u->engine, timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0);
+  double timeout = (double)luaL_optnumber(L, 2, 0), ms = timeout * 1000.0 + 0.5;
+  if (!(timeout <= 0) && !number_fits_long(ms)) /* NaN too; at most 0 is no wait */
+    return luaL_argerror(L, 2, "the timeout must be a number of seconds, not NaN or too large");
+  size_t ndone = http_engine_run(u->engine, timeout > 0 ? (long)ms : 0);
   if (ndone == 0) return 0;
   lua_createtable(L, ndone > 64 ? 64 : (int)ndone, 0);
   int i = 0;

@@ -9,6 +9,7 @@
 #include "class.h"
 #include "compat.h"
 #include "idset_lua.h"
+#include "utf8.h"
 
 #define IDSET_MT "cloud.core.idset"
 #define WHERE "cloud.core.idset"
@@ -48,7 +49,7 @@ uint32_t idset_lua_find(lua_State *L, const idset *s, int i) {
 }
 
 const idset_batch *idset_lua_checkbatch(lua_State *L, const idset *s, int i) {
-  lua_Integer number = luaL_checkinteger(L, i);
+  lua_Integer number = compat_checkinteger(L, i);
   const idset_batch *b = number >= 1 && number <= (lua_Integer)s->nbatches ? idset_get_batch(s, (uint32_t)number) : NULL;
   if (!b) luaL_argerror(L, i, "not a batch of this set");
   return b;
@@ -77,22 +78,38 @@ static int bad_keys(lua_State *L, int t, size_t n) {
   return 0;
 }
 
-/* A control byte (below 0x20, or DEL) anywhere in p[0..n). */
-static int has_control(const char *p, size_t n) {
+/* Ids are UUIDs (36 bytes); this is generous, and keeps a request body from growing by
+ * whatever a caller's id holds. */
+#define ID_MAX_BYTES 256
+
+/* What p[0..n) holds, in one pass: CONTROL for a control byte (below 0x20, or DEL),
+ * else NON_ASCII for a byte from 0x80 (its UTF-8 is checked apart), else 0. */
+enum { NON_ASCII = 1, CONTROL = 2 };
+static int scan_bytes(const char *p, size_t n) {
+  uint64_t non_ascii = 0;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     uint64_t w = bytescan_load(p + i);
-    if (bytescan_below(w, 0x20) | bytescan_equal(w, 0x7f)) return 1;
+    if (bytescan_below(w, 0x20) | bytescan_equal(w, 0x7f)) return CONTROL;
+    non_ascii |= w & BYTESCAN_HIGHS;
   }
   for (; i < n; i++) {
     unsigned char c = (unsigned char)p[i];
-    if (c < 0x20 || c == 0x7f) return 1;
+    if (c < 0x20 || c == 0x7f) return CONTROL;
+    non_ascii |= c & 0x80;
   }
-  return 0;
+  return non_ascii ? NON_ASCII : 0;
 }
 
-static int bad_id(const char *p, size_t len, int checked) {
-  return checked && (len == 0 || has_control(p, len));
+/* Why a caller's id is refused (the end of "ids[i] ..."), or NULL when it is a valid id. */
+static const char *bad_id(const char *p, size_t len) {
+  static const char control[] = "must be a non-empty string without control characters";
+  if (len == 0) return control;
+  if (len > ID_MAX_BYTES) return "is longer than 256 bytes";
+  int kind = scan_bytes(p, len);
+  if (kind == CONTROL) return control;
+  if (kind == NON_ASCII && !utf8_valid(p, len)) return "is not valid UTF-8";
+  return NULL;
 }
 
 /* A caller's ids, checked and added in one pass in the common case: a table whose
@@ -109,7 +126,7 @@ static int fill_checked(lua_State *L, idset *s, size_t n) {
     if (expect <= n && lua_type(L, -2) == LUA_TNUMBER && compat_tointegral(L, -2, &k) && k == (long long)expect &&
         lua_type(L, -1) == LUA_TSTRING) {
       const char *p = lua_tolstring(L, -1, &len);
-      if (!bad_id(p, len, 1)) idset_add(s, p, len, &added);
+      if (!bad_id(p, len)) idset_add(s, p, len, &added);
     }
     lua_pop(L, 1);
     if (!added) {
@@ -122,8 +139,9 @@ static int fill_checked(lua_State *L, idset *s, size_t n) {
 }
 
 /* core.idset(ids, checked) -> set | nil, message. checked: the ids come from the caller
- * and must be non-empty strings without control characters, in an array without holes
- * or other keys; else any strings will do (ids read from the cloud). */
+ * and must be non-empty strings of valid UTF-8, at most ID_MAX_BYTES long and without
+ * control characters, in an array without holes or other keys; else any strings will do
+ * (ids read from the cloud). */
 static int idset_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int checked = lua_toboolean(L, 2);
@@ -161,13 +179,12 @@ static int idset_new(lua_State *L) {
     lua_rawgeti(L, 1, (lua_Integer)i);
     size_t len = 0;
     const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    if (!p || bad_id(p, len, checked)) {
+    const char *why = !p ? (checked ? "must be a non-empty string without control characters" : "is not a string")
+                         : checked ? bad_id(p, len) : NULL;
+    if (why) {
       idset_free(&u->set);
       lua_pushnil(L);
-      if (checked)
-        lua_pushfstring(L, "ids[%d] must be a non-empty string without control characters", (int)i);
-      else
-        lua_pushfstring(L, "ids[%d] is not a string", (int)i);
+      lua_pushfstring(L, "ids[%d] %s", (int)i, why);
       return 2;
     }
     int added;
@@ -271,7 +288,7 @@ static int m_batch(lua_State *L) {
     b = idset_new_batch(s, 0, 0);
     lua_pushvalue(L, 2);
   } else {
-    lua_Integer first = luaL_checkinteger(L, 2), last = luaL_checkinteger(L, 3);
+    lua_Integer first = compat_checkinteger(L, 2), last = compat_checkinteger(L, 3);
     luaL_argcheck(L, first >= 1 && first <= last, 2, "out of range");
     luaL_argcheck(L, last <= (lua_Integer)s->n, 3, "out of range");
     b = idset_new_batch(s, (uint32_t)first, (uint32_t)last);

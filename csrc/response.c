@@ -3,16 +3,16 @@
 
 #include <stdint.h>
 #include <string.h>
-#include <strings.h>
 
 /* The most room taken ahead for a body on the strength of its Content-Length. */
 #define PRESIZE_MAX ((size_t)1 << 20)
 
 /* Copies the value of "name: value" into out (NUL-terminated, cut to cap) when the
- * line's name is `name` (any case). Surrounding blanks and the line end are dropped. */
+ * line's name is `name` (lowercase; the line's in any case). Surrounding blanks and the
+ * line end are dropped. */
 static void take(const char *line, size_t n, const char *name, char *out, size_t cap) {
   size_t k = strlen(name);
-  if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0) return;
+  if (n <= k || line[k] != ':' || !canon_name_is((cstr){line, k}, name)) return;
   const char *v = line + k + 1;
   const char *end = line + n;
   while (v < end && (*v == ' ' || *v == '\t')) v++;

@@ -1,4 +1,5 @@
 #include "sign.h"
+#include "hex.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -132,21 +133,10 @@ static int hmac_sha256(sign_ctx *c, const sign_request *q, const cbuf *data,
   return ok;
 }
 
-static int header_is(cstr name, const char *lower) {
-  size_t n = strlen(lower);
-  if (name.n != n) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = name.p[i];
-    if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
-    if (c != lower[i]) return 0;
-  }
-  return 1;
-}
-
 /* A signed X-Sdk-Content-Sha256 stands in for the body hash. */
 static const cpair *content_sha256(const sign_request *q) {
   for (size_t i = 0; i < q->nheaders; i++)
-    if (header_is(q->headers[i].name, "x-sdk-content-sha256")) return &q->headers[i];
+    if (canon_name_is(q->headers[i].name, "x-sdk-content-sha256")) return &q->headers[i];
   return NULL;
 }
 
@@ -193,12 +183,8 @@ static int sign_with(sign_ctx *c, const sign_request *q, sign_result *r, size_t 
 
   unsigned char mac[SHA256_LEN];
   if (!hmac_sha256(c, q, sts, mac)) return SIGN_ECRYPTO;
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < SHA256_LEN; i++) {
-    r->signature[2 * i] = digits[mac[i] >> 4];
-    r->signature[2 * i + 1] = digits[mac[i] & 15];
-  }
-  r->signature[64] = '\0';
+  hex_encode(r->signature, mac, SHA256_LEN);
+  r->signature[2 * SHA256_LEN] = '\0';
 
   cbuf *a = &r->authorization;
   cbuf_adds(a, ALGORITHM);

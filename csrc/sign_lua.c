@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "body_lua.h"
 #include "compat.h"
+#include "number.h"
 #include "secret.h"
 #include "sign.h"
 #include "sign_lua.h"
@@ -118,8 +118,9 @@ static cstr need_string(lua_State *L, int k) {
   return s;
 }
 
-/* The string form of the scalar at the top of the stack. Numbers are converted into a
- * new string anchored in `anchor` (created on first use) so its bytes stay alive. */
+/* The string form of the scalar at the top of the stack: 1, or 0 for another type, -1 for
+ * NaN or an infinity (no request has a use for "nan"). Numbers are converted into a new
+ * string anchored in `anchor` (created on first use) so its bytes stay alive. */
 static int query_scalar(lua_State *L, int *anchor, cstr *out) {
   char num[32];
   long long v;
@@ -132,6 +133,7 @@ static int query_scalar(lua_State *L, int *anchor, cstr *out) {
       out->n = strlen(out->p);
       return 1;
     case LUA_TNUMBER:
+      if (!number_is_finite((double)lua_tonumber(L, -1))) return -1;
       if (compat_tointegral(L, -1, &v)) snprintf(num, sizeof num, "%lld", v);
       else snprintf(num, sizeof num, "%.17g", (double)lua_tonumber(L, -1));
       if (!*anchor) {
@@ -141,7 +143,7 @@ static int query_scalar(lua_State *L, int *anchor, cstr *out) {
       }
       lua_pushstring(L, num);
       out->p = lua_tolstring(L, -1, &out->n);
-      lua_rawseti(L, 2, (int)lua_rawlen(L, 2) + 1);
+      lua_rawseti(L, 2, (lua_Integer)lua_rawlen(L, 2) + 1);
       return 1;
     default:
       return 0;
@@ -188,9 +190,14 @@ static size_t collect_query(lua_State *L, sign_state *st) {
     int is_array = lua_istable(L, v);
     size_t n = is_array ? lua_rawlen(L, v) : 1;
     for (size_t i = 1; i <= n; i++) {
-      if (is_array) lua_rawgeti(L, v, (int)i);
+      if (is_array) lua_rawgeti(L, v, (lua_Integer)i);
       else lua_pushvalue(L, v);
-      if (!query_scalar(L, &anchor, &pairs[k].value)) {
+      int scalar = query_scalar(L, &anchor, &pairs[k].value);
+      if (scalar < 0) {
+        if (is_array) luaL_error(L, WHERE ": query.%s[%d] must be a finite number", key.p, (int)i);
+        luaL_error(L, WHERE ": query.%s must be a finite number", key.p);
+      }
+      if (scalar == 0) {
         if (is_array)
           luaL_error(L, WHERE ": query.%s[%d] must be a string, number or boolean", key.p, (int)i);
         luaL_error(L, WHERE ": query.%s must be a string, number, boolean or array of them", key.p);
@@ -205,10 +212,8 @@ static size_t collect_query(lua_State *L, sign_state *st) {
 }
 
 static int is_own_header(cstr name) {
-  for (int i = 0; OWN_HEADERS[i]; i++) {
-    size_t n = strlen(OWN_HEADERS[i]);
-    if (name.n == n && strncasecmp(name.p, OWN_HEADERS[i], n) == 0) return 1;
-  }
+  for (int i = 0; OWN_HEADERS[i]; i++)
+    if (canon_name_is(name, OWN_HEADERS[i])) return 1;
   return 0;
 }
 

@@ -1,6 +1,7 @@
--- Build from a checkout, offline: luarocks --lua-version 5.4 make rockspec/cloud-scm-1.rockspec
--- (and --lua-version 5.1 for LuaJIT). lua-cjson is needed at run time; it is not listed as a
--- rock dependency so that `luarocks make` works offline next to Debian's lua-cjson package.
+-- Build from a checkout: luarocks --lua-version 5.4 make rockspec/cloud-scm-1.rockspec
+-- (and --lua-version 5.1 for LuaJIT and Lua 5.1). Next to Debian's lua-cjson package, and
+-- offline, add --deps-mode=none: LuaRocks does not see Debian's packages. The release of the
+-- same sources is rockspec/cloud-0.1.0-1.rockspec (spec/rockspec_spec.lua keeps them agreeing).
 rockspec_format = "3.0"
 package = "cloud"
 version = "scm-1"
@@ -17,6 +18,16 @@ description = {
 }
 dependencies = {
   "lua >= 5.1",
+  "lua-cjson",
+}
+test_dependencies = {
+  "busted",
+  "luasocket",
+}
+-- `luarocks test` (where busted is a rock) runs the specs as .busted says; they need the C
+-- core built (luarocks make first) and nginx with its Lua module for the emulator.
+test = {
+  type = "busted",
 }
 -- Only the libraries are looked up: Debian keeps curl's headers in a multiarch directory
 -- (/usr/include/<triplet>/curl) that the compiler searches but LuaRocks does not.
@@ -31,7 +42,7 @@ build = {
       sources = {
         "csrc/buf.c", "csrc/canon.c", "csrc/sign.c", "csrc/sign_lua.c", "csrc/secret.c",
         "csrc/http.c", "csrc/response.c", "csrc/http_lua.c", "csrc/jobscan.c",
-        "csrc/jobscan_lua.c", "csrc/idset.c", "csrc/idset_lua.c", "csrc/body_lua.c",
+        "csrc/jobscan_lua.c", "csrc/idset.c", "csrc/idset_lua.c", "csrc/utf8.c", "csrc/body_lua.c",
         "csrc/core.c",
       },
       libraries = { "curl", "crypto" },
@@ -68,7 +79,15 @@ build = {
     ["cloud.stop"] = "lua/cloud/stop.lua",
     ["cloud.transport"] = "lua/cloud/transport.lua",
   },
+  -- The launcher and the script it runs, installed as they are (not wrapped for one Lua):
+  -- bin/cloud-stop picks a Lua that loads the module, so the 5.4 and 5.1 rocks can share a
+  -- tree's bin/. nginx/cloud.conf lands in the rock's conf/ directory,
+  -- $(luarocks show --rock-dir cloud)/conf/cloud.conf.
   install = {
-    bin = { ["cloud-stop"] = "bin/cloud-stop" },
+    bin = { ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua" },
+    conf = { ["cloud.conf"] = "nginx/cloud.conf" },
   },
+}
+deploy = {
+  wrap_bin_scripts = false,
 }

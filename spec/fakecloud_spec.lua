@@ -25,7 +25,7 @@ local FLEET = {
 }
 
 describe("fakecloud signature verifier", function()
-  local vectors = require("support.vectors").load() -- ../shared, or CLOUD_SHARED
+  local vectors = require("support.vectors").load() -- spec/fixtures
 
   it("reproduces every published vector from url, headers and body", function()
     assert.is_true(#vectors > 0)

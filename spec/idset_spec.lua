@@ -63,10 +63,88 @@ describe("core.idset", function()
           assert(set == nil and why:find("ids[2]", 1, true), ("byte %d at %d of %d passed"):format(c, pos, len))
         end
       end
-      -- The bytes either side of the refused ranges pass.
-      local id = (" ~\128\255"):rep(10):sub(1, len)
+      -- The bytes either side of the refused ranges pass: space, '~', and U+0080 (C2 80).
+      local id = (" ~\194\128"):rep(10):sub(1, len):gsub("\194$", "~")
       assert(core.idset({ id }, true), ("%q refused"):format(id))
     end
+  end)
+
+  it("refuses an id longer than 256 bytes, naming its index", function()
+    local long = ("a"):rep(257)
+    local set, why = core.idset({ "a", "b", long }, true)
+    assert.is_nil(set)
+    assert.are.equal("ids[3] is longer than 256 bytes", why)
+    set, why = core.idset({ long }, true)
+    assert.are.equal("ids[1] is longer than 256 bytes", why)
+    assert(core.idset({ "a", ("é"):rep(128) }, true)) -- 256 bytes
+    assert(core.idset({ long }), "ids from the cloud are not the caller's: no limit")
+  end)
+
+  it("refuses an id that is not valid UTF-8, naming its index", function()
+    local bad = {
+      "\255", "\128", "x\191", -- bytes that never start a character
+      "\192\175", "\193\191", "\224\128\175", "\240\130\130\172", -- overlong forms
+      "\237\160\128", "\237\191\191", -- surrogates U+D800, U+DFFF
+      "\244\144\128\128", "\245\128\128\128", -- above U+10FFFF
+      "\226\130", "\240\159\152", "\195", "\195x", -- cut short
+    }
+    for _, s in ipairs(bad) do
+      for _, id in ipairs({ s, ("0"):rep(20) .. s, s .. ("0"):rep(20) }) do
+        local set, why = core.idset({ "a", "b", id }, true)
+        assert(set == nil, ("%q accepted"):format(id))
+        assert.are.equal("ids[3] is not valid UTF-8", why)
+      end
+    end
+    for _, id in ipairs({ "é", "一", "\240\159\152\128", "\244\143\191\191", "\237\159\191", "\238\128\128",
+                          "\224\160\128", "\240\144\128\128", "web-\229\144\141" }) do
+      assert(core.idset({ id }, true), ("%q refused"):format(id))
+    end
+    assert(core.idset({ "\255" }), "ids from the cloud are not the caller's: any bytes")
+  end)
+
+  -- A reference written the other way round: decode each character's code point, then
+  -- check its range and that it used the shortest form.
+  local function utf8_valid(s)
+    local i, n = 1, #s
+    while i <= n do
+      local c = s:byte(i)
+      local len, cp = 1, c
+      if c >= 0xF0 then len, cp = 4, c - 0xF0 elseif c >= 0xE0 then len, cp = 3, c - 0xE0
+      elseif c >= 0xC0 then len, cp = 2, c - 0xC0 elseif c >= 0x80 then return false end
+      if c >= 0xF8 or i + len - 1 > n then return false end
+      for k = i + 1, i + len - 1 do
+        local b = s:byte(k)
+        if b < 0x80 or b > 0xBF then return false end
+        cp = cp * 64 + (b - 0x80)
+      end
+      local min = ({ 0, 0x80, 0x800, 0x10000 })[len]
+      if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then return false end
+      i = i + len
+    end
+    return true
+  end
+
+  it("agrees with a reference UTF-8 decoder on random ids", function()
+    math.randomseed(12)
+    -- Whole characters (one to four bytes, at the edges of the ranges) and stray bytes.
+    local whole = { "a", "-", "\194\128", "\223\191", "\224\160\128", "\237\159\191", "\238\128\128",
+                    "\240\144\128\128", "\244\143\191\191" }
+    local stray = { "\128", "\191", "\192", "\194", "\224", "\237", "\240", "\244", "\245", "\160", "\159",
+                    "\144", "\143", "\255" }
+    local refused = 0
+    for _ = 1, 20000 do
+      local t = {}
+      for k = 1, math.random(1, 12) do
+        local from = math.random() < 0.9 and whole or stray
+        t[k] = from[math.random(#from)]
+      end
+      local id = table.concat(t)
+      local want = utf8_valid(id)
+      local set, why = core.idset({ id }, true)
+      assert(want == (set ~= nil), ("%q: reference says %s, core.idset %s"):format(id, tostring(want), tostring(why)))
+      if not set then refused = refused + 1 end
+    end
+    assert(refused > 1000 and refused < 19000, "the random ids test both ways: " .. refused .. " refused")
   end)
 
   it("reads an array filled in any order, with repeats or extra keys, as one filled in order", function()

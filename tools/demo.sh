@@ -2,7 +2,7 @@
 # The demo: a local cloud emulator with a few thousand ECS and BMS servers (some protected
 # with stop-protect=true, some already SHUTOFF, 10% of calls throttled with 429), and
 # cloud-stop stopping the staging web servers in it. Run after the build: `make demo`.
-# DEMO_LUA=luajit runs cloud-stop under LuaJIT instead of Lua 5.4.
+# DEMO_LUA=luajit (or lua5.1) runs cloud-stop under LuaJIT (or Lua 5.1) instead of Lua 5.4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -10,6 +10,7 @@ root=$PWD
 lua=${DEMO_LUA:-lua5.4}
 case $lua in
   luajit) build=build/luajit ;;
+  lua5.1) build=build/5.1 ;;
   *) build=build/5.4 ;;
 esac
 if [ ! -f "$build/cloud/core.so" ]; then
@@ -96,7 +97,7 @@ run() {
   for a in "$@"; do line+=$(shown "$a"); done
   echo "$line --endpoint $url"
   set +e
-  "$lua" "$root/bin/cloud-stop" "$@" --endpoint "$url"
+  "$lua" "$root/bin/cloud-stop.lua" "$@" --endpoint "$url"
   local rc=$?
   set -e
   echo "(exit status $rc)"

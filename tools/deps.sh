@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   cmake make gcc pkg-config openssl
-  lua5.4 liblua5.4-dev liblua5.1-0-dev luajit2 libluajit2-5.1-dev
+  lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev
   lua-cjson lua-busted lua-socket luarocks
   libcurl4-openssl-dev libssl-dev
   nginx libnginx-mod-http-lua

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# The whole test suite: builds the C core for Lua 5.4, LuaJIT and an ASan+UBSan variant,
-# runs every spec under each, checks that both LuaRocks builds install offline, and prints
+# The whole test suite: builds the C core for Lua 5.4, LuaJIT, Lua 5.1 (for the CLI's specs)
+# and an ASan+UBSan variant, with warnings as errors; runs every spec under 5.4, LuaJIT, ASan
+# and valgrind; checks that both LuaRocks builds install offline into one tree; and prints
 # one closing line "tests: N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+root=$(pwd)
 
 bash tools/deps.sh || { echo "tests: 0 passed, 1 failed (dependencies)"; exit 1; }
 
-export CLOUD_SHARED="${CLOUD_SHARED:-$(cd .. && pwd)/shared}"
 passed=0
 failed=0
 log_dir=build/test-logs
 mkdir -p "$log_dir"
 
+# Every build of the suite fails on a compiler warning (CMakeLists.txt lists them).
 build() { # dir lua [extra cmake args]
   local dir=$1 lua=$2
   shift 2
-  cmake -S . -B "$dir" -DLUA="$lua" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.cmake.log" 2>&1 &&
+  cmake -S . -B "$dir" -DLUA="$lua" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARNINGS_AS_ERRORS=ON "$@" >"$dir.cmake.log" 2>&1 &&
     cmake --build "$dir" -j2 >>"$dir.cmake.log" 2>&1 || { cat "$dir.cmake.log"; return 1; }
 }
 
@@ -52,25 +54,70 @@ run_specs() { # name interpreter build_dir [env...]
   failed=$((failed + bad + errs))
 }
 
-check_rock() { # lua-version interpreter
-  local v=$1 interp=$2 tree="build/rocks-$1"
-  want rocks || return 0
-  rm -rf "$tree"
-  if luarocks --lua-version "$v" --tree "$tree" make rockspec/cloud-scm-1.rockspec >"$tree.log" 2>&1 &&
-    LUA_PATH="$tree/share/lua/$v/?.lua;$tree/share/lua/$v/?/init.lua;;" LUA_CPATH="$tree/lib/lua/$v/?.so;;" \
-      "$interp" -e 'for m in io.popen("ls lua/cloud"):lines() do local n = m:match("^(.-)%.lua$") if n and n ~= "init" then require("cloud." .. n) end end
-        assert(require("cloud").new and require("cloud.core").sign{method="GET", host="h", path="/", ak="a", sk="b"})' \
-      >>"$tree.log" 2>&1; then
-    echo "== luarocks --lua-version $v make: installed and loaded by $interp"
+# One check of the installed rocks: counts it, and prints the log when it fails.
+rock_check() { # description command...
+  local what=$1
+  shift
+  if "$@" >>build/rocks.log 2>&1; then
+    echo "== rocks: $what"
     passed=$((passed + 1))
   else
-    echo "== luarocks --lua-version $v make: FAILED"
-    cat "$tree.log"
+    echo "== rocks: $what: FAILED (build/rocks.log)"
+    tail -n 30 build/rocks.log
     failed=$((failed + 1))
   fi
 }
 
-build build/5.4 5.4 && build build/luajit luajit && build build/asan 5.4 -DSANITIZE=ON || {
+# Every module of the tree's rock for Lua $2 loads under interpreter $1.
+rock_loads() { # interpreter lua-version
+  local tree=build/rocks v=$2
+  LUA_PATH="$tree/share/lua/$v/?.lua;$tree/share/lua/$v/?/init.lua;;" LUA_CPATH="$tree/lib/lua/$v/?.so;;" \
+    "$1" -e 'for m in io.popen("cd lua && find cloud -name \"*.lua\""):lines() do
+        require((m:gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")))
+      end
+      assert(require("cloud").new and require("cloud.core").sign{method="GET", host="h", path="/", ak="a", sk="b"})'
+}
+
+# The tree's cloud-stop runs (outside the checkout) with CLOUD_LUA=$1, or as it chooses.
+rock_command() { # [interpreter]
+  (cd / && CLOUD_LUA=${1:-} "$root/build/rocks/bin/cloud-stop" --version) | grep -q '^cloud-stop '
+}
+
+# Both rocks into one tree as the README installs them: offline, next to Debian's lua-cjson.
+check_rocks() {
+  want rocks || return 0
+  local tree=build/rocks
+  rm -rf "$tree"
+  : >build/rocks.log
+  rock_check "the rockspecs pass luarocks lint" \
+    sh -c 'for r in rockspec/*.rockspec; do luarocks lint "$r" || exit 1; done'
+  rock_check "luarocks --lua-version 5.4 make --deps-mode=none" \
+    luarocks --lua-version 5.4 --tree "$tree" make --deps-mode=none rockspec/cloud-scm-1.rockspec
+  rock_check "luarocks --lua-version 5.1 make --deps-mode=none, into the same tree" \
+    luarocks --lua-version 5.1 --tree "$tree" make --deps-mode=none rockspec/cloud-scm-1.rockspec
+  rock_check "every module loads under lua5.4" rock_loads lua5.4 5.4
+  rock_check "every module of the 5.1 rock loads under luajit" rock_loads luajit 5.1
+  rock_check "every module of the 5.1 rock loads under lua5.1" rock_loads lua5.1 5.1
+  for lua in "" lua5.4 luajit lua5.1; do
+    rock_check "the tree's cloud-stop runs${lua:+ with CLOUD_LUA=$lua}" rock_command "$lua"
+  done
+  rock_check "nginx/cloud.conf is in the rock's conf/" \
+    cmp nginx/cloud.conf "$(luarocks --lua-version 5.1 --tree "$tree" show --rock-dir cloud)/conf/cloud.conf"
+}
+
+# The suite carries its own data (spec/fixtures): nothing may reach for a folder beside the
+# checkout, which a user's clone does not have. (The pattern is spelled so as not to match itself.)
+outside=$(grep -rlE '(\.\./|CLOUD_)shared|shared[/]' --exclude-dir=node_modules --exclude-dir=out spec tools bench Makefile .ci)
+if [ -n "$outside" ]; then
+  echo "== these files read data from outside the project (use spec/fixtures):"
+  echo "$outside"
+  failed=$((failed + 1))
+else
+  passed=$((passed + 1))
+fi
+
+# build/5.1 (plain Lua 5.1, whose C API lacks LuaJIT's additions) is for the CLI's specs.
+build build/5.4 5.4 && build build/luajit luajit && build build/5.1 5.1 && build build/asan 5.4 -DSANITIZE=ON || {
   echo "tests: $passed passed, $((failed + 1)) failed (build)"
   exit 1
 }
@@ -85,8 +132,7 @@ run_specs asan lua5.4 build/asan LD_PRELOAD="$asan_libs" \
 # memcheck with the collector made aggressive, so every __gc path runs (alone: make valgrind).
 run_specs valgrind "valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=33 lua5.4" \
   build/5.4 CLOUD_GC_AGGRESSIVE=1
-check_rock 5.4 lua5.4
-check_rock 5.1 luajit
+check_rocks
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

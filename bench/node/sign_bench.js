@@ -11,8 +11,7 @@ const { BasicCredentials } = require('@huaweicloud/huaweicloud-sdk-core/auth/Bas
 const REQUESTS = ['ecs_stop_seed_hard', 'ecs_stop_1000_ids'];
 const ROUNDS = Number(process.env.BENCH_ROUNDS) || 7;
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS) || 0.25;
-const file = process.argv[2] ||
-  path.join(process.env.CLOUD_SHARED || path.join(__dirname, '../../../shared'), 'vectors/sign-vectors.json');
+const file = process.argv[2] || path.join(__dirname, '../../spec/fixtures/sign-vectors.json');
 const vectors = JSON.parse(fs.readFileSync(file, 'utf8'));
 
 // The request object the SDK hands its signer: the endpoint carries the path,

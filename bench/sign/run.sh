@@ -2,11 +2,10 @@
 # Signing benchmark (not a test): core.sign under lua5.4 and luajit, the bare-crypto
 # floor (floor.c) and the official Node.js SDK signer, on the same two vector requests.
 # usage: bench/sign/run.sh      env: BUILD_TYPE (default Release), BENCH_ROUNDS,
-#        BENCH_ROUND_SECONDS, CLOUD_SHARED (default ../shared)
+#        BENCH_ROUND_SECONDS; the requests are vectors from spec/fixtures/sign-vectors.json
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-export CLOUD_SHARED=${CLOUD_SHARED:-$(cd .. && pwd)/shared}
 bt=${BUILD_TYPE:-Release}
 out="$root/bench/out"
 mkdir -p "$out"

@@ -1,12 +1,12 @@
--- Runs bin/cloud-stop as a process (with the interpreter running the specs) in a clean
--- environment, and drives it in a tmux terminal. `env -i` also drops LD_PRELOAD: the ASan
--- run preloads the sanitizer into the spec interpreter only.
+-- Runs bin/cloud-stop.lua as a process (with the interpreter running the specs, or another)
+-- in a clean environment, and drives it in a tmux terminal. `env -i` also drops LD_PRELOAD:
+-- the ASan run preloads the sanitizer into the spec interpreter only.
 local M = {}
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 M.quote = quote
 
-M.interpreter = jit and "luajit" or "lua5.4"
+M.interpreter = jit and "luajit" or _VERSION == "Lua 5.1" and "lua5.1" or "lua5.4"
 -- Specs run from the checkout's top directory (busted's cwd); tmux needs it absolute.
 M.root = (function()
   local p = io.popen("pwd")
@@ -14,7 +14,8 @@ M.root = (function()
   if p then p:close() end
   return dir or os.getenv("PWD") or "."
 end)()
-M.script = M.root .. "/bin/cloud-stop"
+M.script = M.root .. "/bin/cloud-stop.lua"
+M.launcher = M.root .. "/bin/cloud-stop" -- the shell script that picks an interpreter
 
 local function slurp(path)
   local f = io.open(path, "rb")
@@ -33,21 +34,26 @@ end
 M.write = write
 
 -- The command line: env -i PATH HOME plus `env`, then the interpreter and the script.
-function M.command(argv, env)
+-- how.interpreter: another interpreter, or false to run how.script as a program itself.
+function M.command(argv, env, how)
+  how = how or {}
   local parts = { "env", "-i", "PATH=" .. quote(os.getenv("PATH") or "/usr/bin:/bin"),
                   "HOME=/nonexistent" }
   local keys = {}
   for k in pairs(env or {}) do keys[#keys + 1] = k end
   table.sort(keys)
   for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. quote(env[k]) end
-  parts[#parts + 1] = M.interpreter
-  parts[#parts + 1] = quote(M.script)
+  local interpreter = how.interpreter
+  if interpreter == nil then interpreter = M.interpreter end
+  if interpreter then parts[#parts + 1] = interpreter end
+  parts[#parts + 1] = quote(how.script or M.script)
   for _, a in ipairs(argv) do parts[#parts + 1] = quote(a) end
   return table.concat(parts, " ")
 end
 
 --- Runs cloud-stop; returns { code =, stdout =, stderr = }. opts.stdin: text fed on stdin
--- (default: /dev/null, so stdin is never a terminal).
+-- (default: /dev/null, so stdin is never a terminal); opts.interpreter, opts.script: as for
+-- M.command.
 function M.run(argv, env, opts)
   opts = opts or {}
   local base = os.tmpname()
@@ -56,7 +62,7 @@ function M.run(argv, env, opts)
     input = base .. ".in"
     write(input, opts.stdin)
   end
-  local cmd = ("cd %s && %s <%s >%s 2>%s; echo $? >%s"):format(quote(M.root), M.command(argv, env),
+  local cmd = ("cd %s && %s <%s >%s 2>%s; echo $? >%s"):format(quote(M.root), M.command(argv, env, opts),
     quote(input), quote(base .. ".out"), quote(base .. ".err"), quote(base .. ".rc"))
   os.execute(cmd)
   local r = { code = tonumber(slurp(base .. ".rc"):match("%d+")), stdout = slurp(base .. ".out"),

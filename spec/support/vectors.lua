@@ -1,22 +1,15 @@
--- Loads ../shared/vectors/sign-vectors.json and turns each vector into core.sign options.
+-- Loads spec/fixtures/sign-vectors.json and turns each vector into core.sign options.
 local cjson = require "cjson"
+local fixtures = require "support.fixtures"
 
 local M = {}
-
-local function shared_dir()
-  return os.getenv("CLOUD_SHARED") or "../shared"
-end
-
-local function read(path)
-  return (assert(require("fakecloud.proc").read(path), "cannot read " .. path))
-end
 
 local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
 function M.load()
-  return cjson.decode(read(shared_dir() .. "/vectors/sign-vectors.json"))
+  return cjson.decode(fixtures.read("sign-vectors.json"))
 end
 
 -- core.sign options for vector v: host from the URL unless a host header overrides it.
@@ -41,5 +34,4 @@ function M.options(v)
   }
 end
 
-M.read = read
 return M

@@ -12,6 +12,8 @@ local progress = require "cloud.cli.progress"
 local summary = require "cloud.cli.summary"
 local tty = require "cloud.cli.tty"
 
+local unpack = table.unpack or unpack
+
 local M = {}
 
 --- Up to this many servers chosen by filter are stopped without asking.
@@ -65,8 +67,10 @@ local function raised(io_, r)
 end
 
 -- Calls the library: true, its results; or false, the exit status of what it raised.
+-- (Lua 5.1's xpcall passes no arguments on: a closure carries them.)
 local function call(io_, fn, ...)
-  local ok, res, err = xpcall(fn, traced, ...)
+  local n, args = select("#", ...), { ... }
+  local ok, res, err = xpcall(function() return fn(unpack(args, 1, n)) end, traced)
   if ok then return true, res, err end
   return false, raised(io_, res)
 end
@@ -305,7 +309,7 @@ function M.run(argv)
   local io_ = { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr, isatty = tty.isatty,
                 clock = core.now }
   -- Whatever raises outside a library call is a bug (or Ctrl-C): still one exit status.
-  local ok, code = xpcall(run, traced, argv, io_)
+  local ok, code = xpcall(function() return run(argv, io_) end, traced)
   if ok then return code end
   return raised(io_, code)
 end

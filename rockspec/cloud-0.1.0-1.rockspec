@@ -1,0 +1,91 @@
+-- The release 0.1.0 (cloud.VERSION). The same build as rockspec/cloud-scm-1.rockspec, which
+-- says how to install from a checkout; spec/rockspec_spec.lua keeps the two agreeing.
+rockspec_format = "3.0"
+package = "cloud"
+version = "0.1.0-1"
+source = {
+  url = "git+https://example.com/cloud.git",
+  tag = "v0.1.0",
+}
+description = {
+  summary = "Stop Huawei Cloud ECS and BMS servers in batches, from Lua and OpenResty",
+  detailed = [[
+    A C core (AK/SK signing with OpenSSL, concurrent HTTP with libcurl) under a Lua API that
+    batches, retries, waits on jobs and reports every server's outcome.
+  ]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+test_dependencies = {
+  "busted",
+  "luasocket",
+}
+-- `luarocks test` (where busted is a rock) runs the specs as .busted says; they need the C
+-- core built (luarocks make first) and nginx with its Lua module for the emulator.
+test = {
+  type = "busted",
+}
+-- Only the libraries are looked up: Debian keeps curl's headers in a multiarch directory
+-- (/usr/include/<triplet>/curl) that the compiler searches but LuaRocks does not.
+external_dependencies = {
+  CURL = { library = "curl" },
+  OPENSSL = { library = "crypto" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["cloud.core"] = {
+      sources = {
+        "csrc/buf.c", "csrc/canon.c", "csrc/sign.c", "csrc/sign_lua.c", "csrc/secret.c",
+        "csrc/http.c", "csrc/response.c", "csrc/http_lua.c", "csrc/jobscan.c",
+        "csrc/jobscan_lua.c", "csrc/idset.c", "csrc/idset_lua.c", "csrc/utf8.c", "csrc/body_lua.c",
+        "csrc/core.c",
+      },
+      libraries = { "curl", "crypto" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+    },
+    ["cloud"] = "lua/cloud/init.lua",
+    ["cloud.answer"] = "lua/cloud/answer.lua",
+    ["cloud.check"] = "lua/cloud/check.lua",
+    ["cloud.cli.args"] = "lua/cloud/cli/args.lua",
+    ["cloud.cli.help"] = "lua/cloud/cli/help.lua",
+    ["cloud.cli.idfile"] = "lua/cloud/cli/idfile.lua",
+    ["cloud.cli.jsonout"] = "lua/cloud/cli/jsonout.lua",
+    ["cloud.cli.main"] = "lua/cloud/cli/main.lua",
+    ["cloud.cli.progress"] = "lua/cloud/cli/progress.lua",
+    ["cloud.cli.summary"] = "lua/cloud/cli/summary.lua",
+    ["cloud.cli.tty"] = "lua/cloud/cli/tty.lua",
+    ["cloud.client"] = "lua/cloud/client.lua",
+    ["cloud.credentials"] = "lua/cloud/credentials.lua",
+    ["cloud.errors"] = "lua/cloud/errors.lua",
+    ["cloud.filter"] = "lua/cloud/filter.lua",
+    ["cloud.json"] = "lua/cloud/json.lua",
+    ["cloud.nginx_http"] = "lua/cloud/nginx_http.lua",
+    ["cloud.nginx_phase"] = "lua/cloud/nginx_phase.lua",
+    ["cloud.nginx_reader"] = "lua/cloud/nginx_reader.lua",
+    ["cloud.nginx_transport"] = "lua/cloud/nginx_transport.lua",
+    ["cloud.pattern"] = "lua/cloud/pattern.lua",
+    ["cloud.result"] = "lua/cloud/result.lua",
+    ["cloud.retry"] = "lua/cloud/retry.lua",
+    ["cloud.scheduler"] = "lua/cloud/scheduler.lua",
+    ["cloud.select"] = "lua/cloud/select.lua",
+    ["cloud.servers"] = "lua/cloud/servers.lua",
+    ["cloud.stop"] = "lua/cloud/stop.lua",
+    ["cloud.transport"] = "lua/cloud/transport.lua",
+  },
+  -- The launcher and the script it runs, installed as they are (not wrapped for one Lua):
+  -- bin/cloud-stop picks a Lua that loads the module, so the 5.4 and 5.1 rocks can share a
+  -- tree's bin/. nginx/cloud.conf lands in the rock's conf/ directory,
+  -- $(luarocks show --rock-dir cloud)/conf/cloud.conf.
+  install = {
+    bin = { ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua" },
+    conf = { ["cloud.conf"] = "nginx/cloud.conf" },
+  },
+}
+deploy = {
+  wrap_bin_scripts = false,
+}
