@@ -56,7 +56,6 @@ build = {
     ["cloud.cli.args"] = "lua/cloud/cli/args.lua",
     ["cloud.cli.help"] = "lua/cloud/cli/help.lua",
     ["cloud.cli.idfile"] = "lua/cloud/cli/idfile.lua",
-    ["cloud.cli.jsonout"] = "lua/cloud/cli/jsonout.lua",
     ["cloud.cli.main"] = "lua/cloud/cli/main.lua",
     ["cloud.cli.progress"] = "lua/cloud/cli/progress.lua",
     ["cloud.cli.summary"] = "lua/cloud/cli/summary.lua",

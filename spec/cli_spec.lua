@@ -47,7 +47,7 @@ describe("cloud-stop", function()
   end)
 
   before_each(function()
-    assert(fc:configure{ faults = {}, fleet = FLEET })
+    assert(fc:configure{ faults = {}, fleet = FLEET, job_duration = 0.02 })
     assert(fc:reset())
   end)
 
@@ -89,7 +89,6 @@ describe("cloud-stop", function()
         { { "ecs", "x", "--sk", fc.sk }, "never from the command line" },
         { { "ecs", "x", "--sk=" .. fc.sk }, "never from the command line" },
         { { "ecs", "--ids-file", "/nonexistent/ids" }, "cannot read /nonexistent/ids" },
-        { { "ecs", "--ids-file", "-" }, "no server ids in stdin" },
         { { "ecs", "--ids-file", "-", "--exclude-file", "-" }, "cannot both read stdin" },
         { { "ecs", "x", "--poll-interval", "soon" }, "%-%-poll%-interval wants a number" },
         -- Every flag but --tag and --status is given once.
@@ -100,14 +99,16 @@ describe("cloud-stop", function()
         { { "ecs", "x", "--max-servers", "2", "--max-servers", "4" }, "%-%-max%-servers given twice" },
         { { "ecs", "x", "--region", "r1", "--region", "r2" }, "%-%-region given twice" },
         -- Values the library checks: its message names the option.
-        { at("ecs", "x", "--concurrency", "0"), "cloud.new: option 'concurrency' must be at least 1" },
-        { at("ecs", "x", "--concurrency", "1025"), "option 'concurrency' must be at most 1024" },
-        { at("ecs", "x", "--max-servers", "-1"), "client:stop_ecs: option 'max_servers' must be at least 0" },
-        { at("ecs", "x", "--type", "GENTLE"), "option 'type' must be one of SOFT, HARD %(got GENTLE%)" },
-        { at("bms", "x", "--type", "soft"), "client:stop_bms: option 'type' must be one of HARD %(got SOFT%)" },
-        { { "ecs", "x", "--endpoint", "ftp://h" }, "cloud.new: endpoints.ecs must look like https://" },
-        { { "ecs", "x", "--endpoint", "https://user@h" }, "cloud.new: endpoints.ecs must look like https://" },
-        { { "ecs", "x", "--project-id", "p/q", "--endpoint", "https://h" }, "cloud.new: project_id has characters" },
+        -- Values the library checks: its error's field becomes the flag.
+        { at("ecs", "x", "--concurrency", "0"), "cloud%-stop: %-%-concurrency must be at least 1\n" },
+        { at("ecs", "x", "--concurrency", "1025"), "%-%-concurrency must be at most 1024" },
+        { at("ecs", "x", "--max-servers", "-1"), "%-%-max%-servers must be at least 0" },
+        { at("ecs", "x", "--type", "GENTLE"), "%-%-type must be one of SOFT, HARD %(got GENTLE%)" },
+        { at("bms", "x", "--type", "soft"), "%-%-type must be one of HARD %(got SOFT%)" },
+        { { "ecs", "x", "--endpoint", "ftp://h" }, "%-%-endpoint must look like https://" },
+        { { "ecs", "x", "--endpoint", "https://user@h" }, "%-%-endpoint must look like https://" },
+        { { "ecs", "x", "--project-id", "p/q", "--endpoint", "https://h" }, "%-%-project%-id has characters" },
+        { { "ecs", "x", "--region", "cn north 4" }, "%-%-region must be lower%-case letters" },
       }
       for _, c in ipairs(cases) do
         local r = run(c[1])
@@ -241,6 +242,65 @@ describe("cloud-stop", function()
     end)
   end)
 
+  describe("errors by kind, not by wording", function()
+    local main = require "cloud.cli.main"
+    local errors = require "cloud.errors"
+
+    -- Runs the CLI in this process (the emulator's keys in its environment), with its
+    -- output in strings.
+    local function run_here(argv)
+      local getenv = os.getenv
+      os.getenv = function(k) if env[k] then return env[k] end return getenv(k) end -- luacheck: ignore
+      local ok, code, out, err = pcall(function()
+        local o, e = {}, {}
+        local function sink(t)
+          return { write = function(self, ...) for _, v in ipairs({ ... }) do t[#t + 1] = v end return self end,
+                   flush = function() end }
+        end
+        local c = main.run(argv, { stdin = io.stdin, stdout = sink(o), stderr = sink(e),
+          isatty = function() return false end, clock = os.clock })
+        return c, table.concat(o), table.concat(e)
+      end)
+      os.getenv = getenv -- luacheck: ignore
+      if not ok then error(code, 0) end
+      return code, out, err
+    end
+
+    it("keeps the exit status and the flag when the library rewords its message", function()
+      local argument = errors.argument
+      errors.argument = function(where, field, problem) -- luacheck: ignore
+        return argument(where, field, "now worded quite differently (" .. problem .. ")")
+      end
+      local ok, code, out, err = pcall(run_here, at("ecs", "x", "--type", "GENTLE"))
+      local ok2, code2, _, err2 = pcall(run_here, at("ecs", "x", "--concurrency", "0"))
+      errors.argument = argument -- luacheck: ignore
+      assert.is_true(ok, tostring(code))
+      assert.equal(2, code, err)
+      assert.equal("", out)
+      assert.truthy(err:find("cloud-stop: --type now worded quite differently", 1, true), err)
+      assert.is_true(ok2, tostring(code2))
+      assert.equal(2, code2, err2)
+      assert.truthy(err2:find("cloud-stop: --concurrency now worded quite differently", 1, true), err2)
+      assert.equal(0, actions())
+    end)
+
+    it("an empty --ids-file - is nothing to do: exit 0, nothing sent", function()
+      local r = run(at("ecs", "--ids-file", "-", "--json"), nil, { stdin = "# nothing today\n" })
+      assert.equal(0, r.code, r.stderr)
+      local doc = cjson.decode(r.stdout)
+      assert.is_true(doc.ok)
+      assert.equal(0, doc.requested)
+      assert.equal(0, fc:stats().calls.total)
+    end)
+
+    it("more than --max-servers is a refusal (exit 2) with its code in --json", function()
+      local r = run(at("ecs", "--tag", "env=staging", "--max-servers", "3", "--yes", "--json"))
+      assert.equal(2, r.code, r.stderr)
+      assert.equal("cloud.max_servers", cjson.decode(r.stdout).error.code)
+      assert.equal(0, actions())
+    end)
+  end)
+
   describe("choosing by id", function()
     it("stops ids from arguments, a file and stdin; --no-wait; --concurrency", function()
       local file = os.tmpname()
@@ -255,6 +315,42 @@ describe("cloud-stop", function()
       assert.same({ ecs(4), ecs(5) }, cjson.decode(r.stdout).stopped)
       r = run(at("ecs", ecs(6), "--no-wait"))
       assert.truthy(r.stdout:find("1 of 1 accepted for stopping (not waited for)", 1, true))
+      -- The job ids are how to follow up stops not waited for.
+      local job = r.stdout:match("Jobs 1:\n  (%S+)  1 servers\n")
+      assert.truthy(job, r.stdout)
+      local _, doc = require("fakecloud.client").for_emulator(fc):job(job)
+      assert.equal(job, doc.job_id)
+    end)
+
+    it("on Ctrl-C prints what it knows, the accepted jobs among it, and exits 130", function()
+      assert(fc:configure{ faults = {}, fleet = FLEET, job_duration = 60 })
+      local socket = require "socket"
+      local base = os.tmpname()
+      local cmd = cli.command(at("ecs", ecs(1), ecs(2), "--json"), env)
+      os.execute(("(cd %s && %s </dev/null >%s 2>%s & echo $! >%s; wait $!; echo $? >%s) &"):format(
+        cli.quote(cli.root), cmd, cli.quote(base .. ".out"), cli.quote(base .. ".err"), cli.quote(base .. ".pid"),
+        cli.quote(base .. ".rc")))
+      local deadline = socket.gettime() + 20
+      while (fc:stats().stop_requests.total or 0) < 1 and socket.gettime() < deadline do socket.sleep(0.05) end
+      socket.sleep(0.5) -- the job id reaches the client, which then waits on the job
+      local pid = cli.slurp(base .. ".pid"):match("%d+")
+      assert.truthy(pid)
+      os.execute("kill -INT " .. pid)
+      local rc
+      repeat
+        rc = tonumber(cli.slurp(base .. ".rc"):match("%d+") or "")
+        if not rc then socket.sleep(0.05) end
+      until rc or socket.gettime() > deadline
+      local out, err = cli.slurp(base .. ".out"), cli.slurp(base .. ".err")
+      for _, ext in ipairs({ "", ".out", ".err", ".pid", ".rc" }) do os.remove(base .. ext) end
+      assert.equal(130, rc, err)
+      assert.truthy(err:find("interrupted", 1, true), err)
+      local doc = cjson.decode(out)
+      assert.equal(1, #doc.jobs, out)
+      assert.truthy(doc.jobs[1].job_id)
+      assert.same({ ecs(1), ecs(2) }, doc.jobs[1].ids)
+      assert.is_false(doc.ok)
+      assert.equal(2, #doc.failed + #doc.stopped)
     end)
 
     it("exits 1 when a server fails (code, message listed) or is protected", function()
@@ -304,7 +400,7 @@ describe("cloud-stop", function()
       r = run(at("ecs", ecs(2), ecs(9), "--exclude-file", keep))
       os.remove(keep)
       assert.equal(0, r.code, r.stderr)
-      assert.truthy(r.stdout:find("ECS: 0 of 0 stopped, 0 failed, 2 skipped", 1, true), r.stdout)
+      assert.truthy(r.stdout:find("ECS: 0 of 2 stopped, 0 failed, 2 skipped", 1, true), r.stdout)
       assert.truthy(r.stdout:find("Skipped 2: 2 excluded", 1, true), r.stdout)
       local st = fc:stats()
       assert.equal(0, st.calls.total)

@@ -5,7 +5,9 @@ local errors = require "cloud.errors"
 
 local M = {}
 
-local fail = errors.argument
+local function fail(where, field, problem)
+  return errors.argument(where, field, problem)
+end
 
 --- Raises for any key of `opts` not in `known` (a set).
 function M.known(where, opts, known)

@@ -22,33 +22,46 @@ local KNOWN = {
 local SERVICES = { ecs = true, bms = true }
 M.OPTIONS = KNOWN
 
---- Splits an endpoint URL into what the signer and the wire need.
-local function parse_endpoint(name, url)
-  if type(url) ~= "string" then
-    error(("%s: endpoints.%s must be a URL string"):format(WHERE, name), 4)
-  end
+--- Splits an endpoint URL into what the signer and the wire need; nil, problem when it
+-- is not one.
+local function parse_endpoint(url)
+  if type(url) ~= "string" then return nil, "must be a URL string" end
   local scheme, hostport, path = url:match("^(https?)://([^/?#]+)(/?[^?#]*)$")
-  if not scheme or hostport:find("@", 1, true) then
-    error(("%s: endpoints.%s must look like https://host[:port][/path]"):format(WHERE, name), 4)
-  end
+  if not scheme or hostport:find("@", 1, true) then return nil, "must look like https://host[:port][/path]" end
   path = path:gsub("/+$", "")
   return { origin = scheme .. "://" .. hostport, host = hostport, path = path, url = url }
+end
+
+-- A region names a host part ("ecs.<region>.myhuaweicloud.com"): nothing but lower-case
+-- letters, digits and inner dashes may reach a URL from it.
+local function region_problem(region)
+  if not region:match("^[a-z0-9]+$") and not region:match("^[a-z0-9][a-z0-9%-]*[a-z0-9]$") then
+    return "must be lower-case letters, digits and '-' (like cn-north-4)"
+  end
+end
+
+-- A value the caller passed is raised as their mistake; one from the environment or a
+-- file is returned as a setup error naming where it came from.
+local function bad_value(source, field, problem)
+  if source == "option" then errors.argument(WHERE, field, problem) end
+  return nil, errors.new("cloud.bad_environment", ("%s (from %s) %s"):format(field, source, problem))
 end
 
 local function endpoint_from_env(service, region)
   local var = ("HUAWEICLOUD_SDK_REGION_%s_%s"):format(service:upper(), region:upper():gsub("-", "_"))
   local v = os.getenv(var)
-  if v and v ~= "" then return v end
+  if v and v ~= "" then return v, var end
 end
 
 local function check_retry(policy)
   if policy == nil then return retry.defaults end
-  if type(policy) ~= "table" then error(WHERE .. ": option 'retry' must be a table", 4) end
-  check.known(WHERE .. " retry", policy, { attempts = true, base = true, cap = true })
+  if type(policy) ~= "table" then errors.argument(WHERE, "retry", "must be a table") end
+  local where = WHERE .. " retry"
+  check.known(where, policy, { attempts = true, base = true, cap = true })
   return {
-    attempts = check.integer(WHERE, policy, "attempts", retry.defaults.attempts, 1, 100),
-    base = check.number(WHERE, policy, "base", retry.defaults.base, 0),
-    cap = check.number(WHERE, policy, "cap", retry.defaults.cap, 0),
+    attempts = check.integer(where, policy, "attempts", retry.defaults.attempts, 1, 100),
+    base = check.number(where, policy, "base", retry.defaults.base, 0),
+    cap = check.number(where, policy, "cap", retry.defaults.cap, 0),
   }
 end
 
@@ -60,10 +73,18 @@ function M.new(opts)
   for _, f in ipairs({ "region", "project_id", "ak", "security_token", "ca_file", "proxy", "protect_tag" }) do
     check.string(WHERE, opts, f)
   end
-  if opts.sk ~= nil and type(opts.sk) ~= "string" then
-    error(WHERE .. ": option 'sk' must be a string", 2)
+  if opts.sk ~= nil and type(opts.sk) ~= "string" then errors.argument(WHERE, "sk", "must be a string") end
+  if opts.region and region_problem(opts.region) then errors.argument(WHERE, "region", region_problem(opts.region)) end
+  if opts.project_id and not opts.project_id:match("^[%w%-_]+$") then
+    errors.argument(WHERE, "project_id", "has characters a project id cannot have")
   end
   check.table(WHERE, opts, "endpoints")
+  -- Every mistake in what was passed is raised before anything is looked up.
+  for name, url in pairs(opts.endpoints or {}) do
+    if not SERVICES[name] then errors.argument(WHERE, "endpoints." .. tostring(name), "is not a service (ecs, bms)") end
+    local _, problem = parse_endpoint(url)
+    if problem then errors.argument(WHERE, "endpoints." .. name, problem) end
+  end
   check.func(WHERE, opts, "logger")
   local c = setmetatable({}, Client)
   c._concurrency = check.integer(WHERE, opts, "concurrency", 8, 1, 1024)
@@ -85,7 +106,15 @@ function M.new(opts)
       "no project id: pass project_id or set HUAWEICLOUD_SDK_PROJECT_ID")
   end
   if not resolved.project_id:match("^[%w%-_]+$") then
-    error(WHERE .. ": project_id has characters a project id cannot have", 2)
+    local _, err = bad_value(resolved.source.project_id, "project_id", "has characters a project id cannot have")
+    return nil, err
+  end
+  if resolved.region then
+    local problem = region_problem(resolved.region)
+    if problem then
+      local _, err = bad_value(resolved.source.region, "region", problem)
+      return nil, err
+    end
   end
   c.region = resolved.region
   c.project_id = resolved.project_id
@@ -95,15 +124,22 @@ function M.new(opts)
 
   c._endpoints = {}
   local given = opts.endpoints or {}
-  for name in pairs(given) do
-    if not SERVICES[name] then error(("%s: endpoints.%s is not a service (ecs, bms)"):format(WHERE, tostring(name)), 2) end
-  end
   for service in pairs(SERVICES) do
-    local url = given[service] or (c.region and endpoint_from_env(service, c.region))
+    local url, source = given[service], "option"
+    if not url and c.region then
+      url, source = endpoint_from_env(service, c.region)
+    end
     if not url and c.region then
       url = ("https://%s.%s.myhuaweicloud.com"):format(service, c.region)
     end
-    if url then c._endpoints[service] = parse_endpoint(service, url) end
+    if url then
+      local ep, problem = parse_endpoint(url)
+      if not ep then
+        local _, err = bad_value(source, "endpoints." .. service, problem)
+        return nil, err
+      end
+      c._endpoints[service] = ep
+    end
   end
   if not next(c._endpoints) then
     return nil, errors.new("cloud.no_region", "no region: pass region or endpoints, or set HUAWEICLOUD_SDK_REGION")

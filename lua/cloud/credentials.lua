@@ -67,10 +67,22 @@ function M.resolve(opts, getenv)
     out.ak, out.sk = nonempty(source.ak), nonempty(source.sk)
     if out.security_token == nil then out.security_token = nonempty(source.security_token) end
   end
+  -- Where project id and region came from: a bad value the caller passed is their mistake
+  -- (raised); one from the environment or a file is the setup's (returned as an error).
+  out.source = { project_id = out.project_id ~= nil and "option" or nil, region = out.region ~= nil and "option" or nil }
   if out.project_id == nil then
-    out.project_id = nonempty(getenv(ENV.project_id)) or nonempty(file().project_id)
+    out.project_id = nonempty(getenv(ENV.project_id))
+    if out.project_id then
+      out.source.project_id = ENV.project_id
+    else
+      out.project_id = nonempty(file().project_id)
+      out.source.project_id = out.project_id and "the credentials file" or nil
+    end
   end
-  if out.region == nil then out.region = nonempty(getenv(ENV.region)) end
+  if out.region == nil then
+    out.region = nonempty(getenv(ENV.region))
+    out.source.region = out.region and ENV.region or nil
+  end
   return out
 end
 

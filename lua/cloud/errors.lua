@@ -11,15 +11,17 @@ local M = {}
 -- `config` (credentials, project, region or endpoint missing or unusable),
 -- `refused` (the library would not act, e.g. more servers than `max_servers`),
 -- `transport` (no HTTP answer: connect, TLS, timeout, dropped),
--- `cloud` (the cloud answered with an error, or an answer that cannot be trusted).
-M.KINDS = { argument = true, config = true, refused = true, transport = true, cloud = true }
+-- `cloud` (the cloud answered with an error, or an answer that cannot be trusted),
+-- `interrupted` (raised: Ctrl-C during a stop; `result` holds what is known so far).
+M.KINDS = { argument = true, config = true, refused = true, transport = true, cloud = true,
+            interrupted = true }
 
 -- The library's own codes and their kinds; any other code is the cloud's.
 local KIND_OF_CODE = {
   ["cloud.argument"] = "argument",
   ["cloud.no_credentials"] = "config", ["cloud.no_project_id"] = "config", ["cloud.no_region"] = "config",
   ["cloud.no_endpoint"] = "config", ["cloud.unknown_region"] = "config", ["cloud.bad_environment"] = "config",
-  ["cloud.max_servers"] = "refused",
+  ["cloud.max_servers"] = "refused", ["cloud.interrupted"] = "interrupted",
   ["cloud.connect"] = "transport", ["cloud.timeout"] = "transport", ["cloud.connection_dropped"] = "transport",
   ["cloud.response_too_large"] = "transport", ["cloud.tls"] = "transport", ["cloud.transport"] = "transport",
 }

@@ -5,17 +5,18 @@
 -- local F = require "cloud.filter"
 -- local pick = F.all{ F.status("ACTIVE"), F.name("^web%-%d+$"), F.none{ F.tag("tier", "db") } }
 -- client:stop_ecs{ filter = { where = pick } }
+local errors = require "cloud.errors"
 local pattern = require "cloud.pattern"
 
 local M = {}
 
-local function set_of(values, where)
+local function set_of(values, where, fold)
   local set = {}
   for i, v in ipairs(values) do
-    if type(v) ~= "string" then error(("cloud.filter.%s: argument %d must be a string"):format(where, i), 3) end
-    set[v] = true
+    if type(v) ~= "string" then errors.argument("cloud.filter." .. where, nil, ("argument %d must be a string"):format(i)) end
+    set[fold and fold(v) or v] = true
   end
-  if next(set) == nil then error(("cloud.filter.%s: give at least one value"):format(where), 3) end
+  if next(set) == nil then errors.argument("cloud.filter." .. where, nil, "give at least one value") end
   return set
 end
 
@@ -35,28 +36,29 @@ end
 
 --- Splits "key=value" (or key, value) into key, value.
 function M.split_tag(key, value, where)
-  if type(key) ~= "string" or key == "" then error(("%s: tag key must be a non-empty string"):format(where), 3) end
+  if type(key) ~= "string" or key == "" then errors.argument(where, nil, "tag key must be a non-empty string") end
   if value == nil then
     local k, v = key:match("^([^=]+)=(.*)$")
     if k then return k, v end
     return key, nil
   end
-  if type(value) ~= "string" then error(("%s: tag value must be a string"):format(where), 3) end
+  if type(value) ~= "string" then errors.argument(where, nil, "tag value must be a string") end
   return key, value
 end
 
---- Status is one of the given ones ("ACTIVE", "SHUTOFF", ...).
+--- Status is one of the given ones ("ACTIVE", "SHUTOFF", ...), in any letter case: the
+-- cloud writes statuses in capitals, and "active" meaning nothing would be a trap.
 function M.status(...)
-  local set = set_of({ ... }, "status")
-  return function(s) return set[s.status] == true end
+  local set = set_of({ ... }, "status", string.upper)
+  return function(s) return type(s.status) == "string" and set[s.status:upper()] == true end
 end
 
 --- Name matches a Lua pattern (not the cloud's fuzzy match).
 function M.name(p)
-  if type(p) ~= "string" then error("cloud.filter.name: pattern must be a string", 2) end
+  if type(p) ~= "string" then errors.argument("cloud.filter.name", nil, "pattern must be a string") end
   -- Checked whole now: string.find only notices a malformed pattern when matching gets there.
   local ok, err = pattern.check(p)
-  if not ok then error("cloud.filter.name: bad Lua pattern: " .. tostring(err), 2) end
+  if not ok then errors.argument("cloud.filter.name", nil, "bad Lua pattern: " .. tostring(err)) end
   return function(s) return type(s.name) == "string" and s.name:find(p) ~= nil end
 end
 
@@ -83,7 +85,7 @@ end
 
 --- metadata[key] equals value (or exists, when value is nil).
 function M.metadata(key, value)
-  if type(key) ~= "string" then error("cloud.filter.metadata: key must be a string", 2) end
+  if type(key) ~= "string" then errors.argument("cloud.filter.metadata", nil, "key must be a string") end
   return function(s)
     local m = type(s.metadata) == "table" and s.metadata or {}
     if value == nil then return m[key] ~= nil end
@@ -98,9 +100,11 @@ function M.id(...)
 end
 
 local function check_preds(preds, where)
-  if type(preds) ~= "table" then error(("cloud.filter.%s: expected an array of predicates"):format(where), 3) end
+  if type(preds) ~= "table" then errors.argument("cloud.filter." .. where, nil, "expected an array of predicates") end
   for i, p in ipairs(preds) do
-    if type(p) ~= "function" then error(("cloud.filter.%s: element %d is not a function"):format(where, i), 3) end
+    if type(p) ~= "function" then
+      errors.argument("cloud.filter." .. where, nil, ("element %d is not a function"):format(i))
+    end
   end
   return preds
 end

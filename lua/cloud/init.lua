@@ -10,7 +10,9 @@ local servers = require "cloud.servers"
 local scheduler = require "cloud.scheduler"
 local select = require "cloud.select"
 local errors = require "cloud.errors"
+local json = require "cloud.json"
 local ledger = require "cloud.result"
+local pattern = require "cloud.pattern"
 
 local M = { VERSION = "0.1.0" }
 local Client = client_mod.Client
@@ -20,17 +22,44 @@ local Client = client_mod.Client
 --   timeout, connect_timeout, verify_tls, ca_file, proxy, retry, logger
 M.new = client_mod.new
 
+--- Encodes a result (or any table of plain values) as JSON, with its array fields written
+-- as arrays even when empty (cjson alone writes `{}` for "no failures").
+-- @function to_json
+-- @tparam table res a result of stop_ecs / stop_bms
+-- @treturn string JSON text
+M.to_json = json.encode
+
 local STOP_OPTIONS = {
   ids = true, filter = true, type = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
+  exclude = true, confirm = true,
 }
 
+-- core.idset's refusal ("option 'ids' ..." or "ids[3] ...") as the option and the problem.
+local function ids_problem(why)
+  local field, problem = why:match("^option '(ids)' (.*)$")
+  if not field then field, problem = why:match("^(ids%[%d+%]) (.*)$") end
+  return field or "ids", problem or why
+end
+
 -- Checks the ids in one pass and returns their set (core.idset, in C: a million ids are
--- checked in milliseconds).
+-- checked in milliseconds); nil for an empty array, which asks for nothing.
 local function check_ids(where, ids)
-  if type(ids) ~= "table" then error(where .. ": option 'ids' must be an array of server ids", 3) end
+  if type(ids) ~= "table" then errors.argument(where, "ids", "must be an array of server ids") end
+  if next(ids) == nil then return nil end
   local set, why = core.idset(ids, true)
-  if not set then error(where .. ": " .. why, 3) end
+  if not set then errors.argument(where, ids_problem(why)) end
+  return set
+end
+
+local function check_exclude(where, list)
+  if list == nil then return nil end
+  if type(list) ~= "table" then errors.argument(where, "exclude", "must be an array of server ids") end
+  local set = {}
+  for i, id in ipairs(list) do
+    if type(id) ~= "string" then errors.argument(where, ("exclude[%d]"):format(i), "is not a string") end
+    set[id] = true
+  end
   return set
 end
 
@@ -38,14 +67,20 @@ local function check_stop(service, opts)
   local where = "client:stop_" .. service
   check.known(where, opts, STOP_OPTIONS)
   if opts.ids ~= nil and opts.filter ~= nil then
-    error(where .. ": give either 'ids' or 'filter', not both", 3)
+    errors.argument(where, nil, "give either 'ids' or 'filter', not both")
+  end
+  if opts.ids == nil and opts.filter == nil then
+    errors.argument(where, nil, "give 'ids' (an array of server ids) or 'filter' (a table)")
+  end
+  if opts.exclude ~= nil and opts.filter ~= nil then
+    errors.argument(where, "exclude", "goes with 'ids'; a filter takes 'filter.exclude'")
   end
   local filter, ids, id_set
   if opts.filter ~= nil then
     filter = select.compile(where, opts.filter)
   else
     id_set = check_ids(where, opts.ids)
-    ids = id_set:ids()
+    ids = id_set and id_set:ids() or {}
   end
   local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
   return {
@@ -60,7 +95,35 @@ local function check_stop(service, opts)
     wait_timeout = check.number(where, opts, "wait_timeout", 600, 0),
     retry_failed = check.integer(where, opts, "retry_failed", 1, 0, 10),
     on_progress = check.func(where, opts, "on_progress"),
+    confirm = check.func(where, opts, "confirm"),
+    exclude = check_exclude(where, opts.exclude),
   }
+end
+
+-- Stopping by id, the ids the caller excluded are reported skipped and never sent (nor
+-- looked up). Returns them; o.ids keeps the rest.
+local function take_excluded(o)
+  local keep, excluded = {}, {}
+  for _, id in ipairs(o.ids) do
+    if o.exclude[id] then excluded[#excluded + 1] = { id = id, reason = "excluded" }
+    else keep[#keep + 1] = id end
+  end
+  if #excluded > 0 then
+    if o.id_set then o.id_set:close() end
+    o.ids, o.id_set = keep, nil
+  end
+  return excluded
+end
+
+-- The caller's confirm(plan) decides between choosing and sending; false sends nothing.
+local function confirmed(o, plan)
+  if not o.confirm or o.dry_run or #plan.ids == 0 then return true end
+  local selected = plan.selected
+  if not selected then
+    selected = {}
+    for i, id in ipairs(plan.ids) do selected[i] = { id = id } end
+  end
+  return o.confirm({ selected = selected, skipped = plan.skipped, requested = plan.requested }) and true or false
 end
 
 -- The stop itself, with options `o` already checked by check_stop.
@@ -69,13 +132,36 @@ local function stop_checked(self, service, opts, o)
   if not self:has_service(service) then
     return nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service)
   end
+  local excluded = o.ids and o.exclude and take_excluded(o) or {}
+  if o.ids and #o.ids == 0 then
+    -- Nothing left to ask for (an empty list, or every id excluded): a result, no request.
+    local res = ledger.new({}):finish({ selected = o.dry_run and {} or nil, skipped = excluded,
+                                        dry_run = o.dry_run })
+    res.requested = #excluded
+    return res
+  end
   local plan, err = select.plan(self, service, opts, o)
-  if not plan then return nil, err end
+  if not plan then
+    if o.id_set then o.id_set:close() end
+    return nil, err
+  end
+  for _, s in ipairs(excluded) do plan.skipped[#plan.skipped + 1] = s end
+  plan.requested = plan.requested + #excluded
   if o.max_servers and #plan.ids > o.max_servers then
-    error(("%s: refusing to stop %d servers, more than max_servers = %d; nothing was stopped")
-      :format(where, #plan.ids, o.max_servers), 3)
+    if o.id_set then o.id_set:close() end
+    -- It depends on the cloud's state (what a filter finds), so it is returned, not raised.
+    return nil, errors.new("cloud.max_servers", ("%s: refusing to stop %d servers, more than max_servers = %d;"
+      .. " nothing was stopped"):format(where, #plan.ids, o.max_servers))
   end
   local extra = { selected = plan.selected, skipped = plan.skipped }
+  if o.filter and #plan.ids == 0 then extra.hint = pattern.hint(opts.filter.name) end
+  if not confirmed(o, plan) then
+    if o.id_set then o.id_set:close() end
+    extra.cancelled = true
+    local res = ledger.new({}):finish(extra)
+    res.ok, res.requested = false, plan.requested
+    return res
+  end
   local ids = plan.check_error and plan.unchecked or plan.ids
   -- The checked id set serves as the ledger's when the plan kept every id (the ledger
   -- closes it when done); otherwise its C memory goes back now.
@@ -95,14 +181,19 @@ local function stop_checked(self, service, opts, o)
     res = stop.run(self, service, ids, o, extra, set)
   end
   res.requested = plan.requested
+  res.dry_run = o.dry_run
   -- Stopping by id, a protected server that was skipped was asked for and not stopped.
-  if o.ids and #plan.skipped > 0 then res.ok = false end
+  if o.ids then
+    for _, s in ipairs(plan.skipped) do
+      if s.reason ~= "excluded" then res.ok = false end
+    end
+  end
   return res
 end
 
 local function run_stop(self, service, opts)
   if getmetatable(self) ~= Client then
-    error("client:stop_" .. service .. ": call it with ':' on a client from cloud.new", 3)
+    errors.argument("client:stop_" .. service, nil, "call it with ':' on a client from cloud.new")
   end
   return stop_checked(self, service, opts, check_stop(service, opts or {}))
 end
@@ -143,7 +234,7 @@ local CLIENT_OPTIONS = client_mod.OPTIONS
 -- cloud.stop_ecs{...}: a client from the environment and these options, then the stop.
 local function one_shot(service)
   return function(opts)
-    if type(opts) ~= "table" then error("cloud.stop_" .. service .. ": expected an options table", 2) end
+    if type(opts) ~= "table" then errors.argument("cloud.stop_" .. service, nil, "expected an options table") end
     local client_opts, stop_opts = {}, {}
     for k, v in pairs(opts) do
       if CLIENT_OPTIONS[k] then client_opts[k] = v else stop_opts[k] = v end

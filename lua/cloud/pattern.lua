@@ -68,4 +68,33 @@ function M.check(p)
   return true
 end
 
+--- True when `p` has a `-` that Lua reads as the lazy repetition operator (not escaped as
+-- `%-`, not inside a `[...]` class): "^web-000" is "^we" then "b" repeated lazily, then
+-- "000", so it matches no "web-000x". Names often have dashes; a pattern that selects
+-- nothing and has one deserves a hint.
+function M.has_bare_dash(p)
+  local i, n = 1, #p
+  while i <= n do
+    local c = p:sub(i, i)
+    if c == "%" then
+      i = i + 2
+    elseif c == "[" then
+      i = class_end(p, i) or n + 1
+    elseif c == "-" and i > 1 then
+      return true
+    else
+      i = i + 1
+    end
+  end
+  return false
+end
+
+--- The hint for a name pattern that selected nothing, or nil.
+function M.hint(p)
+  if type(p) == "string" and M.has_bare_dash(p) then
+    return "'-' is a Lua pattern operator (lazy repetition): write '%-' for a dash, e.g. '"
+      .. (p:gsub("%%%-", "\0"):gsub("%-", "%%-"):gsub("\0", "%%-")) .. "'"
+  end
+end
+
 return M

@@ -10,11 +10,14 @@ local unpack = table.unpack or unpack
 local M = {}
 
 local FILTER_KEYS = { status = true, name = true, tags = true, az = true, flavor = true, exclude = true,
-                      where = true }
+                      where = true, all = true }
+-- Keys that choose servers: a filter needs one of them, or all = true, so that an empty
+-- table (a forgotten variable, a typo's leftover) can never mean "every server".
+local CHOOSING = { "status", "name", "tags", "az", "flavor", "where" }
 local BAREMETAL_TAG = "__type_baremetal"
 
 local function fail(where, field, problem)
-  error(("%s: option 'filter.%s' %s"):format(where, field, problem), 5)
+  errors.argument(where, "filter." .. field, problem)
 end
 
 local function strings(where, field, v)
@@ -28,14 +31,22 @@ end
 
 --- Checks opts.filter; returns { query = <cloud-side query>, match = fn(server), exclude = set }.
 function M.compile(where, filter)
-  if type(filter) ~= "table" then error(where .. ": option 'filter' must be a table", 4) end
+  if type(filter) ~= "table" then errors.argument(where, "filter", "must be a table") end
   for k in pairs(filter) do
     if not FILTER_KEYS[k] then fail(where, tostring(k), "is unknown") end
   end
+  if filter.all ~= nil and filter.all ~= true then fail(where, "all", "must be true (or left out)") end
+  local chooses = false
+  for _, k in ipairs(CHOOSING) do chooses = chooses or filter[k] ~= nil end
+  if not chooses and not filter.all then
+    errors.argument(where, "filter", "chooses nothing: give status, name, tags, az, flavor or where;"
+      .. " to stop every server on purpose, say filter = { all = true }")
+  end
+  if chooses and filter.all then fail(where, "all", "cannot go with other choices") end
   local query, preds, exclude = {}, {}, {}
   if filter.status ~= nil then
     local st = strings(where, "status", filter.status)
-    if #st == 1 then query.status = st[1] end -- the API takes one status
+    if #st == 1 then query.status = st[1]:upper() end -- the API takes one status, in capitals
     preds[#preds + 1] = F.status(unpack(st))
   end
   if filter.name ~= nil then

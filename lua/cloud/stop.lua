@@ -239,7 +239,19 @@ function M.run(client, service, ids, o, extra, set)
     accepted = 0, sends = {}, resent = {}, doubted = {},
   }, Op)
   op:submit(op.ledger.ids)
-  op.sched:run()
+  local ok, e = pcall(op.sched.run, op.sched)
+  if not ok then
+    -- Ctrl-C (the interpreter raises "interrupted!" from a hook) leaves servers stopped
+    -- or on their way: hand back what is known, so the job ids of accepted stops are not lost.
+    if type(e) == "string" and e:find("interrupted!$") then
+      local res = op.ledger:finish(extra)
+      local err = errors.new("cloud.interrupted", "interrupted; stops already accepted may still complete",
+        nil, nil, "interrupted")
+      err.result = res
+      error(err, 0)
+    end
+    error(e, 0)
+  end
   return op.ledger:finish(extra)
 end
 

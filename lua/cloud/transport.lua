@@ -4,6 +4,7 @@
 -- (the finished responses: an array, or nil or an empty array when none), :pending(),
 -- :drop_queued() (calls not yet started are never sent) and :close().
 -- @module cloud.transport
+local errors = require "cloud.errors"
 local phase = require "cloud.nginx_phase"
 
 local M = {}
@@ -25,16 +26,16 @@ end
 
 local function nginx(opts)
   if not phase.in_nginx() then
-    error(WHERE .. ": transport 'nginx' needs OpenResty / lua-nginx-module (there is no ngx API here)", 4)
+    errors.argument(WHERE, "transport", "'nginx' needs OpenResty / lua-nginx-module (there is no ngx API here)")
   end
   -- Cosockets take their trust store from nginx.conf, not per socket.
   if opts.ca_file then
-    error(WHERE .. ": option 'ca_file' cannot apply inside nginx: put the CA bundle in nginx.conf with "
-      .. "'lua_ssl_trusted_certificate " .. opts.ca_file .. ";' (see nginx/cloud.conf) and drop ca_file", 4)
+    errors.argument(WHERE, "ca_file", "cannot apply inside nginx: put the CA bundle in nginx.conf with "
+      .. "'lua_ssl_trusted_certificate " .. opts.ca_file .. ";' (see nginx/cloud.conf) and drop ca_file")
   end
   if opts.proxy then
-    error(WHERE .. ": option 'proxy' is not supported inside nginx (the nginx transport connects "
-      .. "directly to the endpoints); drop it", 4)
+    errors.argument(WHERE, "proxy", "is not supported inside nginx (the nginx transport connects "
+      .. "directly to the endpoints); drop it")
   end
   return require("cloud.nginx_transport").new(opts)
 end
@@ -47,7 +48,7 @@ function M.new(opts)
   if kind == nil then kind = phase.in_nginx() and "nginx" or "curl" end
   if kind == "nginx" then return nginx(opts) end
   if kind == "curl" then return curl(opts) end
-  error(WHERE .. ": option 'transport' must be \"nginx\" or \"curl\"", 3)
+  errors.argument(WHERE, "transport", "must be \"nginx\" or \"curl\"")
 end
 
 return M

@@ -66,6 +66,11 @@ function M.result(out, res, service, elapsed, no_wait)
     end
   end
   skipped_block(w, res.skipped)
+  -- Not waited for: the job ids are how to follow the stops up later.
+  if no_wait and #res.jobs > 0 then
+    w(("Jobs %d:\n"):format(#res.jobs))
+    for _, j in ipairs(res.jobs) do w(("  %s  %d servers\n"):format(one_line(j.job_id), #j.ids)) end
+  end
 end
 
 --- Writes what a dry run would stop (every selected server) and what it would skip.
