@@ -263,7 +263,7 @@ describe("stopping servers", function()
 end)
 
 describe("the ledger", function()
-  local ledger = require "cloud.result"
+  local ledger = require "cloud.ledger"
 
   it("gives each id one outcome, the first, and reports the rest unconfirmed", function()
     local l = ledger.new({ "a", "b", "c" })

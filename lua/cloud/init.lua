@@ -8,9 +8,9 @@ local client_mod = require "cloud.client"
 local stop = require "cloud.stop"
 local servers = require "cloud.servers"
 local scheduler = require "cloud.scheduler"
-local select = require "cloud.select"
+local selection = require "cloud.selection"
 local errors = require "cloud.errors"
-local ledger = require "cloud.result"
+local ledger = require "cloud.ledger"
 
 local M = { VERSION = "0.1.0" }
 local Client = client_mod.Client
@@ -42,7 +42,7 @@ local function check_stop(service, opts)
   end
   local filter, ids, id_set
   if opts.filter ~= nil then
-    filter = select.compile(where, opts.filter)
+    filter = selection.compile(where, opts.filter)
   else
     id_set = check_ids(where, opts.ids)
     ids = id_set:ids()
@@ -69,7 +69,7 @@ local function stop_checked(self, service, opts, o)
   if not self:has_service(service) then
     return nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service)
   end
-  local plan, err = select.plan(self, service, opts, o)
+  local plan, err = selection.plan(self, service, opts, o)
   if not plan then return nil, err end
   if o.max_servers and #plan.ids > o.max_servers then
     error(("%s: refusing to stop %d servers, more than max_servers = %d; nothing was stopped")

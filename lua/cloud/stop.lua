@@ -4,7 +4,7 @@
 -- @module cloud.stop
 local core = require "cloud.core"
 local errors = require "cloud.errors"
-local ledger = require "cloud.result"
+local ledger = require "cloud.ledger"
 local scheduler = require "cloud.scheduler"
 local servers = require "cloud.servers"
 

@@ -1,6 +1,6 @@
 --- Choosing what a stop may touch: a filter turned into a cloud-side list query plus Lua
 -- predicates, the protection tag, exclusions, and the blast-radius guard.
--- @module cloud.select
+-- @module cloud.selection
 local F = require "cloud.filter"
 local errors = require "cloud.errors"
 local scheduler = require "cloud.scheduler"

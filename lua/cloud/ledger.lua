@@ -1,7 +1,7 @@
 --- The per-server ledger of one stop: every distinct id ends in exactly one outcome.
 -- The outcomes live in a C set (core.idset), not in a Lua table: a million servers then
 -- cost a few bytes each beyond their ids. Failures keep their details here.
--- @module cloud.result
+-- @module cloud.ledger
 local core = require "cloud.core"
 local errors = require "cloud.errors"
 
@@ -15,7 +15,7 @@ function M.new(ids, set)
   if not set then
     local why
     set, why = core.idset(ids)
-    if not set then error("cloud.result: " .. why, 2) end
+    if not set then error("cloud.ledger: " .. why, 2) end
   end
   return setmetatable({ set = set, ids = set:ids(), failure = {}, jobs = {} }, Ledger)
 end
