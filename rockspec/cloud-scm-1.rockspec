@@ -65,6 +65,7 @@ build = {
     ["cloud.selection"] = "lua/cloud/selection.lua",
     ["cloud.servers"] = "lua/cloud/servers.lua",
     ["cloud.stop"] = "lua/cloud/stop.lua",
+    ["cloud.stop_op"] = "lua/cloud/stop_op.lua",
     ["cloud.transport"] = "lua/cloud/transport.lua",
   },
   install = {

@@ -1,7 +1,7 @@
 -- Stopping ECS and BMS fleets against the local emulator: batching, jobs, per-server outcomes.
 local env = require "support.cloudenv"
 local cjson = require "cjson"
-local stop = require "cloud.stop"
+local stop = require "cloud.stop_op"
 local unpack = table.unpack or unpack
 
 describe("stopping servers", function()

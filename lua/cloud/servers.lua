@@ -1,6 +1,7 @@
 --- Listing servers (`GET .../cloudservers/detail`, `.../baremetalservers/detail`) across all
 -- pages: the first page tells the count, the rest are fetched concurrently.
 -- @module cloud.servers
+local scheduler = require "cloud.scheduler"
 local unpack = table.unpack or unpack
 
 local M = {}
@@ -97,6 +98,15 @@ function M.lookup(sched, client, service, ids, on_done)
     end)
   end
   if pending == 0 then on_done(found) end
+end
+
+--- client:list_ecs and client:list_bms (cloud/init.lua binds them).
+function M.list(client, service, query)
+  local sched = scheduler.new(client)
+  local out, err
+  M.fetch(sched, client, service, query or {}, function(list, e) out, err = list, e end)
+  sched:run()
+  return out, err
 end
 
 return M
