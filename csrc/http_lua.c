@@ -62,10 +62,12 @@ int http_lua_new(lua_State *L) {
     lua_pop(L, 1);
   }
   http_options o;
+  /* Defaults for callers that give none; the library always passes lua/cloud/defaults.lua's,
+   * which these equal (spec/defaults_spec.lua). */
   o.concurrency = (long)opt_number(L, 1, "concurrency", 8, 1);
   o.timeout_ms = (long)(opt_number(L, 1, "timeout", 30, 0.001) * 1000);
   o.connect_timeout_ms = (long)(opt_number(L, 1, "connect_timeout", 10, 0.001) * 1000);
-  o.max_response = (size_t)opt_number(L, 1, "max_response", 16 * 1024 * 1024, 1024);
+  o.max_response = (size_t)opt_number(L, 1, "max_response", 64 * 1024 * 1024, 1024);
   lua_getfield(L, 1, "verify_tls");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
     luaL_error(L, WHERE ": option 'verify_tls' must be a boolean");

@@ -51,6 +51,7 @@ build = {
     ["cloud.cli.tty"] = "lua/cloud/cli/tty.lua",
     ["cloud.client"] = "lua/cloud/client.lua",
     ["cloud.credentials"] = "lua/cloud/credentials.lua",
+    ["cloud.defaults"] = "lua/cloud/defaults.lua",
     ["cloud.errors"] = "lua/cloud/errors.lua",
     ["cloud.filter"] = "lua/cloud/filter.lua",
     ["cloud.json"] = "lua/cloud/json.lua",

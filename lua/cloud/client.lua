@@ -4,6 +4,7 @@
 local core = require "cloud.core"
 local check = require "cloud.check"
 local credentials = require "cloud.credentials"
+local defaults = require "cloud.defaults"
 local errors = require "cloud.errors"
 local retry = require "cloud.retry"
 local transport = require "cloud.transport"
@@ -42,13 +43,14 @@ local function endpoint_from_env(service, region)
 end
 
 local function check_retry(policy)
-  if policy == nil then return retry.defaults end
+  local d = defaults.retry
+  if policy == nil then return d end
   if type(policy) ~= "table" then error(WHERE .. ": option 'retry' must be a table", 4) end
   check.known(WHERE .. " retry", policy, { attempts = true, base = true, cap = true })
   return {
-    attempts = check.integer(WHERE, policy, "attempts", retry.defaults.attempts, 1, 100),
-    base = check.number(WHERE, policy, "base", retry.defaults.base, 0),
-    cap = check.number(WHERE, policy, "cap", retry.defaults.cap, 0),
+    attempts = check.integer(WHERE, policy, "attempts", d.attempts, 1, 100),
+    base = check.number(WHERE, policy, "base", d.base, 0),
+    cap = check.number(WHERE, policy, "cap", d.cap, 0),
   }
 end
 
@@ -66,14 +68,15 @@ function M.new(opts)
   check.table(WHERE, opts, "endpoints")
   check.func(WHERE, opts, "logger")
   local c = setmetatable({}, Client)
-  c._concurrency = check.integer(WHERE, opts, "concurrency", 8, 1, 1024)
-  c._timeout = check.number(WHERE, opts, "timeout", 30, 0.001)
-  c._connect_timeout = check.number(WHERE, opts, "connect_timeout", 10, 0.001)
-  c._verify_tls = check.boolean(WHERE, opts, "verify_tls", true)
-  c._max_response = check.integer(WHERE, opts, "max_response", 64 * 1024 * 1024, 1024)
+  local http = defaults.http
+  c._concurrency = check.integer(WHERE, opts, "concurrency", http.concurrency, 1, 1024)
+  c._timeout = check.number(WHERE, opts, "timeout", http.timeout, 0.001)
+  c._connect_timeout = check.number(WHERE, opts, "connect_timeout", http.connect_timeout, 0.001)
+  c._verify_tls = check.boolean(WHERE, opts, "verify_tls", http.verify_tls)
+  c._max_response = check.integer(WHERE, opts, "max_response", http.max_response, 1024)
   c._retry = check_retry(opts.retry)
   c._logger = opts.logger
-  c.protect_tag = opts.protect_tag or "stop-protect"
+  c.protect_tag = opts.protect_tag or defaults.protect_tag
 
   local resolved = credentials.resolve(opts)
   if not resolved.ak or not resolved.sk then

@@ -5,8 +5,6 @@ local M = {}
 local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
 local RETRY_CODES = { ["Ecs.0603"] = true, ["APIGW.0308"] = true, ["Common.1503"] = true }
 
-M.defaults = { attempts = 6, base = 1, cap = 60 }
-
 --- True when an HTTP answer with this status and error code may succeed if sent again.
 function M.retryable_answer(status, code)
   return RETRY_STATUS[status] or (code ~= nil and RETRY_CODES[code]) or false

@@ -5,6 +5,7 @@
 -- @module cloud.stop
 local check = require "cloud.check"
 local core = require "cloud.core"
+local defaults = require "cloud.defaults".stop
 local client_mod = require "cloud.client"
 local stop_op = require "cloud.stop_op"
 local selection = require "cloud.selection"
@@ -50,9 +51,9 @@ local function check_stop(service, opts)
     max_servers = check.integer(where, opts, "max_servers", nil, 0),
     type = check.oneof(where, opts, "type", types[1], types),
     wait = check.boolean(where, opts, "wait", true),
-    poll_interval = check.number(where, opts, "poll_interval", 5, 0),
-    wait_timeout = check.number(where, opts, "wait_timeout", 600, 0),
-    retry_failed = check.integer(where, opts, "retry_failed", 1, 0, 10),
+    poll_interval = check.number(where, opts, "poll_interval", defaults.poll_interval, 0),
+    wait_timeout = check.number(where, opts, "wait_timeout", defaults.wait_timeout, 0),
+    retry_failed = check.integer(where, opts, "retry_failed", defaults.retry_failed, 0, 10),
     on_progress = check.func(where, opts, "on_progress"),
   }
 end
