@@ -50,6 +50,7 @@ build = {
     ["cloud.cli.summary"] = "lua/cloud/cli/summary.lua",
     ["cloud.cli.tty"] = "lua/cloud/cli/tty.lua",
     ["cloud.client"] = "lua/cloud/client.lua",
+    ["cloud.clock"] = "lua/cloud/clock.lua",
     ["cloud.credentials"] = "lua/cloud/credentials.lua",
     ["cloud.defaults"] = "lua/cloud/defaults.lua",
     ["cloud.errors"] = "lua/cloud/errors.lua",

@@ -49,4 +49,22 @@ function M.delay(policy, n, retry_after, random)
   return d
 end
 
+-- A 401 whose answer's clock is this far from ours is a clock problem, not a bad key.
+local SKEW_LIMIT = 600
+
+--- What becomes of a call after an answer, decided in this one place. `tries` is the
+-- call's retry state ({attempts =, resigned =}); `r` the answer as the scheduler read it
+-- (status, retry: worth another attempt, retry_after: seconds); `skew`: how far the
+-- answer's clock is from ours, or nil. Returns "resign" (our clock is off: sign again
+-- with the cloud's time, once per call), "retry" and the delay, or "done".
+function M.next_step(policy, tries, r, skew)
+  if r.status == 401 and skew and math.abs(skew) > SKEW_LIMIT and not tries.resigned then
+    return "resign"
+  end
+  if r.retry and tries.attempts < policy.attempts then
+    return "retry", M.delay(policy, tries.attempts, r.retry_after)
+  end
+  return "done"
+end
+
 return M

@@ -3,7 +3,6 @@
 -- @module cloud.selection
 local F = require "cloud.filter"
 local errors = require "cloud.errors"
-local scheduler = require "cloud.scheduler"
 local servers = require "cloud.servers"
 
 local unpack = table.unpack or unpack
@@ -119,7 +118,7 @@ end
 --- What a stop will touch. Returns a plan `{ ids, selected, skipped, requested }`, or
 -- `nil, err` when the servers could not be listed. `o` holds the checked options.
 function M.plan(client, service, opts, o)
-  local sched = scheduler.new(client)
+  local sched = client:_scheduler()
   if o.filter then
     local list, err
     servers.fetch(sched, client, service, o.filter.query, function(l, e) list, err = l, e end, list_progress(o))

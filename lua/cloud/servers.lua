@@ -1,7 +1,6 @@
 --- Listing servers (`GET .../cloudservers/detail`, `.../baremetalservers/detail`) across all
 -- pages: the first page tells the count, the rest are fetched concurrently.
 -- @module cloud.servers
-local scheduler = require "cloud.scheduler"
 local unpack = table.unpack or unpack
 
 local M = {}
@@ -102,7 +101,7 @@ end
 
 --- client:list_ecs and client:list_bms (cloud/init.lua binds them).
 function M.list(client, service, query)
-  local sched = scheduler.new(client)
+  local sched = client:_scheduler()
   local out, err
   M.fetch(sched, client, service, query or {}, function(list, e) out, err = list, e end)
   sched:run()

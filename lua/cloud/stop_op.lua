@@ -5,7 +5,6 @@
 local core = require "cloud.core"
 local errors = require "cloud.errors"
 local ledger = require "cloud.ledger"
-local scheduler = require "cloud.scheduler"
 local servers = require "cloud.servers"
 
 local M = {}
@@ -234,8 +233,8 @@ function M.run(client, service, ids, o, extra, set)
     client = client, service = service, kind = o.type, wait = o.wait,
     poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
     deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed,
-    attempts = client._retry.attempts, on_progress = o.on_progress,
-    ledger = ledger.new(ids, set), sched = scheduler.new(client),
+    attempts = client._policy.attempts, on_progress = o.on_progress,
+    ledger = ledger.new(ids, set), sched = client:_scheduler(),
     accepted = 0, sends = {}, resent = {}, doubted = {},
   }, Op)
   op:submit(op.ledger.ids)
