@@ -40,11 +40,16 @@ function M.parse_http_date(s)
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
 end
 
+--- The library's one backoff: `base` doubled for each attempt after the first (n is
+-- 1-based), never above `cap`.
+function M.backoff(n, base, cap)
+  return math.min(cap, base * 2 ^ (n - 1))
+end
+
 --- Full-jitter exponential backoff for the n-th retry (1-based), never below Retry-After.
 function M.delay(policy, n, retry_after, random)
   random = random or math.random
-  local ceiling = math.min(policy.cap, policy.base * 2 ^ (n - 1))
-  local d = random() * ceiling
+  local d = random() * M.backoff(n, policy.base, policy.cap)
   if retry_after and retry_after > d then d = retry_after end
   return d
 end

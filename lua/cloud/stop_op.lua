@@ -5,6 +5,7 @@
 local core = require "cloud.core"
 local errors = require "cloud.errors"
 local ledger = require "cloud.ledger"
+local retry = require "cloud.retry"
 local servers = require "cloud.servers"
 
 local M = {}
@@ -126,10 +127,11 @@ function Op:polled(job, batch, r)
     return self:resolve(self:open_ids(job.ids), r.err, false)
   end
   -- Polling itself failed after its retries: the job is still there, try again later,
-  -- backing off while the failures go on.
+  -- backing off while the failures go on (to 64 intervals at most, and a minute).
   job.poll_failures = (job.poll_failures or 0) + 1
-  local delay = math.max(self.poll_interval, 0.05) * 2 ^ math.min(job.poll_failures - 1, 6)
-  self.sched:after(math.min(delay, 60), function() self:poll(job, batch) end)
+  local interval = math.max(self.poll_interval, 0.05)
+  self.sched:after(retry.backoff(job.poll_failures, interval, math.min(64 * interval, 60)),
+    function() self:poll(job, batch) end)
 end
 
 function Op:open_ids(ids)
