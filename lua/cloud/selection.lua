@@ -117,11 +117,12 @@ end
 
 --- What a stop will touch. Returns a plan `{ ids, selected, skipped, requested }`, or
 -- `nil, err` when the servers could not be listed. `o` holds the checked options.
-function M.plan(client, service, opts, o)
+function M.plan(client, service, o)
   local sched = client:_scheduler()
   if o.filter then
     local list, err
-    servers.fetch(sched, client, service, o.filter.query, function(l, e) list, err = l, e end, list_progress(o))
+    servers.fetch(sched, client.project_id, service, o.filter.query, function(l, e) list, err = l, e end,
+      list_progress(o))
     sched:run()
     if not list then return nil, err end
     local selected, skipped = M.choose(client, service, list, o.filter, o.force)
@@ -140,7 +141,7 @@ function M.plan(client, service, opts, o)
   -- Stopping by id still honours the protection tag. One query for the protected servers
   -- (usually a few) costs far less than looking every id up.
   local protected, err
-  servers.fetch(sched, client, service, { tags = client.protect_tag .. "=true" },
+  servers.fetch(sched, client.project_id, service, { tags = client.protect_tag .. "=true" },
     function(l, e) protected, err = l, e end)
   sched:run()
   if not protected then

@@ -1,10 +1,10 @@
 --- One stop operation: batches of at most 1000 ids, submitted concurrently; jobs polled
 -- until they end; every doubt (a lost answer, a missing sub-job) resolved by looking the
--- servers up before anything is sent again.
+-- servers up before anything is sent again. Every outcome goes into the ledger it is
+-- given, which alone records outcomes; the operation holds no set and no batch number.
 -- @module cloud.stop_op
 local core = require "cloud.core"
 local errors = require "cloud.errors"
-local ledger = require "cloud.ledger"
 local retry = require "cloud.retry"
 local servers = require "cloud.servers"
 
@@ -37,8 +37,8 @@ local function progress(op, phase)
   if not cb then return end
   local settled, failed = op.ledger:settled()
   local done = phase == "submit" and op.accepted or settled
-  local ok, e = pcall(cb, { phase = phase, done = done, total = #op.ledger.ids, failed = failed })
-  if not ok then op.client:_log("on_progress raised: " .. tostring(e)) end
+  local ok, e = pcall(cb, { phase = phase, done = done, total = op.ledger:size(), failed = failed })
+  if not ok then op.log("on_progress raised: " .. tostring(e)) end
 end
 
 --- Queues stop calls for `ids`. `again`: each of them was sent before (a resend, counted;
@@ -51,43 +51,42 @@ function Op:submit(ids, again)
       -- server would cost memory at scale.
       for j = i, last do self.sends[ids[j]] = (self.sends[ids[j]] or 1) + 1 end
     end
-    local kind, set, chunk, batch = self.kind, self.ledger.set, nil, nil
+    local kind, l, batch = self.kind, self.ledger, nil
     self.sched:request({
       service = self.service, method = "POST", idempotent = false,
-      -- The chunk and its body are made when first sent, not all up front: the first
+      -- The batch and its body are made when first sent, not all up front: the first
       -- calls go out at once, and a large stop does not hold every body at the same time.
-      -- The batch number tells this call's servers apart in its job's answer.
+      -- The batch tells this call's servers apart in its job's answer.
       body_fn = function()
-        if again then chunk, batch = set:batch({ unpack(ids, i, last) })
-        else chunk, batch = set:batch(i, last) end -- ids is the set's own array
-        return core.stop_body(chunk, kind)
+        if again then batch = l:batch_of({ unpack(ids, i, last) })
+        else batch = l:batch(i, last) end -- ids is the ledger's own array
+        return core.stop_body(batch.ids, kind)
       end,
-      path = ("/v1/%s/%s/action"):format(self.client.project_id, servers.RESOURCE[self.service]),
+      path = ("/v1/%s/%s/action"):format(self.project_id, servers.RESOURCE[self.service]),
       label = ("stop %d %s servers"):format(last - i + 1, self.service),
-    }, function(r) self:submitted(chunk, batch, r) end)
+    }, function(r) self:submitted(batch, r) end)
   end
 end
 
-function Op:submitted(chunk, batch, r)
+function Op:submitted(batch, r)
   local job_id = r.ok and str(r.data.job_id)
   if job_id and job_id:match("^[%w%-_.]+$") then
-    local job = { job_id = job_id, ids = chunk, status = "RUNNING" }
-    self.ledger.jobs[#self.ledger.jobs + 1] = job
-    self.accepted = self.accepted + #chunk
+    local job = self.ledger:job(batch, job_id)
+    self.accepted = self.accepted + #batch.ids
     progress(self, "submit")
     if self.wait then
       self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
     else
-      self.ledger.set:mark_all(chunk, "stopped", batch) -- by position: no lookups
+      self.ledger:stopped_batch(batch)
     end
   elseif r.ok or r.ambiguous then
     -- The stop may have been accepted even though we cannot tell: look before resending.
     -- After a timeout the cloud may still be working on it, so give it as long again.
     local err = r.err or errors.new("cloud.bad_response", "the answer has no valid job_id", r.status, r.request_id)
-    local grace = err.code == "cloud.timeout" and self.client._timeout or 0
-    self.sched:after(grace, function() self:resolve(chunk, err, true) end)
+    local grace = err.code == "cloud.timeout" and self.timeout or 0
+    self.sched:after(grace, function() self:resolve(batch.ids, err, true) end)
   else
-    self.ledger:failed_all(chunk, r.err)
+    self.ledger:fail(batch.ids, r.err)
     progress(self, "submit")
   end
 end
@@ -97,23 +96,23 @@ function Op:expired()
 end
 
 function Op:poll(job, batch)
-  local set = self.ledger.set
+  local l = self.ledger
   self.sched:request({
     service = self.service, method = "GET", idempotent = true,
-    path = ("/v1/%s/jobs/%s"):format(self.client.project_id, job.job_id),
+    path = ("/v1/%s/jobs/%s"):format(self.project_id, job.job_id),
     label = "job " .. job.job_id,
-    -- Job answers run to 1000 sub-jobs; the C scanner reads only the fields used below,
-    -- and applies the SUCCESS sub-jobs of an ended job to the ledger's set itself.
-    decode = function(body) return core.job_outcomes(body, set, batch, job.ids) end,
+    -- Job answers run to 1000 sub-jobs: the ledger has the C scanner read only the fields
+    -- it needs and record the servers an ended job stopped; the rest comes back.
+    decode = function(body) return l:apply_job(body, batch) end,
     raw_body = true, -- read in place, never copied into a Lua string
   }, function(r) self:polled(job, batch, r) end)
 end
 
 function Op:polled(job, batch, r)
   if r.ok then
-    local status = str(r.data.status) or "UNKNOWN"
+    local status = r.data.status or "UNKNOWN"
     job.status, job.poll_failures = status, nil
-    if status == "SUCCESS" or status == "FAIL" then return self:settle(job, r.data, r.request_id) end
+    if r.data.ended then return self:settle(job, r.data, r.request_id) end
     if not self:expired() then
       progress(self, "wait") -- a heartbeat, so progress displays keep moving
       return self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
@@ -142,41 +141,26 @@ function Op:open_ids(ids)
   return open
 end
 
--- The error of the i-th sub-job of a job answer read by core.job_outcomes (parallel arrays,
--- false where a field is missing). request_id: of that answer, for support.
-local function sub_job_error(data, i, request_id)
-  local code = str(data.sub_error_code[i]) or str(data.error_code) or "cloud.sub_job_failed"
-  local message = str(data.sub_fail_reason[i]) or str(data.sub_errorcode_message[i]) or str(data.fail_reason)
-    or "the cloud reported this server's stop as failed"
-  return errors.new(code, message, nil, request_id)
-end
-
--- The SUCCESS sub-jobs are already applied (core.job_outcomes); data holds the first
--- other sub-job of each open server of the job, and `missing`, those without any.
-function Op:settle(job, data, request_id)
-  local again, missing = {}, data.missing
-  local server_id, sub_status = data.server_id, data.sub_status
-  for i = 1, data.sub_jobs do
-    local id = server_id[i]
-    if self.ledger:pending(id) then
-      if sub_status[i] ~= "FAIL" or self.doubted[id] then
-        -- Still running inside an ended job, or sent again after a lost answer (the first
-        -- send may be what stopped it): look it up.
-        missing[#missing + 1] = id
-      else
-        local err = sub_job_error(data, i, request_id)
-        if TRANSIENT[err.code] and (self.resent[id] or 0) < self.retry_failed then
-          self.resent[id] = (self.resent[id] or 0) + 1
-          again[#again + 1] = id
-        else
-          self.ledger:failed(id, err)
-        end
-      end
+-- An ended job, as the ledger read it (Ledger:apply_job): the servers it stopped are
+-- recorded; `v.failed` failed, `v.unknown` have no outcome in it. request_id: of that
+-- answer, for support.
+function Op:settle(job, v, request_id)
+  local again, missing = {}, v.unknown
+  for _, f in ipairs(v.failed) do
+    local id = f.id
+    if self.doubted[id] then
+      -- Sent again after a lost answer: the first send may be what stopped it. Look it up.
+      missing[#missing + 1] = id
+    elseif TRANSIENT[f.code] and (self.resent[id] or 0) < self.retry_failed then
+      self.resent[id] = (self.resent[id] or 0) + 1
+      again[#again + 1] = id
+    else
+      self.ledger:failed(id, errors.new(f.code, f.message, nil, request_id))
     end
   end
   if #missing > 0 then
-    local err = errors.new(str(data.error_code) or "cloud.no_sub_job",
-      str(data.fail_reason) or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status),
+    local err = errors.new(v.error_code or "cloud.no_sub_job",
+      v.fail_reason or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status),
       nil, request_id)
     self:resolve(missing, err, false)
   end
@@ -197,7 +181,7 @@ end
 -- `resendable` (it was never confirmed accepted) and attempts remain, else `err` stands.
 function Op:resolve(ids, err, resendable)
   if #ids == 0 then return end
-  servers.lookup(self.sched, self.client, self.service, ids, function(found, lookup_err)
+  servers.lookup(self.sched, self.project_id, self.service, ids, function(found, lookup_err)
     local recheck, resend = {}, {}
     local unknown = not found and unconfirmed(err, lookup_err, resendable)
     for _, id in ipairs(ids) do
@@ -228,20 +212,21 @@ function Op:resolve(ids, err, resendable)
   end)
 end
 
---- Runs a stop of `ids` (distinct, checked) with checked options `o`; `set`, when given,
--- is the core.idset of exactly these ids and becomes the ledger's. Returns the result.
-function M.run(client, service, ids, o, extra, set)
+--- Stops every id of ledger `l` and records each outcome in it.
+-- @tparam table c sched (a scheduler), ledger, project_id, service ("ecs" or "bms"),
+--   policy (the client's: attempts, timeout), log (function(line)), and `o`, the checked
+--   stop options (type, wait, poll_interval, wait_timeout, retry_failed, on_progress)
+function M.run(c)
+  local o = c.options
   local op = setmetatable({
-    client = client, service = service, kind = o.type, wait = o.wait,
-    poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
-    deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed,
-    attempts = client._policy.attempts, on_progress = o.on_progress,
-    ledger = ledger.new(ids, set), sched = client:_scheduler(),
+    sched = c.sched, ledger = c.ledger, project_id = c.project_id, service = c.service, log = c.log,
+    attempts = c.policy.attempts, timeout = c.policy.timeout,
+    kind = o.type, wait = o.wait, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
+    deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed, on_progress = o.on_progress,
     accepted = 0, sends = {}, resent = {}, doubted = {},
   }, Op)
-  op:submit(op.ledger.ids)
+  op:submit(op.ledger:ids())
   op.sched:run()
-  return op.ledger:finish(extra)
 end
 
 return M
