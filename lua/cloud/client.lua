@@ -113,6 +113,7 @@ function M.new(opts)
     return nil, errors.new("cloud.no_region", "no region: pass region or endpoints, or set HUAWEICLOUD_SDK_REGION")
   end
   c._clock = clock.new()
+  c._busy = setmetatable({}, { __mode = "k" }) -- coroutines inside an operation of this client
   -- What the scheduler of each operation works by: the engine's limits and the retry policy.
   c._policy = { concurrency = c._concurrency, timeout = c._timeout, attempts = retry.attempts,
                 base = retry.base, cap = retry.cap }
@@ -159,6 +160,28 @@ function Client:_scheduler()
     clock = self._clock,
     log = function(line) self:_log(line) end,
   }
+end
+
+-- The key of the main thread, where coroutine.running() is nil (Lua 5.1, LuaJIT).
+local MAIN = {}
+
+--- Runs `fn(...)` as an operation of this client (`where` names the public call). Refused
+-- when the client is closed, and when this coroutine is already inside an operation of
+-- this client: a callback (on_progress, logger) calling it again would take the outer
+-- operation's answers, and the outer one would wait for them forever. Other coroutines
+-- (nginx requests sharing a client) each run their own operations.
+function Client:_exclusive(where, fn, ...)
+  if not self._transport then errors.argument(where, nil, "the client is closed") end
+  local co = coroutine.running() or MAIN
+  if self._busy[co] then
+    errors.argument(where, nil, "the client is busy: a callback of its own operation (on_progress, logger) "
+      .. "cannot call it again; use another client")
+  end
+  self._busy[co] = true
+  local ok, res, err = pcall(fn, ...)
+  self._busy[co] = nil
+  if not ok then error(res, 0) end -- as raised
+  return res, err
 end
 
 --- Whether the client has an endpoint for service ("ecs" or "bms").

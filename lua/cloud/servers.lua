@@ -101,11 +101,13 @@ end
 
 --- client:list_ecs and client:list_bms (cloud/init.lua binds them).
 function M.list(client, service, query)
-  local sched = client:_scheduler()
-  local out, err
-  M.fetch(sched, client.project_id, service, query or {}, function(list, e) out, err = list, e end)
-  sched:run()
-  return out, err
+  return client:_exclusive("client:list_" .. service, function()
+    local sched = client:_scheduler()
+    local out, err
+    M.fetch(sched, client.project_id, service, query or {}, function(list, e) out, err = list, e end)
+    sched:run()
+    return out, err
+  end)
 end
 
 return M

@@ -105,7 +105,9 @@ function M.call(client, service, opts)
   if getmetatable(client) ~= Client then
     errors.argument("client:stop_" .. service, nil, "call it with ':' on a client from cloud.new")
   end
-  return stop_checked(client, service, check_stop(service, opts or {}))
+  return client:_exclusive("client:stop_" .. service, function()
+    return stop_checked(client, service, check_stop(service, opts or {}))
+  end)
 end
 
 local CLIENT_OPTIONS = client_mod.OPTIONS
