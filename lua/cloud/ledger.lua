@@ -82,10 +82,10 @@ local function check_batch(self, b)
 end
 
 --- A job the cloud accepted for batch `b`, listed in the result; its status is
--- "RUNNING" until a poll tells more.
+-- "SUBMITTED" until a poll tells more (with wait = false, nobody polls it).
 function Ledger:job(b, job_id)
   check_batch(self, b)
-  local job = { job_id = job_id, ids = b.ids, status = "RUNNING" }
+  local job = { job_id = job_id, ids = b.ids, status = "SUBMITTED" }
   self.jobs[#self.jobs + 1] = job
   return job
 end
