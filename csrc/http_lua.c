@@ -90,11 +90,13 @@ int http_lua_new(lua_State *L) {
     lua_pop(L, 1);
   }
   http_options o;
+  /* Defaults for callers that give none; the library always passes lua/cloud/defaults.lua's,
+   * which these equal (spec/defaults_spec.lua). */
   o.concurrency = (long)opt_integer(L, 1, "concurrency", 8, 1, MAX_CONCURRENCY);
   o.timeout_ms = opt_millis(L, 1, "timeout", 30);
   o.connect_timeout_ms = opt_millis(L, 1, "connect_timeout", 10);
   /* Bytes: up to what a size_t holds (compat_tointegral's long long bounds it on 64 bits). */
-  long long max_response = opt_integer(L, 1, "max_response", 16 * 1024 * 1024, 1024,
+  long long max_response = opt_integer(L, 1, "max_response", 64 * 1024 * 1024, 1024,
                                        SIZE_MAX < LLONG_MAX ? (long long)SIZE_MAX : LLONG_MAX);
   o.max_response = (size_t)max_response;
   lua_getfield(L, 1, "verify_tls");

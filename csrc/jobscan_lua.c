@@ -1,10 +1,12 @@
-/* core.job_outcomes(body [, set, batch, ids]): what the library needs from a job answer
- * (a string, or a cloud.core.body from the HTTP engine), read by
+/* core.job_outcomes(body [, set, batch, ids, rule]): what the library needs from a job
+ * answer (a string, or a cloud.core.body from the HTTP engine), read by
  * jobscan.c without decoding the whole answer into Lua tables. Sub-job fields come back as
  * parallel arrays (one table per field, not one per sub-job): 5 tables instead of 1000.
- * Given an idset, the job's batch and ids, an ended job's SUCCESS sub-jobs are applied to the set
- * in C and only the rest come back, with `missing` (see apply_outcomes): a thousand
- * successes then cost Lua nothing.
+ * Given an idset, the job's batch and ids, and the ledger's rule, the sub-jobs that the
+ * rule says stopped their server are applied to the set in C and only the rest come back,
+ * with `missing` (see apply_outcomes): a thousand successes then cost Lua nothing. What
+ * a status means is the rule's (Lua's, cloud.ledger): rule.ended, the set of job statuses
+ * after which sub-jobs count; rule.stopped, the sub-job status that stops its server.
  * Per Lua state, one scratch userdata (the function's upvalue) holds the parse buffers,
  * so polling many answers reuses them. */
 #include <limits.h>
@@ -87,14 +89,14 @@ static int unseen_member(const idset *set, const idset_batch *bt, uint32_t i) {
   return !(set->state[i] & IDSET_SEEN) && open_member(set, bt, i);
 }
 
-/* An ended job's sub-jobs against the set: a SUCCESS sub-job of an open member of batch
- * bt stops it in the set. The first other sub-job of each such member is kept (compacted
+/* An ended job's sub-jobs against the set: a sub-job with status `stopped` of an open
+ * member of batch bt stops it in the set. The first other sub-job of each such member is kept (compacted
  * to the front of r->subs) for Lua to judge. Pushes `missing`: the batch's open members
  * with no sub-job at all. One lookup per sub-job; a batch of positions (the first
  * submission) needs no other, a list batch (`ids`, the array at index t) a few more.
  * `all` is the set's ids array. */
 static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, idset *set,
-                           const idset_batch *bt, int t, int all) {
+                           const idset_batch *bt, int t, int all, const char *stopped) {
   size_t n = bt->first ? bt->last - bt->first + 1 : lua_rawlen(L, t);
   if (!bt->first) mark_listed(L, set, t, n, IDSET_IN_JOB, 1);
   size_t matched = 0, kept = 0;
@@ -110,7 +112,7 @@ static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, id
     if (i == IDSET_NONE || !open_member(set, bt, i)) continue;
     int seen = set->state[i] & IDSET_SEEN;
     matched += !seen;
-    if (str_is(r, body, r->subs[k].f[JOBSCAN_STATUS], "SUCCESS")) {
+    if (str_is(r, body, r->subs[k].f[JOBSCAN_STATUS], stopped)) {
       idset_settle(set, i, IDSET_STOPPED); /* even after another sub-job of it: it stopped */
     } else if (!seen) {
       set->state[i] |= IDSET_SEEN;
@@ -155,11 +157,18 @@ static int job_outcomes(lua_State *L) {
   if (!body) return luaL_argerror(L, 1, "a string or cloud.core.body expected");
   idset *set = NULL;
   const idset_batch *batch = NULL;
+  const char *stopped = NULL;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 4, LUA_TTABLE);
-    lua_settop(L, 4);
-    set = idset_lua_bind(L, 2); /* pushes the set's ids array: slot 5 */
+    luaL_checktype(L, 5, LUA_TTABLE);
+    lua_settop(L, 5);
+    set = idset_lua_bind(L, 2); /* pushes the set's ids array: slot 6 */
     batch = idset_lua_checkbatch(L, set, 3);
+    lua_getfield(L, 5, "ended"); /* slot 7 */
+    if (!lua_istable(L, 7)) return luaL_argerror(L, 5, "rule.ended must be a set of job statuses");
+    lua_getfield(L, 5, "stopped"); /* slot 8: the rule table keeps the string alive */
+    stopped = lua_type(L, 8) == LUA_TSTRING ? lua_tostring(L, 8) : NULL;
+    if (!stopped) return luaL_argerror(L, 5, "rule.stopped must be a sub-job status");
   }
   int rc = jobscan_parse(r, body, n);
   if (rc == JOBSCAN_OK && r->nsubs >= INT_MAX) rc = JOBSCAN_ENOMEM;
@@ -177,10 +186,16 @@ static int job_outcomes(lua_State *L) {
   }
   if (set) {
     /* Sub-jobs count once the job has ended; a running job's answer brings none back. */
-    int ended = str_is(r, body, r->top[JOBSCAN_STATUS], "SUCCESS") ||
-                str_is(r, body, r->top[JOBSCAN_STATUS], "FAIL");
+    int ended = 0;
+    if (r->top[JOBSCAN_STATUS].set) {
+      jobscan_str st = r->top[JOBSCAN_STATUS];
+      lua_pushlstring(L, jobscan_ptr(r, body, st), st.len);
+      lua_rawget(L, 7);
+      ended = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
     if (ended) {
-      apply_outcomes(L, r, body, set, batch, 4, 5);
+      apply_outcomes(L, r, body, set, batch, 4, 6, stopped);
     } else {
       r->nsubs = 0;
       lua_newtable(L);

@@ -3,9 +3,11 @@
 -- @module cloud.client
 local core = require "cloud.core"
 local check = require "cloud.check"
+local clock = require "cloud.clock"
 local credentials = require "cloud.credentials"
+local defaults = require "cloud.defaults"
 local errors = require "cloud.errors"
-local retry = require "cloud.retry"
+local scheduler = require "cloud.scheduler"
 local transport = require "cloud.transport"
 
 local M = {}
@@ -54,14 +56,15 @@ local function endpoint_from_env(service, region)
 end
 
 local function check_retry(policy)
-  if policy == nil then return retry.defaults end
+  local d = defaults.retry
+  if policy == nil then return d end
   if type(policy) ~= "table" then errors.argument(WHERE, "retry", "must be a table") end
   local where = WHERE .. " retry"
   check.known(where, policy, { attempts = true, base = true, cap = true })
   return {
-    attempts = check.integer(where, policy, "attempts", retry.defaults.attempts, 1, 100),
-    base = check.number(where, policy, "base", retry.defaults.base, 0),
-    cap = check.number(where, policy, "cap", retry.defaults.cap, 0),
+    attempts = check.integer(where, policy, "attempts", d.attempts, 1, 100),
+    base = check.number(where, policy, "base", d.base, 0),
+    cap = check.number(where, policy, "cap", d.cap, 0),
   }
 end
 
@@ -87,14 +90,15 @@ function M.new(opts)
   end
   check.func(WHERE, opts, "logger")
   local c = setmetatable({}, Client)
-  c._concurrency = check.integer(WHERE, opts, "concurrency", 8, 1, 1024)
-  c._timeout = check.number(WHERE, opts, "timeout", 30, 0.001)
-  c._connect_timeout = check.number(WHERE, opts, "connect_timeout", 10, 0.001)
-  c._verify_tls = check.boolean(WHERE, opts, "verify_tls", true)
-  c._max_response = check.integer(WHERE, opts, "max_response", 64 * 1024 * 1024, 1024)
-  c._retry = check_retry(opts.retry)
+  local http = defaults.http
+  c._concurrency = check.integer(WHERE, opts, "concurrency", http.concurrency, 1, 1024)
+  c._timeout = check.number(WHERE, opts, "timeout", http.timeout, 0.001)
+  c._connect_timeout = check.number(WHERE, opts, "connect_timeout", http.connect_timeout, 0.001)
+  c._verify_tls = check.boolean(WHERE, opts, "verify_tls", http.verify_tls)
+  c._max_response = check.integer(WHERE, opts, "max_response", http.max_response, 1024)
+  local retry = check_retry(opts.retry)
   c._logger = opts.logger
-  c.protect_tag = opts.protect_tag or "stop-protect"
+  c.protect_tag = opts.protect_tag or defaults.protect_tag
 
   local resolved = credentials.resolve(opts)
   if not resolved.ak or not resolved.sk then
@@ -144,7 +148,11 @@ function M.new(opts)
   if not next(c._endpoints) then
     return nil, errors.new("cloud.no_region", "no region: pass region or endpoints, or set HUAWEICLOUD_SDK_REGION")
   end
-  c._clock_offset = 0
+  c._clock = clock.new()
+  c._busy = setmetatable({}, { __mode = "k" }) -- coroutines inside an operation of this client
+  -- What the scheduler of each operation works by: the engine's limits and the retry policy.
+  c._policy = { concurrency = c._concurrency, timeout = c._timeout, attempts = retry.attempts,
+                base = retry.base, cap = retry.cap }
   c._headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = c.project_id }
   c._transport = transport.new{
     concurrency = c._concurrency, timeout = c._timeout, connect_timeout = c._connect_timeout,
@@ -166,37 +174,50 @@ function Client:_log(line)
   if self._logger then pcall(self._logger, line) end
 end
 
---- A request id unique over the client's life (the engine tags answers with it).
-function Client:_next_request_id()
-  self._request_seq = (self._request_seq or 0) + 1
-  return self._request_seq
-end
-
---- Wall-clock seconds as the cloud sees them (after any measured skew).
-function Client:_now()
-  return core.time() + self._clock_offset
-end
-
-function Client:_skew_from(date_header)
-  local server = retry.parse_http_date(date_header)
-  if server then return server - core.time() end
-end
-
-function Client:_adjust_clock(skew)
-  self._clock_offset = skew
-end
-
---- Signs a call for its service's endpoint; returns {url, headers}.
+--- Signs a call for its service's endpoint at the cloud's time; returns {url, headers}.
 function Client:_signed(call)
   local ep = self._endpoints[call.service]
   local headers, wire_path, query = core.sign({
     method = call.method, host = ep.host, path = ep.path .. call.path, query = call.query, headers = self._headers,
-    body = call.body, ak = self._ak, sk = self._sk, security_token = self._token,
-    date = os.date("!%Y%m%dT%H%M%SZ", math.floor(self:_now())),
+    body = call.body, ak = self._ak, sk = self._sk, security_token = self._token, date = self._clock:date(),
   }, true)
   local url = ep.origin .. wire_path
   if query ~= "" then url = url .. "?" .. query end
   return { url = url, headers = headers }
+end
+
+--- A scheduler for one operation: the client hands it its engine, its signer, its
+-- policy, its clock and its logger, and the scheduler sees nothing else of it.
+function Client:_scheduler()
+  return scheduler.new{
+    transport = self._transport,
+    sign = function(call) return self:_signed(call) end,
+    policy = self._policy,
+    clock = self._clock,
+    log = function(line) self:_log(line) end,
+  }
+end
+
+-- The key of the main thread, where coroutine.running() is nil (Lua 5.1, LuaJIT).
+local MAIN = {}
+
+--- Runs `fn(...)` as an operation of this client (`where` names the public call). Refused
+-- when the client is closed, and when this coroutine is already inside an operation of
+-- this client: a callback (on_progress, logger) calling it again would take the outer
+-- operation's answers, and the outer one would wait for them forever. Other coroutines
+-- (nginx requests sharing a client) each run their own operations.
+function Client:_exclusive(where, fn, ...)
+  if not self._transport then errors.argument(where, nil, "the client is closed") end
+  local co = coroutine.running() or MAIN
+  if self._busy[co] then
+    errors.argument(where, nil, "the client is busy: a callback of its own operation (on_progress, logger) "
+      .. "cannot call it again; use another client")
+  end
+  self._busy[co] = true
+  local ok, res, err = pcall(fn, ...)
+  self._busy[co] = nil
+  if not ok then error(res, 0) end -- as raised
+  return res, err
 end
 
 --- Whether the client has an endpoint for service ("ecs" or "bms").

@@ -7,6 +7,7 @@
 -- that made them, and two requests sharing one client must never see each other's
 -- answers. `concurrency` caps the calls in flight of each of them.
 -- @module cloud.nginx_transport
+local defaults = require "cloud.defaults".http
 local http = require "cloud.nginx_http"
 local phase = require "cloud.nginx_phase"
 
@@ -16,13 +17,16 @@ Engine.__index = Engine
 
 --- Builds the engine; no I/O and nothing nginx-specific happens here.
 -- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, max_response
+--   (each absent one from cloud.defaults)
 function M.new(opts)
-  local n = opts.concurrency or 8
+  local n = opts.concurrency or defaults.concurrency
+  local verify = opts.verify_tls
+  if verify == nil then verify = defaults.verify_tls end
   return setmetatable({
     concurrency = n,
     http = {
-      timeout = opts.timeout or 30, connect_timeout = opts.connect_timeout or 10,
-      verify = opts.verify_tls ~= false, max_response = opts.max_response or 64 * 1024 * 1024,
+      timeout = opts.timeout or defaults.timeout, connect_timeout = opts.connect_timeout or defaults.connect_timeout,
+      verify = verify, max_response = opts.max_response or defaults.max_response,
       pool_size = n,
     },
     owners = setmetatable({}, { __mode = "k" }),

@@ -5,8 +5,6 @@ local M = {}
 local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
 local RETRY_CODES = { ["Ecs.0603"] = true, ["APIGW.0308"] = true, ["Common.1503"] = true }
 
-M.defaults = { attempts = 6, base = 1, cap = 60 }
-
 --- True when an HTTP answer with this status and error code may succeed if sent again.
 function M.retryable_answer(status, code)
   return RETRY_STATUS[status] or (code ~= nil and RETRY_CODES[code]) or false
@@ -42,13 +40,36 @@ function M.parse_http_date(s)
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
 end
 
+--- The library's one backoff: `base` doubled for each attempt after the first (n is
+-- 1-based), never above `cap`.
+function M.backoff(n, base, cap)
+  return math.min(cap, base * 2 ^ (n - 1))
+end
+
 --- Full-jitter exponential backoff for the n-th retry (1-based), never below Retry-After.
 function M.delay(policy, n, retry_after, random)
   random = random or math.random
-  local ceiling = math.min(policy.cap, policy.base * 2 ^ (n - 1))
-  local d = random() * ceiling
+  local d = random() * M.backoff(n, policy.base, policy.cap)
   if retry_after and retry_after > d then d = retry_after end
   return d
+end
+
+-- A 401 whose answer's clock is this far from ours is a clock problem, not a bad key.
+local SKEW_LIMIT = 600
+
+--- What becomes of a call after an answer, decided in this one place. `tries` is the
+-- call's retry state ({attempts =, resigned =}); `r` the answer as the scheduler read it
+-- (status, retry: worth another attempt, retry_after: seconds); `skew`: how far the
+-- answer's clock is from ours, or nil. Returns "resign" (our clock is off: sign again
+-- with the cloud's time, once per call), "retry" and the delay, or "done".
+function M.next_step(policy, tries, r, skew)
+  if r.status == 401 and skew and math.abs(skew) > SKEW_LIMIT and not tries.resigned then
+    return "resign"
+  end
+  if r.retry and tries.attempts < policy.attempts then
+    return "retry", M.delay(policy, tries.attempts, r.retry_after)
+  end
+  return "done"
 end
 
 return M

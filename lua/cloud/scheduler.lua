@@ -10,21 +10,36 @@ local M = {}
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
--- A 401 whose answer's clock is this far from ours is a clock problem, not a bad key.
-local SKEW_LIMIT = 600
 -- Calls signed ahead wait in the transport for at most one timeout (every call in flight
 -- ends by then); with longer timeouts their date could near the gateway's 15 minutes.
 local AHEAD_MAX_TIMEOUT = 300
 
-function M.new(client)
+-- Request ids are unique over the process, not per loop: answers to an earlier, abandoned
+-- operation on the same engine can then never be taken for this one's.
+local last_id = 0
+
+local function ignore() end
+
+--- Builds a scheduler from what it works with; it knows nothing of the client.
+-- @tparam table c
+--   transport: the HTTP engine (cloud.transport: add, run, drop_queued);
+--   sign: function(call) -> {url=, headers=}, the call signed for now;
+--   policy: {concurrency=, timeout=, attempts=, base=, cap=} (the engine's concurrency and
+--   timeout; the retry policy of cloud.retry);
+--   clock: a cloud.clock (the cloud's time, for Retry-After dates and clock skew);
+--   log: function(line), or nil.
+function M.new(c)
+  local policy = c.policy
   return setmetatable({
-    client = client,
-    transport = client._transport,
-    policy = client._retry,
-    concurrency = client._concurrency,
+    transport = c.transport,
+    sign = c.sign,
+    policy = policy,
+    clock = c.clock,
+    log = c.log or ignore,
+    concurrency = policy.concurrency,
     -- As many calls again wait signed in the transport, which starts one the moment
     -- another ends, not after Lua has read that answer and made the next body.
-    ahead = client._timeout <= AHEAD_MAX_TIMEOUT and client._concurrency or 0,
+    ahead = policy.timeout <= AHEAD_MAX_TIMEOUT and policy.concurrency or 0,
     inflight = {}, -- calls handed to the transport (under way, or signed ahead), by id
     ninflight = 0,
     waiting = {}, -- FIFO of calls not yet sent: waiting[whead .. wtail]
@@ -34,17 +49,13 @@ function M.new(client)
   }, Scheduler)
 end
 
-local function log(self, line)
-  self.client:_log(line)
-end
-
 --- Queues a call: `{service=, method=, path=, query=, body= | body_fn=, idempotent=, label=,
 -- decode=, raw_body=}` (`decode(body)` reads a 2xx answer; with `raw_body` it may get a
 -- cloud.core.body instead of a string)
 -- (`body_fn()` makes the body when the call is first sent).
 -- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=}`.
 function Scheduler:request(call, on_done)
-  call.attempts = 0
+  call.tries = { attempts = 0, resigned = false } -- the call's whole retry state
   call.on_done = on_done
   self:_enqueue(call)
   self:_pump(self.concurrency) -- those ahead are made once these are under way (run)
@@ -83,14 +94,13 @@ function Scheduler:_pump(limit)
 end
 
 function Scheduler:_send(call)
-  call.attempts = call.attempts + 1
+  call.tries.attempts = call.tries.attempts + 1
   if call.body_fn then
     call.body, call.body_fn = call.body_fn(), nil -- kept for retries
   end
-  local req = self.client:_signed(call)
-  -- Ids come from the client, not this loop: answers to an earlier, abandoned operation on
-  -- the same engine can then never be taken for this one's.
-  local id = self.client:_next_request_id()
+  local req = self.sign(call)
+  last_id = last_id + 1
+  local id = last_id
   self.inflight[id] = call
   self.ninflight = self.ninflight + 1
   -- A call that must not run twice gets its own connection (libcurl would silently
@@ -101,7 +111,7 @@ end
 
 local function interpret(call, resp)
   local r = { status = resp.status ~= 0 and resp.status or nil, request_id = resp.request_id,
-              date = resp.date, attempts = call.attempts }
+              date = resp.date, attempts = call.tries.attempts }
   if resp.error then
     r.err = answer.transport_error(resp)
     -- A request never written out is safe to send again; one that may have arrived is
@@ -134,25 +144,37 @@ local function interpret(call, resp)
   return r
 end
 
+-- The log line for a call's next step, or nil: every line the scheduler writes is made here.
+local function step_line(policy, step, call, r, value)
+  local what = call.label or call.path
+  if step == "resign" then
+    return ("clock: the cloud's clock is %+d s from ours; signing again with its time (%s)")
+      :format(math.floor(value + 0.5), what)
+  elseif step == "retry" then
+    return ("retry %d/%d in %.2fs: %s %s: %s"):format(call.tries.attempts, policy.attempts - 1,
+      value, call.method, what, tostring(r.err))
+  elseif not r.ok then
+    return ("failed after %d attempt(s): %s %s: %s"):format(call.tries.attempts, call.method, what, tostring(r.err))
+  end
+end
+
 function Scheduler:_finish(resp)
   local call = self.inflight[resp.id]
   if not call then return end
   self.inflight[resp.id] = nil
   self.ninflight = self.ninflight - 1
   local r = interpret(call, resp)
-  r.retry_after = retry.parse_retry_after(resp.retry_after, self.client:_now())
+  r.retry_after = retry.parse_retry_after(resp.retry_after, self.clock:now())
+  local skew = r.status == 401 and self.clock:skew(resp.date) or nil
+  local step, delay = retry.next_step(self.policy, call.tries, r, skew)
 
-  local skew = r.status == 401 and self.client:_skew_from(resp.date)
-  if skew and math.abs(skew) > SKEW_LIMIT and not call.skew_fixed then
-    call.skew_fixed = true
-    self.client:_adjust_clock(skew)
-    log(self, ("clock: the cloud's clock is %+d s from ours; signing again with its time (%s)")
-      :format(math.floor(skew + 0.5), call.label or call.path))
-    self:_enqueue(call)
-  elseif r.retry and call.attempts < self.policy.attempts then
-    local delay = retry.delay(self.policy, call.attempts, r.retry_after)
-    log(self, ("retry %d/%d in %.2fs: %s %s: %s"):format(call.attempts, self.policy.attempts - 1,
-      delay, call.method, call.label or call.path, tostring(r.err)))
+  local line = step_line(self.policy, step, call, r, step == "resign" and skew or delay)
+  if line then self.log(line) end
+  if step == "resign" then
+    call.tries.resigned = true
+    self.clock:adjust(skew)
+    self:_enqueue(call) -- signed again when sent
+  elseif step == "retry" then
     self:after(delay, function()
       self:_enqueue(call)
       self:_pump()
@@ -161,10 +183,6 @@ function Scheduler:_finish(resp)
     r.ok = r.ok or false
     -- Done with: a body in C memory (core.stop_body) is freed now, not at the next GC.
     if type(call.body) == "userdata" then call.body:close() end
-    if not r.ok then
-      log(self, ("failed after %d attempt(s): %s %s: %s"):format(call.attempts, call.method,
-        call.label or call.path, tostring(r.err)))
-    end
     call.on_done(r)
   end
   self:_pump()

@@ -10,20 +10,20 @@ M.RESOURCE = RESOURCE
 
 local PAGE = 1000 -- the most the API gives per page
 
-local function page_call(client, service, query, page, limit)
+local function page_call(project_id, service, query, page, limit)
   local q = {}
   for k, v in pairs(query) do q[k] = v end
   q.offset, q.limit = page, limit
   return {
     service = service, method = "GET", idempotent = true, query = q,
-    path = ("/v1/%s/%s/detail"):format(client.project_id, RESOURCE[service]),
+    path = ("/v1/%s/%s/detail"):format(project_id, RESOURCE[service]),
     label = ("list %s page %d"):format(service, page),
   }
 end
 
---- Fetches every server matching `query` on scheduler `sched`; calls
--- `on_done(servers)` or `on_done(nil, err)`. `on_page(done, total)` reports progress.
-function M.fetch(sched, client, service, query, on_done, on_page)
+--- Fetches every server of project `project_id` matching `query` on scheduler `sched`;
+-- calls `on_done(servers)` or `on_done(nil, err)`. `on_page(done, total)` reports progress.
+function M.fetch(sched, project_id, service, query, on_done, on_page)
   local pages, got, total_pages, failed = {}, 0, nil, false
   local listed = 0
   local function finish()
@@ -51,14 +51,14 @@ function M.fetch(sched, client, service, query, on_done, on_page)
     if on_page then on_page(listed, tonumber(r.data.count) or listed) end
     if total_pages and got == total_pages then finish() end
   end
-  sched:request(page_call(client, service, query, 1, PAGE), function(r)
+  sched:request(page_call(project_id, service, query, 1, PAGE), function(r)
     on_page_result(1, r, function(data)
       local count = tonumber(data.count) or #data.servers
       total_pages = math.max(1, math.ceil(count / PAGE))
       -- A page shorter than the limit is the last whatever the count says.
       if #data.servers < PAGE then total_pages = 1 end
       for p = 2, total_pages do
-        sched:request(page_call(client, service, query, p, PAGE), function(rp) on_page_result(p, rp) end)
+        sched:request(page_call(project_id, service, query, p, PAGE), function(rp) on_page_result(p, rp) end)
       end
     end)
   end)
@@ -66,11 +66,11 @@ end
 
 --- Looks up the servers with these ids; on_done(map id -> server) or on_done(nil, err).
 -- ECS filters by id (`server_id=a,b`); BMS has no such filter, so its whole list is read.
-function M.lookup(sched, client, service, ids, on_done)
+function M.lookup(sched, project_id, service, ids, on_done)
   local wanted, found = {}, {}
   for _, id in ipairs(ids) do wanted[id] = true end
   if service == "bms" then
-    return M.fetch(sched, client, service, {}, function(list, err)
+    return M.fetch(sched, project_id, service, {}, function(list, err)
       if not list then return on_done(nil, err) end
       for _, s in ipairs(list) do
         if type(s) == "table" and wanted[s.id] then found[s.id] = s end
@@ -83,7 +83,7 @@ function M.lookup(sched, client, service, ids, on_done)
   for i = 1, #ids, CHUNK do
     pending = pending + 1
     local chunk = { unpack(ids, i, math.min(i + CHUNK - 1, #ids)) }
-    M.fetch(sched, client, service, { server_id = table.concat(chunk, ",") }, function(list, err)
+    M.fetch(sched, project_id, service, { server_id = table.concat(chunk, ",") }, function(list, err)
       if failed then return end
       if not list then
         failed = true
@@ -97,6 +97,17 @@ function M.lookup(sched, client, service, ids, on_done)
     end)
   end
   if pending == 0 then on_done(found) end
+end
+
+--- client:list_ecs and client:list_bms (cloud/init.lua binds them).
+function M.list(client, service, query)
+  return client:_exclusive("client:list_" .. service, function()
+    local sched = client:_scheduler()
+    local out, err
+    M.fetch(sched, client.project_id, service, query or {}, function(list, e) out, err = list, e end)
+    sched:run()
+    return out, err
+  end)
 end
 
 return M

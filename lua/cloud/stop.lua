@@ -1,258 +1,228 @@
---- Stopping servers: batches of at most 1000 ids, submitted concurrently; jobs polled
--- until they end; every doubt (a lost answer, a missing sub-job) resolved by looking the
--- servers up before anything is sent again.
+--- Stopping servers, from the options to the result: `client:stop_ecs{...}`,
+-- `client:stop_bms{...}` and `cloud.stop_ecs{...}`/`cloud.stop_bms{...}` check their
+-- options, choose the servers (cloud.selection), run the operation (cloud.stop_op) and
+-- return the ledger's result.
 -- @module cloud.stop
-local core = require "cloud.core"
+local check = require "cloud.check"
+local defaults = require "cloud.defaults".stop
+local client_mod = require "cloud.client"
+local stop_op = require "cloud.stop_op"
+local selection = require "cloud.selection"
 local errors = require "cloud.errors"
-local ledger = require "cloud.result"
-local scheduler = require "cloud.scheduler"
-local servers = require "cloud.servers"
+local ledger = require "cloud.ledger"
+local pattern = require "cloud.pattern"
 
 local M = {}
+local Client = client_mod.Client
 
-local MAX_IDS = 1000
-local unpack = table.unpack or unpack
--- Sub-job failures that a second attempt may fix.
-local TRANSIENT = { ["Ecs.0603"] = true, ["Ecs.0500"] = true, ["Common.0500"] = true }
+local STOP_OPTIONS = {
+  ids = true, filter = true, type = true, wait = true, poll_interval = true, wait_timeout = true,
+  retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
+  exclude = true, confirm = true,
+}
 
---- The os-stop body for `ids`, as a string. Stop calls themselves keep theirs in C
--- memory (core.stop_body): at 40 KB a call, a million servers would otherwise leave
--- 40 MB of strings for the collector.
-function M.stop_body(ids, kind)
-  local body = core.stop_body(ids, kind)
-  local text = body:string()
-  body:close()
-  return text
+-- core.idset's refusal ("option 'ids' ..." or "ids[3] ...") as the option and the problem.
+local function ids_problem(why)
+  local field, problem = why:match("^option '(ids)' (.*)$")
+  if not field then field, problem = why:match("^(ids%[%d+%]) (.*)$") end
+  return field or "ids", problem or why
 end
 
-local function str(v)
-  if type(v) == "string" and v ~= "" then return v end
+-- Checks the ids in one pass and returns the ledger of them (its set, made in C while
+-- checking: a million ids are checked in milliseconds); nil for an empty array, which
+-- asks for nothing.
+local function check_ids(where, ids)
+  if type(ids) ~= "table" then errors.argument(where, "ids", "must be an array of server ids") end
+  if next(ids) == nil then return nil end
+  local l, why = ledger.checked(ids)
+  if not l then errors.argument(where, ids_problem(why)) end
+  return l
 end
 
-local Op = {}
-Op.__index = Op
-
-local function progress(op, phase)
-  local cb = op.on_progress
-  if not cb then return end
-  local settled, failed = op.ledger:settled()
-  local done = phase == "submit" and op.accepted or settled
-  local ok, e = pcall(cb, { phase = phase, done = done, total = #op.ledger.ids, failed = failed })
-  if not ok then op.client:_log("on_progress raised: " .. tostring(e)) end
-end
-
---- Queues stop calls for `ids`. `again`: each of them was sent before (a resend, counted;
--- the first submission skips that bookkeeping, a map entry per server).
-function Op:submit(ids, again)
-  for i = 1, #ids, MAX_IDS do
-    local last = math.min(i + MAX_IDS - 1, #ids)
-    if again then
-      -- Sends are counted from the second on (a first send is implied): a map entry per
-      -- server would cost memory at scale.
-      for j = i, last do self.sends[ids[j]] = (self.sends[ids[j]] or 1) + 1 end
-    end
-    local kind, set, chunk, batch = self.kind, self.ledger.set, nil, nil
-    self.sched:request({
-      service = self.service, method = "POST", idempotent = false,
-      -- The chunk and its body are made when first sent, not all up front: the first
-      -- calls go out at once, and a large stop does not hold every body at the same time.
-      -- The batch number tells this call's servers apart in its job's answer.
-      body_fn = function()
-        if again then chunk, batch = set:batch({ unpack(ids, i, last) })
-        else chunk, batch = set:batch(i, last) end -- ids is the set's own array
-        return core.stop_body(chunk, kind)
-      end,
-      path = ("/v1/%s/%s/action"):format(self.client.project_id, servers.RESOURCE[self.service]),
-      label = ("stop %d %s servers"):format(last - i + 1, self.service),
-    }, function(r) self:submitted(chunk, batch, r) end)
+local function check_exclude(where, list)
+  if list == nil then return nil end
+  if type(list) ~= "table" then errors.argument(where, "exclude", "must be an array of server ids") end
+  local set = {}
+  for i, id in ipairs(list) do
+    if type(id) ~= "string" then errors.argument(where, ("exclude[%d]"):format(i), "is not a string") end
+    set[id] = true
   end
+  return set
 end
 
-function Op:submitted(chunk, batch, r)
-  local job_id = r.ok and str(r.data.job_id)
-  if job_id and job_id:match("^[%w%-_.]+$") then
-    local job = { job_id = job_id, ids = chunk, status = "RUNNING" }
-    self.ledger.jobs[#self.ledger.jobs + 1] = job
-    self.accepted = self.accepted + #chunk
-    progress(self, "submit")
-    if self.wait then
-      self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
-    else
-      self.ledger.set:mark_all(chunk, "stopped", batch) -- by position: no lookups
-    end
-  elseif r.ok or r.ambiguous then
-    -- The stop may have been accepted even though we cannot tell: look before resending.
-    -- After a timeout the cloud may still be working on it, so give it as long again.
-    local err = r.err or errors.new("cloud.bad_response", "the answer has no valid job_id", r.status, r.request_id)
-    local grace = err.code == "cloud.timeout" and self.client._timeout or 0
-    self.sched:after(grace, function() self:resolve(chunk, err, true) end)
+local function check_stop(service, opts)
+  local where = "client:stop_" .. service
+  check.known(where, opts, STOP_OPTIONS)
+  if opts.ids ~= nil and opts.filter ~= nil then
+    errors.argument(where, nil, "give either 'ids' or 'filter', not both")
+  end
+  if opts.ids == nil and opts.filter == nil then
+    errors.argument(where, nil, "give 'ids' (an array of server ids) or 'filter' (a table)")
+  end
+  if opts.exclude ~= nil and opts.filter ~= nil then
+    errors.argument(where, "exclude", "goes with 'ids'; a filter takes 'filter.exclude'")
+  end
+  local filter = opts.filter ~= nil and selection.compile(where, opts.filter) or nil
+  local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
+  local o = {
+    filter = filter,
+    dry_run = check.boolean(where, opts, "dry_run", false),
+    force = check.boolean(where, opts, "force", false),
+    max_servers = check.integer(where, opts, "max_servers", nil, 0),
+    type = check.oneof(where, opts, "type", types[1], types),
+    wait = check.boolean(where, opts, "wait", true),
+    poll_interval = check.number(where, opts, "poll_interval", defaults.poll_interval, 0),
+    wait_timeout = check.number(where, opts, "wait_timeout", defaults.wait_timeout, 0),
+    retry_failed = check.integer(where, opts, "retry_failed", defaults.retry_failed, 0, 10),
+    on_progress = check.func(where, opts, "on_progress"),
+    confirm = check.func(where, opts, "confirm"),
+    exclude = check_exclude(where, opts.exclude),
+    name_pattern = filter and opts.filter.name,
+  }
+  if not filter then
+    -- Last, once nothing else can raise: the ledger holds C memory until it is closed.
+    o.ledger = check_ids(where, opts.ids) -- stopping by id: the ledger of the checked ids
+    o.ids = o.ledger and o.ledger:ids() or {}
+  end
+  return o
+end
+
+-- A stop that ends before its operation: the checked ids' ledger goes (its C memory back now).
+local function ended(o, ...)
+  if o.ledger then o.ledger:close() end
+  return ...
+end
+
+-- Stopping by id, the ids the caller excluded are reported skipped and never sent (nor
+-- looked up). Returns them; o.ids and o.ledger keep the rest.
+local function take_excluded(o)
+  local keep, excluded = {}, {}
+  for _, id in ipairs(o.ids) do
+    if o.exclude[id] then excluded[#excluded + 1] = { id = id, reason = "excluded" }
+    else keep[#keep + 1] = id end
+  end
+  if #excluded > 0 then
+    o.ledger:close()
+    o.ids, o.ledger = keep, nil
+  end
+  return excluded
+end
+
+-- The caller's confirm(plan) decides between choosing and sending; false sends nothing.
+local function confirmed(o, plan)
+  if not o.confirm or o.dry_run or #plan.ids == 0 then return true end
+  local selected = plan.selected
+  if not selected then
+    selected = {}
+    for i, id in ipairs(plan.ids) do selected[i] = { id = id } end
+  end
+  return o.confirm({ selected = selected, skipped = plan.skipped, requested = plan.requested }) and true or false
+end
+
+-- Runs the operation; Ctrl-C (the interpreter raises "interrupted!" from a hook) leaves
+-- servers stopped or on their way, so what is known goes with the error: the job ids of
+-- stops already accepted are not lost.
+local function run_op(client, service, o, l, extra)
+  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(), ledger = l, project_id = client.project_id,
+    service = service, policy = client._policy, log = function(line) client:_log(line) end, options = o })
+  if ok then return end
+  if type(e) == "string" and e:find("interrupted!$") then
+    local err = errors.new("cloud.interrupted", "interrupted; stops already accepted may still complete",
+      nil, nil, "interrupted")
+    err.result = l:finish(extra)
+    error(err, 0)
+  end
+  l:close()
+  error(e, 0)
+end
+
+-- The stop itself, with options `o` already checked by check_stop. The result is the
+-- ledger's: the ledger of the checked ids when the plan kept them all, else one of the
+-- plan's ids.
+local function stop_checked(client, service, o)
+  local where = "client:stop_" .. service
+  if not client:has_service(service) then
+    return ended(o, nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service))
+  end
+  local excluded = o.ids and o.exclude and take_excluded(o) or {}
+  if o.ids and #o.ids == 0 then
+    -- Nothing left to ask for (an empty list, or every id excluded): a result, no request.
+    local res = ledger.new({}):finish({ selected = o.dry_run and {} or nil, skipped = excluded,
+                                        dry_run = o.dry_run })
+    res.requested = #excluded
+    return res
+  end
+  local plan, err = selection.plan(client, service, o)
+  if not plan then return ended(o, nil, err) end
+  for _, s in ipairs(excluded) do plan.skipped[#plan.skipped + 1] = s end
+  plan.requested = plan.requested + #excluded
+  if o.max_servers and #plan.ids > o.max_servers then
+    -- It depends on the cloud's state (what a filter finds), so it is returned, not raised.
+    return ended(o, nil, errors.new("cloud.max_servers", ("%s: refusing to stop %d servers, more than"
+      .. " max_servers = %d; nothing was stopped"):format(where, #plan.ids, o.max_servers)))
+  end
+  local extra = { selected = plan.selected, skipped = plan.skipped, dry_run = o.dry_run }
+  if o.filter and #plan.ids == 0 then extra.hint = pattern.hint(o.name_pattern) end
+  if not confirmed(o, plan) then
+    ended(o)
+    extra.cancelled = true
+    local res = ledger.new({}):finish(extra)
+    res.ok, res.requested = false, plan.requested
+    return res
+  end
+  local ids = plan.check_error and plan.unchecked or plan.ids
+  local l
+  if plan.check_error then
+    l = o.ledger and o.ledger:narrow(ids) or ledger.new(ids)
+    l:fail(ids, plan.check_error)
+    extra.error = plan.check_error -- nothing was sent: why, once for the whole call
+  elseif o.dry_run or #ids == 0 then
+    ended(o)
+    l = ledger.new({})
   else
-    self.ledger:failed_all(chunk, r.err)
-    progress(self, "submit")
+    l = o.ledger and o.ledger:narrow(ids) or ledger.new(ids)
+    run_op(client, service, o, l, extra)
   end
-end
-
-function Op:expired()
-  return core.now() >= self.deadline
-end
-
-function Op:poll(job, batch)
-  local set = self.ledger.set
-  self.sched:request({
-    service = self.service, method = "GET", idempotent = true,
-    path = ("/v1/%s/jobs/%s"):format(self.client.project_id, job.job_id),
-    label = "job " .. job.job_id,
-    -- Job answers run to 1000 sub-jobs; the C scanner reads only the fields used below,
-    -- and applies the SUCCESS sub-jobs of an ended job to the ledger's set itself.
-    decode = function(body) return core.job_outcomes(body, set, batch, job.ids) end,
-    raw_body = true, -- read in place, never copied into a Lua string
-  }, function(r) self:polled(job, batch, r) end)
-end
-
-function Op:polled(job, batch, r)
-  if r.ok then
-    local status = str(r.data.status) or "UNKNOWN"
-    job.status, job.poll_failures = status, nil
-    if status == "SUCCESS" or status == "FAIL" then return self:settle(job, r.data, r.request_id) end
-    if not self:expired() then
-      progress(self, "wait") -- a heartbeat, so progress displays keep moving
-      return self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
-    end
-    local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet stop")
-      :format(job.job_id, status, self.wait_timeout))
-    return self:resolve(self:open_ids(job.ids), err, false)
-  end
-  if r.status == 404 or self:expired() then
-    job.status = r.status == 404 and "UNKNOWN" or job.status
-    return self:resolve(self:open_ids(job.ids), r.err, false)
-  end
-  -- Polling itself failed after its retries: the job is still there, try again later,
-  -- backing off while the failures go on.
-  job.poll_failures = (job.poll_failures or 0) + 1
-  local delay = math.max(self.poll_interval, 0.05) * 2 ^ math.min(job.poll_failures - 1, 6)
-  self.sched:after(math.min(delay, 60), function() self:poll(job, batch) end)
-end
-
-function Op:open_ids(ids)
-  local open = {}
-  for _, id in ipairs(ids) do
-    if self.ledger:pending(id) then open[#open + 1] = id end
-  end
-  return open
-end
-
--- The error of the i-th sub-job of a job answer read by core.job_outcomes (parallel arrays,
--- false where a field is missing). request_id: of that answer, for support.
-local function sub_job_error(data, i, request_id)
-  local code = str(data.sub_error_code[i]) or str(data.error_code) or "cloud.sub_job_failed"
-  local message = str(data.sub_fail_reason[i]) or str(data.sub_errorcode_message[i]) or str(data.fail_reason)
-    or "the cloud reported this server's stop as failed"
-  return errors.new(code, message, nil, request_id)
-end
-
--- The SUCCESS sub-jobs are already applied (core.job_outcomes); data holds the first
--- other sub-job of each open server of the job, and `missing`, those without any.
-function Op:settle(job, data, request_id)
-  local again, missing = {}, data.missing
-  local server_id, sub_status = data.server_id, data.sub_status
-  for i = 1, data.sub_jobs do
-    local id = server_id[i]
-    if self.ledger:pending(id) then
-      if sub_status[i] ~= "FAIL" or self.doubted[id] then
-        -- Still running inside an ended job, or sent again after a lost answer (the first
-        -- send may be what stopped it): look it up.
-        missing[#missing + 1] = id
-      else
-        local err = sub_job_error(data, i, request_id)
-        if TRANSIENT[err.code] and (self.resent[id] or 0) < self.retry_failed then
-          self.resent[id] = (self.resent[id] or 0) + 1
-          again[#again + 1] = id
-        else
-          self.ledger:failed(id, err)
-        end
-      end
+  local res = l:finish(extra)
+  res.requested = plan.requested
+  -- Stopping by id, a protected server that was skipped was asked for and not stopped.
+  if o.ids then
+    for _, s in ipairs(plan.skipped) do
+      if s.reason ~= "excluded" then res.ok = false end
     end
   end
-  if #missing > 0 then
-    local err = errors.new(str(data.error_code) or "cloud.no_sub_job",
-      str(data.fail_reason) or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status),
-      nil, request_id)
-    self:resolve(missing, err, false)
+  return res
+end
+
+--- client:stop_ecs and client:stop_bms (cloud/init.lua binds them).
+function M.call(client, service, opts)
+  if getmetatable(client) ~= Client then
+    errors.argument("client:stop_" .. service, nil, "call it with ':' on a client from cloud.new")
   end
-  if #again > 0 then self:submit(again, true) end
-  progress(self, "wait")
-end
-
--- When neither the answer nor a lookup can tell: say so, rather than report the
--- transfer's error as if the stop had not happened.
-local function unconfirmed(err, lookup_err, maybe)
-  local what = maybe and "the stop may have been accepted" or "the stop was accepted"
-  return errors.new("cloud.unconfirmed", ("%s but its outcome is unknown (%s); looking the server up failed too (%s)")
-    :format(what, tostring(err), tostring(lookup_err)), err and err.status, err and err.request_id)
-end
-
---- Settles ids whose fate is unknown by looking the servers up: SHUTOFF is stopped;
--- a stop in progress is looked at again; otherwise the stop is sent again when
--- `resendable` (it was never confirmed accepted) and attempts remain, else `err` stands.
-function Op:resolve(ids, err, resendable)
-  if #ids == 0 then return end
-  servers.lookup(self.sched, self.client, self.service, ids, function(found, lookup_err)
-    local recheck, resend = {}, {}
-    local unknown = not found and unconfirmed(err, lookup_err, resendable)
-    for _, id in ipairs(ids) do
-      local s = found and found[id]
-      local stopping = s and s["OS-EXT-STS:task_state"] == "powering-off"
-      if not found then
-        self.ledger:failed(id, unknown)
-      elseif s and s.status == "SHUTOFF" then
-        self.ledger:stopped(id)
-      elseif stopping and not self.wait then
-        self.ledger:stopped(id) -- accepted by a job we did not see
-      elseif stopping and not self:expired() then
-        recheck[#recheck + 1] = id
-      elseif s and resendable and (self.sends[id] or 1) < self.attempts and not self:expired() then
-        resend[#resend + 1] = id
-        self.doubted[id] = true
-      elseif not s then
-        self.ledger:failed(id, errors.new("Ecs.0114", "the server was not found"))
-      else
-        self.ledger:failed(id, err)
-      end
-    end
-    if #recheck > 0 then
-      self.sched:after(math.max(self.poll_interval, 0.05), function() self:resolve(recheck, err, resendable) end)
-    end
-    if #resend > 0 then self:submit(resend, true) end
-    progress(self, "wait")
+  return client:_exclusive("client:stop_" .. service, function()
+    return stop_checked(client, service, check_stop(service, opts or {}))
   end)
 end
 
---- Runs a stop of `ids` (distinct, checked) with checked options `o`; `set`, when given,
--- is the core.idset of exactly these ids and becomes the ledger's. Returns the result.
-function M.run(client, service, ids, o, extra, set)
-  local op = setmetatable({
-    client = client, service = service, kind = o.type, wait = o.wait,
-    poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
-    deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed,
-    attempts = client._retry.attempts, on_progress = o.on_progress,
-    ledger = ledger.new(ids, set), sched = scheduler.new(client),
-    accepted = 0, sends = {}, resent = {}, doubted = {},
-  }, Op)
-  op:submit(op.ledger.ids)
-  local ok, e = pcall(op.sched.run, op.sched)
-  if not ok then
-    -- Ctrl-C (the interpreter raises "interrupted!" from a hook) leaves servers stopped
-    -- or on their way: hand back what is known, so the job ids of accepted stops are not lost.
-    if type(e) == "string" and e:find("interrupted!$") then
-      local res = op.ledger:finish(extra)
-      local err = errors.new("cloud.interrupted", "interrupted; stops already accepted may still complete",
-        nil, nil, "interrupted")
-      err.result = res
-      error(err, 0)
+local CLIENT_OPTIONS = client_mod.OPTIONS
+
+-- cloud.stop_ecs{...}: a client from the environment and these options, then the stop.
+function M.one_shot(service)
+  return function(opts)
+    if type(opts) ~= "table" then errors.argument("cloud.stop_" .. service, nil, "expected an options table") end
+    local client_opts, stop_opts = {}, {}
+    for k, v in pairs(opts) do
+      if CLIENT_OPTIONS[k] then client_opts[k] = v else stop_opts[k] = v end
     end
-    error(e, 0)
+    -- Checked once, before a client is built: argument mistakes raise even without credentials.
+    local o = check_stop(service, stop_opts)
+    local client, err = client_mod.new(client_opts)
+    if not client then return ended(o, nil, err) end
+    local ok, res, serr = pcall(stop_checked, client, service, o)
+    client:close()
+    if not ok then error(res, 0) end -- as raised: it already names the call and field
+    return res, serr
   end
-  return op.ledger:finish(extra)
 end
 
 return M

@@ -4,6 +4,7 @@
 -- (the finished responses: an array, or nil or an empty array when none), :pending(),
 -- :drop_queued() (calls not yet started are never sent) and :close().
 -- @module cloud.transport
+local defaults = require "cloud.defaults"
 local errors = require "cloud.errors"
 local phase = require "cloud.nginx_phase"
 
@@ -11,17 +12,19 @@ local M = {}
 
 local WHERE = "cloud.new"
 
--- The C engine's options; the nginx one ignores ca_file and proxy (refused below).
+-- The engine options of `opts`, each one absent taken from cloud.defaults: both engines
+-- get every option, so neither falls back on a default of its own.
+local function engine_options(opts)
+  local o = { ca_file = opts.ca_file, proxy = opts.proxy }
+  for k, v in pairs(defaults.http) do
+    if opts[k] == nil then o[k] = v else o[k] = opts[k] end
+  end
+  return o
+end
+
+-- The C engine; the nginx one ignores ca_file and proxy (refused below).
 local function curl(opts)
-  return require("cloud.core").http{
-    concurrency = opts.concurrency,
-    timeout = opts.timeout,
-    connect_timeout = opts.connect_timeout,
-    verify_tls = opts.verify_tls,
-    ca_file = opts.ca_file,
-    proxy = opts.proxy,
-    max_response = opts.max_response,
-  }
+  return require("cloud.core").http(engine_options(opts))
 end
 
 local function nginx(opts)
@@ -37,7 +40,7 @@ local function nginx(opts)
     errors.argument(WHERE, "proxy", "is not supported inside nginx (the nginx transport connects "
       .. "directly to the endpoints); drop it")
   end
-  return require("cloud.nginx_transport").new(opts)
+  return require("cloud.nginx_transport").new(engine_options(opts))
 end
 
 --- Builds the transport for a client.

@@ -1,9 +1,8 @@
 --- Choosing what a stop may touch: a filter turned into a cloud-side list query plus Lua
 -- predicates, the protection tag, exclusions, and the blast-radius guard.
--- @module cloud.select
+-- @module cloud.selection
 local F = require "cloud.filter"
 local errors = require "cloud.errors"
-local scheduler = require "cloud.scheduler"
 local servers = require "cloud.servers"
 
 local unpack = table.unpack or unpack
@@ -129,11 +128,12 @@ end
 
 --- What a stop will touch. Returns a plan `{ ids, selected, skipped, requested }`, or
 -- `nil, err` when the servers could not be listed. `o` holds the checked options.
-function M.plan(client, service, opts, o)
-  local sched = scheduler.new(client)
+function M.plan(client, service, o)
+  local sched = client:_scheduler()
   if o.filter then
     local list, err
-    servers.fetch(sched, client, service, o.filter.query, function(l, e) list, err = l, e end, list_progress(o))
+    servers.fetch(sched, client.project_id, service, o.filter.query, function(l, e) list, err = l, e end,
+      list_progress(o))
     sched:run()
     if not list then return nil, err end
     local selected, skipped = M.choose(client, service, list, o.filter, o.force)
@@ -152,7 +152,7 @@ function M.plan(client, service, opts, o)
   -- Stopping by id still honours the protection tag. One query for the protected servers
   -- (usually a few) costs far less than looking every id up.
   local protected, err
-  servers.fetch(sched, client, service, { tags = client.protect_tag .. "=true" },
+  servers.fetch(sched, client.project_id, service, { tags = client.protect_tag .. "=true" },
     function(l, e) protected, err = l, e end)
   sched:run()
   if not protected then

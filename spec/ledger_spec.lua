@@ -1,0 +1,97 @@
+-- The ledger (cloud.ledger): the only owner of a stop's outcomes and of its C set. Batches
+-- are handles holding their ids and number together; job answers are applied through it.
+local ledger = require "cloud.ledger"
+
+-- A job answer as the cloud writes it: subs = { {server_id, status, error_code, fail_reason} ... }
+local function answer(status, subs, top)
+  local parts = {}
+  for i, s in ipairs(subs) do
+    local function q(v) return v and ('"' .. v .. '"') or "null" end
+    parts[i] = ('{"status":%s,"error_code":%s,"fail_reason":%s,"entities":{"server_id":%s}}')
+      :format(q(s[2]), q(s[3]), q(s[4]), q(s[1]))
+  end
+  return ('{"status":"%s"%s,"entities":{"sub_jobs":[%s]}}'):format(status, top or "", table.concat(parts, ","))
+end
+
+local function closed(l)
+  return tostring(l.set):find("closed", 1, true) ~= nil
+end
+
+describe("the ledger", function()
+  it("records the servers an ended job stopped and hands back the rest, judged", function()
+    local l = ledger.new({ "a", "b", "c", "d", "e" })
+    local b = l:batch(1, 5)
+    assert.are.same({ "a", "b", "c", "d", "e" }, b.ids)
+    local v = l:apply_job(answer("FAIL", { { "a", "SUCCESS" }, { "b", "FAIL", "Ecs.0100", "off" },
+      { "c", "FAIL" }, { "d", "RUNNING" } }, ',"error_code":"Ecs.9","fail_reason":"job failed"'), b)
+    assert.are.same({ "FAIL", true }, { v.status, v.ended })
+    assert.are.same({ { id = "b", code = "Ecs.0100", message = "off" },
+                      { id = "c", code = "Ecs.9", message = "job failed" } }, v.failed)
+    assert.are.same({ "e", "d" }, v.unknown) -- no sub-job at all, then one that did not end
+    assert.is_false(l:pending("a"))
+    for _, id in ipairs({ "b", "c", "d", "e" }) do assert.is_true(l:pending(id)) end
+    -- Nothing but the stop is recorded: failures are the stop's to decide on.
+    assert.are.same({ 1, 0 }, { l:settled() })
+  end)
+
+  it("applies nothing while the job runs, and says an answer is no job answer", function()
+    local l = ledger.new({ "a" })
+    local b = l:batch(1, 1)
+    local v = l:apply_job(answer("RUNNING", { { "a", "SUCCESS" } }), b)
+    assert.are.same({ "RUNNING", false, {}, {} }, { v.status, v.ended, v.failed, v.unknown })
+    assert.is_true(l:pending("a"))
+    local none, why = l:apply_job("[1]", b)
+    assert.is_nil(none)
+    assert.is_string(why)
+  end)
+
+  it("reads a resend's answer against the ids sent again", function()
+    local l = ledger.new({ "a", "b", "c" })
+    local b = l:batch_of({ "c", "a" })
+    assert.are.same({ "c", "a" }, b.ids)
+    local v = l:apply_job(answer("SUCCESS", { { "a", "SUCCESS" }, { "b", "SUCCESS" } }), b)
+    assert.are.same({ "c" }, v.unknown)
+    assert.are.same({ "open", "stopped", "open" }, { l.set:state("b"), l.set:state("a"), l.set:state("c") })
+  end)
+
+  it("refuses a batch that is not its own", function()
+    local l, other = ledger.new({ "a" }), ledger.new({ "a" })
+    local theirs = other:batch(1, 1)
+    assert.has_error(function() l:apply_job(answer("SUCCESS", {}), theirs) end, "cloud.ledger: not a batch of this ledger")
+    assert.has_error(function() l:stopped_batch({ ids = { "a" }, number = 1 }) end,
+      "cloud.ledger: not a batch of this ledger")
+    assert.has_error(function() l:job(theirs, "job-1") end, "cloud.ledger: not a batch of this ledger")
+  end)
+
+  it("lists the jobs of its batches and stops a whole batch at once", function()
+    local l = ledger.new({ "a", "b", "c" })
+    local b = l:batch(2, 3)
+    local job = l:job(b, "job-1")
+    l:stopped_batch(b)
+    local res = l:finish()
+    assert.are.same({ { job_id = "job-1", ids = { "b", "c" }, status = job.status } }, res.jobs)
+    assert.are.same({ "b", "c" }, res.stopped)
+    assert.are.same({ "a" }, { res.failed[1].id })
+  end)
+
+  it("is the only one to close its set: on narrowing, and when it finishes", function()
+    local ids = { "a", "b", "c" }
+    local l = assert(ledger.checked(ids))
+    assert.are.equal(ids, l:ids()) -- the caller's own array: no repeats
+    assert.are.equal(l, l:narrow(l:ids()))
+    local narrow = l:narrow({ "b" })
+    assert.is_true(closed(l))
+    assert.are.same({ "b" }, narrow:ids())
+    narrow:stopped("b")
+    local res = narrow:finish()
+    assert.is_true(closed(narrow))
+    assert.are.same({ true, 1, { "b" } }, { res.ok, res.requested, res.stopped })
+    narrow:close() -- closing again is harmless
+  end)
+
+  it("checks a caller's ids, saying what is wrong", function()
+    local l, why = ledger.checked({ "a", "" })
+    assert.is_nil(l)
+    assert.truthy(why:find("ids[2]", 1, true), why)
+  end)
+end)
