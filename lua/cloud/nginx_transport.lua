@@ -7,6 +7,7 @@
 -- that made them, and two requests sharing one client must never see each other's
 -- answers. `concurrency` caps the calls in flight of each of them.
 -- @module cloud.nginx_transport
+local connect = require "cloud.nginx_connect"
 local http = require "cloud.nginx_http"
 local phase = require "cloud.nginx_phase"
 
@@ -15,7 +16,8 @@ local Engine = {}
 Engine.__index = Engine
 
 --- Builds the engine; no I/O and nothing nginx-specific happens here.
--- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, max_response
+-- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, max_response, proxy
+--   (an http:// URL: calls go through its CONNECT tunnel)
 function M.new(opts)
   local n = opts.concurrency or 8
   return setmetatable({
@@ -23,7 +25,7 @@ function M.new(opts)
     http = {
       timeout = opts.timeout or 30, connect_timeout = opts.connect_timeout or 10,
       verify = opts.verify_tls ~= false, max_response = opts.max_response or 64 * 1024 * 1024,
-      pool_size = n,
+      pool_size = n, proxy = opts.proxy and assert(connect.parse_proxy(opts.proxy)),
     },
     owners = setmetatable({}, { __mode = "k" }),
   }, Engine)
