@@ -72,5 +72,9 @@ build = {
   },
   install = {
     bin = { ["cloud-stop"] = "bin/cloud-stop" },
+    -- Found before the C module of the same name (package.path comes first): it loads
+    -- cloud/core.so and explains a build for another Lua. A module name cannot be both
+    -- a C and a Lua entry of `modules`.
+    lua = { ["cloud.core"] = "lua/cloud/core.lua" },
   },
 }
