@@ -48,6 +48,23 @@ local function certificate_has_ip(session, ip)
   return C.X509_check_ip_asc(cert, ip, 0) == 1
 end
 
+-- lua-nginx-module 0.10.23 reports a handshake that completed at once (the peer's answer
+-- was already there) as a success even when the verification after it failed and closed
+-- the socket; resty.core then trips over an assertion. The reason is still kept with the
+-- socket: read it the way resty.core does (nil when that is not possible).
+local function unreported_failure(sock)
+  local ok, reason = pcall(function()
+    local ffi, base = require "ffi", require "resty.core.base"
+    local errmsg, code, session = ffi.new("char *[1]"), ffi.new("int[1]"), ffi.new("void *[1]")
+    local rc = ffi.C.ngx_http_lua_ffi_socket_tcp_get_sslhandshake_result(base.get_request(), sock[1],
+      session, errmsg, code)
+    if rc ~= base.FFI_ERROR or errmsg[0] == nil then return nil end
+    local text = ffi.string(errmsg[0])
+    return code[0] ~= 0 and (code[0] .. ": " .. text) or text
+  end)
+  return ok and reason or nil
+end
+
 --- TLS over the connected socket `sock` to `host`. Returns nil on success, or the
 -- transport's error kind ("timeout" or "tls") and a message (with its hint).
 function M.handshake(sock, host, authority, verify)
@@ -55,11 +72,12 @@ function M.handshake(sock, host, authority, verify)
   -- No SNI for an IP address (RFC 6066 allows host names only), and then no name check by
   -- nginx either: the IP is checked below. The session comes back for that check.
   local called, session, err = pcall(sock.sslhandshake, sock, nil, (not ip) and host or nil, verify)
-  if not called then session, err = nil, tostring(session) end
-  -- lua-nginx-module 0.10.23 can report success for a handshake it failed and closed
-  -- (a name mismatch found after waiting for the peer): a closed socket tells.
-  if session and not sock:getreusedtimes() then
-    session, err = nil, "certificate verification failed (see nginx's error log)"
+  -- A closed socket after a "success": see unreported_failure.
+  if not called or (session and not sock:getreusedtimes()) then
+    local raised = not called and tostring(session)
+    session = nil
+    err = unreported_failure(sock) or (raised and ("handshake failed: " .. raised))
+      or "certificate verification failed (see nginx's error log)"
   end
   if not session then
     if err == "timeout" then return "timeout", "TLS handshake with " .. authority .. " timed out" end
