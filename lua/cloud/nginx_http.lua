@@ -164,15 +164,12 @@ function M.request(o, q)
                                             fresh = q.fresh })
   if not sock then return fail(kind, msg) end
 
-  local ms = function(s) return math.max(1, math.floor(s * 1000)) end
-  local err
   local deadline = started + o.timeout
   ngx.update_time()
-  sock:settimeout(ms(math.max(0.001, deadline - ngx.now())))
+  sock:settimeout(math.max(1, math.floor((deadline - ngx.now()) * 1000)))
   -- From here on the cloud may have received the call.
   res.sent = true
-  local _
-  _, err = sock:send(request_text(q.method, authority, target, q.headers, q.body))
+  local _, err = sock:send(request_text(q.method, authority, target, q.headers, q.body))
   if err then
     sock:close()
     return fail(failure(err), ("sending to %s: %s"):format(authority, err))
