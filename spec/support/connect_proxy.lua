@@ -6,8 +6,10 @@
 --
 --   local proxy = require("support.connect_proxy").start{ auth = "user:pass" } -- auth optional
 --   proxy.url            -- "http://127.0.0.1:<port>" (proxy.port alone too)
---   proxy.log()          -- { "CONNECT 127.0.0.1:8443 HTTP/1.1", ... } in arrival order
+--   proxy.log()          -- { "CONNECT 127.0.0.1:8443 HTTP/1.1", ... }: the first request line
+--                        -- of each connection, in arrival order
 --   proxy.relayed()      -- the bytes clients sent to the servers through it, concatenated
+--                        -- (later requests on a forwarded keep-alive connection are there)
 --   proxy.stop()
 --
 -- Only loopback destinations are served (403 otherwise): specs never reach anything else.
