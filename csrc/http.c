@@ -229,9 +229,12 @@ static void start_pending(http_engine *e) {
 static http_error classify(CURLcode rc, int too_large) {
   switch (rc) {
     case CURLE_OK: return HTTP_OK;
-    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_CONNECT: return HTTP_ECONNECT;
+    /* The resolver answered that the name does not exist, or could not be asked at all
+     * (curl reports both alike). A resolver that does not answer runs into the connect
+     * timeout (a timeout: retried) unless the C library gives up first (glibc: 2 x 5 s). */
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return HTTP_ECONNECT;
+    case CURLE_COULDNT_RESOLVE_PROXY: return HTTP_EDNS;
     case CURLE_OPERATION_TIMEDOUT: return HTTP_ETIMEOUT;
     case CURLE_WRITE_ERROR: return too_large ? HTTP_ETOOLARGE : HTTP_ETRANSPORT;
     case CURLE_GOT_NOTHING:
@@ -263,7 +266,7 @@ static void finish(http_engine *e, CURL *easy, CURLcode rc) {
   curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &elapsed);
   r->error = classify(rc, t->too_large);
   r->status = r->error == HTTP_OK ? status : 0;
-  r->sent = r->error != HTTP_ECONNECT && request_size > 0;
+  r->sent = r->error != HTTP_ECONNECT && r->error != HTTP_EDNS && request_size > 0;
   r->elapsed = elapsed;
   if (r->error == HTTP_ETOOLARGE)
     snprintf(r->message, sizeof r->message, "response larger than %zu bytes", t->max_response);
@@ -332,6 +335,7 @@ const char *http_error_name(http_error e) {
   switch (e) {
     case HTTP_OK: return "ok";
     case HTTP_ECONNECT: return "connect";
+    case HTTP_EDNS: return "dns";
     case HTTP_ETIMEOUT: return "timeout";
     case HTTP_EDROPPED: return "dropped";
     case HTTP_ETOOLARGE: return "too_large";

@@ -23,6 +23,8 @@ typedef struct {
 typedef enum {
   HTTP_OK = 0,      /* an HTTP status arrived */
   HTTP_ECONNECT,    /* no connection: the request was never sent */
+  HTTP_EDNS,        /* the host name did not resolve (no such name, or no DNS at all):
+                       never sent, and the next try would fail the same */
   HTTP_ETIMEOUT,    /* timed out: it may have been received */
   HTTP_EDROPPED,    /* connection closed or reset mid-way */
   HTTP_ETOOLARGE,   /* the body passed max_response */

@@ -1,5 +1,5 @@
 -- The release 0.1.0 (cloud.VERSION). The same build as rockspec/cloud-scm-1.rockspec, which
--- says how to install from a checkout; spec/rockspec_spec.lua keeps the two agreeing.
+-- says how to install from a checkout; written by tools/release-rockspec.sh.
 rockspec_format = "3.0"
 package = "cloud"
 version = "0.1.0-1"
@@ -67,9 +67,12 @@ build = {
     ["cloud.filter"] = "lua/cloud/filter.lua",
     ["cloud.json"] = "lua/cloud/json.lua",
     ["cloud.ledger"] = "lua/cloud/ledger.lua",
+    ["cloud.nginx"] = "lua/cloud/nginx.lua",
+    ["cloud.nginx_connect"] = "lua/cloud/nginx_connect.lua",
     ["cloud.nginx_http"] = "lua/cloud/nginx_http.lua",
     ["cloud.nginx_phase"] = "lua/cloud/nginx_phase.lua",
     ["cloud.nginx_reader"] = "lua/cloud/nginx_reader.lua",
+    ["cloud.nginx_tls"] = "lua/cloud/nginx_tls.lua",
     ["cloud.nginx_transport"] = "lua/cloud/nginx_transport.lua",
     ["cloud.pattern"] = "lua/cloud/pattern.lua",
     ["cloud.retry"] = "lua/cloud/retry.lua",
@@ -87,6 +90,10 @@ build = {
   install = {
     bin = { ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua" },
     conf = { ["cloud.conf"] = "nginx/cloud.conf" },
+    -- Found before the C module of the same name (package.path comes first): it loads
+    -- cloud/core.so and explains a build for another Lua. A module name cannot be both
+    -- a C and a Lua entry of `modules`.
+    lua = { ["cloud.core"] = "lua/cloud/core.lua" },
   },
 }
 deploy = {

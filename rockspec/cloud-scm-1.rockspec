@@ -68,9 +68,12 @@ build = {
     ["cloud.filter"] = "lua/cloud/filter.lua",
     ["cloud.json"] = "lua/cloud/json.lua",
     ["cloud.ledger"] = "lua/cloud/ledger.lua",
+    ["cloud.nginx"] = "lua/cloud/nginx.lua",
+    ["cloud.nginx_connect"] = "lua/cloud/nginx_connect.lua",
     ["cloud.nginx_http"] = "lua/cloud/nginx_http.lua",
     ["cloud.nginx_phase"] = "lua/cloud/nginx_phase.lua",
     ["cloud.nginx_reader"] = "lua/cloud/nginx_reader.lua",
+    ["cloud.nginx_tls"] = "lua/cloud/nginx_tls.lua",
     ["cloud.nginx_transport"] = "lua/cloud/nginx_transport.lua",
     ["cloud.pattern"] = "lua/cloud/pattern.lua",
     ["cloud.retry"] = "lua/cloud/retry.lua",
@@ -88,6 +91,10 @@ build = {
   install = {
     bin = { ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua" },
     conf = { ["cloud.conf"] = "nginx/cloud.conf" },
+    -- Found before the C module of the same name (package.path comes first): it loads
+    -- cloud/core.so and explains a build for another Lua. A module name cannot be both
+    -- a C and a Lua entry of `modules`.
+    lua = { ["cloud.core"] = "lua/cloud/core.lua" },
   },
 }
 deploy = {

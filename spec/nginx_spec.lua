@@ -164,11 +164,15 @@ describe("inside nginx", function()
     assert.are.equal(0, fc:stats().calls.total)
   end)
 
-  it("refuses ca_file and proxy inside nginx, pointing to nginx.conf", function()
+  it("refuses ca_file inside nginx, pointing to nginx.conf, and proxies it cannot tunnel through", function()
     local _, text = app:get("/new?opt=ca_file")
     assert.matches("lua_ssl_trusted_certificate /tmp/x.pem;", text, 1, true)
-    _, text = app:get("/new?opt=proxy")
-    assert.matches("'proxy' is not supported inside nginx", text, 1, true)
+    _, text = app:get("/new?opt=proxy&value=https%3A%2F%2F127.0.0.1%3A3128")
+    assert.matches("option 'proxy' must be an http:// proxy inside nginx", text, 1, true)
+    _, text = app:get("/new?opt=proxy&value=socks5%3A%2F%2F127.0.0.1%3A1080")
+    assert.matches("option 'proxy' must be an http:// proxy inside nginx", text, 1, true)
+    _, text = app:get("/new?opt=proxy&value=http%3A%2F%2F127.0.0.1%3A3128")
+    assert.are.equal("no error\n", text)
   end)
 
   describe("the HTTP/1.1 client", function()
@@ -213,10 +217,11 @@ describe("inside nginx", function()
       s:close()
       r = fetch("url=http://127.0.0.1:" .. port .. "/")
       assert.are.same({ 0, "connect", false }, { r.status, r.error, r.sent })
-      -- nginx resolves names itself: without a resolver directive, say so.
+      -- nginx resolves names itself: without a resolver directive, say so (and it will
+      -- not get better by trying again).
       r = fetch("url=http://localhost:" .. port .. "/")
-      assert.are.same({ "connect", false }, { r.error, r.sent })
-      assert.matches("'resolver' directive", r.message, 1, true)
+      assert.are.same({ "dns", false }, { r.error, r.sent })
+      assert.matches("add a `resolver` directive", r.message, 1, true)
     end)
 
     it("drops the calls not yet started, which are then never sent", function()
@@ -244,9 +249,11 @@ describe("inside nginx", function()
       -- An unverified connection to it now waits in a pool: a verified call must not get it.
       r = fetch("url=" .. wrong)
       assert.are.equal("tls", r.error, require("cjson").encode(r) .. app:log():sub(-3000))
-      local pool = require("cloud.nginx_http").pool_name
+      local pool = require("cloud.nginx_connect").pool_name
       assert.are_not.equal(pool("https", "h", 443, true), pool("https", "h", 443, false))
       assert.are_not.equal(pool("https", "h", 80, true), pool("http", "h", 80, true))
+      local proxy = { host = "p", port = 3128 }
+      assert.are_not.equal(pool("https", "h", 443, true), pool("https", "h", 443, true, proxy))
     end)
   end)
 
@@ -268,7 +275,9 @@ describe("inside nginx", function()
     _G.ngx = setmetatable({}, { __index = function(_, k) error("touched ngx." .. k .. " at require time") end })
     local ok, err = pcall(function()
       for _, m in ipairs{ "cloud", "cloud.transport", "cloud.nginx_transport", "cloud.nginx_http",
-        "cloud.nginx_reader", "cloud.nginx_phase" } do require(m) end
+        "cloud.nginx_reader", "cloud.nginx_phase", "cloud.nginx_connect", "cloud.nginx_tls", "cloud.nginx" } do
+        require(m)
+      end
     end)
     _G.ngx = saved
     for name, m in pairs(loaded) do package.loaded[name] = m end

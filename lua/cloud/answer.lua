@@ -40,8 +40,9 @@ end
 --- The error for a transfer that got no HTTP answer.
 function M.transport_error(resp)
   local codes = {
-    connect = "cloud.connect", timeout = "cloud.timeout", dropped = "cloud.connection_dropped",
-    too_large = "cloud.response_too_large", tls = "cloud.tls", transport = "cloud.transport",
+    connect = "cloud.connect", dns = "cloud.dns", timeout = "cloud.timeout",
+    dropped = "cloud.connection_dropped", too_large = "cloud.response_too_large", tls = "cloud.tls",
+    transport = "cloud.transport",
   }
   return errors.new(codes[resp.error] or "cloud.transport", resp.message or resp.error, nil, resp.request_id)
 end

@@ -1,7 +1,8 @@
---- One HTTP/1.1 exchange over an nginx cosocket: connect (or reuse a pooled
--- connection), TLS, request, status line, headers, body by Content-Length, chunked or
+--- One HTTP/1.1 exchange over an nginx cosocket: a connection (pooled, or dialled by
+-- cloud.nginx_connect, TLS included), request, status line, headers, body by Content-Length, chunked or
 -- close. Never retries: the caller decides, knowing whether the request went out.
 -- @module cloud.nginx_http
+local connect = require "cloud.nginx_connect"
 local reader = require "cloud.nginx_reader"
 
 local M = {}
@@ -22,12 +23,6 @@ function M.parse_url(url)
   if port < 1 or port > 65535 then return nil end
   if target == "" then target = "/" elseif target:sub(1, 1) == "?" then target = "/" .. target end
   return scheme, host:lower(), port, authority, target
-end
-
---- The keepalive pool of an endpoint. TLS and verification are part of the name, so a
--- connection set up one way is never handed to a request that wants another.
-function M.pool_name(scheme, host, port, verify)
-  return ("cloud:%s://%s:%d:verify=%s"):format(scheme, host, port, verify and "on" or "off")
 end
 
 --- Raises unless method, url and headers can go on the wire as they are (no CR/LF
@@ -139,17 +134,18 @@ local function keep_alive(head)
   return not conn:find("close", 1, true)
 end
 
--- A socket failure as the transport's error names (see csrc/http.c).
-local function failure(err, sent)
+-- A socket failure after the request went out, as the transport's error names (see
+-- csrc/http.c).
+local function failure(err)
   if err == "timeout" then return "timeout" end
   if err == "too_large" or err == "too_long" then return "too_large" end
   if err == "malformed" then return "transport" end
-  return sent and "dropped" or "connect"
+  return "dropped"
 end
 
 --- Performs one request. Never raises for network trouble.
 -- @tparam table o connect_timeout, timeout (seconds), verify (bool), max_response (bytes),
---   pool_size (connections kept per endpoint)
+--   pool_size (connections kept per endpoint), proxy (nginx_connect.parse_proxy's table, or nil)
 -- @tparam table q method, url, headers, body, fresh (a call that must not go twice:
 --   it gets a connection of its own, closed afterwards)
 -- @treturn table `{status, body, sent, elapsed, error, message, request_id, retry_after, date}`
@@ -164,62 +160,34 @@ function M.request(o, q)
   end
 
   local scheme, host, port, authority, target = M.parse_url(q.url)
-  local pool = M.pool_name(scheme, host, port, o.verify)
-  local sock = ngx.socket.tcp()
-  local ms = function(s) return math.max(1, math.floor(s * 1000)) end
-  sock:settimeouts(ms(math.min(o.connect_timeout, o.timeout)), ms(o.timeout), ms(o.timeout))
-  -- Fresh calls use a pool that is never filled (they are closed after), so connect
-  -- always dials anew for them.
-  local ok, err = sock:connect(host, port, { pool = q.fresh and (pool .. ":fresh") or pool })
-  if not ok then
-    local hint = err and err:find("resolver", 1, true) and
-      " (nginx needs a 'resolver' directive to look up host names; see nginx/cloud.conf)" or ""
-    return fail(err == "timeout" and "timeout" or "connect",
-      ("connect to %s:%d: %s%s"):format(host, port, tostring(err), hint))
-  end
-  if scheme == "https" and (sock:getreusedtimes() or 0) == 0 then
-    -- The name always goes along: nginx checks the certificate against it only when
-    -- one is given, and an IP endpoint must be checked too.
-    ok, err = sock:sslhandshake(false, host, o.verify)
-    -- lua-nginx-module 0.10.23 can report success for a handshake it failed and closed
-    -- (a name mismatch found after waiting for the peer): a closed socket tells.
-    if ok and not sock:getreusedtimes() then
-      ok, err = nil, "certificate verify failed (see nginx's error log)"
-    end
-    if not ok then
-      sock:close()
-      if err == "timeout" then return fail("timeout", "TLS handshake with " .. authority .. " timed out") end
-      local hint = o.verify and tostring(err):find("verify", 1, true) and
-        " (is lua_ssl_trusted_certificate set in nginx.conf? see docs/openresty.md)" or ""
-      return fail("tls", ("TLS handshake with %s: %s%s"):format(authority, tostring(err), hint))
-    end
-  end
+  local sock, kind, msg = connect.open(o, { scheme = scheme, host = host, port = port, authority = authority,
+                                            fresh = q.fresh })
+  if not sock then return fail(kind, msg) end
 
   local deadline = started + o.timeout
   ngx.update_time()
-  sock:settimeout(ms(math.max(0.001, deadline - ngx.now())))
+  sock:settimeout(math.max(1, math.floor((deadline - ngx.now()) * 1000)))
   -- From here on the cloud may have received the call.
   res.sent = true
-  local _
-  _, err = sock:send(request_text(q.method, authority, target, q.headers, q.body))
+  local _, err = sock:send(request_text(q.method, authority, target, q.headers, q.body))
   if err then
     sock:close()
-    return fail(failure(err, true), ("sending to %s: %s"):format(authority, err))
+    return fail(failure(err), ("sending to %s: %s"):format(authority, err))
   end
 
   local r = reader.new(sock, deadline)
-  local head, msg
+  local head
   head, err, msg = read_head(r)
   if not head then
     sock:close()
-    return fail(failure(err, true), ("reading the answer of %s: %s"):format(authority, msg or err))
+    return fail(failure(err), ("reading the answer of %s: %s"):format(authority, msg or err))
   end
   local body, reusable
   body, reusable, err, msg = read_body(r, head, q.method, o.max_response)
   if not body then
     sock:close()
     if err == "too_large" then return fail("too_large", ("response larger than %d bytes"):format(o.max_response)) end
-    return fail(failure(err, true), ("reading the body from %s: %s"):format(authority, msg or err))
+    return fail(failure(err), ("reading the body from %s: %s"):format(authority, msg or err))
   end
 
   if q.fresh or not reusable or r:leftover() or not keep_alive(head) then

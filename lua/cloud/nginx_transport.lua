@@ -8,6 +8,7 @@
 -- answers. `concurrency` caps the calls in flight of each of them.
 -- @module cloud.nginx_transport
 local defaults = require "cloud.defaults".http
+local connect = require "cloud.nginx_connect"
 local http = require "cloud.nginx_http"
 local phase = require "cloud.nginx_phase"
 
@@ -16,8 +17,8 @@ local Engine = {}
 Engine.__index = Engine
 
 --- Builds the engine; no I/O and nothing nginx-specific happens here.
--- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, max_response
---   (each absent one from cloud.defaults)
+-- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, max_response, proxy
+--   (an http:// URL: calls go through its CONNECT tunnel)
 function M.new(opts)
   local n = opts.concurrency or defaults.concurrency
   local verify = opts.verify_tls
@@ -27,7 +28,7 @@ function M.new(opts)
     http = {
       timeout = opts.timeout or defaults.timeout, connect_timeout = opts.connect_timeout or defaults.connect_timeout,
       verify = verify, max_response = opts.max_response or defaults.max_response,
-      pool_size = n,
+      pool_size = n, proxy = opts.proxy and assert(connect.parse_proxy(opts.proxy)),
     },
     owners = setmetatable({}, { __mode = "k" }),
   }, Engine)

@@ -117,8 +117,9 @@ local function interpret(call, resp)
     -- A request never written out is safe to send again; one that may have arrived is
     -- safe only when repeating it changes nothing.
     local maybe_arrived = resp.sent
-    -- A refused certificate or an oversized answer will be the same next time.
-    local lasting = resp.error == "too_large" or resp.error == "tls"
+    -- A refused certificate, an oversized answer or a host name that does not resolve
+    -- will be the same next time.
+    local lasting = resp.error == "too_large" or resp.error == "tls" or resp.error == "dns"
     r.retry = not lasting and (not maybe_arrived or call.idempotent)
     r.ambiguous = maybe_arrived and not call.idempotent
     return r

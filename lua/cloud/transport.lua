@@ -22,7 +22,7 @@ local function engine_options(opts)
   return o
 end
 
--- The C engine; the nginx one ignores ca_file and proxy (refused below).
+-- The C engine; the nginx one takes no ca_file (refused below).
 local function curl(opts)
   return require("cloud.core").http(engine_options(opts))
 end
@@ -36,9 +36,10 @@ local function nginx(opts)
     errors.argument(WHERE, "ca_file", "cannot apply inside nginx: put the CA bundle in nginx.conf with "
       .. "'lua_ssl_trusted_certificate " .. opts.ca_file .. ";' (see nginx/cloud.conf) and drop ca_file")
   end
+  -- The cosocket transport tunnels through an HTTP proxy with CONNECT.
   if opts.proxy then
-    errors.argument(WHERE, "proxy", "is not supported inside nginx (the nginx transport connects "
-      .. "directly to the endpoints); drop it")
+    local _, problem = require("cloud.nginx_connect").parse_proxy(opts.proxy)
+    if problem then errors.argument(WHERE, "proxy", problem) end
   end
   return require("cloud.nginx_transport").new(engine_options(opts))
 end

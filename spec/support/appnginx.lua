@@ -20,7 +20,7 @@ local CONF = [[
 load_module /usr/share/nginx/modules/ndk_http_module.so;
 load_module /usr/share/nginx/modules/ngx_http_lua_module.so;
 {{USER}}
-worker_processes 1;
+worker_processes {{WORKERS}};
 daemon on;
 pid {{PREFIX}}/nginx.pid;
 error_log {{PREFIX}}/error.log notice;
@@ -56,8 +56,25 @@ http {
             content_by_lua_block { ngx.say("ok") }
             log_by_lua_block { require("support.appnginx").app.in_log() }
         }
+        location = /boot { content_by_lua_block { require("support.appnginx").app.boot_state() } }
+        location = /once { content_by_lua_block { require("support.appnginx").app.once() } }
+        # The spec's CA is not in the system bundle.
+        location = /fetch-system-ca {
+            lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+            content_by_lua_block { require("support.appnginx").app.fetch() }
+        }
+{{RESOLVERS}}
     }
 }
+]]
+
+-- Locations /<name>/stop and /<name>/fetch using the DNS server at 127.0.0.1:<port>.
+local RESOLVER_LOCATIONS = [[
+        location ~ ^/{{NAME}}/(stop|fetch)$ {
+            resolver 127.0.0.1:{{DNS_PORT}} ipv6=off;
+            resolver_timeout 1s;
+            content_by_lua_block { require("support.appnginx").app.by_path() }
+        }
 ]]
 
 -- Plain GET; returns status, body, seconds taken.
@@ -87,7 +104,30 @@ function App:stop()
 end
 App.__gc = App.stop
 
---- Starts the app nginx. opts: emulator = fc (url, project_id, ak, sk), trust = CA file.
+-- The state of the boot stop (see M.start's `boot`): how often init_worker ran, how many
+-- workers won `once`, and the stop's result when it is done.
+function App:boot()
+  return self:json("/boot")
+end
+
+--- Reloads the configuration (HUP, as `nginx -s reload`) and waits until the new
+-- workers have run init_worker.
+function App:reload()
+  local before = self:boot().init_worker_runs
+  local pid = assert((read(self.prefix .. "/nginx.pid") or ""):match("%d+"))
+  exec("kill -HUP " .. pid)
+  for _ = 1, 200 do
+    local ok, state = pcall(self.boot, self)
+    if ok and state.init_worker_runs >= before + self.workers then return state end
+    require("socket").sleep(0.05)
+  end
+  error("the reloaded workers did not start: " .. self:log():sub(-2000))
+end
+
+--- Starts the app nginx. opts: emulator = fc (url, project_id, ak, sk), trust = CA file,
+-- workers (default 1), resolvers = { name = DNS port } (locations /<name>/stop and
+-- /<name>/fetch resolving through it), boot = { service=, from=, to=, ttl= } (a stop that
+-- every worker's init_worker starts through cloud.nginx.once).
 function M.start(opts)
   local p = io.popen("mktemp -d /tmp/appnginx.XXXXXX")
   local prefix = p:read("*l")
@@ -95,15 +135,20 @@ function M.start(opts)
   exec("mkdir -p " .. quote(prefix .. "/tmp") .. " && chmod 755 " .. quote(prefix))
   local fc = opts.emulator
   write(prefix .. "/app.json", require("cjson").encode{
-    url = fc.url, tls_url = opts.tls_url, project_id = fc.project_id, ak = fc.ak, sk = fc.sk })
-  local self = setmetatable({ prefix = prefix }, App)
+    url = fc.url, tls_url = opts.tls_url, project_id = fc.project_id, ak = fc.ak, sk = fc.sk, boot = opts.boot })
+  local self = setmetatable({ prefix = prefix, workers = opts.workers or 1 }, App)
+  local resolvers = {}
+  for name, port in pairs(opts.resolvers or {}) do
+    resolvers[#resolvers + 1] = RESOLVER_LOCATIONS:gsub("{{NAME}}", name):gsub("{{DNS_PORT}}", tostring(port))
+  end
   local id = io.popen("id -u")
   local root = id:read("*l") == "0"
   id:close()
   for _ = 1, 5 do
     local port = proc.free_port()
     local vars = { PREFIX = prefix, ROOT = ROOT, PORT = tostring(port), USER = root and "user root;" or "",
-      TRUST = opts.trust and ("lua_ssl_trusted_certificate " .. opts.trust .. ";") or "" }
+      TRUST = opts.trust and ("lua_ssl_trusted_certificate " .. opts.trust .. ";") or "",
+      WORKERS = tostring(self.workers), RESOLVERS = table.concat(resolvers) }
     -- The spec's CA replaces the system bundle of the shipped cloud.conf (nginx refuses
     -- the directive twice), so a copy without that line is included instead.
     local conf = CONF:gsub("{{([%u_]+)}}", function(k) return vars[k] end)
@@ -137,11 +182,15 @@ end
 
 local cfg, shared_client, init_error
 
+local NONE = {} -- an option left out of cloud.new (the library's default)
+
 local function client(over)
   local opts = { project_id = cfg.project_id, ak = cfg.ak, sk = cfg.sk,
     endpoints = { ecs = cfg.url, bms = cfg.url }, concurrency = 8,
     retry = { attempts = 10, base = 0.01, cap = 0.05 } }
-  for k, v in pairs(over or {}) do opts[k] = v end
+  for k, v in pairs(over or {}) do
+    if v == NONE then opts[k] = nil else opts[k] = v end
+  end
   return assert(require("cloud").new(opts))
 end
 
@@ -157,8 +206,39 @@ function M.app.init(path)
   init_error = attempt_stop(shared_client)
 end
 
+-- The boot stop: every worker starts this timer; cloud.nginx.once lets one of them stop.
+local function boot_stop(premature)
+  if premature then return end
+  local b = cfg.boot
+  if not require("cloud.nginx").once("app", "boot-stop", b.ttl) then return end
+  ngx.shared.app:incr("boot_started", 1, 0)
+  local c = client()
+  local ids = {}
+  for n = b.from, b.to do ids[#ids + 1] = require("fakecloud.ids").server_id(b.service, n) end
+  local res, err = c["stop_" .. b.service](c, { ids = ids, poll_interval = 0.05 })
+  c:close()
+  ngx.shared.app:set("boot_result", require("cjson").encode(res and
+    { ok = res.ok, stopped = #res.stopped, failed = #res.failed } or { error = tostring(err) }))
+end
+
 function M.app.init_worker()
+  ngx.shared.app:incr("init_worker_runs", 1, 0)
   ngx.shared.app:set("init_worker", attempt_stop(shared_client))
+  if cfg.boot then assert(ngx.timer.at(0, boot_stop)) end
+end
+
+-- ?dict=&key=&ttl=: what cloud.nginx.once returns, or the error it raises.
+function M.app.once()
+  local a = ngx.req.get_uri_args()
+  local ok, won, err = pcall(require("cloud.nginx").once, a.dict, a.key, tonumber(a.ttl) or a.ttl)
+  ngx.say(require("cjson").encode(ok and { won = won, err = err and tostring(err) } or { raised = tostring(won) }))
+end
+
+function M.app.boot_state()
+  local d = ngx.shared.app
+  local result = d:get("boot_result")
+  ngx.say(require("cjson").encode{ init_worker_runs = d:get("init_worker_runs") or 0,
+    boot_started = d:get("boot_started") or 0, result = result and require("cjson").decode(result) or nil })
 end
 
 function M.app.in_log()
@@ -170,9 +250,13 @@ function M.app.errors()
     log = ngx.shared.app:get("log") })
 end
 
--- ?service=ecs&from=1&to=n [&shared=1] [&curl=1]: stops those servers; returns a summary.
+-- ?service=ecs&from=1&to=n [&shared=1] [&curl=1] [&endpoint=url] [&proxy=url]
+-- [&retry=default | &attempts=n]: stops those servers; returns a summary.
 local function stop(args)
-  local c = args.shared and shared_client or client()
+  local over = { proxy = args.proxy, retry = args.retry == "default" and NONE or nil }
+  if args.attempts then over.retry = { attempts = tonumber(args.attempts), base = 0.01, cap = 0.05 } end
+  if args.endpoint then over.endpoints = { ecs = args.endpoint, bms = args.endpoint } end
+  local c = args.shared and shared_client or client(over)
   if args.curl then -- the negative control: the blocking engine inside nginx
     c._transport = require("cloud.transport").new{ transport = "curl", concurrency = 8 }
   end
@@ -184,10 +268,10 @@ local function stop(args)
   local res, err = c["stop_" .. args.service](c, { ids = ids, force = true, poll_interval = 0.05 })
   if not args.shared then c:close() end
   ngx.update_time()
-  if not res then return { error = tostring(err) } end
+  if not res then return { error = tostring(err), code = err.code, elapsed = ngx.now() - t0 } end
   local f = res.failed[1]
   return { ok = res.ok, stopped = #res.stopped, failed = #res.failed, elapsed = ngx.now() - t0,
-    first_failure = f and (f.code .. ": " .. f.message) or nil, phase = ngx.get_phase() }
+    first_failure = f and (f.code .. ": " .. f.message) or nil, first_code = f and f.code, phase = ngx.get_phase() }
 end
 
 function M.app.stop_now()
@@ -204,6 +288,12 @@ function M.app.stop_later()
   ngx.say(ok and "started" or err)
 end
 
+-- /<resolver>/stop and /<resolver>/fetch: the same handlers, under another resolver.
+function M.app.by_path()
+  if ngx.var.uri:match("/stop$") then return M.app.stop_now() end
+  return M.app.fetch()
+end
+
 function M.app.result()
   local v = ngx.shared.app:get("result:" .. ngx.var.arg_key)
   if not v then return ngx.exit(404) end
@@ -211,11 +301,12 @@ function M.app.result()
 end
 
 -- Runs one request through the nginx transport: ?path=/raw/x (or url=), fresh, timeout,
--- max, verify; answers with the transport's response table as JSON.
+-- max, verify, proxy; answers with the transport's response table as JSON.
 function M.app.fetch()
   local a = ngx.req.get_uri_args()
   local t = require("cloud.transport").new{ concurrency = 2, timeout = tonumber(a.timeout) or 5,
-    connect_timeout = 1, verify_tls = a.verify ~= "0", max_response = tonumber(a.max) or 1024 * 1024 }
+    connect_timeout = 1, verify_tls = a.verify ~= "0", max_response = tonumber(a.max) or 1024 * 1024,
+    proxy = a.proxy }
   local url = a.url or ("http://127.0.0.1:" .. ngx.var.server_port .. a.path)
   t:add(7, a.method or "GET", url, { ["X-Test"] = "1" }, a.body, a.fresh == "1")
   local done = t:run(10)
@@ -240,8 +331,10 @@ function M.app.drop()
     active = active, queued = queued })
 end
 
+-- ?opt=name[&value=v]: cloud.new with that option (default value "/tmp/x.pem"); its error.
 function M.app.new_error()
-  local ok, err = pcall(client, { [ngx.var.arg_opt] = "/tmp/x.pem" })
+  local ok, err = pcall(client, { [ngx.var.arg_opt] = ngx.var.arg_value and ngx.unescape_uri(ngx.var.arg_value)
+    or "/tmp/x.pem" })
   ngx.say(ok and "no error" or tostring(err))
 end
 
