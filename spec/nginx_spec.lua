@@ -66,6 +66,18 @@ describe("inside nginx", function()
     error("no result for " .. key .. "\n" .. app:log():sub(-2000))
   end
 
+  it("calls on_request once per HTTP attempt, as the curl transport does", function()
+    fc:configure{ faults = { seed = 5, status = { [429] = 0.3 }, retry_after = 0 } }
+    local r = app:json("/stop?service=ecs&from=1&to=1500&observe=1")
+    assert_all_stopped(r, 1500)
+    local stats = fc:stats()
+    assert.are.equal(stats.calls.total, r.observed.n)
+    assert.is_true(r.observed.fields)
+    assert.are.equal(stats.faults["429"], r.observed.statuses["429"])
+    assert.is_true(r.observed.paths["POST /v1/{project_id}/cloudservers/action"])
+    assert.is_true(r.observed.paths["GET /v1/{project_id}/jobs/{job_id}"])
+  end)
+
   it("stops ECS and BMS fleets from a content handler through 429s, each sent once", function()
     fc:configure{ faults = { seed = 5, status = { [429] = 0.3 }, retry_after = 0 } }
     local ecs = app:json("/stop?service=ecs&from=1&to=3000")

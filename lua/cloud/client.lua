@@ -20,6 +20,7 @@ local KNOWN = {
   region = true, project_id = true, ak = true, sk = true, security_token = true, endpoints = true,
   concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
   proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
+  on_request = true,
 }
 local SERVICES = { ecs = true, bms = true }
 M.OPTIONS = KNOWN
@@ -89,6 +90,7 @@ function M.new(opts)
     if problem then errors.argument(WHERE, "endpoints." .. name, problem) end
   end
   check.func(WHERE, opts, "logger")
+  check.func(WHERE, opts, "on_request")
   local c = setmetatable({}, Client)
   local http = defaults.http
   c._concurrency = check.integer(WHERE, opts, "concurrency", http.concurrency, 1, 1024)
@@ -98,6 +100,7 @@ function M.new(opts)
   c._max_response = check.integer(WHERE, opts, "max_response", http.max_response, 1024)
   local retry = check_retry(opts.retry)
   c._logger = opts.logger
+  c._on_request = opts.on_request
   c.protect_tag = opts.protect_tag or defaults.protect_tag
 
   local resolved = credentials.resolve(opts)
@@ -195,6 +198,7 @@ function Client:_scheduler()
     policy = self._policy,
     clock = self._clock,
     log = function(line) self:_log(line) end,
+    on_request = self._on_request,
   }
 end
 

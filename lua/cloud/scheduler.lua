@@ -20,6 +20,12 @@ local last_id = 0
 
 local function ignore() end
 
+--- The path of a call with its ids left out, for metrics: "/v1/{project_id}/jobs/{job_id}".
+-- Every ECS and BMS path starts with the project id; a job id ends a job's path.
+function M.path_template(path)
+  return (path:gsub("^/v1/[^/]+/", "/v1/{project_id}/"):gsub("/jobs/[^/]+$", "/jobs/{job_id}"))
+end
+
 --- Builds a scheduler from what it works with; it knows nothing of the client.
 -- @tparam table c
 --   transport: the HTTP engine (cloud.transport: add, run, drop_queued);
@@ -27,7 +33,9 @@ local function ignore() end
 --   policy: {concurrency=, timeout=, attempts=, base=, cap=} (the engine's concurrency and
 --   timeout; the retry policy of cloud.retry);
 --   clock: a cloud.clock (the cloud's time, for Retry-After dates and clock skew);
---   log: function(line), or nil.
+--   log: function(line), or nil;
+--   on_request: function(info), or nil: called once per HTTP attempt with its answer (see
+--   Scheduler:_observe); what it raises is logged and ignored.
 function M.new(c)
   local policy = c.policy
   return setmetatable({
@@ -36,6 +44,7 @@ function M.new(c)
     policy = policy,
     clock = c.clock,
     log = c.log or ignore,
+    on_request = c.on_request,
     concurrency = policy.concurrency,
     -- As many calls again wait signed in the transport, which starts one the moment
     -- another ends, not after Lua has read that answer and made the next body.
@@ -99,6 +108,7 @@ function Scheduler:_send(call)
     call.body, call.body_fn = call.body_fn(), nil -- kept for retries
   end
   local req = self.sign(call)
+  call.sent_at = core.now()
   last_id = last_id + 1
   local id = last_id
   self.inflight[id] = call
@@ -159,12 +169,25 @@ local function step_line(policy, step, call, r, value)
   end
 end
 
+-- Tells the caller's on_request about one HTTP attempt: what was called (ids left out of
+-- the path, so metrics do not grow with the fleet), how it ended and how long it took
+-- from being handed to the transport.
+function Scheduler:_observe(call, r)
+  local ok, e = pcall(self.on_request, {
+    service = call.service, method = call.method, path = M.path_template(call.path),
+    status = r.status, code = r.err and r.err.code or nil, ok = r.ok == true,
+    duration = core.now() - call.sent_at, attempt = call.tries.attempts, request_id = r.request_id,
+  })
+  if not ok then self.log("on_request raised: " .. tostring(e)) end
+end
+
 function Scheduler:_finish(resp)
   local call = self.inflight[resp.id]
   if not call then return end
   self.inflight[resp.id] = nil
   self.ninflight = self.ninflight - 1
   local r = interpret(call, resp)
+  if self.on_request then self:_observe(call, r) end
   r.retry_after = retry.parse_retry_after(resp.retry_after, self.clock:now())
   local skew = r.status == 401 and self.clock:skew(resp.date) or nil
   local step, delay = retry.next_step(self.policy, call.tries, r, skew)

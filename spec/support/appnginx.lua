@@ -251,11 +251,23 @@ function M.app.errors()
 end
 
 -- ?service=ecs&from=1&to=n [&shared=1] [&curl=1] [&endpoint=url] [&proxy=url]
--- [&retry=default | &attempts=n]: stops those servers; returns a summary.
+-- [&retry=default | &attempts=n] [&observe=1]: stops those servers; returns a summary (with
+-- observe, what on_request saw).
 local function stop(args)
   local over = { proxy = args.proxy, retry = args.retry == "default" and NONE or nil }
   if args.attempts then over.retry = { attempts = tonumber(args.attempts), base = 0.01, cap = 0.05 } end
   if args.endpoint then over.endpoints = { ecs = args.endpoint, bms = args.endpoint } end
+  local seen
+  if args.observe then -- on_request: what a metrics hook sees of each HTTP attempt
+    seen = { n = 0, paths = {}, statuses = {}, fields = true }
+    over.on_request = function(i)
+      seen.n = seen.n + 1
+      seen.paths[i.method .. " " .. i.path] = true
+      seen.statuses[tostring(i.status)] = (seen.statuses[tostring(i.status)] or 0) + 1
+      seen.fields = seen.fields and i.service == args.service and type(i.duration) == "number"
+        and i.attempt >= 1 and type(i.request_id) == "string" and (i.ok or i.code ~= nil)
+    end
+  end
   local c = args.shared and shared_client or client(over)
   if args.curl then -- the negative control: the blocking engine inside nginx
     c._transport = require("cloud.transport").new{ transport = "curl", concurrency = 8 }
@@ -270,7 +282,7 @@ local function stop(args)
   ngx.update_time()
   if not res then return { error = tostring(err), code = err.code, elapsed = ngx.now() - t0 } end
   local f = res.failed[1]
-  return { ok = res.ok, stopped = #res.stopped, failed = #res.failed, elapsed = ngx.now() - t0,
+  return { ok = res.ok, stopped = #res.stopped, failed = #res.failed, elapsed = ngx.now() - t0, observed = seen,
     first_failure = f and (f.code .. ": " .. f.message) or nil, first_code = f and f.code, phase = ngx.get_phase() }
 end
 
