@@ -55,7 +55,8 @@ const idset_batch *idset_lua_checkbatch(lua_State *L, const idset *s, int i) {
   return b;
 }
 
-/* Where the keys of the array at index t go wrong: pushes a message, or returns 0. */
+/* Where the keys of the array at index t go wrong: pushes what is wrong with option 'ids'
+ * (the end of "option 'ids' ..."), or returns 0. */
 static int bad_keys(lua_State *L, int t, size_t n) {
   size_t count = 0;
   lua_pushnil(L);
@@ -67,12 +68,12 @@ static int bad_keys(lua_State *L, int t, size_t n) {
       const char *name = lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER
                              ? lua_tostring(L, -1) /* a copy: the key itself is not converted */
                              : luaL_typename(L, -1);
-      lua_pushfstring(L, "option 'ids' must be an array (found key %s)", name);
+      lua_pushfstring(L, "must be an array (found key %s)", name);
       return 1;
     }
   }
   if (count != n) {
-    lua_pushliteral(L, "option 'ids' must be an array without holes");
+    lua_pushliteral(L, "must be an array without holes");
     return 1;
   }
   return 0;
@@ -138,7 +139,18 @@ static int fill_checked(lua_State *L, idset *s, size_t n) {
   return expect == n + 1;
 }
 
-/* core.idset(ids, checked) -> set | nil, message. checked: the ids come from the caller
+/* A refusal of the caller's ids: nil, the message, the field ("ids" or "ids[3]") and the
+ * problem, on top of the stack (the problem is there already). The Lua layer raises it as
+ * an argument error from field and problem; nothing reads the message to find them. */
+static int refuse(lua_State *L, const char *field) {
+  lua_pushnil(L);
+  lua_pushfstring(L, strcmp(field, "ids") == 0 ? "option '%s' %s" : "%s %s", field, lua_tostring(L, -2));
+  lua_pushstring(L, field);
+  lua_pushvalue(L, -4);
+  return 4;
+}
+
+/* core.idset(ids, checked) -> set | nil, message, field, problem. checked: the ids come from the caller
  * and must be non-empty strings of valid UTF-8, at most ID_MAX_BYTES long and without
  * control characters, in an array without holes or other keys; else any strings will do
  * (ids read from the cloud). */
@@ -148,9 +160,8 @@ static int idset_new(lua_State *L) {
   lua_settop(L, 1);
   size_t n = lua_rawlen(L, 1);
   if (n > IDSET_MAX) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "option 'ids' has more ids than a set can hold");
-    return 2;
+    lua_pushliteral(L, "has more ids than a set can hold");
+    return refuse(L, "ids");
   }
 
   idset_ud *u = lua_newuserdata(L, sizeof *u); /* userdata first, then the memory: slot 2 */
@@ -165,15 +176,12 @@ static int idset_new(lua_State *L) {
   idset_clear(&u->set);
   if (checked && bad_keys(L, 1, n)) {
     idset_free(&u->set);
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
+    return refuse(L, "ids");
   }
   if (checked && n == 0) {
     idset_free(&u->set);
-    lua_pushnil(L);
-    lua_pushliteral(L, "option 'ids' is empty: nothing to stop");
-    return 2;
+    lua_pushliteral(L, "is empty: nothing to stop");
+    return refuse(L, "ids");
   }
   for (size_t i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, (lua_Integer)i);
@@ -183,9 +191,10 @@ static int idset_new(lua_State *L) {
                          : checked ? bad_id(p, len) : NULL;
     if (why) {
       idset_free(&u->set);
-      lua_pushnil(L);
-      lua_pushfstring(L, "ids[%d] %s", (int)i, why);
-      return 2;
+      lua_pushstring(L, why);
+      char field[32];
+      snprintf(field, sizeof field, "ids[%lu]", (unsigned long)i);
+      return refuse(L, field);
     }
     int added;
     uint32_t at = idset_add(&u->set, p, len, &added);

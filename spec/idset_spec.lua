@@ -31,9 +31,12 @@ describe("core.idset", function()
 
   it("refuses what is not an array of ids, naming the place", function()
     local function refuses(ids, text)
-      local set, why = core.idset(ids, true)
+      local set, why, field, problem = core.idset(ids, true)
       assert.is_nil(set)
       assert.truthy(why:find(text, 1, true), why)
+      -- The field and the problem come apart too, so nobody reads them out of the message.
+      assert.truthy(field == "ids" or field:match("^ids%[%d+%]$"), field)
+      assert.truthy(why:find(field, 1, true) and why:sub(-#problem) == problem, why)
     end
     refuses({}, "option 'ids' is empty")
     refuses({ x = "a" }, "option 'ids' must be an array (found key x)")

@@ -21,21 +21,14 @@ local STOP_OPTIONS = {
   exclude = true, confirm = true,
 }
 
--- core.idset's refusal ("option 'ids' ..." or "ids[3] ...") as the option and the problem.
-local function ids_problem(why)
-  local field, problem = why:match("^option '(ids)' (.*)$")
-  if not field then field, problem = why:match("^(ids%[%d+%]) (.*)$") end
-  return field or "ids", problem or why
-end
-
 -- Checks the ids in one pass and returns the ledger of them (its set, made in C while
 -- checking: a million ids are checked in milliseconds); nil for an empty array, which
 -- asks for nothing.
 local function check_ids(where, ids)
   if type(ids) ~= "table" then errors.argument(where, "ids", "must be an array of server ids") end
   if next(ids) == nil then return nil end
-  local l, why = ledger.checked(ids)
-  if not l then errors.argument(where, ids_problem(why)) end
+  local l, field, problem = ledger.checked(ids)
+  if not l then errors.argument(where, field, problem) end
   return l
 end
 
