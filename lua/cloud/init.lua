@@ -13,6 +13,8 @@ local errors = require "cloud.errors"
 local json = require "cloud.json"
 local ledger = require "cloud.result"
 local pattern = require "cloud.pattern"
+local ready = require "cloud.ready"
+local regions = require "cloud.regions"
 
 local M = { VERSION = "0.1.0" }
 local Client = client_mod.Client
@@ -21,6 +23,16 @@ local Client = client_mod.Client
 -- @tparam table opts region, project_id, ak, sk, security_token, endpoints, concurrency,
 --   timeout, connect_timeout, verify_tls, ca_file, proxy, retry, logger
 M.new = client_mod.new
+
+--- The regions where the official SDKs offer a service, sorted (a new table each call).
+-- @tparam string service "ecs" or "bms"
+-- @treturn {string,...} region names
+function M.regions(service)
+  if service ~= "ecs" and service ~= "bms" then
+    errors.argument("cloud.regions", "service", "must be \"ecs\" or \"bms\"")
+  end
+  return regions.list(service)
+end
 
 --- Encodes a result (or any table of plain values) as JSON, with its array fields written
 -- as arrays even when empty (cjson alone writes `{}` for "no failures").
@@ -140,6 +152,12 @@ local function stop_checked(self, service, opts, o)
     res.requested = #excluded
     return res
   end
+  -- [i16 hook] Keys (temporary ones fetched now) and the project id (IAM) before any call.
+  local is_ready, not_ready = ready.ensure(self)
+  if not is_ready then
+    if o.id_set then o.id_set:close() end
+    return nil, not_ready
+  end
   local plan, err = select.plan(self, service, opts, o)
   if not plan then
     if o.id_set then o.id_set:close() end
@@ -211,6 +229,8 @@ function Client:stop_bms(opts)
 end
 
 local function run_list(self, service, query)
+  local is_ready, not_ready = ready.ensure(self) -- [i16 hook] as in stop_checked
+  if not is_ready then return nil, not_ready end
   local sched = scheduler.new(self)
   local out, err
   servers.fetch(sched, self, service, query or {}, function(list, e) out, err = list, e end)

@@ -149,6 +149,11 @@ function Scheduler:_finish(resp)
     log(self, ("clock: the cloud's clock is %+d s from ours; signing again with its time (%s)")
       :format(math.floor(skew + 0.5), call.label or call.path))
     self:_enqueue(call)
+  elseif r.status == 401 and not call.rekeyed and self.client:_renew_keys(call) then
+    -- Temporary keys that expired on the way: signed again, once, with fresh ones.
+    call.rekeyed = true
+    log(self, ("keys: signing again with fresh temporary keys (%s)"):format(call.label or call.path))
+    self:_enqueue(call)
   elseif r.retry and call.attempts < self.policy.attempts then
     local delay = retry.delay(self.policy, call.attempts, r.retry_after)
     log(self, ("retry %d/%d in %.2fs: %s %s: %s"):format(call.attempts, self.policy.attempts - 1,

@@ -19,7 +19,9 @@ local function curl(opts)
     connect_timeout = opts.connect_timeout,
     verify_tls = opts.verify_tls,
     ca_file = opts.ca_file,
-    proxy = opts.proxy,
+    -- "env": libcurl reads HTTPS_PROXY, NO_PROXY and friends itself, as curl does.
+    proxy = opts.proxy ~= "env" and opts.proxy or nil,
+    proxy_from_env = opts.proxy == "env" or nil,
     max_response = opts.max_response,
   }
 end

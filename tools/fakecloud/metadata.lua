@@ -10,6 +10,8 @@
 --   ttl = seconds      the keys' life (default 3600)
 --   agency = false     the key call answers "Please configure Cloud Service Agency first"
 --   hang = seconds     both calls wait that long first (a service that does not answer)
+--   expires_early = s  the signed API refuses the keys this long before the expires_at
+--                       announced (keys revoked early, or clocks that differ)
 local config = require "fakecloud.config"
 local json = require "fakecloud.json"
 local respond = require "fakecloud.respond"
@@ -29,6 +31,7 @@ local function settings(S)
     ttl = tonumber(v(m.ttl)) or 3600,
     agency = v(m.agency) ~= false,
     hang = tonumber(v(m.hang)) or 0,
+    expires_early = tonumber(v(m.expires_early)) or 0,
   }
 end
 
@@ -59,7 +62,7 @@ local function token_call(S, cfg)
   if not ttl or ttl < 1 or ttl > TOKEN_MAX_TTL or ttl % 1 ~= 0 then
     return send(400, "X-Metadata-Token-Ttl-Seconds must be a whole number from 1 to " .. TOKEN_MAX_TTL)
   end
-  local token = hex(24)
+  local token = hex(8) .. "-" .. hex(8) .. "-" .. hex(8)
   S.meta_tokens[token] = ngx.now() + ttl
   return send(200, token)
 end
@@ -82,10 +85,10 @@ local function key_call(S, cfg)
   S.creds = keep
   st.issued = st.issued + 1
   local cred = { ak = ("TMPAK%06d%s"):format(st.issued, hex(4):upper()), sk = hex(20),
-                 security_token = hex(300), expires_at = now + cfg.ttl }
+                 security_token = hex(300), expires_at = now + cfg.ttl - cfg.expires_early }
   S.creds[#S.creds + 1] = cred
   return send(200, json.encode({ credential = { access = cred.ak, secret = cred.sk,
-    securitytoken = cred.security_token, expires_at = iso(cred.expires_at) } }), "application/json")
+    securitytoken = cred.security_token, expires_at = iso(now + cfg.ttl) } }), "application/json")
 end
 
 function M.handle()
