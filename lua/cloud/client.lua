@@ -107,15 +107,6 @@ function M.new(opts)
   if (opts.ak == nil) ~= (opts.sk == nil) then
     errors.argument(WHERE, opts.ak and "sk" or "ak", "is required with '" .. (opts.ak and "ak" or "sk") .. "'")
   end
-  if opts.ca_file then -- told now, not as a TLS failure of every call
-    local f, why = io.open(opts.ca_file, "rb")
-    if not f then errors.argument(WHERE, "ca_file", "cannot be read (" .. tostring(why):gsub("^.*: ", "") .. ")") end
-    f:close()
-  end
-  -- proxy = "env": HTTPS_PROXY, NO_PROXY and friends, read by libcurl as curl reads them.
-  if opts.proxy ~= nil and opts.proxy ~= "env" and not opts.proxy:match("^%a[%w+.%-]*://[^%s/?#]+/?$") then
-    errors.argument(WHERE, "proxy", "must be \"env\" or a URL like http://host:port")
-  end
   local c = setmetatable({}, Client)
   c._concurrency = check.integer(WHERE, opts, "concurrency", 8, 1, 1024)
   c._timeout = check.number(WHERE, opts, "timeout", 30, 0.001)

@@ -13,6 +13,15 @@ local WHERE = "cloud.new"
 
 -- The C engine's options; the nginx one ignores ca_file and proxy (refused below).
 local function curl(opts)
+  if opts.ca_file then -- told now, not as a TLS failure of every call
+    local f, why = io.open(opts.ca_file, "rb")
+    if not f then errors.argument(WHERE, "ca_file", "cannot be read (" .. tostring(why):gsub("^.*: ", "") .. ")") end
+    f:close()
+  end
+  -- proxy = "env": HTTPS_PROXY, NO_PROXY and friends, read by libcurl as curl reads them.
+  if opts.proxy ~= nil and opts.proxy ~= "env" and not opts.proxy:match("^%a[%w+.%-]*://[^%s/?#]+/?$") then
+    errors.argument(WHERE, "proxy", "must be \"env\" or a URL like http://host:port")
+  end
   return require("cloud.core").http{
     concurrency = opts.concurrency,
     timeout = opts.timeout,
@@ -43,8 +52,9 @@ local function nginx(opts)
 end
 
 --- Builds the transport for a client.
--- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy,
---   max_response, transport ("nginx", "curl" or nil: nginx when running inside nginx)
+-- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy
+--   (a URL, or "env": the proxy environment variables, as curl reads them), max_response,
+--   transport ("nginx", "curl" or nil: nginx when running inside nginx)
 function M.new(opts)
   local kind = opts.transport
   if kind == nil then kind = phase.in_nginx() and "nginx" or "curl" end
