@@ -38,7 +38,8 @@ describe("cloud-stop connection flags", function()
     sh(("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=private-ca -keyout ca.key -out ca.pem"
       .. " && openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out req.csr"
       .. " && printf \"subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n\" > ext.cnf"
-      .. " && openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out cert.pem")
+      .. " && openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf"
+      .. " -out cert.pem")
       :format(dir))
     tls = assert(launcher.start{ config = { job_duration = 0.02 },
       tls = { cert = dir .. "/cert.pem", key = dir .. "/key.pem" } })
@@ -92,7 +93,8 @@ describe("cloud-stop connection flags", function()
     local env = keys(tls)
     env.HTTPS_PROXY = proxy.url
     local before = connects()
-    local r = run({ "ecs", ecs(4), "--endpoint", tls.url, "--ca-file", dir .. "/ca.pem", "--poll-interval", "0.05" }, env)
+    local r = run({ "ecs", ecs(4), "--endpoint", tls.url, "--ca-file", dir .. "/ca.pem", "--poll-interval", "0.05" },
+      env)
     assert.equal(0, r.code, r.stderr)
     assert.equal(1, (tls:server(ecs(4))).stop_requests)
     assert.truthy(connects() > before, table.concat(proxy:log(), "\n"))

@@ -202,7 +202,8 @@ describe("core.security_key", function()
     local bad = {
       { '{"credential": {"access": "A"}}', "lacks" },
       { '{"credential": "x"}', "not an object" },
-      { '{"credential": {"access": "A", "secret": "s", "securitytoken": "t\\r\\n", "expires_at": "x"}}', "header value" },
+      { '{"credential": {"access": "A", "secret": "s", "securitytoken": "t\\r\\n", "expires_at": "x"}}',
+        "header value" },
       { '{"credential": {"access": "A B", "secret": "s", "securitytoken": "t", "expires_at": "x"}}', "access key" },
       { '{"credential": {"access": "A", "secret": "s", "securitytoken": "t", "expires_at": "x"}} x', "after" },
       { '{"credential": {"access": "A", "secret": "SEEME', "end of input" },

@@ -106,7 +106,8 @@ describe("project id discovery", function()
     assert.truthy(out:find("no project named cn-north-4", 1, true), out)
     assert.truthy(out:find("options: not given; HUAWEICLOUD_SDK_PROJECT_ID: not set; credentials file ", 1, true), out)
     assert.truthy(out:find("/v3/projects?name=cn-north-4", 1, true), out)
-    assert(fc:configure{ iam = { projects = { { id = "p1", name = "cn-north-4" }, { id = "p2", name = "cn-north-4" } } } })
+    assert(fc:configure{ iam = { projects = { { id = "p1", name = "cn-north-4" },
+                                              { id = "p2", name = "cn-north-4" } } } })
     out = run(fc, [[
       local res, err = assert(new()):list_ecs{}
       print(res, err.code, err.message)

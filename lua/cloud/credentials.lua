@@ -79,7 +79,9 @@ end
 -- The file, read once: { values = {...} } or { why = "..." }, with `label` naming it.
 local function file_source(getenv, warnings)
   local path, from = M.file_path(getenv)
-  if not path then return { why = "no path to look at (HOME and " .. ENV.file .. " are not set)", label = "credentials file" } end
+  if not path then
+    return { why = "no path to look at (HOME and " .. ENV.file .. " are not set)", label = "credentials file" }
+  end
   local label = "credentials file " .. path
   local values, mode_or_why = M.read_file(path)
   if not values then
@@ -134,7 +136,8 @@ function M.resolve(opts, getenv)
     return file
   end
 
-  out.source = { project_id = out.project_id ~= nil and "option" or nil, region = out.region ~= nil and "option" or nil }
+  out.source = { project_id = out.project_id ~= nil and "option" or nil,
+                 region = out.region ~= nil and "option" or nil }
   if out.ak ~= nil or out.sk ~= nil then
     out.source.keys = "options"
   else
@@ -146,7 +149,8 @@ function M.resolve(opts, getenv)
       if out.security_token == nil then out.security_token = nonempty(getenv(ENV.security_token)) end
       out.source.keys = "environment"
     else
-      half = eak and (ENV.ak .. " set, " .. ENV.sk .. " missing") or esk and (ENV.sk .. " set, " .. ENV.ak .. " missing")
+      half = eak and (ENV.ak .. " set, " .. ENV.sk .. " missing")
+        or esk and (ENV.sk .. " set, " .. ENV.ak .. " missing")
       tried.keys[#tried.keys + 1] = "environment: " .. (half or (ENV.ak .. " and " .. ENV.sk .. " not set"))
       local f = the_file()
       local k, why = keys_from_file(f)
