@@ -173,6 +173,48 @@ describe("metadata credentials", function()
   end)
 end)
 
+describe("a security token given with fixed keys", function()
+  local TOKEN = "TOKENSPOTME" .. ("7"):rep(60)
+  local fc
+  setup(function()
+    fc = env.start{ job_duration = 0.02,
+                    credentials = { { ak = "TOKAK", sk = "TOKSK000000000", security_token = TOKEN } } }
+  end)
+  teardown(function() fc:stop() end)
+
+  local function never(where, v, seen)
+    seen = seen or {}
+    if type(v) == "string" then
+      assert.is_nil(v:find("TOKENSPOTME", 1, true), where .. " shows the security token")
+    elseif type(v) == "table" and not seen[v] then
+      seen[v] = true
+      for k, x in pairs(v) do never(where, k, seen) never(where .. "." .. tostring(k), x, seen) end
+    end
+  end
+
+  it("is sent and signed from C memory, and never shows, not even in the gateway's 401", function()
+    local lines = {}
+    local c = env.client(fc, { ak = "TOKAK", sk = "TOKSK000000000", security_token = TOKEN,
+                               logger = function(l) lines[#lines + 1] = l end })
+    local res = assert(c:stop_ecs{ ids = env.ids("ecs", 1, 2), poll_interval = 0.02 })
+    assert.is_true(res.ok) -- the emulator checks X-Security-Token
+    assert.are.equal("userdata", type(c._keys.keys.token))
+    never("client", c)
+    never("tostring(client)", tostring(c))
+    c:close()
+    -- A wrong SK: the gateway's 401 quotes its canonical request, token included.
+    c = env.client(fc, { ak = "TOKAK", sk = "WRONGSK", security_token = TOKEN,
+                         logger = function(l) lines[#lines + 1] = l end })
+    res = c:stop_ecs{ ids = env.ids("ecs", 3, 3), force = true }
+    c:close()
+    assert.are.equal(401, res.failed[1].status)
+    assert.truthy(res.failed[1].message:find("x-security-token:(hidden)", 1, true), res.failed[1].message)
+    never("result", res)
+    never("log", lines)
+    never("json", cjson.encode(res))
+  end)
+end)
+
 describe("core.security_key", function()
   local ANSWER = [[{"credential": {"access": "TMPAK1", "secret": "S\u0045CRET", "securitytoken": "tok\/en",
     "expires_at": "2026-11-29T12:00:00.000000Z", "extra": [1, {"a": null}]}, "other": true}]]
