@@ -65,7 +65,9 @@ function Temporary:_fetch()
       self.retry_at = core.now() + RETRY_AFTER
       return nil, ("its keys had expired when they arrived (expires_at %s s ago)"):format(math.floor(-life))
     end
-    self.generation = gen + 1
+    -- The service hands out the same keys until shortly before they expire: only new
+    -- ones make a new generation (a call refused with these would be refused again).
+    if not self.keys or self.keys.ak ~= k.ak then self.generation = gen + 1 end
     k.generation = self.generation
     -- The old keys are not closed here: a request still queued may carry their token.
     -- They are wiped when collected.
