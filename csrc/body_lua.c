@@ -24,6 +24,14 @@ static int body_close(lua_State *L) {
   return 0;
 }
 
+/* body:wipe(): close() that overwrites the bytes first, for an answer that held secrets
+ * (the metadata service's security key). */
+static int body_wipe(lua_State *L) {
+  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+  cbuf_wipe(&b->buf);
+  return 0;
+}
+
 static int body_len(lua_State *L) {
   body_ud *b = luaL_checkudata(L, 1, BODY_MT);
   lua_pushinteger(L, (lua_Integer)b->buf.len);
@@ -127,7 +135,8 @@ static int stop_body(lua_State *L) {
 
 void body_lua_open(lua_State *L) {
   static const luaL_Reg meta[] = {{"__gc", body_close}, {"__len", body_len}, {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"close", body_close}, {"string", body_string}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"close", body_close}, {"string", body_string},
+                                     {"wipe", body_wipe}, {NULL, NULL}};
   class_metatable(L, BODY_MT, meta, methods);
   lua_pop(L, 1);
   lua_pushcfunction(L, stop_body);

@@ -1,6 +1,8 @@
 /* luaopen_cloud_core: the C core's entry point. Registers the signer, secrets, the
  * HTTP engine, the id set, the job reader and clock helpers that plain Lua lacks. Does no I/O. */
 #include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "compat.h"
@@ -8,6 +10,7 @@
 #include "http_lua.h"
 #include "idset_lua.h"
 #include "jobscan_lua.h"
+#include "keyscan_lua.h"
 #include "secret.h"
 #include "sign_lua.h"
 
@@ -44,6 +47,23 @@ static int core_sleep(lua_State *L) {
   return 0;
 }
 
+/* core.file_mode(path) -> permission bits (an integer), kind ("file", "directory" or
+ * "other"); nil, reason when stat fails. For the credentials file: its size and type are
+ * checked before reading, and a key readable by others is worth a warning. */
+static int core_file_mode(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(errno));
+    return 2;
+  }
+  lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+  lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
+  lua_pushinteger(L, (lua_Integer)st.st_size);
+  return 3;
+}
+
 /* The module's entry point, which require finds by this name. */
 int luaopen_cloud_core(lua_State *L);
 
@@ -51,6 +71,7 @@ int luaopen_cloud_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"secret", secret_new}, {"http", http_lua_new},
       {"now", core_now},    {"time", core_time},    {"sleep", core_sleep},
+      {"file_mode", core_file_mode}, {"header_line", secret_header_line},
       {NULL, NULL}};
   secret_open(L);
   http_lua_open(L);
@@ -59,6 +80,8 @@ int luaopen_cloud_core(lua_State *L) {
   lua_setfield(L, -2, "sign");
   jobscan_lua_push(L);
   lua_setfield(L, -2, "job_outcomes");
+  keyscan_lua_push(L);
+  lua_setfield(L, -2, "security_key");
   idset_lua_open(L);
   lua_setfield(L, -2, "idset");
   body_lua_open(L);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/crypto.h>
 
 typedef struct transfer {
   struct transfer *next;            /* pending or done queue */
@@ -58,10 +59,16 @@ static transfer *pop(queue *q) {
   return t;
 }
 
+void http_slist_wipe(struct curl_slist *list) {
+  for (struct curl_slist *l = list; l; l = l->next)
+    if (l->data) OPENSSL_cleanse(l->data, strlen(l->data));
+  curl_slist_free_all(list);
+}
+
 static void transfer_free(transfer *t) {
   if (!t) return;
   if (t->easy) curl_easy_cleanup(t->easy);
-  curl_slist_free_all(t->headers);
+  http_slist_wipe(t->headers);
   free(t->body);
   cbuf_free(&t->resp.body);
   free(t);
@@ -158,8 +165,9 @@ static int configure(http_engine *e, transfer *t, const char *method, const char
   SET(CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
   SET(CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
   if (e->ca_file) SET(CURLOPT_CAINFO, e->ca_file);
-  /* An explicit empty proxy makes curl ignore http_proxy and friends. */
-  SET(CURLOPT_PROXY, e->proxy ? e->proxy : "");
+  /* An explicit empty proxy makes curl ignore http_proxy and friends; left unset, curl
+   * reads them (HTTPS_PROXY, NO_PROXY, ...) as the curl tool does. */
+  if (!o->proxy_from_env) SET(CURLOPT_PROXY, e->proxy ? e->proxy : "");
   /* libcurl re-sends a request by itself when a reused connection dies before any
    * answer. A stop the cloud may already have accepted must never go twice, so such
    * requests get a connection of their own (which later GETs may reuse). */
@@ -182,7 +190,7 @@ int http_engine_add(http_engine *e, long long id, const char *method, const char
                     int raw) {
   transfer *t = calloc(1, sizeof *t);
   if (!t) {
-    curl_slist_free_all(headers);
+    http_slist_wipe(headers);
     return -1;
   }
   t->headers = headers;
@@ -279,7 +287,7 @@ static void finish(http_engine *e, CURL *easy, CURLcode rc) {
   /* The handle is done; free it now rather than holding a socket-less easy. */
   curl_easy_cleanup(t->easy);
   t->easy = NULL;
-  curl_slist_free_all(t->headers);
+  http_slist_wipe(t->headers);
   t->headers = NULL;
   free(t->body);
   t->body = NULL;

@@ -16,6 +16,7 @@ typedef struct {
   int verify_tls;
   const char *ca_file;     /* NULL: the system store */
   const char *proxy;       /* NULL: none (curl's proxy environment variables are ignored) */
+  int proxy_from_env;      /* 1: no proxy of ours; libcurl reads HTTPS_PROXY, NO_PROXY, ... */
   size_t max_response;     /* bytes of body kept before the transfer is failed */
 } http_options;
 
@@ -77,5 +78,8 @@ size_t http_engine_queued(const http_engine *e);
 size_t http_engine_drop_queued(http_engine *e);
 
 const char *http_error_name(http_error e);
+
+/* Frees a header list after overwriting its lines: one may carry a security token. */
+void http_slist_wipe(struct curl_slist *list);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <openssl/crypto.h>
 
 #include "body_lua.h"
 #include "canon.h"
@@ -11,6 +12,7 @@
 #include "http.h"
 #include "http_lua.h"
 #include "number.h"
+#include "secret.h"
 
 #define HTTP_MT "cloud.core.http"
 #define WHERE "cloud.core.http"
@@ -74,10 +76,11 @@ static const char *opt_string(lua_State *L, int t, const char *name) {
   return s;
 }
 
-/* core.http{ concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy, max_response } */
+/* core.http{ concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy, proxy_from_env,
+ *             max_response } */
 int http_lua_new(lua_State *L) {
   static const char *const known[] = {"concurrency", "timeout", "connect_timeout", "verify_tls",
-                                      "ca_file", "proxy", "max_response", NULL};
+                                      "ca_file", "proxy", "proxy_from_env", "max_response", NULL};
   if (lua_isnoneornil(L, 1)) lua_newtable(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -106,6 +109,10 @@ int http_lua_new(lua_State *L) {
   lua_pop(L, 1);
   o.ca_file = opt_string(L, 1, "ca_file");
   o.proxy = opt_string(L, 1, "proxy");
+  lua_getfield(L, 1, "proxy_from_env");
+  o.proxy_from_env = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (o.proxy && o.proxy_from_env) luaL_error(L, WHERE ": options 'proxy' and 'proxy_from_env' exclude each other");
 
   engine_ud *u = lua_newuserdata(L, sizeof *u); /* userdata first, then the resource */
   u->engine = NULL;
@@ -123,7 +130,9 @@ static int engine_close(lua_State *L) {
   return 0;
 }
 
-/* Builds "Name: value" lines from the headers table at index t. */
+/* Builds "Name: value" lines from the headers table at index t. A value may be a
+ * cloud.core.secret (a security token): its bytes go from C memory to the list, and the
+ * list is wiped when freed (http_slist_wipe). */
 static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
   struct curl_slist *list = NULL;
   char line[8192];
@@ -131,11 +140,13 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
   lua_pushnil(L);
   while (lua_next(L, t)) {
     cstr name, value;
-    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
-      *bad = "header names and values must be strings";
+    int secret = 0;
+    if (lua_type(L, -2) != LUA_TSTRING ||
+        (lua_type(L, -1) != LUA_TSTRING && !(secret = secret_peek(L, -1, &value)))) {
+      *bad = "header names and values must be strings (or secrets)";
     } else {
       name.p = lua_tolstring(L, -2, &name.n);
-      value.p = lua_tolstring(L, -1, &value.n);
+      if (!secret) value.p = lua_tolstring(L, -1, &value.n);
       if (!canon_is_token(name) || !canon_is_field_value(value)) *bad = "a header is malformed";
       else if (name.n + value.n + 3 > sizeof line) *bad = "a header is too long";
     }
@@ -143,11 +154,12 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
     if (!*bad) {
       snprintf(line, sizeof line, "%.*s: %.*s", (int)name.n, name.p, (int)value.n, value.p);
       next = curl_slist_append(list, line);
+      if (secret) OPENSSL_cleanse(line, sizeof line);
       if (!next) *bad = "out of memory";
     }
     if (*bad) {
       lua_pop(L, 2);
-      curl_slist_free_all(list);
+      http_slist_wipe(list);
       return NULL;
     }
     list = next;
@@ -156,7 +168,7 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
   /* No 100-continue round trip: the gateway answers large bodies directly. */
   struct curl_slist *next = curl_slist_append(list, "Expect:");
   if (!next) {
-    curl_slist_free_all(list);
+    http_slist_wipe(list);
     *bad = "out of memory";
     return NULL;
   }

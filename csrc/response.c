@@ -35,6 +35,8 @@ void response_header_line(http_response *r, const char *line, size_t n) {
     return;
   }
   take(line, n, "x-request-id", r->request_id, sizeof r->request_id);
+  /* IAM names its request id otherwise; X-Request-Id wins when both come. */
+  if (!r->request_id[0]) take(line, n, "x-iam-trace-id", r->request_id, sizeof r->request_id);
   take(line, n, "retry-after", r->retry_after, sizeof r->retry_after);
   take(line, n, "date", r->date, sizeof r->date);
   char len[24] = "";

@@ -33,23 +33,28 @@ static int secret_tostring(lua_State *L) {
   return 1;
 }
 
-/* core.secret(s): copies s into memory that is wiped on collection. */
-int secret_new(lua_State *L) {
-  size_t n;
-  const char *p = lua_tolstring(L, 1, &n);
-  if (lua_type(L, 1) != LUA_TSTRING || n == 0)
-    return luaL_error(L, "cloud.core.secret: expected a non-empty string");
+/* Pushes a new secret holding a copy of p[0..n) (n > 0). */
+void secret_push(lua_State *L, const char *p, size_t n) {
   secret *s = lua_newuserdata(L, sizeof *s); /* userdata first: an error below leaks nothing */
   s->bytes = NULL;
   s->len = 0;
   s->key = NULL;
   luaL_setmetatable(L, SECRET_MT);
   s->bytes = malloc(n);
-  if (!s->bytes) return luaL_error(L, "cloud.core.secret: out of memory");
+  if (!s->bytes) luaL_error(L, "cloud.core.secret: out of memory");
   memcpy(s->bytes, p, n);
   s->len = n;
   s->key = sign_key_new(p, n);
-  if (!s->key) return luaL_error(L, "cloud.core.secret: OpenSSL could not key HMAC-SHA256");
+  if (!s->key) luaL_error(L, "cloud.core.secret: OpenSSL could not key HMAC-SHA256");
+}
+
+/* core.secret(s): copies s into memory that is wiped on collection. */
+int secret_new(lua_State *L) {
+  size_t n;
+  const char *p = lua_tolstring(L, 1, &n);
+  if (lua_type(L, 1) != LUA_TSTRING || n == 0)
+    return luaL_error(L, "cloud.core.secret: expected a non-empty string");
+  secret_push(L, p, n);
   return 1;
 }
 
@@ -82,6 +87,34 @@ cstr secret_check(lua_State *L, int i, int mt, const char *where, const char *fi
   }
   if (out.n == 0) luaL_error(L, "%s: field '%s' must not be empty", where, field);
   return out;
+}
+
+int secret_peek(lua_State *L, int i, cstr *out) {
+  secret *s = luaL_testudata(L, i, SECRET_MT);
+  if (!s || !s->bytes) return 0;
+  out->p = s->bytes;
+  out->n = s->len;
+  return 1;
+}
+
+/* core.header_line(name, value) -> "name: value\r\n", value a string or a secret. Only
+ * for the nginx transport: cosockets send Lua strings, so a security token must become
+ * one there, for as long as the request is being written. */
+int secret_header_line(lua_State *L) {
+  cstr name, value;
+  name.p = luaL_checklstring(L, 1, &name.n);
+  if (lua_type(L, 2) == LUA_TSTRING) value.p = lua_tolstring(L, 2, &value.n);
+  else if (!secret_peek(L, 2, &value)) return luaL_argerror(L, 2, "a string or an open cloud.core.secret expected");
+  if (!canon_is_token(name) || !canon_is_field_value(value))
+    return luaL_error(L, "cloud.core.header_line: a header is malformed");
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addlstring(&b, name.p, name.n);
+  luaL_addlstring(&b, ": ", 2);
+  luaL_addlstring(&b, value.p, value.n);
+  luaL_addlstring(&b, "\r\n", 2);
+  luaL_pushresult(&b);
+  return 1;
 }
 
 void secret_open(lua_State *L) {

@@ -1,4 +1,4 @@
-/* Secrets (the SK) as userdata whose bytes are wiped when collected or closed. */
+/* Secrets (the SK, a security token) as userdata whose bytes are wiped when collected or closed. */
 #ifndef CLOUD_SECRET_H
 #define CLOUD_SECRET_H
 
@@ -17,5 +17,11 @@ struct sign_key;
 cstr secret_check(lua_State *L, int i, int mt, const char *where, const char *field,
                   const struct sign_key **key);
 void secret_push_metatable(lua_State *L);
+/* Pushes a new secret holding a copy of p[0..n), n > 0. May raise (memory). */
+void secret_push(lua_State *L, const char *p, size_t n);
+/* 1 and the bytes in *out when the value at i is an open secret; 0 otherwise. Never raises. */
+int secret_peek(lua_State *L, int i, cstr *out);
+/* core.header_line */
+int secret_header_line(lua_State *L);
 
 #endif

@@ -33,6 +33,9 @@ static const char *const KEYS[] = {NULL, "method", "host", "path", "query", "hea
 #define FIELDS_UPVALUE lua_upvalueindex(4) /* set of the option names */
 /* The signer's own X-Sdk-Date header name: push_result finds it by pointer. */
 static const char KEYS_X_SDK_DATE[] = "X-Sdk-Date";
+/* X-Security-Token when its value is a secret: push_headers finds it by pointer and
+ * hands on the secret, not its bytes. */
+static const char KEYS_X_SECURITY_TOKEN_SECRET[] = "X-Security-Token";
 
 static void push_key(lua_State *L, int k) { lua_rawgeti(L, KEYS_UPVALUE, k); }
 
@@ -283,7 +286,8 @@ static void push_headers(lua_State *L, const cpair *headers, size_t n, int auth,
   for (size_t i = 0; i < n; i++) {
     cstr v = canon_trim(headers[i].value);
     lua_pushlstring(L, headers[i].name.p, headers[i].name.n);
-    lua_pushlstring(L, v.p, v.n);
+    if (headers[i].name.p == KEYS_X_SECURITY_TOKEN_SECRET) get_field(L, K_SECURITY_TOKEN);
+    else lua_pushlstring(L, v.p, v.n);
     lua_rawset(L, h);
     if (res && headers[i].name.p == KEYS_X_SDK_DATE) { /* the date the signer used */
       push_key(L, K_DATE);
@@ -364,10 +368,18 @@ static int sign_lua(lua_State *L) {
   } else if (!sign_is_date(q.date)) {
     luaL_error(L, WHERE ": field 'date' must look like 20261122T101500Z");
   }
-  cstr token;
-  token.p = opt_string(L, K_SECURITY_TOKEN, &token.n, 0);
-  if (token.p && (token.n == 0 || !canon_is_field_value(token)))
-    luaL_error(L, WHERE ": field 'security_token' must be a non-empty header value");
+  /* The token: a string, or a secret (temporary keys keep theirs in C memory; the headers
+   * to send then carry the secret itself, and only the HTTP layer reads its bytes). */
+  cstr token = {NULL, 0};
+  int token_is_secret = 0;
+  if (get_field(L, K_SECURITY_TOKEN) != LUA_TNIL) {
+    const struct sign_key *unused;
+    token_is_secret = lua_type(L, -1) != LUA_TSTRING;
+    token = secret_check(L, lua_gettop(L), lua_upvalueindex(3), WHERE, "security_token", &unused);
+    if (!canon_is_field_value(token))
+      luaL_error(L, WHERE ": field 'security_token' must be a non-empty header value");
+  }
+  lua_pop(L, 1); /* the options table keeps it alive */
 
   q.nquery = collect_query(L, st);
   q.query = st->query;
@@ -378,7 +390,7 @@ static int sign_lua(lua_State *L) {
   q.headers[n].name = lit(KEYS_X_SDK_DATE);
   q.headers[n++].value = q.date;
   if (token.p) {
-    q.headers[n].name = lit("X-Security-Token");
+    q.headers[n].name = lit(token_is_secret ? KEYS_X_SECURITY_TOKEN_SECRET : "X-Security-Token");
     q.headers[n++].value = token;
   }
   q.nheaders = n;

@@ -6,6 +6,7 @@
 #   fuzz_response  what servers send: header lines and capped bodies (csrc/response.c)
 #   fuzz_jobscan   job answers: strict JSON, the fields kept (csrc/jobscan.c)
 #   fuzz_idset     the ledger's id set against a plain search (csrc/idset.c)
+#   fuzz_keyscan   the metadata service's key answer: strict JSON, the fields kept (csrc/keyscan.c)
 set -eu
 secs=${1:-60}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +38,9 @@ build fuzz_canon "$root/csrc/canon.c" "$root/csrc/sign.c" "$root/csrc/buf.c"
 build fuzz_response "$root/csrc/response.c" "$root/csrc/canon.c" "$root/csrc/buf.c"
 build fuzz_jobscan "$root/csrc/jobscan.c" "$root/csrc/buf.c"
 build fuzz_idset "$root/csrc/idset.c"
+build fuzz_keyscan "$root/csrc/keyscan.c" "$root/csrc/buf.c"
 run fuzz_canon canon
 run fuzz_response response
 run fuzz_jobscan jobscan
 run fuzz_idset idset
+run fuzz_keyscan keyscan

@@ -37,8 +37,9 @@ describe("cloud-stop", function()
 
   setup(function()
     fc = assert(launcher.start{ config = { job_duration = 0.02, fleet = FLEET } })
+    -- Without keys the last resort is the metadata service: a closed port on loopback here.
     env = { HUAWEICLOUD_SDK_AK = fc.ak, HUAWEICLOUD_SDK_SK = fc.sk,
-            HUAWEICLOUD_SDK_PROJECT_ID = fc.project_id }
+            HUAWEICLOUD_SDK_PROJECT_ID = fc.project_id, CLOUD_METADATA_ENDPOINT = "http://127.0.0.1:1" }
   end)
 
   teardown(function()
@@ -67,7 +68,9 @@ describe("cloud-stop", function()
       assert.equal(0, r.code)
       for _, flag in ipairs({ "--ids-file", "--name", "--status", "--tag", "--exclude-file", "--type",
         "--region", "--project-id", "--endpoint", "--concurrency", "--max-servers", "--dry-run",
-        "--no-wait", "--yes", "--json", "--verbose", "--poll-interval", "--wait-timeout" }) do
+        "--no-wait", "--yes", "--json", "--verbose", "--poll-interval", "--wait-timeout", "--ca-file",
+        "--no-verify-tls", "--proxy", "--timeout", "--connect-timeout", "--retries", "--iam-endpoint",
+        "--credentials" }) do
         assert.truthy(r.stdout:find("\n  " .. flag, 1, true), flag .. " is not documented")
         local example = "\n +cloud%-stop ecs [^\n]*" .. flag:gsub("%-", "%%-")
         assert.truthy(r.stdout:find(example), flag .. " has no example")

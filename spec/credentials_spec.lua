@@ -36,19 +36,149 @@ describe("credential lookup", function()
   end)
 
   it("gives nil, err (with a readable tostring) when there is nothing to use", function()
+    -- Nothing configured: the metadata service is the last resort, tried at the first call
+    -- (here a closed port on loopback, never 169.254.169.254 from a test).
     local out = subprocess.run([[
       local cloud = require "cloud"
-      local c, err = cloud.new{ region = "cn-north-4" }
-      print(c, err.code, tostring(err))
-      local c2, err2 = cloud.new{ region = "cn-north-4", ak = "A", sk = "SECRETVALUE" }
-      print(c2, err2.code, tostring(err2))
-      local r, err3 = cloud.stop_ecs{ ids = { "x" } }
+      local c = assert(cloud.new{ region = "cn-north-4" })
+      local res, err = c:stop_ecs{ ids = { "x" } }
+      print(res, err.code, tostring(err))
+      local r, err3 = cloud.stop_ecs{ region = "cn-north-4", ids = { "x" } }
       print(r, err3.code)
-    ]], { HOME = "/nonexistent" })
-    assert.truthy(out:find("nil\tcloud.no_credentials\tcloud.no_credentials: no AK/SK", 1, true), out)
-    assert.truthy(out:find("nil\tcloud.no_project_id", 1, true), out)
+    ]], { HOME = "/nonexistent", CLOUD_METADATA_ENDPOINT = "http://127.0.0.1:1" })
+    assert.truthy(out:find("nil\tcloud.no_credentials\tcloud.no_credentials: no AK/SK; looked in: options: not given; "
+      .. "environment: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK not set; credentials file "
+      .. "/nonexistent/.huaweicloud/credentials: none there; metadata service (http://127.0.0.1:1): no answer",
+      1, true), out)
     assert.truthy(out:find("nil\tcloud.no_credentials\n", 1, true), out)
-    assert.is_nil(out:find("SECRETVALUE", 1, true))
+  end)
+
+  it("raises for an AK without an SK (or the reverse) passed as options", function()
+    local cloud = require "cloud"
+    local ok, e = pcall(cloud.new, { region = "cn-north-4", ak = "A" })
+    assert.is_false(ok)
+    assert.are.equal("sk", e.field)
+    e = select(2, pcall(cloud.new, { region = "cn-north-4", sk = "SECRETVALUE" }))
+    assert.are.equal("ak", e.field)
+    assert.is_nil(tostring(e):find("SECRETVALUE", 1, true))
+  end)
+end)
+
+describe("where we looked", function()
+  local dir
+  before_each(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir .. "/home/.huaweicloud"))
+  end)
+  after_each(function() os.execute("rm -rf " .. dir) end)
+
+  local function resolve(e)
+    e.HOME = e.HOME or (dir .. "/home")
+    return credentials.resolve({}, getenv_from(e))
+  end
+  local function said(r)
+    return table.concat(r.tried.keys, "; ") .. " | " .. table.concat(r.tried.project_id, "; ")
+      .. " | " .. table.concat(r.warnings, "; ")
+  end
+
+  it("names each source and why it did not serve", function()
+    local r = resolve{ HUAWEICLOUD_SDK_AK = "AK" }
+    assert.is_nil(r.ak)
+    local text = said(r)
+    assert.truthy(text:find("options: not given", 1, true), text)
+    assert.truthy(text:find("environment: HUAWEICLOUD_SDK_AK set, HUAWEICLOUD_SDK_SK missing", 1, true), text)
+    assert.truthy(text:find("credentials file " .. dir .. "/home/.huaweicloud/credentials: none there", 1, true), text)
+    assert.truthy(text:find("HUAWEICLOUD_SDK_PROJECT_ID: not set", 1, true), text)
+    r = resolve{ HUAWEICLOUD_SDK_SK = "SK" }
+    assert.truthy(said(r):find("HUAWEICLOUD_SDK_SK set, HUAWEICLOUD_SDK_AK missing", 1, true))
+  end)
+
+  it("says what is wrong with the file at HUAWEICLOUD_SDK_CREDENTIALS_FILE, and warns", function()
+    local function file_reason(path)
+      local r = resolve{ HUAWEICLOUD_SDK_CREDENTIALS_FILE = path }
+      assert.is_nil(r.ak)
+      return said(r)
+    end
+    local text = file_reason(dir .. "/missing")
+    assert.truthy(text:find("credentials file " .. dir .. "/missing: not found (the path "
+      .. "HUAWEICLOUD_SDK_CREDENTIALS_FILE gives)", 1, true), text)
+    assert.truthy(text:find("HUAWEICLOUD_SDK_CREDENTIALS_FILE names " .. dir .. "/missing, which does not exist",
+      1, true), text)
+    text = file_reason(dir)
+    assert.truthy(text:find(dir .. ": is a directory", 1, true), text)
+    -- /dev/zero never ends: at most 64 KiB + 1 bytes are read.
+    text = file_reason("/dev/zero")
+    assert.truthy(text:find("/dev/zero: is larger than 64 KiB", 1, true), text)
+    local big = dir .. "/big"
+    local f = assert(io.open(big, "w"))
+    f:write("[basic]\nak = A\nsk = S\n", ("#"):rep(70000))
+    f:close()
+    text = file_reason(big)
+    assert.truthy(text:find(big .. ": is larger than 64 KiB", 1, true), text)
+    local none = dir .. "/nobasic"
+    f = assert(io.open(none, "w"))
+    f:write("[other]\nak = A\nsk = S\n")
+    f:close()
+    assert.truthy(file_reason(none):find("has no [basic] section", 1, true))
+    f = assert(io.open(none, "w"))
+    f:write("[basic]\nak = A\n")
+    f:close()
+    assert.truthy(file_reason(none):find("[basic] has ak but no sk", 1, true))
+    -- Opened but not readable (the process's own memory at address 0); and, when the
+    -- specs do not run as root (who reads anything), a file without read permission.
+    text = file_reason("/proc/self/mem")
+    assert.truthy(text:find("/proc/self/mem: not readable (Input/output error)", 1, true), text)
+    local locked = dir .. "/locked"
+    f = assert(io.open(locked, "w"))
+    f:write("[basic]\nak = A\nsk = S\n")
+    f:close()
+    os.execute("chmod 000 " .. locked)
+    if not io.open(locked, "r") then
+      text = file_reason(locked)
+      assert.truthy(text:find(locked .. ": not readable (Permission denied)", 1, true), text)
+    end
+  end)
+
+  it("warns when the credentials file may be read by group or others, as ssh does for keys", function()
+    local path = dir .. "/home/.huaweicloud/credentials"
+    local f = assert(io.open(path, "w"))
+    f:write("[basic]\nak = FILEAK\nsk = FILESK\n")
+    f:close()
+    os.execute("chmod 644 " .. path)
+    local r = resolve{}
+    assert.are.equal("FILEAK", r.ak)
+    assert.are.equal(1, #r.warnings)
+    assert.truthy(r.warnings[1]:find(path .. " is readable by group or others (mode 644)", 1, true), r.warnings[1])
+    os.execute("chmod 640 " .. path)
+    assert.are.equal(1, #resolve{}.warnings)
+    os.execute("chmod 600 " .. path)
+    assert.are.equal(0, #resolve{}.warnings)
+    -- The warning reaches the logger, as a warning.
+    os.execute("chmod 604 " .. path)
+    local seen = {}
+    local getenv = os.getenv
+    os.getenv = function(k) if k == "HOME" then return dir .. "/home" end if k:match("^HUAWEICLOUD_") then return nil end return getenv(k) end -- luacheck: ignore
+    local ok, c = pcall(require("cloud").new, { region = "cn-north-4", project_id = "p",
+      logger = function(line, level) seen[#seen + 1] = level .. ": " .. line end })
+    os.getenv = getenv -- luacheck: ignore
+    assert(ok, c)
+    c:close()
+    assert.are.equal(1, #seen)
+    assert.truthy(seen[1]:find("^warning: credentials: " .. path:gsub("%p", "%%%0") .. " is readable"), seen[1])
+  end)
+
+  it("a half-set environment does not stop the file from serving, with a warning", function()
+    local path = dir .. "/home/.huaweicloud/credentials"
+    local f = assert(io.open(path, "w"))
+    f:write("[basic]\nak = FILEAK\nsk = FILESK\n")
+    f:close()
+    os.execute("chmod 600 " .. path)
+    local r = resolve{ HUAWEICLOUD_SDK_AK = "ENVAK" }
+    assert.are.equal("FILEAK", r.ak)
+    assert.are.equal("FILESK", r.sk)
+    assert.truthy(table.concat(r.warnings):find(
+      "HUAWEICLOUD_SDK_AK set, HUAWEICLOUD_SDK_SK missing; using the keys of the file", 1, true))
   end)
 end)
 

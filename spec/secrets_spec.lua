@@ -57,7 +57,7 @@ describe("secrets", function()
       never("client." .. tostring(k), tostring(v))
       if type(v) == "table" then scan("client." .. k, v) end
     end
-    never("tostring(secret)", tostring(c._sk))
+    never("tostring(secret)", tostring(c._keys.keys.sk))
     c:close()
     never("closed secret", tostring(c._sk))
   end)
@@ -115,7 +115,7 @@ describe("secrets", function()
 
   it("wipes the key when the client is closed (and __gc does the same)", function()
     local c = client()
-    local secret = c._sk
+    local secret = c._keys.keys.sk
     c:close()
     assert.has_error(function()
       core.sign{ method = "GET", host = "h", path = "/", ak = "A", sk = secret }

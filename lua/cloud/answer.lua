@@ -33,6 +33,9 @@ function M.error(status, data, request_id, body)
     request_id = request_id or str(data.request_id)
   end
   if not message and body and body ~= "" then message = body:sub(1, 200) end
+  -- The gateway's 401 quotes the canonical request it computed, security token included:
+  -- a secret that must not reach errors and logs.
+  if message then message = message:gsub("([Xx]%-[Ss]ecurity%-[Tt]oken:)[^|\r\n]*", "%1(hidden)") end
   return errors.new(code or ("HTTP." .. tostring(status)), message or ("HTTP status " .. tostring(status)),
     status, request_id)
 end

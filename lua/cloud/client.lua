@@ -8,6 +8,9 @@ local credentials = require "cloud.credentials"
 local defaults = require "cloud.defaults"
 local errors = require "cloud.errors"
 local scheduler = require "cloud.scheduler"
+local keys = require "cloud.keys"
+local metadata = require "cloud.metadata"
+local regions = require "cloud.regions"
 local transport = require "cloud.transport"
 
 local M = {}
@@ -21,8 +24,15 @@ local KNOWN = {
   concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
   proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
   on_request = true,
+  credentials = true,
 }
 local SERVICES = { ecs = true, bms = true }
+-- endpoints = { ... } also takes IAM's (project lookup) and the metadata service's.
+local ENDPOINT_NAMES = { ecs = true, bms = true, iam = true, metadata = true }
+-- This library's own variable (the SDKs have none): the metadata service elsewhere than
+-- 169.254.169.254, for tests and unusual networks.
+local METADATA_ENV = "CLOUD_METADATA_ENDPOINT"
+local IAM_ENV = "HUAWEICLOUD_SDK_IAM_ENDPOINT"
 M.OPTIONS = KNOWN
 
 --- Splits an endpoint URL into what the signer and the wire need; nil, problem when it
@@ -69,8 +79,10 @@ local function check_retry(policy)
   }
 end
 
---- Builds a client. Returns `nil, err` when nothing can be attempted (no credentials,
--- no project id, no region or endpoint); raises on a malformed option.
+--- Builds a client, without any I/O: keys from the metadata service and a project id
+-- from IAM are fetched at the first call that needs them (cloud.ready). Returns `nil, err`
+-- when nothing can be attempted (no project id and no region to look it up by, an unknown
+-- region without endpoints, no region or endpoint); raises on a malformed option.
 function M.new(opts)
   opts = opts or {}
   check.known(WHERE, opts, KNOWN)
@@ -85,12 +97,21 @@ function M.new(opts)
   check.table(WHERE, opts, "endpoints")
   -- Every mistake in what was passed is raised before anything is looked up.
   for name, url in pairs(opts.endpoints or {}) do
-    if not SERVICES[name] then errors.argument(WHERE, "endpoints." .. tostring(name), "is not a service (ecs, bms)") end
+    if not ENDPOINT_NAMES[name] then
+      errors.argument(WHERE, "endpoints." .. tostring(name), "is not one of ecs, bms, iam, metadata")
+    end
     local _, problem = parse_endpoint(url)
     if problem then errors.argument(WHERE, "endpoints." .. name, problem) end
   end
   check.func(WHERE, opts, "logger")
   check.func(WHERE, opts, "on_request")
+  check.oneof(WHERE, opts, "credentials", nil, { "metadata" })
+  if opts.credentials and (opts.ak or opts.sk or opts.security_token) then
+    errors.argument(WHERE, "credentials", "\"metadata\" cannot go with ak, sk or security_token")
+  end
+  if (opts.ak == nil) ~= (opts.sk == nil) then
+    errors.argument(WHERE, opts.ak and "sk" or "ak", "is required with '" .. (opts.ak and "ak" or "sk") .. "'")
+  end
   local c = setmetatable({}, Client)
   local http = defaults.http
   c._concurrency = check.integer(WHERE, opts, "concurrency", http.concurrency, 1, 1024)
@@ -104,15 +125,8 @@ function M.new(opts)
   c.protect_tag = opts.protect_tag or defaults.protect_tag
 
   local resolved = credentials.resolve(opts)
-  if not resolved.ak or not resolved.sk then
-    return nil, errors.new("cloud.no_credentials",
-      "no AK/SK: pass ak and sk, set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or write ~/.huaweicloud/credentials")
-  end
-  if not resolved.project_id then
-    return nil, errors.new("cloud.no_project_id",
-      "no project id: pass project_id or set HUAWEICLOUD_SDK_PROJECT_ID")
-  end
-  if not resolved.project_id:match("^[%w%-_]+$") then
+  for _, line in ipairs(resolved.warnings) do c:_log(line, "warning") end
+  if resolved.project_id and not resolved.project_id:match("^[%w%-_]+$") then
     local _, err = bad_value(resolved.source.project_id, "project_id", "has characters a project id cannot have")
     return nil, err
   end
@@ -125,19 +139,24 @@ function M.new(opts)
   end
   c.region = resolved.region
   c.project_id = resolved.project_id
-  c._ak = resolved.ak
-  c._sk = core.secret(resolved.sk)
-  c._token = resolved.security_token
+  c._project_tried = resolved.tried.project_id
+  if not c.project_id and not c.region then
+    local lines = resolved.tried.project_id
+    lines[#lines + 1] = "IAM: nothing to look up without a region (pass region or set HUAWEICLOUD_SDK_REGION)"
+    return nil, errors.new("cloud.no_project_id", "no project id; looked in: " .. table.concat(lines, "; "))
+  end
 
-  c._endpoints = {}
   local given = opts.endpoints or {}
+  c._endpoints = {}
+  local explicit = false
   for service in pairs(SERVICES) do
     local url, source = given[service], "option"
     if not url and c.region then
       url, source = endpoint_from_env(service, c.region)
     end
-    if not url and c.region then
-      url = ("https://%s.%s.myhuaweicloud.com"):format(service, c.region)
+    explicit = explicit or url ~= nil
+    if not url and c.region and regions.offers(service, c.region) then
+      url = regions.endpoint(service, c.region)
     end
     if url then
       local ep, problem = parse_endpoint(url)
@@ -148,6 +167,12 @@ function M.new(opts)
       c._endpoints[service] = ep
     end
   end
+  if c.region and not explicit and not regions.known(c.region) then
+    local near = regions.suggest(c.region)
+    return nil, errors.new("cloud.unknown_region", ("unknown region '%s'%s; cloud.regions(\"ecs\") lists the"
+      .. " regions with ECS, cloud.regions(\"bms\") those with BMS; for a cloud of its own, pass endpoints")
+      :format(c.region, #near > 0 and (" (did you mean " .. table.concat(near, " or ") .. "?)") or ""))
+  end
   if not next(c._endpoints) then
     return nil, errors.new("cloud.no_region", "no region: pass region or endpoints, or set HUAWEICLOUD_SDK_REGION")
   end
@@ -156,6 +181,30 @@ function M.new(opts)
   -- What the scheduler of each operation works by: the engine's limits and the retry policy.
   c._policy = { concurrency = c._concurrency, timeout = c._timeout, attempts = retry.attempts,
                 base = retry.base, cap = retry.cap }
+  -- IAM (only for the project lookup) and the metadata service (only for temporary keys).
+  for _, e in ipairs({
+    { "iam", given.iam, "option", os.getenv(IAM_ENV), IAM_ENV, regions.iam_endpoint(c.region) },
+    { "metadata", given.metadata, "option", os.getenv(METADATA_ENV), METADATA_ENV, metadata.DEFAULT_ENDPOINT },
+  }) do
+    local name, url, source = e[1], e[2], e[3]
+    if not url and e[4] and e[4] ~= "" then url, source = e[4], e[5] end
+    url = url or e[6]
+    local ep, problem = parse_endpoint(url)
+    if not ep then
+      local _, err = bad_value(source, "endpoints." .. name, problem)
+      return nil, err
+    end
+    c._endpoints[name] = ep
+  end
+
+  if resolved.ak and resolved.sk and not opts.credentials then
+    c._keys = keys.fixed(resolved.ak, resolved.sk, resolved.security_token)
+  else
+    -- The last resort (or the one asked for): fetched at the first call, not here.
+    local tried = opts.credentials and {} or resolved.tried.keys
+    c._keys = keys.temporary(metadata.new(c._endpoints.metadata, opts.transport), tried,
+      function() return c._clock:now() end, function(line, level) c:_log(line, level) end)
+  end
   c._headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = c.project_id }
   c._transport = transport.new{
     concurrency = c._concurrency, timeout = c._timeout, connect_timeout = c._connect_timeout,
@@ -166,23 +215,29 @@ function M.new(opts)
 end
 
 function Client:__tostring()
-  local ak = self._ak and (self._ak:sub(1, 4) .. "…") or "?"
+  local k = self._keys and self._keys.keys
+  local ak = k and k.ak and (k.ak:sub(1, 4) .. "…") or "?"
   return ("cloud.client(region=%s, project_id=%s, ak=%s)"):format(tostring(self.region),
     tostring(self.project_id), ak)
 end
 
---- Hands a line to the user's logger, if any; a logger that raises is ignored, so it can
--- never abandon calls in flight.
-function Client:_log(line)
-  if self._logger then pcall(self._logger, line) end
+--- Hands a line to the user's logger, if any, with its level ("warning" for what the user
+-- should fix, such as a credentials file others may read; nil otherwise). A logger that
+-- raises is ignored, so it can never abandon calls in flight.
+function Client:_log(line, level)
+  if self._logger then pcall(self._logger, line, level) end
 end
 
 --- Signs a call for its service's endpoint at the cloud's time; returns {url, headers}.
+-- Temporary keys are fetched again first when they near their expiry; `call.key_generation`
+-- records which keys signed it (see _renew_keys).
 function Client:_signed(call)
   local ep = self._endpoints[call.service]
+  local k = self._keys:current()
+  call.key_generation = k.generation
   local headers, wire_path, query = core.sign({
     method = call.method, host = ep.host, path = ep.path .. call.path, query = call.query, headers = self._headers,
-    body = call.body, ak = self._ak, sk = self._sk, security_token = self._token, date = self._clock:date(),
+    body = call.body, ak = k.ak, sk = k.sk, security_token = k.token, date = self._clock:date(),
   }, true)
   local url = ep.origin .. wire_path
   if query ~= "" then url = url .. "?" .. query end
@@ -199,6 +254,7 @@ function Client:_scheduler()
     clock = self._clock,
     log = function(line) self:_log(line) end,
     on_request = self._on_request,
+    renew = function(call) return self:_renew_keys(call) end,
   }
 end
 
@@ -224,16 +280,28 @@ function Client:_exclusive(where, fn, ...)
   return res, err
 end
 
+--- After a 401 to `call`: true when it may be signed again with newer keys (temporary
+-- keys that expired on the way; fetched now if need be). Fixed keys: always false.
+function Client:_renew_keys(call)
+  return self._keys:renew(call.key_generation or 0)
+end
+
+--- The project id found for this client (cloud.project).
+function Client:_use_project(id)
+  self.project_id = id
+  self._headers["X-Project-Id"] = id
+end
+
 --- Whether the client has an endpoint for service ("ecs" or "bms").
 function Client:has_service(service)
   return self._endpoints[service] ~= nil
 end
 
---- Closes the HTTP engine and wipes the SK. The client is unusable afterwards.
+--- Closes the HTTP engine and wipes the keys. The client is unusable afterwards.
 function Client:close()
   if self._transport then self._transport:close() end
-  if self._sk then self._sk:close() end
-  self._transport, self._sk = nil, nil
+  if self._keys then self._keys:close() end
+  self._transport, self._keys = nil, nil
 end
 
 return M

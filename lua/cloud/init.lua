@@ -5,7 +5,9 @@
 -- docs/architecture.md).
 -- @module cloud
 local client_mod = require "cloud.client"
+local errors = require "cloud.errors"
 local json = require "cloud.json"
+local regions = require "cloud.regions"
 local stop = require "cloud.stop"
 local servers = require "cloud.servers"
 
@@ -23,6 +25,16 @@ M.new = client_mod.new
 -- @tparam table res a result of stop_ecs / stop_bms
 -- @treturn string JSON text
 M.to_json = json.encode
+
+--- The regions where the official SDKs offer a service, sorted (a new table each call).
+-- @tparam string service "ecs" or "bms"
+-- @treturn {string,...} region names
+function M.regions(service)
+  if service ~= "ecs" and service ~= "bms" then
+    errors.argument("cloud.regions", "service", "must be \"ecs\" or \"bms\"")
+  end
+  return regions.list(service)
+end
 
 --- Stops ECS servers. Returns the result table (see README), or `nil, err`.
 -- @tparam table opts ids, type ("SOFT" default, or "HARD"), wait, poll_interval, wait_timeout,

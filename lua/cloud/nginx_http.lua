@@ -32,10 +32,11 @@ function M.check(method, url, headers, body)
   if not M.parse_url(url) then error("cloud.nginx_http: url must look like http(s)://host[:port]/path", 3) end
   if type(headers) ~= "table" then error("cloud.nginx_http: headers must be a table", 3) end
   for k, v in pairs(headers) do
-    if type(k) ~= "string" or type(v) ~= "string" then
+    -- A value may be a cloud.core.secret (a security token), checked when it was made.
+    if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "userdata") then
       error("cloud.nginx_http: header names and values must be strings", 3)
     end
-    if not k:match("^[%w!#$%%&'*+%-.^_`|~]+$") or v:find("[%z\r\n]") then
+    if not k:match("^[%w!#$%%&'*+%-.^_`|~]+$") or (type(v) == "string" and v:find("[%z\r\n]")) then
       error("cloud.nginx_http: a header is malformed", 3)
     end
   end
@@ -46,7 +47,8 @@ local function request_text(method, authority, target, headers, body)
   local out, has = { method, " ", target, " HTTP/1.1\r\n" }, {}
   for k, v in pairs(headers) do
     has[k:lower()] = true
-    out[#out + 1] = k .. ": " .. v .. "\r\n"
+    -- A secret's bytes become a string only here: cosockets send nothing else.
+    out[#out + 1] = type(v) == "string" and (k .. ": " .. v .. "\r\n") or require("cloud.core").header_line(k, v)
   end
   if not has.host then out[#out + 1] = "Host: " .. authority .. "\r\n" end
   if not has["content-length"] and (body or method == "POST" or method == "PUT" or method == "PATCH") then
@@ -197,7 +199,7 @@ function M.request(o, q)
   end
   ngx.update_time()
   res.status, res.body, res.elapsed = head.status, body, ngx.now() - started
-  res.request_id = head.h["x-request-id"]
+  res.request_id = head.h["x-request-id"] or head.h["x-iam-trace-id"]
   res.retry_after = head.h["retry-after"]
   res.date = head.h["date"]
   return res

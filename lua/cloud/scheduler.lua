@@ -34,6 +34,8 @@ end
 --   timeout; the retry policy of cloud.retry);
 --   clock: a cloud.clock (the cloud's time, for Retry-After dates and clock skew);
 --   log: function(line), or nil;
+--   renew: function(call) -> boolean, or nil: fresh temporary keys for a call refused with
+--   401 (true when there are new ones to sign it with again, once);
 --   on_request: function(info), or nil: called once per HTTP attempt with its answer (see
 --   Scheduler:_observe); what it raises is logged and ignored.
 function M.new(c)
@@ -45,6 +47,7 @@ function M.new(c)
     clock = c.clock,
     log = c.log or ignore,
     on_request = c.on_request,
+    renew = c.renew,
     concurrency = policy.concurrency,
     -- As many calls again wait signed in the transport, which starts one the moment
     -- another ends, not after Lua has read that answer and made the next body.
@@ -161,6 +164,8 @@ local function step_line(policy, step, call, r, value)
   if step == "resign" then
     return ("clock: the cloud's clock is %+d s from ours; signing again with its time (%s)")
       :format(math.floor(value + 0.5), what)
+  elseif step == "rekey" then
+    return ("keys: signing again with fresh temporary keys (%s)"):format(what)
   elseif step == "retry" then
     return ("retry %d/%d in %.2fs: %s %s: %s"):format(call.tries.attempts, policy.attempts - 1,
       value, call.method, what, tostring(r.err))
@@ -191,6 +196,11 @@ function Scheduler:_finish(resp)
   r.retry_after = retry.parse_retry_after(resp.retry_after, self.clock:now())
   local skew = r.status == 401 and self.clock:skew(resp.date) or nil
   local step, delay = retry.next_step(self.policy, call.tries, r, skew)
+  -- Temporary keys that expired on the way: signed again, once, with fresh ones (renew
+  -- says whether there are any; fixed keys have none).
+  if step == "done" and r.status == 401 and not call.tries.rekeyed and self.renew and self.renew(call) then
+    step = "rekey"
+  end
 
   local line = step_line(self.policy, step, call, r, step == "resign" and skew or delay)
   if line then self.log(line) end
@@ -198,6 +208,9 @@ function Scheduler:_finish(resp)
     call.tries.resigned = true
     self.clock:adjust(skew)
     self:_enqueue(call) -- signed again when sent
+  elseif step == "rekey" then
+    call.tries.rekeyed = true
+    self:_enqueue(call) -- signed again, with the fresh keys, when sent
   elseif step == "retry" then
     self:after(delay, function()
       self:_enqueue(call)

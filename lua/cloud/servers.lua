@@ -3,6 +3,7 @@
 -- @module cloud.servers
 local unpack = table.unpack or unpack
 
+local ready = require "cloud.ready"
 local M = {}
 
 local RESOURCE = { ecs = "cloudservers", bms = "baremetalservers" }
@@ -102,6 +103,8 @@ end
 --- client:list_ecs and client:list_bms (cloud/init.lua binds them).
 function M.list(client, service, query)
   return client:_exclusive("client:list_" .. service, function()
+    local ok, not_ready = ready.ensure(client)
+    if not ok then return nil, not_ready end
     local sched = client:_scheduler()
     local out, err
     M.fetch(sched, client.project_id, service, query or {}, function(list, e) out, err = list, e end)

@@ -11,6 +11,7 @@ local selection = require "cloud.selection"
 local errors = require "cloud.errors"
 local ledger = require "cloud.ledger"
 local pattern = require "cloud.pattern"
+local ready = require "cloud.ready"
 
 local M = {}
 local Client = client_mod.Client
@@ -145,6 +146,9 @@ local function stop_checked(client, service, o)
     res.requested = #excluded
     return res
   end
+  -- Keys (temporary ones fetched now) and the project id (looked up in IAM) before any call.
+  local is_ready, not_ready = ready.ensure(client)
+  if not is_ready then return ended(o, nil, not_ready) end
   local plan, err = selection.plan(client, service, o)
   if not plan then return ended(o, nil, err) end
   for _, s in ipairs(excluded) do plan.skipped[#plan.skipped + 1] = s end

@@ -24,7 +24,18 @@ end
 
 -- The C engine; the nginx one takes no ca_file (refused below).
 local function curl(opts)
-  return require("cloud.core").http(engine_options(opts))
+  if opts.ca_file then -- told now, not as a TLS failure of every call
+    local f, why = io.open(opts.ca_file, "rb")
+    if not f then errors.argument(WHERE, "ca_file", "cannot be read (" .. tostring(why):gsub("^.*: ", "") .. ")") end
+    f:close()
+  end
+  -- proxy = "env": HTTPS_PROXY, NO_PROXY and friends, read by libcurl as curl reads them.
+  if opts.proxy ~= nil and opts.proxy ~= "env" and not opts.proxy:match("^%a[%w+.%-]*://[^%s/?#]+/?$") then
+    errors.argument(WHERE, "proxy", "must be \"env\" or a URL like http://host:port")
+  end
+  local o = engine_options(opts)
+  o.proxy, o.proxy_from_env = opts.proxy ~= "env" and opts.proxy or nil, opts.proxy == "env" or nil
+  return require("cloud.core").http(o)
 end
 
 local function nginx(opts)
@@ -45,8 +56,9 @@ local function nginx(opts)
 end
 
 --- Builds the transport for a client.
--- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy,
---   max_response, transport ("nginx", "curl" or nil: nginx when running inside nginx)
+-- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy
+--   (a URL, or "env": the proxy environment variables, as curl reads them), max_response,
+--   transport ("nginx", "curl" or nil: nginx when running inside nginx)
 function M.new(opts)
   local kind = opts.transport
   if kind == nil then kind = phase.in_nginx() and "nginx" or "curl" end

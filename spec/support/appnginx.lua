@@ -180,7 +180,7 @@ end
 ---------------------------------------------------------------------------------------
 -- Inside the app nginx.
 
-local cfg, shared_client, init_error
+local cfg, shared_client, init_error, metadata_client
 
 local NONE = {} -- an option left out of cloud.new (the library's default)
 
@@ -204,6 +204,11 @@ function M.app.init(path)
   cfg = require("cjson").decode(assert(read(path)))
   shared_client = client()
   init_error = attempt_stop(shared_client)
+  -- Shared too, with nothing but endpoints: keys from the emulator's metadata service and
+  -- the project id from its IAM, both fetched at the first stop (none of it here).
+  metadata_client = assert(require("cloud").new{ region = "cn-north-4", credentials = "metadata",
+    endpoints = { ecs = cfg.url, bms = cfg.url, iam = cfg.url, metadata = cfg.url }, concurrency = 8,
+    retry = { attempts = 10, base = 0.01, cap = 0.05 } })
 end
 
 -- The boot stop: every worker starts this timer; cloud.nginx.once lets one of them stop.
@@ -268,7 +273,7 @@ local function stop(args)
         and i.attempt >= 1 and type(i.request_id) == "string" and (i.ok or i.code ~= nil)
     end
   end
-  local c = args.shared and shared_client or client(over)
+  local c = args.metadata and metadata_client or args.shared and shared_client or client(over)
   if args.curl then -- the negative control: the blocking engine inside nginx
     c._transport = require("cloud.transport").new{ transport = "curl", concurrency = 8 }
   end
@@ -278,7 +283,7 @@ local function stop(args)
   end
   local t0 = ngx.now()
   local res, err = c["stop_" .. args.service](c, { ids = ids, force = true, poll_interval = 0.05 })
-  if not args.shared then c:close() end
+  if not args.shared and not args.metadata then c:close() end
   ngx.update_time()
   if not res then return { error = tostring(err), code = err.code, elapsed = ngx.now() - t0 } end
   local f = res.failed[1]

@@ -24,6 +24,7 @@ function M.stats(S)
     calls = st.calls, statuses = st.statuses, faults = st.faults, sub_jobs = st.sub_jobs,
     stop_types = st.stop_types, refused = st.refused, refused_servers = st.refused_servers,
     signature_failures = st.signature_failures, connections = S.nconnections,
+    expired_keys = st.expired_keys, metadata = st.metadata,
     jobs = S.njobs, pending_jobs = #S.pending, stop_requests = stop_summary(S),
     servers = { ecs = fleet.status_counts(S.fleet.ecs), bms = fleet.status_counts(S.fleet.bms) },
     hostile = st.hostile, hostile_streaming = hostile.active, max_in_flight = st.max_in_flight,

@@ -153,6 +153,11 @@ function M.verify(req, creds, now)
       return false, "X-Security-Token missing, unsigned or wrong", cr
     end
   end
+  -- Temporary keys (metadata.lua) are refused once expired, whatever the signature.
+  if cred.expires_at and now >= cred.expires_at then
+    return false, ("the temporary access key %s expired %.3f s ago"):format(a.ak, now - cred.expires_at), cr,
+      "key_expired"
+  end
   if M.sign(cred.sk, sts) ~= a.signature then
     return false, "signature mismatch", cr
   end

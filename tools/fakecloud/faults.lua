@@ -17,6 +17,7 @@ function M.new(f)
   for _, r in ipairs({ "action", "job", "list" }) do
     self.apply_to[r] = v(apply[r]) ~= false
   end
+  self.apply_to.iam = v(apply.iam) == true -- IAM's project lookup only when asked for
   self.status = {}
   local rates = v(f.status) or {}
   for _, code in ipairs(STATUS_CODES) do

@@ -5,6 +5,8 @@ local jobs = require "fakecloud.jobs"
 local actions = require "fakecloud.actions"
 local list = require "fakecloud.list"
 local respond = require "fakecloud.respond"
+local config = require "fakecloud.config"
+local json = require "fakecloud.json"
 
 local M = {}
 
@@ -14,15 +16,37 @@ local ROUTES = {
   { "GET", "^/v1/([^/]+)/jobs/([^/]+)/?$", "job" },
   { "GET", "^/v1/([^/]+)/cloudservers/detail/?$", "list", "ecs" },
   { "GET", "^/v1/([^/]+)/baremetalservers/detail/?$", "list", "bms" },
+  { "GET", "^/v3/projects/?$", "iam" }, -- IAM: the project lookup
 }
 
 local function route(method, path)
   for _, r in ipairs(ROUTES) do
     if method == r[1] then
-      local project, arg = path:match(r[2])
+      local project, arg = path:match(r[2]) -- a route without captures gets the path
       if project then return r[3], r[4], project, arg end
     end
   end
+end
+
+-- IAM's answer to GET /v3/projects?name=...: the configured projects (config key
+-- `iam = { projects = { { id =, name = }, ... } }`, default one project, this emulator's,
+-- named cn-north-4), filtered by name as IAM does; `iam = { enabled = false }` answers
+-- as for an API that does not exist.
+local function iam_projects(S, args)
+  local cfg = config.val(S.cfg.iam) or {}
+  if config.val(cfg.enabled) == false then return nil end
+  local list = config.val(cfg.projects) or { { id = S.cfg.project_id, name = "cn-north-4" } }
+  local name = args.name and args.name[1]
+  local out = {}
+  for _, p in ipairs(list) do
+    if name == nil or p.name == name then
+      out[#out + 1] = { id = p.id, name = p.name, domain_id = "d0123456789abcdef0123456789abcde",
+                        enabled = true, is_domain = false, parent_id = "d0123456789abcdef0123456789abcde",
+                        description = "", links = { self = "https://iam.example/v3/projects/" .. tostring(p.id) } }
+    end
+  end
+  return { projects = json.array(out), links = { self = "https://iam.example/v3/projects", previous = json.null,
+                                                  next = json.null } }
 end
 
 local function count(t, k) t[k] = (t[k] or 0) + 1 end
@@ -101,9 +125,10 @@ function M.handle()
   local body = ngx.req.get_body_data() or ""
   local req = { method = method, path = raw_path, query = raw_query,
                 headers = ngx.req.get_headers(200), body = body }
-  local ok, why, cr = auth.verify(req, S.creds, respond.now(S))
+  local ok, why, cr, reason = auth.verify(req, S.creds, respond.now(S))
   if not ok then
     st.signature_failures = st.signature_failures + 1
+    if reason == "key_expired" then st.expired_keys = st.expired_keys + 1 end
     local msg = "Incorrect IAM authentication information: verify aksk signature fail, " .. why
     if cr then msg = msg .. ", canonicalRequest: " .. cr:gsub("\n", "|") end
     return gateway_error(401, "APIGW.0301", msg)
@@ -128,7 +153,14 @@ function M.handle()
   local real = ngx.now()
   jobs.settle(S, real)
   local status, answer
-  if project ~= S.cfg.project_id then
+  if r == "iam" then
+    answer = iam_projects(S, args_of(raw_query))
+    if not answer then
+      hold(p)
+      return gateway_error(404, "APIGW.0101", "The API does not exist or has not been published in the environment")
+    end
+    status = 200
+  elseif project ~= S.cfg.project_id then
     local prefix = r == "job" and "Common" or (kind == "bms" and "BMS" or "Ecs")
     status, answer = 403, { error = { code = prefix .. ".0403",
       message = "project " .. project .. " is not the project of this credential" } }

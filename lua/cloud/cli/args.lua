@@ -11,12 +11,14 @@ local VALUED = {
   ["--exclude-file"] = "exclude_file", ["--type"] = "type", ["--region"] = "region",
   ["--project-id"] = "project_id", ["--endpoint"] = "endpoint", ["--concurrency"] = "concurrency",
   ["--max-servers"] = "max_servers", ["--poll-interval"] = "poll_interval",
-  ["--wait-timeout"] = "wait_timeout",
+  ["--wait-timeout"] = "wait_timeout", ["--ca-file"] = "ca_file", ["--proxy"] = "proxy",
+  ["--timeout"] = "timeout", ["--connect-timeout"] = "connect_timeout", ["--retries"] = "retries",
+  ["--iam-endpoint"] = "iam_endpoint", ["--credentials"] = "credentials",
 }
 local SWITCHES = {
   ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
   ["--json"] = "json", ["--verbose"] = "verbose", ["-v"] = "verbose", ["--help"] = "help",
-  ["-h"] = "help", ["--version"] = "version",
+  ["-h"] = "help", ["--version"] = "version", ["--no-verify-tls"] = "no_verify_tls",
 }
 -- Flags a user may reach for that must not exist: the secret never travels in argv
 -- (visible in ps and shell history).
@@ -35,7 +37,8 @@ end
 
 -- Flags that may be repeated, each adding to a list; every other valued flag is given once.
 local LISTS = { tag = true, status = true }
-local NUMBERS = { concurrency = true, max_servers = true, poll_interval = true, wait_timeout = true }
+local NUMBERS = { concurrency = true, max_servers = true, poll_interval = true, wait_timeout = true,
+                  timeout = true, connect_timeout = true }
 
 -- Stores one flag's value in o; returns true or nil, message. Values the library checks
 -- (endpoint, project id, stop type for the service) are passed on as given: its error
@@ -54,6 +57,13 @@ local function store(o, flag, key, v)
     o.name = v
   elseif key == "type" then
     o.type = v:upper()
+  elseif key == "retries" then
+    -- Retries, not attempts: the library's retry.attempts is this plus one.
+    local n = tonumber(v)
+    if not n or n % 1 ~= 0 or n < 0 or n > 99 then
+      return nil, ("--retries wants a whole number from 0 to 99, not '%s'"):format(v)
+    end
+    o.retries = n
   elseif NUMBERS[key] then
     local n, err = number(flag, v)
     if not n then return nil, err end
@@ -68,7 +78,8 @@ end
 -- @tparam table argv array of strings
 -- @treturn table options: service, ids, ids_file, name, status, tags, exclude_file, type,
 --   region, project_id, endpoint, concurrency, max_servers, poll_interval, wait_timeout,
---   dry_run, no_wait, yes, json, verbose, help, version
+--   ca_file, no_verify_tls, proxy, timeout, connect_timeout, retries, iam_endpoint,
+--   credentials, dry_run, no_wait, yes, json, verbose, help, version
 -- @return or nil, message naming the bad flag or value
 function M.parse(argv)
   local o = { ids = {}, status = {}, tags = {} }

@@ -34,6 +34,9 @@ local FLAG_OF = {
   project_id = "--project-id", ["endpoints.ecs"] = "--endpoint", ["endpoints.bms"] = "--endpoint",
   ["filter.name"] = "--name", ["filter.status"] = "--status", ["filter.tags"] = "--tag",
   exclude = "--exclude-file", ids = "the server ids",
+  ca_file = "--ca-file", verify_tls = "--no-verify-tls", proxy = "--proxy", timeout = "--timeout",
+  connect_timeout = "--connect-timeout", attempts = "--retries", ["endpoints.iam"] = "--iam-endpoint",
+  credentials = "--credentials",
 }
 
 --- What an argument error says to a CLI user: the flag in place of the library option
@@ -227,10 +230,15 @@ local function run(argv, io_)
   local bar = progress.new{ out = io_.stderr, tty = stderr_tty, service = o.service, clock = io_.clock,
     width = stderr_tty and tty.columns(80) or 80, verbose = o.verbose }
 
+  local endpoints
+  if o.endpoint or o.iam_endpoint then endpoints = { [o.service] = o.endpoint, iam = o.iam_endpoint } end
   local ok, client, cerr = call(io_, o, cloud.new, {
-    region = o.region, project_id = o.project_id, concurrency = o.concurrency,
-    endpoints = o.endpoint and { [o.service] = o.endpoint } or nil,
-    logger = function(line) bar:log(line) end,
+    region = o.region, project_id = o.project_id, concurrency = o.concurrency, endpoints = endpoints,
+    ca_file = o.ca_file, verify_tls = not o.no_verify_tls, timeout = o.timeout,
+    connect_timeout = o.connect_timeout, retry = o.retries and { attempts = o.retries + 1 } or nil,
+    -- Like curl and the other cloud CLIs: HTTPS_PROXY / NO_PROXY unless --proxy says otherwise.
+    proxy = o.proxy or "env", credentials = o.credentials,
+    logger = function(line, level) bar:log(line, level) end,
   })
   if not ok then return client end
   if not client then return nothing(io_, o, cerr) end

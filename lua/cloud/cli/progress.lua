@@ -115,10 +115,11 @@ function Progress:event(e)
   self:draw(changed)
 end
 
---- The library's logger: counts retries; with verbose, shows the line above the bar.
-function Progress:log(text)
+--- The library's logger: counts retries; with verbose, shows the line above the bar
+-- (a warning, such as a credentials file others may read, always).
+function Progress:log(text, level)
   if text:match("^retry ") then self.retries = self.retries + 1 end
-  if self.verbose then
+  if self.verbose or level == "warning" then
     if self.tty and self.shown then self.out:write("\r\27[K") end
     self.out:write("cloud-stop: ", text, "\n")
     if self.tty and self.shown then self.out:write(self:line()) end
