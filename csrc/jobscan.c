@@ -1,5 +1,6 @@
 #include "jobscan.h"
 #include "bytescan.h"
+#include "jsonlex.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,29 +32,8 @@ static int nomem(scan *s) {
 
 static int peek(const scan *s) { return s->p < s->end ? (unsigned char)*s->p : -1; }
 
-/* JSON whitespace is exactly these four; cjson agrees (no \f or \v). */
-static void ws(scan *s) {
-  while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) s->p++;
-}
+static void ws(scan *s) { s->p = json_skip_ws(s->p, s->end); }
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
-
-static int hex4(const char *p, const char *end, unsigned *out) {
-  if (end - p < 4) return 0;
-  unsigned v = 0;
-  for (int i = 0; i < 4; i++) {
-    int c = (unsigned char)p[i];
-    if (is_digit(c)) v = v << 4 | (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v = v << 4 | (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v = v << 4 | (unsigned)(c - 'A' + 10);
-    else return 0; /* not (c | 0x20): that turns control bytes into digits (fuzz_jobscan) */
-  }
-  *out = v;
-  return 1;
-}
-
-static int is_high(unsigned u) { return u >= 0xD800 && u <= 0xDBFF; }
-static int is_low(unsigned u) { return u >= 0xDC00 && u <= 0xDFFF; }
 
 /* Bytes that end the fast run through a string: the quote, a backslash and NUL. Raw
  * control bytes other than NUL are let through, as lua-cjson does: a server that puts a
@@ -104,12 +84,12 @@ static int string_scan(scan *s, const char **body, size_t *n, int *escaped) {
         break;
       case 'u': {
         unsigned u, lo;
-        if (!hex4(p + 1, end, &u)) return fail(s, "invalid \\u escape", esc);
+        if (!json_hex4(p + 1, end, &u)) return fail(s, "invalid \\u escape", esc);
         p += 5;
         /* cjson refuses a surrogate that is not half of a \uD8xx\uDCxx pair: so do we. */
-        if (is_low(u)) return fail(s, "lone UTF-16 surrogate", esc);
-        if (is_high(u)) {
-          if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, end, &lo) || !is_low(lo))
+        if (json_is_low_surrogate(u)) return fail(s, "lone UTF-16 surrogate", esc);
+        if (json_is_high_surrogate(u)) {
+          if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !json_hex4(p + 2, end, &lo) || !json_is_low_surrogate(lo))
             return fail(s, "lone UTF-16 surrogate", esc);
           p += 6;
         }
@@ -125,28 +105,6 @@ static int string_scan(scan *s, const char **body, size_t *n, int *escaped) {
   return 1;
 }
 
-static size_t put_utf8(unsigned u, char *o) {
-  if (u < 0x80) {
-    o[0] = (char)u;
-    return 1;
-  }
-  if (u < 0x800) {
-    o[0] = (char)(0xC0 | u >> 6);
-    o[1] = (char)(0x80 | (u & 0x3F));
-    return 2;
-  }
-  if (u < 0x10000) {
-    o[0] = (char)(0xE0 | u >> 12);
-    o[1] = (char)(0x80 | (u >> 6 & 0x3F));
-    o[2] = (char)(0x80 | (u & 0x3F));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | u >> 18);
-  o[1] = (char)(0x80 | (u >> 12 & 0x3F));
-  o[2] = (char)(0x80 | (u >> 6 & 0x3F));
-  o[3] = (char)(0x80 | (u & 0x3F));
-  return 4;
-}
 
 /* Writes the value of a string body that string_scan accepted. Every escape is longer
  * than what it stands for, so out needs room for n bytes at most. Returns the count. */
@@ -168,14 +126,14 @@ static size_t unescape(const char *p, size_t n, char *out) {
       case 't': *o++ = '\t'; break;
       case 'u': {
         unsigned u = 0, lo = 0;
-        hex4(p, end, &u);
+        json_hex4(p, end, &u);
         p += 4;
-        if (is_high(u)) {
-          hex4(p + 2, end, &lo);
+        if (json_is_high_surrogate(u)) {
+          json_hex4(p + 2, end, &lo);
           p += 6;
-          u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+          u = json_join_surrogates(u, lo);
         }
-        o += put_utf8(u, o);
+        o += json_put_utf8(u, o);
         break;
       }
       default: *o++ = c; /* " \ / */
@@ -193,7 +151,7 @@ static int literal(scan *s, const char *word, size_t n) {
 }
 
 static int is_word(int c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '+' ||
+  return json_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '+' ||
          c == '-';
 }
 
@@ -205,19 +163,19 @@ static int number(scan *s) {
   if (p < end && *p == '0') {
     p++;
   } else if (p < end && *p >= '1' && *p <= '9') {
-    while (p < end && is_digit(*p)) p++;
+    while (p < end && json_is_digit(*p)) p++;
   } else {
     return fail(s, "invalid number", start);
   }
   if (p < end && *p == '.') {
-    if (++p == end || !is_digit(*p)) return fail(s, "invalid number", start);
-    while (p < end && is_digit(*p)) p++;
+    if (++p == end || !json_is_digit(*p)) return fail(s, "invalid number", start);
+    while (p < end && json_is_digit(*p)) p++;
   }
   if (p < end && (*p == 'e' || *p == 'E')) {
     p++;
     if (p < end && (*p == '+' || *p == '-')) p++;
-    if (p == end || !is_digit(*p)) return fail(s, "invalid number", start);
-    while (p < end && is_digit(*p)) p++;
+    if (p == end || !json_is_digit(*p)) return fail(s, "invalid number", start);
+    while (p < end && json_is_digit(*p)) p++;
   }
   /* "01", "0x1F", "1.e5": name the number, not the byte after its valid prefix. */
   if (p < end && is_word((unsigned char)*p)) return fail(s, "invalid number", start);

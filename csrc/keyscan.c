@@ -1,6 +1,9 @@
 #include "keyscan.h"
 
 #include <string.h>
+#include <openssl/crypto.h>
+
+#include "jsonlex.h"
 
 typedef struct {
   const char *p, *end;
@@ -25,25 +28,7 @@ static int fail(scan *s, const char *why) {
 
 static int peek(const scan *s) { return s->p < s->end ? (unsigned char)*s->p : -1; }
 
-static void ws(scan *s) {
-  while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) s->p++;
-}
-
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
-
-static int hex4(const char *p, const char *end, unsigned *out) {
-  if (end - p < 4) return 0;
-  unsigned v = 0;
-  for (int i = 0; i < 4; i++) {
-    int c = (unsigned char)p[i];
-    if (is_digit(c)) v = v << 4 | (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v = v << 4 | (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v = v << 4 | (unsigned)(c - 'A' + 10);
-    else return 0;
-  }
-  *out = v;
-  return 1;
-}
+static void ws(scan *s) { s->p = json_skip_ws(s->p, s->end); }
 
 static void put(sink *k, const char *p, size_t n) {
   if (k->buf) {
@@ -55,32 +40,12 @@ static void put(sink *k, const char *p, size_t n) {
   }
 }
 
-/* The UTF-8 form of code point u, written straight into the sink (no copy on the stack:
- * the bytes may be a secret's). */
+/* The UTF-8 form of code point u, into the sink; the few bytes on the stack are wiped (they
+ * may be a secret's). */
 static void put_utf8(sink *k, unsigned u) {
   char b[4];
-  size_t n;
-  if (u < 0x80) {
-    b[0] = (char)u;
-    n = 1;
-  } else if (u < 0x800) {
-    b[0] = (char)(0xC0 | u >> 6);
-    b[1] = (char)(0x80 | (u & 0x3F));
-    n = 2;
-  } else if (u < 0x10000) {
-    b[0] = (char)(0xE0 | u >> 12);
-    b[1] = (char)(0x80 | (u >> 6 & 0x3F));
-    b[2] = (char)(0x80 | (u & 0x3F));
-    n = 3;
-  } else {
-    b[0] = (char)(0xF0 | u >> 18);
-    b[1] = (char)(0x80 | (u >> 12 & 0x3F));
-    b[2] = (char)(0x80 | (u >> 6 & 0x3F));
-    b[3] = (char)(0x80 | (u & 0x3F));
-    n = 4;
-  }
-  put(k, b, n);
-  memset(b, 0, sizeof b);
+  put(k, b, json_put_utf8(u, b));
+  OPENSSL_cleanse(b, sizeof b);
 }
 
 /* The string whose opening quote is at s->p, unescaped into k. Strict: raw control bytes
@@ -112,15 +77,15 @@ static int string(scan *s, sink *k) {
       case 't': out = '\t'; break;
       case 'u': {
         unsigned u, lo;
-        if (!hex4(s->p, s->end, &u)) return fail(s, "invalid \\u escape");
+        if (!json_hex4(s->p, s->end, &u)) return fail(s, "invalid \\u escape");
         s->p += 4;
-        if (u >= 0xDC00 && u <= 0xDFFF) return fail(s, "lone UTF-16 surrogate");
-        if (u >= 0xD800 && u <= 0xDBFF) {
-          if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || !hex4(s->p + 2, s->end, &lo) ||
-              lo < 0xDC00 || lo > 0xDFFF)
+        if (json_is_low_surrogate(u)) return fail(s, "lone UTF-16 surrogate");
+        if (json_is_high_surrogate(u)) {
+          if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || !json_hex4(s->p + 2, s->end, &lo) ||
+              !json_is_low_surrogate(lo))
             return fail(s, "lone UTF-16 surrogate");
           s->p += 6;
-          u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+          u = json_join_surrogates(u, lo);
         }
         put_utf8(k, u);
         continue;
@@ -143,17 +108,17 @@ static int number(scan *s) {
   const char *p = s->p, *end = s->end;
   if (p < end && *p == '-') p++;
   if (p < end && *p == '0') p++;
-  else if (p < end && *p >= '1' && *p <= '9') while (p < end && is_digit(*p)) p++;
+  else if (p < end && *p >= '1' && *p <= '9') while (p < end && json_is_digit(*p)) p++;
   else return fail(s, "invalid number");
   if (p < end && *p == '.') {
-    if (++p == end || !is_digit(*p)) return fail(s, "invalid number");
-    while (p < end && is_digit(*p)) p++;
+    if (++p == end || !json_is_digit(*p)) return fail(s, "invalid number");
+    while (p < end && json_is_digit(*p)) p++;
   }
   if (p < end && (*p == 'e' || *p == 'E')) {
     p++;
     if (p < end && (*p == '+' || *p == '-')) p++;
-    if (p == end || !is_digit(*p)) return fail(s, "invalid number");
-    while (p < end && is_digit(*p)) p++;
+    if (p == end || !json_is_digit(*p)) return fail(s, "invalid number");
+    while (p < end && json_is_digit(*p)) p++;
   }
   s->p = p;
   return 1;
@@ -198,7 +163,7 @@ static int skip_value(scan *s) {
     case 'f': return literal(s, "false");
     case 'n': return literal(s, "null");
     default:
-      if (c == '-' || is_digit(c)) return number(s);
+      if (c == '-' || json_is_digit(c)) return number(s);
       return fail(s, "expected a value");
   }
 }
