@@ -1,4 +1,4 @@
-/* Canonical forms of SDK-HMAC-SHA256 (shared/api/SIGNING.md): pure functions over
+/* Canonical forms of SDK-HMAC-SHA256 (docs/reference/SIGNING.md): pure functions over
  * buffers, no Lua and no crypto, so they can be tested and fuzzed alone. */
 #ifndef CLOUD_CANON_H
 #define CLOUD_CANON_H

@@ -1,4 +1,4 @@
-/* Reading a job answer (shared/api/ECS-BMS.md "Jobs") without building it in Lua:
+/* Reading a job answer (docs/reference/ECS-BMS.md "Jobs") without building it in Lua:
  * a strict JSON parser that keeps only the few strings the library needs and skips
  * everything else without allocating. Pure C over buffers, so it can be fuzzed alone. */
 #ifndef CLOUD_JOBSCAN_H

@@ -4,7 +4,7 @@
  *   method 0xFF path 0xFF query 0xFF headers 0xFF body 0xFF sk
  * query and headers hold entries separated by 0xFE, each "name 0xFD value".
  * Besides "no crash, no leak, no UB", it checks the output shapes promised by
- * shared/api/SIGNING.md, recomputing what it can without the code under test. */
+ * docs/reference/SIGNING.md, recomputing what it can without the code under test. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 -- cloud.classify: the table that says what an answer of the cloud means, checked row by row
 -- against expectations written here and against the reference's own error table
--- (../shared/api/ECS-BMS.md, or $CLOUD_SHARED/api/ECS-BMS.md).
+-- (docs/reference/ECS-BMS.md).
 local classify = require "cloud.classify"
 
 -- What each row of the reference's table must mean: code, the status the reference gives it,
@@ -28,8 +28,8 @@ local EXPECTED = {
 
 -- The reference's error table: code -> its HTTP column, ranges (`Ecs.1000`-`Ecs.1002`) expanded.
 local function reference_table()
-  local dir = os.getenv("CLOUD_SHARED") or "../shared"
-  local f = assert(io.open(dir .. "/api/ECS-BMS.md", "rb"), "cannot read " .. dir .. "/api/ECS-BMS.md")
+  local path = "docs/reference/ECS-BMS.md"
+  local f = assert(io.open(path, "rb"), "cannot read " .. path)
   local text = f:read("*a")
   f:close()
   local out, n = {}, 0

@@ -1,4 +1,4 @@
--- The emulator's models of what the ECS reference documents (../shared/api/ECS-BMS.md):
+-- The emulator's models of what the ECS reference documents (docs/reference/ECS-BMS.md):
 -- flow control, refused stop calls, INIT jobs, sub-job errors, task_state and not-tags.
 -- Each is switched on by configuration; the defaults are the older specs' emulator.
 -- Over real HTTP on 127.0.0.1; runs under lua5.4 and luajit.

@@ -1,5 +1,5 @@
 --- What an answer of the cloud means: one table for the stop call, sub-jobs, lists and jobs.
--- Built from the error table of the ECS API reference as ../shared/api/ECS-BMS.md records it
+-- Built from the error table of the ECS API reference as docs/reference/ECS-BMS.md records it
 -- ("Errors"); each row keeps the code and the HTTP status it came from. The reference warns that
 -- "the HTTP status may not be accurate", so an answer is classified by its code first and by its
 -- status only when the code is absent or not in the table.

@@ -1,5 +1,5 @@
 --- Temporary keys from the ECS metadata service, for code running on an instance with an
--- agency (shared/api/ECS-BMS.md, "Credentials, project and region like the official SDKs"):
+-- agency (docs/reference/ECS-BMS.md, "Credentials, project and region like the official SDKs"):
 -- a session token (PUT /meta-data/latest/api/token; 404, 405 or 503 there means the
 -- service has none, and we go on without), then the keys (GET
 -- /openstack/latest/securitykey). The answer is read in C (core.security_key): the

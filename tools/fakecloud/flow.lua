@@ -1,5 +1,5 @@
 -- Stop calls the cloud refuses before touching any server, as the ECS reference documents
--- them (../shared/api/ECS-BMS.md, "Errors" and "Throughput"). Both are off by default.
+-- them (docs/reference/ECS-BMS.md, "Errors" and "Throughput"). Both are off by default.
 --   flow_control = { budget = 1000, window = 60 }
 --     A project's service (ECS, BMS) accepts at most `budget` servers in any `window` seconds
 --     (a sliding window). A call that would go over gets HTTP 202 with the error body

@@ -1,4 +1,4 @@
--- The ECS metadata service's two calls for temporary keys (shared/api/ECS-BMS.md,
+-- The ECS metadata service's two calls for temporary keys (docs/reference/ECS-BMS.md,
 -- "Credentials, project and region like the official SDKs"), unsigned as on an instance:
 --   PUT /meta-data/latest/api/token  (X-Metadata-Token-Ttl-Seconds) -> a session token
 --   GET /openstack/latest/securitykey (X-Metadata-Token)             -> {"credential": {...}}
