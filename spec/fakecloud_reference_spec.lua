@@ -202,8 +202,9 @@ describe("fakecloud reference behaviours", function()
 
   describe("jobs", function()
     it("pass through INIT for job_init seconds, then RUNNING, then SUCCESS", function()
-      -- Without job_init a 1.2 s job reads INIT for its first fifth (0.24 s) only.
-      assert(fc:configure { job_duration = 1.2, job_init = 0.6 })
+      -- Without job_init a 3 s job reads INIT for its first fifth (0.6 s) only. The times
+      -- keep 0.4 s or more from each change, so a slow client (valgrind) reads the same.
+      assert(fc:configure { job_duration = 3, job_init = 1.5 })
       local t0 = socket.gettime()
       local _, r = c:stop("ecs", ecs(1, 2))
       local function at(t)
@@ -212,14 +213,14 @@ describe("fakecloud reference behaviours", function()
         local _, j = c:job(r.job_id)
         return j
       end
-      local j = at(0.35)
+      local j = at(0.9)
       assert.are.equal("INIT", j.status)
       assert.are.equal("INIT", j.entities.sub_jobs[1].status)
       assert.are.equal(cjson.null, j.end_time)
-      j = at(0.85)
+      j = at(2.1)
       assert.are.equal("RUNNING", j.status)
       assert.are.equal("RUNNING", j.entities.sub_jobs[2].status)
-      j = at(1.35)
+      j = at(3.4)
       assert.are.equal("SUCCESS", j.status)
       assert.is_string(j.end_time)
       local ok, err = fc:configure { job_init = -1 }
