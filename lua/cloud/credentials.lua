@@ -69,7 +69,8 @@ function M.resolve(opts, getenv)
   end
   -- Where project id and region came from: a bad value the caller passed is their mistake
   -- (raised); one from the environment or a file is the setup's (returned as an error).
-  out.source = { project_id = out.project_id ~= nil and "option" or nil, region = out.region ~= nil and "option" or nil }
+  out.source = { project_id = out.project_id ~= nil and "option" or nil,
+                 region = out.region ~= nil and "option" or nil }
   if out.project_id == nil then
     out.project_id = nonempty(getenv(ENV.project_id))
     if out.project_id then

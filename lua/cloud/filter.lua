@@ -13,7 +13,9 @@ local M = {}
 local function set_of(values, where, fold)
   local set = {}
   for i, v in ipairs(values) do
-    if type(v) ~= "string" then errors.argument("cloud.filter." .. where, nil, ("argument %d must be a string"):format(i)) end
+    if type(v) ~= "string" then
+      errors.argument("cloud.filter." .. where, nil, ("argument %d must be a string"):format(i))
+    end
     set[fold and fold(v) or v] = true
   end
   if next(set) == nil then errors.argument("cloud.filter." .. where, nil, "give at least one value") end
