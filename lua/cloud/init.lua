@@ -24,12 +24,13 @@ local json = require "cloud.json"
 local stop = require "cloud.stop"
 local servers = require "cloud.servers"
 
-local M = {}
+local M = { VERSION = "0.1.0" }
 local Client = client_mod.Client
 
 --- The library's version, "major.minor.patch"; the C core reports the same
--- (`cloud.core.version`), and the release rockspec is named for it.
-M.VERSION = "0.1.0"
+-- (`cloud.core.version`), and the release rockspec is named for it
+-- (tools/release-rockspec.sh reads it from the line above).
+-- @field VERSION
 
 --- Builds a client. Credentials, project id and region that the options leave out are read
 -- from the environment (`HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`,
