@@ -1,5 +1,5 @@
 # Entry points. `make demo` and `make test` each install what they need first.
-.PHONY: all build test valgrind demo fuzz bench install clean
+.PHONY: all build test valgrind demo fuzz bench docs install clean
 
 all: build
 
@@ -26,6 +26,11 @@ fuzz:
 
 bench: build
 	bash bench/run.sh
+
+# The API reference, from the doc comments (config.ld): build/docs/index.html.
+docs:
+	bash tools/deps.sh
+	ldoc --fatalwarnings .
 
 install:
 	bash tools/deps.sh

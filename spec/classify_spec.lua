@@ -138,7 +138,8 @@ describe("cloud.classify", function()
       assert.are.equal("SHUTOFF", classify.answer { status = 400, code = "Ecs.0100" }.confirm) -- stop by default
       assert.are.equal("ACTIVE", classify.answer { status = 400, code = "Ecs.0100", action = "start" }.confirm)
       assert.are.equal("done", classify.confirm(stop, { status = "SHUTOFF", ["OS-EXT-STS:task_state"] = nil }))
-      assert.are.equal("wait", classify.confirm(stop, { status = "ACTIVE", ["OS-EXT-STS:task_state"] = "powering-off" }))
+      assert.are.equal("wait",
+        classify.confirm(stop, { status = "ACTIVE", ["OS-EXT-STS:task_state"] = "powering-off" }))
       assert.are.equal("permanent", classify.confirm(stop, { status = "ERROR" }))
       assert.are.equal("permanent", classify.confirm(stop, { status = "ACTIVE" }))
       assert.are.equal("permanent", classify.confirm(stop, nil))

@@ -57,6 +57,7 @@ describe("fakecloud reference behaviours", function()
       assert.is_string(body.job_id)
       code, body = c:stop("ecs", ecs(21, 30))
       assert.are.equal(200, code)
+      assert.is_string(body.job_id)
       local text, h
       code, text, h = c:request("POST", "/v1/" .. fc.project_id .. "/cloudservers/action", nil,
         cjson.encode { ["os-stop"] = { servers = { { id = ecs(31)[1] } } } })

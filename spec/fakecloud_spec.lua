@@ -321,15 +321,18 @@ describe("fakecloud emulator", function()
     it("reads the compact body and any other JSON form of it alike", function()
       local path = api("/cloudservers/action")
       local function stop(body) return (c:json("POST", path, nil, body)) end
-      assert.are.equal(200, stop('{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[1] .. '"},{"id":"' .. web[2] .. '"}]}}'))
+      assert.are.equal(200,
+        stop('{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[1] .. '"},{"id":"' .. web[2] .. '"}]}}'))
       assert.are.equal(200, stop(' { "os-stop" : { "servers" : [ { "id" : "' .. web[3] .. '" } ], "type" : "HARD" } }'))
       local escaped = ("\\u%04x"):format(web[4]:byte(1)) .. web[4]:sub(2) -- the same id, its first byte escaped
       assert.are.equal(200, stop('{"os-stop":{"type":"SOFT","servers":[{"id":"' .. escaped .. '"}]}}'))
       for _, case in ipairs({
         { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},]}}', "not a JSON object" }, -- trailing comma
         { '{"os-stop":{"type":"SOFT","servers":[{"id":""}]}}', "servers[1].id must be a string" },
-        { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"}{"id":"' .. web[6] .. '"}]}}', "not a JSON object" },
-        { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},{"id":"' .. web[5] .. '"}]}}', "duplicate server id" },
+        { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"}{"id":"' .. web[6] .. '"}]}}',
+          "not a JSON object" },
+        { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"},{"id":"' .. web[5] .. '"}]}}',
+          "duplicate server id" },
         { '{"os-stop":{"type":"SOFT","servers":[]}}', "non-empty array" },
         { '{"os-stop":{"type":"soft","servers":[{"id":"' .. web[5] .. '"}]}}', "invalid os-stop.type soft" },
         { '{"os-stop":{"type":"SOFT","servers":[{"id":"' .. web[5] .. '"}]}}x', "not a JSON object" }, -- trailing bytes

@@ -105,7 +105,8 @@ describe("faults", function()
 
   it("looks a server up rather than resend when a stop timed out after it was accepted", function()
     -- The cloud answers after 0.5 s, having accepted the stop; the client gives up at 0.3 s.
-    fc:configure{ faults = { seed = 5, apply_to = { action = true, list = false, job = false }, hang = 0.5, hang_rate = 1 } }
+    fc:configure{ faults = { seed = 5, apply_to = { action = true, list = false, job = false },
+      hang = 0.5, hang_rate = 1 } }
     local client = env.client(fc, { timeout = 0.3, retry = { attempts = 3, base = 0.001, cap = 0.01 } })
     local ids = env.ids("ecs", 1, 3)
     local res = client:stop_ecs{ ids = ids, force = true, poll_interval = 0.05 }

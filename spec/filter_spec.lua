@@ -55,8 +55,10 @@ describe("stopping by filter", function()
     fc = env.start{
       job_duration = 0.02,
       fleet = { ecs = {
-        { count = WEB, name = "web-%d", status = "ACTIVE", tags = { "env=staging" }, az = "az1", flavor = "s6.large.2" },
-        { count = PROTECTED, name = "web-%d", status = "ACTIVE", tags = { "env=staging", "stop-protect=true" }, az = "az1" },
+        { count = WEB, name = "web-%d", status = "ACTIVE", tags = { "env=staging" }, az = "az1",
+          flavor = "s6.large.2" },
+        { count = PROTECTED, name = "web-%d", status = "ACTIVE", tags = { "env=staging", "stop-protect=true" },
+          az = "az1" },
         { count = DB, name = "db-%d", status = "ACTIVE", tags = { "env=staging" }, az = "az2", flavor = "c7.xlarge.4",
           metadata = { role = "primary" } },
         { count = OFF, name = "web-%d", status = "SHUTOFF", tags = { "env=staging" }, az = "az1" },
@@ -99,7 +101,8 @@ describe("stopping by filter", function()
 
   it("stops exactly the selection, skipping protected, excluded and stopped servers", function()
     local exclude = { env.id("ecs", 1), env.id("ecs", 2) }
-    local res = client:stop_ecs{ filter = { status = "ACTIVE", tags = { "env=staging" }, az = "az1", exclude = exclude },
+    local res = client:stop_ecs{
+      filter = { status = "ACTIVE", tags = { "env=staging" }, az = "az1", exclude = exclude },
       poll_interval = 0.02 }
     assert.is_true(res.ok)
     assert.are.equal(WEB - 2, #res.stopped)
@@ -154,7 +157,8 @@ describe("stopping by filter", function()
     assert.is_nil(res)
     assert.are.equal("cloud.max_servers", err.code)
     assert.are.equal("refused", err.kind)
-    assert.truthy(tostring(err):find("refusing to stop 2565 servers, more than max_servers = 100", 1, true), tostring(err))
+    assert.truthy(tostring(err):find("refusing to stop 2565 servers, more than max_servers = 100", 1, true),
+      tostring(err))
     assert.are.equal(0, fc:stats().calls.action)
     res, err = client:stop_ecs{ ids = env.ids("ecs", 1, 3), max_servers = 2, force = true }
     assert.is_nil(res)
@@ -178,6 +182,7 @@ describe("stopping by filter", function()
     raises({ where = "x" }, "option 'filter.where' must be a function")
     raises({ tags = { 1 } }, "option 'filter.tags'")
     local ok, err = pcall(client.stop_ecs, client, { ids = { "a" }, filter = {} })
+    assert.is_false(ok)
     assert.truthy(tostring(err):find("either 'ids' or 'filter'", 1, true))
     assert.are.equal(0, fc:stats().calls.total)
   end)

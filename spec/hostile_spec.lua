@@ -157,7 +157,8 @@ describe("hostile servers", function()
     it("when the lookup is broken too, the servers are reported unconfirmed, naming both errors", function()
       -- The stop was accepted, yet nothing readable says so: not stopped as far as we can
       -- tell, and the message says it may have been.
-      assert(fc:configure{ hostile = { mode = "invalid_json", apply_to = { action = true, job = false, list = true } } })
+      assert(fc:configure{
+        hostile = { mode = "invalid_json", apply_to = { action = true, job = false, list = true } } })
       local ids = env.ids("ecs", 1, 3)
       local res = run("ecs", ids)
       assert.are.equal(3, #res.failed)
@@ -223,7 +224,8 @@ describe("hostile servers", function()
     end)
 
     it("reports servers unconfirmed (the stop was accepted) when the lookup is broken too", function()
-      assert(fc:configure{ hostile = { mode = "reset_mid_body", apply_to = { action = false, job = true, list = true } } })
+      assert(fc:configure{
+        hostile = { mode = "reset_mid_body", apply_to = { action = false, job = true, list = true } } })
       local ids = env.ids("ecs", 1, 3)
       local res, took = run("ecs", ids, { wait_timeout = 1 })
       assert.are.equal(3, #res.failed)

@@ -198,7 +198,8 @@ describe("core.job_outcomes reads what cjson reads", function()
   end)
 
   it("escapes unescaped exactly as cjson does", function()
-    local s = [["q\" b\\ s\/ n\n t\t r\r b\b f\f e\u00e9 E\u00C9 euro\u20ac smile\ud83d\ude00 max\udbff\udfff nul\u0000 end"]]
+    local s = [["q\" b\\ s\/ n\n t\t r\r b\b f\f e\u00e9 E\u00C9 euro\u20ac ]]
+      .. [[smile\ud83d\ude00 max\udbff\udfff nul\u0000 end"]]
     local got = same_as_cjson('{"status": ' .. s .. ', "entities": {"sub_jobs": [{"fail_reason": ' ..
       s .. ', "entities": {"server_id": "\\u0061\\u0062", "errorcode_message": "\\"\\\\"}}]}}')
     assert.are.equal(cjson.decode(s), got.status)

@@ -57,7 +57,8 @@ describe("the ledger", function()
   it("refuses a batch that is not its own", function()
     local l, other = ledger.new({ "a" }), ledger.new({ "a" })
     local theirs = other:batch(1, 1)
-    assert.has_error(function() l:apply_job(answer("SUCCESS", {}), theirs) end, "cloud.ledger: not a batch of this ledger")
+    assert.has_error(function() l:apply_job(answer("SUCCESS", {}), theirs) end,
+      "cloud.ledger: not a batch of this ledger")
     assert.has_error(function() l:stopped_batch({ ids = { "a" }, number = 1 }) end,
       "cloud.ledger: not a batch of this ledger")
     assert.has_error(function() l:job(theirs, "job-1") end, "cloud.ledger: not a batch of this ledger")

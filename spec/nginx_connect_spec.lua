@@ -166,7 +166,8 @@ describe("connections inside nginx", function()
       proxy.stop()
       proxy = connect_proxy.start{ auth = "spec user:p@ss" }
       local at = proxy.url:gsub("^http://", "")
-      local r = fetch("/fetch", "url=" .. ipfc.url .. "/__admin/stats&proxy=" .. escape("http://spec%20user:p%40ss@" .. at))
+      local r = fetch("/fetch",
+        "url=" .. ipfc.url .. "/__admin/stats&proxy=" .. escape("http://spec%20user:p%40ss@" .. at))
       assert.are.equal(200, r.status, r.message)
       r = fetch("/fetch", "url=" .. ipfc.url .. "/__admin/stats&proxy=" .. escape("http://spec%20user:wrong@" .. at))
       assert.are.same({ "connect", false }, { r.error, r.sent })

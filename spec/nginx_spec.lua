@@ -93,7 +93,8 @@ describe("inside nginx", function()
     assert.are.equal(1000, stats.servers.bms.SHUTOFF)
   end)
 
-  it("stops both fleets at once from two timers sharing a client made in init_by_lua, through 429s and drops", function()
+  it("stops both fleets at once from two timers sharing a client made in init_by_lua, "
+    .. "through 429s and drops", function()
     fc:configure{ faults = { seed = 9, status = { [429] = 0.3 }, retry_after = 0, drop = 0.05, drop_after = 0.05 } }
     assert.are.equal("started\n", select(2, app:get("/timer?service=ecs&from=1&to=3000&shared=1&key=e")))
     assert.are.equal("started\n", select(2, app:get("/timer?service=bms&from=1&to=1000&shared=1&key=b")))

@@ -25,7 +25,8 @@ describe("core.http options", function()
 
   it("timeout and connect_timeout: seconds up to what curl's milliseconds (a long) hold", function()
     for _, field in ipairs({ "timeout", "connect_timeout" }) do
-      raises(function() core.http{ [field] = 1e16 } end, "option '" .. field .. "' must be a number of seconds from 0.001 to ", field)
+      raises(function() core.http{ [field] = 1e16 } end,
+        "option '" .. field .. "' must be a number of seconds from 0.001 to ", field)
       raises(function() core.http{ [field] = 0 } end, "option '" .. field .. "'", field)
       -- At the edge the milliseconds round up to 2^63, one past a 64-bit long.
       raises(function() core.http{ [field] = 2 ^ 63 / 1000 } end, "option '" .. field .. "'", field)
@@ -34,9 +35,11 @@ describe("core.http options", function()
   end)
 
   it("concurrency and max_response: whole numbers in range", function()
-    raises(function() core.http{ concurrency = 1.5 } end, "option 'concurrency' must be an integer from 1 to 65536", "1.5")
-    raises(function() core.http{ concurrency = 65537 } end, "option 'concurrency' must be an integer from 1 to 65536", "65537")
-    raises(function() core.http{ max_response = 1023 } end, "option 'max_response' must be an integer from 1024 to ", "1023")
+    local concurrency = "option 'concurrency' must be an integer from 1 to 65536"
+    raises(function() core.http{ concurrency = 1.5 } end, concurrency, "1.5")
+    raises(function() core.http{ concurrency = 65537 } end, concurrency, "65537")
+    raises(function() core.http{ max_response = 1023 } end,
+      "option 'max_response' must be an integer from 1024 to ", "1023")
     raises(function() core.http{ max_response = 2048.5 } end, "option 'max_response'", "2048.5")
     core.http{ concurrency = 65536, max_response = 2 ^ 53 }:close()
   end)

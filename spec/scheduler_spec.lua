@@ -56,8 +56,8 @@ describe("the scheduler", function()
     assert.are.equal(2, r.attempts)
     assert.is_true(math.abs(clock.offset - 1200) < 5, tostring(clock.offset))
     assert.are.equal(1, #lines)
-    assert.truthy(lines[1]:find("^clock: the cloud's clock is %+1[12]%d%d s from ours; signing again with its time %(list%)$"),
-      lines[1])
+    assert.truthy(lines[1]:find("^clock: the cloud's clock is %+1[12]%d%d s from ours; "
+      .. "signing again with its time %(list%)$"), lines[1])
     assert.are.equal(1, fc:stats().signature_failures)
   end)
 

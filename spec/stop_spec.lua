@@ -11,7 +11,8 @@ describe("stopping servers", function()
     fc = env.start{
       job_duration = 0.05,
       fleet = {
-        ecs = { { count = 6500, name = "web-%04d", status = "ACTIVE" }, { count = 20, name = "off-%d", status = "SHUTOFF" } },
+        ecs = { { count = 6500, name = "web-%04d", status = "ACTIVE" },
+                { count = 20, name = "off-%d", status = "SHUTOFF" } },
         bms = { { count = 1200, name = "bm-%d", status = "ACTIVE" } },
       },
     }
@@ -249,7 +250,8 @@ describe("stopping servers", function()
     raises(function() client:stop_bms{ ids = { "a" }, type = "SOFT" } end, "option 'type' must be one of HARD")
     raises(function() client:stop_ecs{ ids = { "a" }, type = "soft" } end, "option 'type' must be one of SOFT, HARD")
     raises(function() client:stop_ecs{ ids = { "a" }, colour = 1 } end, "option 'colour' is unknown")
-    raises(function() client:stop_ecs{ ids = { "a" }, poll_interval = -1 } end, "option 'poll_interval' must be at least 0")
+    raises(function() client:stop_ecs{ ids = { "a" }, poll_interval = -1 } end,
+      "option 'poll_interval' must be at least 0")
     raises(function() client:stop_ecs{ ids = { "a" }, wait = "yes" } end, "option 'wait' must be true or false")
     raises(function() client.stop_ecs{ ids = { "a" } } end, "call it with ':'")
     assert.are.equal(0, fc:stats().calls.total)

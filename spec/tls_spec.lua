@@ -59,7 +59,8 @@ describe("TLS", function()
       print(res.ok, res.failed[1] and res.failed[1].code)
     ]]):format(fc.project_id, fc.ak, fc.sk, fc.url, env.id("ecs", 4)), {
       HOME = "/nonexistent", CURL_INSECURE = "1", CURLOPT_SSL_VERIFYPEER = "0", SSL_CERT_FILE = "/dev/null",
-      CURL_CA_BUNDLE = "/dev/null", HUAWEICLOUD_SDK_IGNORE_SSL_VERIFICATION = "true", NODE_TLS_REJECT_UNAUTHORIZED = "0",
+      CURL_CA_BUNDLE = "/dev/null", HUAWEICLOUD_SDK_IGNORE_SSL_VERIFICATION = "true",
+      NODE_TLS_REJECT_UNAUTHORIZED = "0",
       https_proxy = "http://127.0.0.1:1", HTTPS_PROXY = "http://127.0.0.1:1",
     })
     assert.are.equal("false\tcloud.tls\n", out)

@@ -8,6 +8,7 @@ packages=(
   cmake make gcc pkg-config openssl
   lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev
   lua-cjson lua-busted lua-socket luarocks
+  lua-check lua-ldoc lua-markdown
   libcurl4-openssl-dev libssl-dev
   nginx libnginx-mod-http-lua
   valgrind tmux

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: builds the C core for Lua 5.4, LuaJIT, Lua 5.1 (for the CLI's specs)
 # and an ASan+UBSan variant, with warnings as errors; runs every spec under 5.4, LuaJIT, ASan
-# and valgrind; checks that both LuaRocks builds install offline into one tree; and prints
-# one closing line "tests: N passed, N failed".
+# and valgrind; checks that both LuaRocks builds install offline into one tree; lints the
+# Lua with luacheck and builds the API reference with LDoc, each failing on any warning;
+# and prints one closing line "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
@@ -115,6 +116,34 @@ if [ -n "$outside" ]; then
 else
   passed=$((passed + 1))
 fi
+
+# luacheck over the whole checkout (.luacheckrc): any warning fails, so a new one fails CI.
+lint=$(luacheck --no-color --formatter plain . 2>&1)
+lint_rc=$?
+if [ "$lint_rc" -eq 0 ] && [ -z "$lint" ]; then
+  echo "== luacheck: 0 warnings"
+  passed=$((passed + 1))
+else
+  echo "== luacheck: FAILED (exit $lint_rc, $(printf '%s\n' "$lint" | grep -c .) warnings or errors)"
+  printf '%s\n' "$lint" | head -n 40
+  failed=$((failed + 1))
+fi
+
+# The API reference (config.ld) into a scratch directory: LDoc reports some problems only
+# as lines on stderr, with exit status 0, so any line but its banner is a failure.
+docs_tmp=$(mktemp -d)
+docs_out=$(ldoc -q --fatalwarnings -d "$docs_tmp" . 2>&1)
+docs_rc=$?
+docs_out=$(printf '%s\n' "$docs_out" | grep -v '^reading configuration from config.ld$')
+if [ "$docs_rc" -eq 0 ] && [ -z "$docs_out" ] && [ -s "$docs_tmp/index.html" ]; then
+  echo "== ldoc: no warnings"
+  passed=$((passed + 1))
+else
+  echo "== ldoc: FAILED (exit $docs_rc)"
+  printf '%s\n' "$docs_out" | head -n 40
+  failed=$((failed + 1))
+fi
+rm -rf "$docs_tmp"
 
 # build/5.1 (plain Lua 5.1, whose C API lacks LuaJIT's additions) is for the CLI's specs.
 build build/5.4 5.4 && build build/luajit luajit && build build/5.1 5.1 && build build/asan 5.4 -DSANITIZE=ON || {

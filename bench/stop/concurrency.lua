@@ -121,8 +121,9 @@ local function main(fc)
   local faulty = {}
   for _, conc in ipairs({ LEVELS[#LEVELS] }) do
     log("concurrency: %d in flight, %d%% 429 ...", conc, RATE_429 * 100)
-    local wall, res, st = run(fc, list, conc, { latency = LATENCY, latency_mode = MODES[1], status = { [429] = RATE_429 }, retry_after = 0, seed = 1 },
-      { attempts = 6, base = 0.05, cap = 1 })
+    local faults = { latency = LATENCY, latency_mode = MODES[1], status = { [429] = RATE_429 },
+      retry_after = 0, seed = 1 }
+    local wall, res, st = run(fc, list, conc, faults, { attempts = 6, base = 0.05, cap = 1 })
     faulty[#faulty + 1] = { conc = conc, wall = wall, calls = st.calls.action, n429 = (st.faults or {})["429"] or 0,
                             lists = st.calls.list, once = stopped_once(res, st), failed = #res.failed,
                             more = st.stop_requests.sent_more_than_once }
@@ -132,8 +133,8 @@ end
 
 local function report(rows, faulty, check_ms)
   print(("submit %d ECS servers (%d calls of 1000 ids), wait = false, %gs latency per call"):format(N, CALLS, LATENCY))
-  print(("%-11s %-12s %8s %12s %8s %8s %8s %6s %12s %11s %13s"):format("latency", "concurrency", "wall s", "range", "ideal s", "x ideal", "calls",
-    "lists", "stopped once", "client CPU", "emulator CPU"))
+  print(("%-11s %-12s %8s %12s %8s %8s %8s %6s %12s %11s %13s"):format("latency", "concurrency", "wall s",
+    "range", "ideal s", "x ideal", "calls", "lists", "stopped once", "client CPU", "emulator CPU"))
   for _, r in ipairs(rows) do
     print(("%-11s %-12d %8.3f %12s %8.3f %8.2f %8d %6d %12s %11.2f %13.2f"):format(r.mode, r.conc, r.wall,
       ("%.2f-%.2f"):format(r.min / r.ideal, r.max / r.ideal), r.ideal, r.wall / r.ideal,

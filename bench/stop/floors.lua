@@ -75,7 +75,8 @@ local function by_curl()
     local f = assert(io.open(dir .. "/b" .. c, "wb"))
     f:write(body)
     f:close()
-    cfg:write("next\nurl = \"", fc.url, path, "\"\nrequest = POST\ndata-binary = \"@", dir, "/b", c, "\"\noutput = /dev/null\n")
+    cfg:write("next\nurl = \"", fc.url, path, "\"\nrequest = POST\n",
+      "data-binary = \"@", dir, "/b", c, "\"\noutput = /dev/null\n")
     for k, v in pairs(signed(body)) do if k ~= "Host" then cfg:write("header = \"", k, ": ", v, "\"\n") end end
     cfg:write("header = \"Expect:\"\n")
   end
@@ -119,7 +120,8 @@ for _ = 1, REPEAT do
 end
 fc:stop()
 
-print(("floors: %d calls of 1000 ids, %d in flight, %gs latency, pre-signed; ideal %.3f s"):format(CALLS, CONCURRENCY, LATENCY, IDEAL))
+print(("floors: %d calls of 1000 ids, %d in flight, %gs latency, pre-signed; ideal %.3f s")
+  :format(CALLS, CONCURRENCY, LATENCY, IDEAL))
 print(("%-24s %8s %8s %12s %8s"):format("sender", "wall s", "x ideal", "range", "start s"))
 local start = common.median(START_WALLS)
 for _, floor in ipairs(FLOORS) do

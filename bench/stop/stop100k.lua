@@ -78,7 +78,8 @@ local function check(fc, client, n, r)
   want(st.calls.action == math.ceil(n / 1000), "action calls " .. st.calls.action)
   want(st.signature_failures == 0, "signature failures " .. st.signature_failures)
   want((st.servers.ecs.SHUTOFF or 0) == n, "SHUTOFF " .. tostring(st.servers.ecs.SHUTOFF))
-  want(st.stop_requests.sent_more_than_once == 0, "servers sent more than once " .. st.stop_requests.sent_more_than_once)
+  want(st.stop_requests.sent_more_than_once == 0,
+    "servers sent more than once " .. st.stop_requests.sent_more_than_once)
   want(st.stop_requests.servers == n, "servers named " .. st.stop_requests.servers)
   if #problems > 0 then error(("%s, %d servers: %s"):format(client, n, table.concat(problems, "; "))) end
   r.polls, r.lists = st.calls.job, st.calls.list

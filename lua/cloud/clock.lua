@@ -24,7 +24,8 @@ function Clock:date()
 end
 
 --- Seconds the clock of an answer's Date header (IMF-fixdate) is ahead of ours, or nil.
-function Clock:skew(date_header)
+-- Measured against our own clock, never the corrected one: `clock:skew(h)` reads no state.
+function Clock.skew(_, date_header)
   local server = retry.parse_http_date(date_header)
   if server then return server - core.time() end
 end

@@ -36,7 +36,7 @@ if not open then
   -- built against another Lua's headers asks for functions this one does not have.
   local symbol = tostring(why):match("undefined symbol: (luaL?_[%w_]+)")
   if symbol then
-    local nginx = type(ngx) == "table" and
+    local nginx = type(rawget(_G, "ngx")) == "table" and
       " Inside nginx, look at lua_package_cpath, and at a LUA_CPATH in nginx's environment (as `eval"
       .. " $(luarocks path)` sets for Lua 5.4) that its ';;' brings in; see docs/openresty.md." or ""
     error(("cloud: the C core %s was built for another Lua than this one (%s): it needs %s, which %s does not "

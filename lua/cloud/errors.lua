@@ -4,17 +4,63 @@
 -- `request_id` and a `kind`, so that a program (the CLI among them) decides by kind and
 -- field, never by the wording of a message.
 -- @module cloud.errors
+-- @usage
+-- local errors = require "cloud.errors"
+-- local ok, e = pcall(client.stop_ecs, client, { ids = ids, type = "SOFTLY" })
+-- if errors.kind(e) == "argument" then print(e.field, e.problem) end -- "type", "must be ..."
+-- local res, err = client:stop_ecs{ filter = { status = "ACTIVE" }, max_servers = 100 }
+-- if not res and err.kind == "refused" then print(tostring(err)) end
 local M = {}
 
---- The kinds of error:
--- `argument` (raised: the caller passed something wrong, `field` names it),
--- `config` (credentials, project, region or endpoint missing or unusable),
--- `refused` (the library would not act, e.g. more servers than `max_servers`),
--- `transport` (no HTTP answer: connect, TLS, timeout, dropped),
--- `cloud` (the cloud answered with an error, or an answer that cannot be trusted),
--- `interrupted` (raised: Ctrl-C during a stop; `result` holds what is known so far).
+--- The kinds of error, each a key of this set (`errors.KINDS[e.kind]` is true for every
+-- `Error`). A program decides by kind, then by `code`.
+-- @table KINDS
+-- @field argument raised: the caller passed something wrong; `field` names it.
+-- @field config returned: credentials, project, region or endpoint missing or unusable
+--   (from the environment or the credentials file), or an nginx shared dictionary full.
+-- @field refused returned: the library would not act (more servers than `max_servers`).
+-- @field transport no HTTP answer: connect, DNS, TLS, timeout, dropped connection, an
+--   answer too large.
+-- @field cloud the cloud answered with an error (its own code), or with an answer that
+--   cannot be trusted.
+-- @field interrupted raised: Ctrl-C during a stop; `result` holds what is known so far.
 M.KINDS = { argument = true, config = true, refused = true, transport = true, cloud = true,
             interrupted = true }
+
+--- The library's own codes (`Error.code`, `failure.code`), with their kinds. Any other code
+-- is the cloud's (`"Ecs.0114"`, `"APIGW.0301"`, ...), kind `cloud`; an error answer without
+-- a code gets `"HTTP.<status>"`.
+--
+-- - `cloud.argument` (argument): a malformed call (raised).
+-- - `cloud.no_credentials` (config): no AK/SK in the options, the environment or
+--   the credentials file.
+-- - `cloud.no_project_id` (config): no project id anywhere.
+-- - `cloud.no_region` (config): no region and no endpoints.
+-- - `cloud.no_endpoint` (config): a stop for a service the client has no endpoint
+--   for.
+-- - `cloud.bad_environment` (config): a project id, region or endpoint from the
+--   environment or the credentials file that cannot be one (the message names where).
+-- - `cloud.shared_dict` (config): `cloud.nginx.once` could not record its mark.
+-- - `cloud.max_servers` (refused): more servers than `max_servers` would be
+--   stopped; nothing was sent.
+-- - `cloud.interrupted` (interrupted): Ctrl-C during a stop (raised, with
+--   `result`).
+-- - `cloud.connect` (transport): no connection (refused, unreachable).
+-- - `cloud.dns` (transport): the endpoint's host name does not resolve; not
+--   retried.
+-- - `cloud.timeout` (transport): no answer within `timeout`.
+-- - `cloud.connection_dropped` (transport): the connection closed before the
+--   answer was whole.
+-- - `cloud.response_too_large` (transport): an answer larger than `max_response`.
+-- - `cloud.tls` (transport): the certificate was refused, or TLS failed.
+-- - `cloud.transport` (transport): any other failure of the transfer.
+-- - `cloud.bad_response` (cloud): the answer was not the JSON expected.
+-- - `cloud.wait_timeout` (cloud): the job was still running at `wait_timeout`;
+--   the server may yet stop.
+-- - `cloud.sub_job_failed` (cloud): the server's sub-job failed without a code of
+--   its own.
+-- - `cloud.unconfirmed` (cloud): no outcome could be confirmed for the server.
+-- @table codes
 
 -- The library's own codes and their kinds; any other code is the cloud's.
 local KIND_OF_CODE = {
@@ -27,12 +73,31 @@ local KIND_OF_CODE = {
   ["cloud.tls"] = "transport", ["cloud.transport"] = "transport",
 }
 
+--- An error: the metatable of every error the library raises or returns. `tostring(e)`
+-- gives `"code: message (HTTP status) [request id]"` (see `format`), and for kind
+-- `argument` the raised text: `"app.lua:12: client:stop_ecs: option 'ids[2]' must be
+-- ..."`, starting at the caller's line. No field ever holds a secret.
+-- @table Error
+-- @tfield string code the library's (`codes`) or the cloud's.
+-- @tfield string message what went wrong, in words.
+-- @tfield string kind one of `KINDS`.
+-- @tfield[opt] int status the HTTP status of the answer, when there was one.
+-- @tfield[opt] string request_id the cloud's `X-Request-Id`, when there was one.
+-- @tfield[opt] string where kind `argument`: the function called (`"client:stop_ecs"`).
+-- @tfield[opt] string field kind `argument`: the option at fault (`"type"`,
+--   `"filter.name"`, `"ids[2]"`, `"endpoints.ecs"`), nil when the whole call is wrong.
+-- @tfield[opt] string problem kind `argument`: what is wrong with it.
+-- @tfield[opt] string position kind `argument`: the caller's `"file:line: "`.
+-- @tfield[opt] result result kind `interrupted`: the stop's result so far (the jobs
+--   already accepted may still complete).
 local Error = {}
 Error.__index = Error
 M.Error = Error
 
---- "code: message (HTTP status) [request id]" for any table with those fields: an error
--- from M.new, or a failure in a result (a plain table, without the metatable).
+--- `"code: message (HTTP status) [request id]"` for any table with those fields: an
+-- `Error`, or a `failure` of a result (a plain table, without the metatable).
+-- @tparam table e a table with `code` and `message`, and maybe `status` and `request_id`
+-- @treturn string the line
 function M.format(e)
   local s = tostring(e.code) .. ": " .. tostring(e.message)
   if e.status then s = s .. " (HTTP " .. tostring(e.status) .. ")" end
@@ -45,8 +110,14 @@ function Error:__tostring()
   return M.format(self)
 end
 
---- A failure of the world, returned as `nil, err`. `kind` defaults from the code: the
--- library's own codes have theirs; any other code is the cloud's.
+--- A failure of the world, to return as `nil, err`. `kind` defaults from the code: the
+-- library's own codes have theirs (`codes`); any other code is the cloud's.
+-- @tparam string code a code of `codes`, or the cloud's
+-- @tparam string message what went wrong
+-- @tparam[opt] int status the HTTP status
+-- @tparam[opt] string request_id the cloud's request id
+-- @tparam[opt] string kind one of `KINDS`, instead of the code's
+-- @treturn Error the error
 function M.new(code, message, status, request_id, kind)
   return setmetatable({ code = code, message = message, status = status, request_id = request_id,
                         kind = kind or KIND_OF_CODE[code] or "cloud" }, Error)
@@ -54,6 +125,8 @@ end
 
 --- The kind of any raised or returned value: an Error's kind, or nil for anything else
 -- (a plain string raised by other code is not one of ours).
+-- @param e any value, typically what `pcall` caught
+-- @treturn ?string one of `KINDS`, or nil
 function M.kind(e)
   if getmetatable(e) == Error then return e.kind end
   return nil
@@ -86,9 +159,14 @@ local function caller_position()
   end
 end
 
---- Raises a caller's mistake: `where` names the function ("client:stop_ecs"), `field` the
--- option ("type", "filter.name", "ids[3]"; nil when the whole call is wrong), `problem`
--- what is wrong with it. The text reads "file:line: where: option 'field' problem".
+--- Raises a caller's mistake, as the library's checks do. The text reads
+-- `"file:line: where: option 'field' problem"`, with the position of the first caller
+-- outside the library's folder.
+-- @tparam string where the function called (`"client:stop_ecs"`)
+-- @tparam ?string field the option (`"type"`, `"filter.name"`, `"ids[3]"`); nil when the
+--   whole call is wrong
+-- @tparam string problem what is wrong with it
+-- @raise always: an `Error` of kind `argument`, code `cloud.argument`
 function M.argument(where, field, problem)
   local message = field and ("%s: option '%s' %s"):format(where, field, problem)
     or ("%s: %s"):format(where, problem)

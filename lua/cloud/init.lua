@@ -1,9 +1,24 @@
---- cloud: stop Huawei Cloud ECS and BMS servers in batches.
+--- Stop Huawei Cloud ECS and BMS servers in batches.
 -- `cloud.new{...}` builds a client; `client:stop_ecs{...}` and `client:stop_bms{...}` stop
--- servers and report every server's outcome. See README.md for the options. This file
--- is the public face only: the work is done in cloud.stop and cloud.servers (see
--- docs/architecture.md).
+-- servers and report every server's outcome; `cloud.stop_ecs{...}` does both in one call.
+--
+-- Two kinds of failure: a mistake in the call (an unknown option, a value of the wrong type
+-- or out of range, `filter = {}`) raises at once, before any request, an `Error` of kind
+-- `argument` naming the function and the field; a failure of the world (network, cloud,
+-- credentials) comes back as `nil, err` when nothing could be attempted, or per server in
+-- the result's `failed`. See `cloud.errors`.
+--
+-- This file is the public face only: the work is done in cloud.stop and cloud.servers
+-- (docs/architecture.md).
 -- @module cloud
+-- @usage
+-- local cloud = require "cloud"
+-- local client = assert(cloud.new{ region = "cn-north-4", project_id = "...",
+--                                  ak = os.getenv("HUAWEICLOUD_SDK_AK"),
+--                                  sk = os.getenv("HUAWEICLOUD_SDK_SK") })
+-- local res = client:stop_ecs{ ids = { "616fb98f-46ca-475e-917e-2563e5a8cd19" } }
+-- for _, f in ipairs(res.failed) do print(f.id, f.code, f.message, f.request_id) end
+-- client:close()
 local client_mod = require "cloud.client"
 local errors = require "cloud.errors"
 local json = require "cloud.json"
@@ -14,21 +29,125 @@ local servers = require "cloud.servers"
 local M = { VERSION = "0.1.0" }
 local Client = client_mod.Client
 
---- Builds a client. Returns the client, or `nil, err` when nothing can be attempted.
--- @tparam table opts region, project_id, ak, sk, security_token, endpoints, concurrency,
---   timeout, connect_timeout, verify_tls, ca_file, proxy, retry, logger
+--- The library's version, "major.minor.patch"; the C core reports the same
+-- (`cloud.core.version`), and the release rockspec is named for it
+-- (tools/release-rockspec.sh reads it from the line above).
+-- @field VERSION
+
+--- Builds a client. Credentials, project id and region that the options leave out are read
+-- from the environment (`HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`,
+-- `HUAWEICLOUD_SDK_SECURITY_TOKEN`, `HUAWEICLOUD_SDK_PROJECT_ID`, `HUAWEICLOUD_SDK_REGION`),
+-- then from the credentials file (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, default
+-- `~/.huaweicloud/credentials`, section `[basic]`), and, with none of those, from the ECS
+-- metadata service (temporary keys of the instance's agency). A project id none of them
+-- gives is looked up in IAM. Nothing is sent here: keys from the metadata service and the
+-- project lookup come with the first call, which returns `cloud.no_credentials` or
+-- `cloud.no_project_id`, listing every place looked at, when they fail.
+-- @function new
+-- @tparam[opt] new_options opts the client's options (none: everything from the environment)
+-- @treturn Client the client
+-- @return[2] nil
+-- @treturn[2] Error err when nothing can be attempted: code `cloud.no_region` (no region
+--   and no endpoint), `cloud.unknown_region` (a region the official SDKs do not list, with
+--   the nearest names, and no endpoint for the service), `cloud.no_project_id` (none and
+--   no region to look one up by), or `cloud.bad_environment` (a project id, region or
+--   endpoint from the environment or the file that cannot be one); kind `config`
+-- @raise an `Error` of kind `argument` for a malformed option: an unknown key, a wrong
+--   type, a value out of range, a region or project id with characters it cannot have, an
+--   endpoint that is not an http(s) URL; and `transport = "nginx"` outside nginx, or
+--   `ca_file` inside it
 M.new = client_mod.new
 
---- Encodes a result (or any table of plain values) as JSON, with its array fields written
--- as arrays even when empty (cjson alone writes `{}` for "no failures").
+--- Options of `cloud.new`. Every key is optional; an unknown key raises (kind `argument`),
+-- and so does a value of the wrong type or out of range, naming the option (`cloud.new:
+-- option 'concurrency' must be an integer from 1 to 1024`).
+-- @table new_options
+-- @tfield[opt] string region the region (`"cn-north-4"`): the endpoints become
+--   `https://ecs.<region>.myhuaweicloud.com` and `https://bms.<region>.myhuaweicloud.com`,
+--   unless `HUAWEICLOUD_SDK_REGION_ECS_<REGION>` (and `_BMS_`) name others. Default:
+--   `HUAWEICLOUD_SDK_REGION`. Lower-case letters, digits and inner `-`, or it raises.
+--   Without a region or `endpoints`, `cloud.new` returns `nil, err` (`cloud.no_region`);
+--   a region the SDKs do not list, without an endpoint for the service, `cloud.unknown_region`
+--   (`cloud.regions(service)` lists the known ones).
+-- @tfield[opt] string project_id the project the servers belong to. Default: the
+--   environment, then the credentials file, then IAM (`GET /v3/projects?name=<region>`, at
+--   the first call, kept for the process); none found: `cloud.no_project_id` from that call.
+--   Letters, digits, `-` and `_` only, or it raises.
+-- @tfield[opt] string ak the access key. `ak`, `sk` and `security_token` always come whole
+--   from one place: the options, else the environment, else the file, else the metadata
+--   service. `ak` without `sk` (or the reverse) raises.
+-- @tfield[opt] string credentials `"metadata"`: temporary keys from the ECS metadata
+--   service only (refreshed before they expire; the secret and token kept in C memory);
+--   cannot go with `ak`, `sk` or `security_token`.
+-- @tfield[opt] string sk the secret key: copied into C memory that is wiped on `close` or
+--   collection; it never appears in an error, a log line or `tostring(client)`.
+-- @tfield[opt] string security_token the token of temporary credentials (sent as
+--   `X-Security-Token` and signed).
+-- @tfield[opt] table endpoints `{ ecs = "https://...", bms = "https://...", iam = ...,
+--   metadata = ... }`: any scheme (http or https), host, port and path prefix, instead of
+--   the region's (IAM: `HUAWEICLOUD_SDK_IAM_ENDPOINT`, then the region's IAM host; metadata:
+--   `http://169.254.169.254`). Another key, or a value that is not such a URL, raises. A service without an
+--   endpoint returns `nil, err` (`cloud.no_endpoint`) when a stop asks for it.
+-- @tfield[opt=8] int concurrency requests in flight at once, 1 to 1024; as many more wait
+--   signed, ready to leave the moment one ends (not when `timeout` is over 300 s: a
+--   signature is good for 15 minutes).
+-- @tfield[opt=30] number timeout seconds for one request, from 0.001. A request that takes
+--   longer fails with `cloud.timeout` (retried, see `retry`).
+-- @tfield[opt=10] number connect_timeout seconds to connect (TCP and TLS), from 0.001; a
+--   connection that takes longer fails its call (retried, see `retry`).
+-- @tfield[opt=true] boolean verify_tls check the server's certificate and host name. Only
+--   `false` turns it off; no environment variable does. A refused certificate fails
+--   with `cloud.tls` and is not retried.
+-- @tfield[opt] string ca_file a PEM bundle to trust instead of the system store (a file
+--   that cannot be read fails every call with `cloud.tls`). Raises inside nginx, whose
+--   trust comes from `lua_ssl_trusted_certificate`.
+-- @tfield[opt] string proxy an HTTP(S) proxy URL (`http://host:port`, credentials in it
+--   percent-encoded), or `"env"`: `HTTPS_PROXY`, `NO_PROXY` and friends as curl reads them;
+--   without it the proxy environment variables are ignored. Inside nginx `http://` only,
+--   through a CONNECT tunnel.
+-- @tfield[opt=67108864] int max_response the largest answer body kept, in bytes (64 MiB),
+--   from 1024; a larger answer fails its call with `cloud.response_too_large`.
+-- @tfield[opt] retry_options retry the retry policy; default
+--   `{ attempts = 6, base = 1, cap = 60 }`.
+-- @tfield[opt] function logger `function(line, level)`, called with one line per retry and
+--   per failed call, naming the call, the code and the request id, never a secret; `level`
+--   is `"warning"` for what to fix (a credentials file others may read). A logger that
+--   raises is ignored.
+-- @tfield[opt] function on_request `function(info)`, once per HTTP attempt on either
+--   transport, for metrics: `service`, `method`, `path` (a template, ids left out:
+--   `/v1/{project_id}/jobs/{job_id}`), `status`, `code`, `ok`, `duration` (seconds),
+--   `attempt`, `request_id`. What it raises is logged and ignored.
+-- @tfield[opt="stop-protect"] string protect_tag servers tagged `<protect_tag>=true` are
+--   not stopped without the stop option `force`.
+-- @tfield[opt] string transport `"curl"` (libcurl in the C core) or `"nginx"` (cosockets,
+--   without blocking the worker); default: `"nginx"` inside nginx, else `"curl"`.
+--   `"nginx"` outside nginx raises.
+
+--- The retry policy (`cloud.new{ retry = ... }`). Retried: HTTP 429, 500, 502, 503, 504,
+-- `Ecs.0603`, connection failures and timeouts, with exponential backoff and full jitter,
+-- never sooner than the answer's `Retry-After`. Never retried: 400, 401, 403, 404 and a
+-- refused certificate. An unknown key or a value out of range raises.
+-- @table retry_options
+-- @tfield[opt=6] int attempts tries per call, first one included, 1 to 100.
+-- @tfield[opt=1] number base seconds of the first backoff (at least 0); each next one
+--   doubles, up to `cap`.
+-- @tfield[opt=60] number cap the longest wait between two tries, seconds (at least 0).
+
+--- Encodes a result (or any table of plain values) as JSON, with its array fields
+-- (`stopped`, `failed`, `jobs`, `selected`, `skipped`) written as arrays even when empty
+-- (lua-cjson alone writes `{}` for "no failures"), object keys sorted, and functions,
+-- userdata, NaN and infinities as `null`. The command line tool's `--json` prints exactly
+-- this.
 -- @function to_json
--- @tparam table res a result of stop_ecs / stop_bms
+-- @tparam result res a result of `Client:stop_ecs` or `Client:stop_bms`
 -- @treturn string JSON text
+-- @raise when tables nest deeper than 32 levels (a table that holds itself, for one)
 M.to_json = json.encode
 
 --- The regions where the official SDKs offer a service, sorted (a new table each call).
--- @tparam string service "ecs" or "bms"
+-- @tparam string service `"ecs"` or `"bms"`
 -- @treturn {string,...} region names
+-- @raise an `Error` of kind `argument` for any other service
 function M.regions(service)
   if service ~= "ecs" and service ~= "bms" then
     errors.argument("cloud.regions", "service", "must be \"ecs\" or \"bms\"")
@@ -36,32 +155,204 @@ function M.regions(service)
   return regions.list(service)
 end
 
---- Stops ECS servers. Returns the result table (see README), or `nil, err`.
--- @tparam table opts ids, type ("SOFT" default, or "HARD"), wait, poll_interval, wait_timeout,
---   retry_failed, on_progress
+--- Stops ECS servers with a client built for this call, then closed: the client options
+-- of `opts` (`new_options`) and the environment and credentials file build it, the
+-- other keys are the stop's (`stop_options`).
+-- @function stop_ecs
+-- @tparam table opts `new_options` and `stop_options` in one table
+-- @treturn result the result
+-- @return[2] nil
+-- @treturn[2] Error err when nothing could be attempted: what `cloud.new` or
+--   `Client:stop_ecs` returns
+-- @raise an `Error` of kind `argument` for a malformed option, before a client is built
+--   (so even without credentials); kind `interrupted` as `Client:stop_ecs`
+-- @usage local res, err = cloud.stop_ecs{ region = "cn-north-4", ids = ids, type = "HARD" }
+M.stop_ecs = stop.one_shot("ecs")
+
+--- Stops bare-metal servers with a client built for this call, as `stop_ecs`.
+-- @function stop_bms
+-- @tparam table opts `new_options` and `stop_options` in one table (`type` is `"HARD"`)
+-- @treturn result the result
+-- @return[2] nil
+-- @treturn[2] Error err when nothing could be attempted
+-- @raise an `Error` of kind `argument` for a malformed option; kind `interrupted` on Ctrl-C
+M.stop_bms = stop.one_shot("bms")
+
+--- Options of `Client:stop_ecs` and `Client:stop_bms`. Give exactly one of `ids` and
+-- `filter`; anything else raises (kind `argument`), as does an unknown key or a value of
+-- the wrong type or out of range, naming the option (`client:stop_ecs: option 'ids[3]'
+-- must be a non-empty string without control characters`).
+-- @table stop_options
+-- @tfield[opt] {string,...} ids the servers to stop: each 1 to 256 bytes of valid UTF-8
+--   without control characters, in an array without holes; repeats are sent once. Read in
+--   place while the call runs (a million ids are not copied): leave the array unchanged
+--   until it returns. `{}` asks for nothing: an ok result, no request sent.
+-- @tfield[opt] filter_options filter choose the servers by what the cloud lists instead;
+--   `{}` raises (a filter must choose: `{ all = true }` chooses every server on purpose).
+-- @tfield[opt="SOFT"] string type ECS: `"SOFT"` or `"HARD"`; BMS: `"HARD"` only (the
+--   default there).
+-- @tfield[opt=true] boolean wait wait for the cloud's jobs: "stopped" then means the cloud
+--   confirmed it (a SUCCESS sub-job, or the server seen `SHUTOFF`). `false`: stopped
+--   means accepted in a job, whose status stays `"SUBMITTED"`.
+-- @tfield[opt=5] number poll_interval seconds between two polls of a job (0 and fractions
+--   allowed, negative raises).
+-- @tfield[opt=600] number wait_timeout seconds for the whole call, from its start; a job
+--   still running then fails its servers with `cloud.wait_timeout` (they may yet stop).
+-- @tfield[opt=1] int retry_failed how often servers whose sub-job failed for a transient
+--   reason (`Ecs.0603`, `Ecs.0500`) are sent again, 0 to 10.
+-- @tfield[opt] function on_progress `function(event)`, called as the stop goes on with a
+--   `progress_event`; one that raises is ignored.
+-- @tfield[opt=false] boolean dry_run choose and report as a real run would, and send no
+--   stop.
+-- @tfield[opt=false] boolean force stop servers tagged `<protect_tag>=true` too. Without
+--   it they are skipped (`reason = "protected"`), and a stop by id counts them as not ok.
+-- @tfield[opt] int max_servers the most servers this call may stop (at least 0). More
+--   returns `nil, err` (code `cloud.max_servers`, kind `refused`) before anything is sent:
+--   it depends on what the cloud holds, so it is not raised.
+-- @tfield[opt] {string,...} exclude with `ids`: ids never to stop, reported skipped
+--   (`reason = "excluded"`); a filter takes `filter.exclude` instead (here it raises).
+-- @tfield[opt] function confirm `function(plan) -> boolean`, called once the servers are
+--   chosen and before anything is sent, with `{ selected =, skipped =, requested = }`;
+--   false sends nothing and the result has `cancelled = true`.
+
+--- A filter (`stop_options.filter`): every key given must hold for a server to be chosen.
+-- `status`, `tags` and a single `flavor` also go into the cloud's list query; everything
+-- is checked again in Lua. Servers already `SHUTOFF` are skipped, not sent, and so are
+-- protected ones (see `force`); `stop_ecs` skips the bare-metal servers ECS lists too. An
+-- unknown key, a wrong type or a malformed pattern raises, naming `filter.<key>`.
+-- @table filter_options
+-- @tfield[opt] string|{string,...} status one status or several (`"ACTIVE"`), any letter
+--   case.
+-- @tfield[opt] string name a Lua pattern the server's name must match (checked whole when
+--   the call starts; never sent to the cloud, whose name filter is a fuzzy match).
+-- @tfield[opt] table tags `{ env = "staging" }` or `{ "env=staging" }`: every tag must be
+--   on the server (a key alone: any value).
+-- @tfield[opt] string|{string,...} az availability zones.
+-- @tfield[opt] string|{string,...} flavor flavor ids or names.
+-- @tfield[opt] {string,...} exclude ids never to stop, reported skipped.
+-- @tfield[opt] function where `function(server) -> boolean` over the listed server table,
+--   for example built with `cloud.filter`.
+-- @tfield[opt] boolean all `true`: every server (of the other keys, only `exclude` may go
+--   with it).
+
+--- What `on_progress` receives: one table per step of the stop.
+-- @table progress_event
+-- @tfield string phase `"list"` (reading the servers of a filter), `"submit"` (sending the
+--   stop calls) or `"wait"` (polling the jobs).
+-- @tfield int done servers listed, accepted, or settled so far in this phase.
+-- @tfield int total servers this phase is about.
+-- @tfield int failed servers failed so far.
+
+--- What a stop returns. Every distinct id asked for (or chosen by the filter) ends in
+-- exactly one of `stopped`, `failed` and `skipped`.
+-- @table result
+-- @tfield boolean ok true when no server failed and, stopping by id, none was skipped
+--   but those in `exclude`; false when `confirm` cancelled the call.
+-- @tfield int requested distinct servers asked for, or chosen by the filter.
+-- @tfield {string,...} stopped ids the cloud confirmed stopped (`wait = true`) or accepted
+--   in a job (`wait = false`).
+-- @tfield {failure,...} failed the servers that were not stopped, each with why.
+-- @tfield {job,...} jobs the cloud's jobs, one per stop call accepted.
+-- @tfield {server_brief,...} skipped servers chosen but not sent, each with a `reason`:
+--   `"protected"`, `"excluded"`, `"already SHUTOFF"`, `"bare-metal server (use
+--   stop_bms)"`.
+-- @tfield[opt] {server_brief,...} selected filter stops and dry runs: the servers chosen
+--   (a dry run by id looks nothing up but the protection tag, and gives `{ id = }` each).
+-- @tfield[opt] boolean dry_run true for a dry run.
+-- @tfield[opt] Error error set when a check before any stop failed (the protection-tag
+--   lookup), so nothing was sent: that error, which every id in `failed` carries too.
+-- @tfield[opt] boolean cancelled true when `confirm` said no: nothing was sent.
+-- @tfield[opt] string hint a filter that chose nothing and whose name pattern has a bare
+--   `-`: how to write it.
+
+--- A server that was not stopped (`result.failed`).
+-- @table failure
+-- @tfield string id the server.
+-- @tfield string code the cloud's code (`"Ecs.0114"`, `"APIGW.0301"`) or the library's
+--   (`"cloud.timeout"`, `"cloud.unconfirmed"`, ...: see `cloud.errors`).
+-- @tfield string message what went wrong, in words.
+-- @tfield[opt] int status the HTTP status of the answer, when there was one.
+-- @tfield[opt] string request_id the cloud's `X-Request-Id`, for its support.
+
+--- A job of the cloud (`result.jobs`): one stop call accepted.
+-- @table job
+-- @tfield string job_id the cloud's job id.
+-- @tfield {string,...} ids the servers the call named.
+-- @tfield string status the job's status as last polled (`"SUCCESS"`, `"FAIL"`,
+--   `"RUNNING"`, ...), or `"SUBMITTED"` when it never was (as with `wait = false`).
+
+--- A server chosen or skipped (`result.selected`, `result.skipped`).
+-- @table server_brief
+-- @tfield string id the server.
+-- @tfield[opt] string name its name, as listed.
+-- @tfield[opt] string status its status, as listed.
+-- @tfield[opt] string reason `result.skipped` only: why it was not sent.
+
+--- A client (`cloud.new`): its options checked once, the SK held in wiped C memory, one
+-- HTTP engine kept across calls so connections are reused. One client may serve several
+-- coroutines (nginx requests, timers), each running its own calls; a callback of a call
+-- (`on_progress`, `logger`) must not call the same client again (that raises). `tostring`
+-- shows the region, the project id and the first characters of the AK.
+-- @type Client
+
+--- Stops ECS servers: batches of at most 1000 ids, up to `concurrency` calls in flight,
+-- retries of what is worth retrying, then the cloud's jobs polled until each server's
+-- outcome is known.
+-- @tparam stop_options opts what to stop, and how
+-- @treturn result every server's outcome; failures of calls land in `result.failed`
+-- @return[2] nil
+-- @treturn[2] Error err when nothing could be attempted: no endpoint for ECS
+--   (`cloud.no_endpoint`), listing the servers of a filter failed, or more servers than
+--   `max_servers` (`cloud.max_servers`, kind `refused`)
+-- @raise an `Error` of kind `argument` for a malformed option, a closed client, a call
+--   with `.` instead of `:`, or a call from a callback of this client's own call; of kind
+--   `interrupted` when Ctrl-C stops the call, with `err.result` the result so far (the
+--   jobs already accepted)
 function Client:stop_ecs(opts)
   return stop.call(self, "ecs", opts)
 end
 
---- Stops bare-metal servers (always HARD). Same options and result as stop_ecs.
+--- Stops bare-metal servers (always `"HARD"`). Options, result and errors as
+-- `Client:stop_ecs`.
+-- @tparam stop_options opts what to stop
+-- @treturn result every server's outcome
+-- @return[2] nil
+-- @treturn[2] Error err when nothing could be attempted
+-- @raise an `Error` of kind `argument` for a malformed option (`type = "SOFT"` among
+--   them); kind `interrupted` on Ctrl-C
 function Client:stop_bms(opts)
   return stop.call(self, "bms", opts)
 end
 
---- All ECS servers matching the cloud-side query (status, name, flavor, tags, ...), every
--- page read. Returns an array of server tables, or `nil, err`.
+--- All ECS servers matching a cloud-side query, every page read (the first tells the
+-- count, the rest are fetched concurrently).
+-- @tparam[opt] table query the list call's query parameters: `status`, `name` (the cloud's
+--   fuzzy match), `flavor`, `tags`, `not-tags`, `enterprise_project_id`, `reservation_id`,
+--   `ip`, `ip_eq`, `server_id = "a,b"`; values are strings, numbers, booleans or arrays of
+--   them. Default: every server. Paging (`offset`, `limit`) is the client's.
+-- @treturn {table,...} the cloud's server objects
+-- @return[2] nil
+-- @treturn[2] Error err when a page could not be read (after its retries)
+-- @raise an `Error` of kind `argument` when the client is closed or busy; a query key that
+--   is not a string, or a value of another type, raises from the signer
 function Client:list_ecs(query)
   return servers.list(self, "ecs", query)
 end
 
---- All bare-metal servers matching the query; as list_ecs.
+--- All bare-metal servers matching a cloud-side query; as `Client:list_ecs` (BMS has no
+-- `server_id` filter).
+-- @tparam[opt] table query the list call's query parameters
+-- @treturn {table,...} the cloud's server objects
+-- @return[2] nil
+-- @treturn[2] Error err when a page could not be read
+-- @raise as `Client:list_ecs`
 function Client:list_bms(query)
   return servers.list(self, "bms", query)
 end
 
---- Stops ECS servers with a client built from opts, the environment and the credentials file.
-M.stop_ecs = stop.one_shot("ecs")
---- Stops bare-metal servers likewise.
-M.stop_bms = stop.one_shot("bms")
+--- Closes the HTTP engine and wipes the SK. The client cannot be used afterwards (a call
+-- raises, kind `argument`); closing again does nothing. The collector closes a client
+-- that was not.
+-- @function Client:close
 
 return M

@@ -1,4 +1,6 @@
---- Helpers for running stops from nginx.
+--- Helpers for running stops from nginx (OpenResty, lua-nginx-module). The client itself
+-- needs nothing from here: inside nginx it talks through cosockets on its own
+-- (docs/openresty.md).
 -- @module cloud.nginx
 local errors = require "cloud.errors"
 local phase = require "cloud.nginx_phase"
@@ -18,6 +20,12 @@ local WHERE = "cloud.nginx.once"
 -- @tparam string dict the name of a `lua_shared_dict` from nginx.conf
 -- @tparam string key what is done once (e.g. "nightly-stop:" .. os.date("%Y-%m-%d"))
 -- @tparam number ttl seconds the mark is kept (> 0)
+-- @treturn boolean true for the one caller that runs the work, false for the others
+-- @return[2] nil
+-- @treturn[2] Error err when the dictionary could not record the mark (code
+--   `cloud.shared_dict`, kind `config`)
+-- @raise an `Error` of kind `argument` when `dict` names no `lua_shared_dict`, `key` is not
+--   a non-empty string, `ttl` is not a positive finite number, or outside nginx
 -- @usage if require("cloud.nginx").once("cloud", "boot-stop", 3600) then ... end
 function M.once(dict, key, ttl)
   if type(dict) ~= "string" or dict == "" then errors.argument(WHERE, "dict", "must be a string") end

@@ -28,7 +28,8 @@ function Certs:server(name, o)
   local ext = ("subjectAltName=%s\\nbasicConstraints=CA:FALSE\\n"):format(o.san)
   if o.self_signed then
     sh(("cd %s && printf \"%s\" > %s.cnf && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=%s"
-      .. " -keyout %s.key -out %s.pem -addext \"subjectAltName=%s\""):format(self.dir, ext, name, o.cn, name, name, o.san))
+      .. " -keyout %s.key -out %s.pem -addext \"subjectAltName=%s\"")
+      :format(self.dir, ext, name, o.cn, name, name, o.san))
   else
     sh(("cd %s && printf \"%s\" > %s.cnf && openssl req -newkey rsa:2048 -nodes -subj /CN=%s -keyout %s.key"
       .. " -out %s.csr && openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"

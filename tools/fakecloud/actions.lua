@@ -6,11 +6,11 @@ local jobs = require "fakecloud.jobs"
 
 local M = {}
 
-local PREFIX = { ecs = "Ecs", bms = "BMS" }
+local CODE_PREFIX = { ecs = "Ecs", bms = "BMS" }
 local TYPES = { ecs = { SOFT = true, HARD = true }, bms = { HARD = true } }
 
 local function bad(kind, code, msg)
-  return 400, { error = { code = PREFIX[kind] .. "." .. code, message = msg } }
+  return 400, { error = { code = CODE_PREFIX[kind] .. "." .. code, message = msg } }
 end
 
 local function is_array(t)

@@ -104,12 +104,12 @@ end
 local function stream(self, next_piece, pause)
   M.active = M.active + 1
   local deadline = ngx.now() + self.max_seconds
-  local ok, err = true, nil
+  local ok = true
   while true do
     local piece = next_piece()
     if not piece then break end
-    ok, err = ngx.print(piece)
-    if ok then ok, err = ngx.flush(true) end
+    ok = ngx.print(piece)
+    if ok then ok = ngx.flush(true) end
     -- A failed write means the client is gone: stop instead of writing into the void.
     if not ok then break end
     ngx.update_time()

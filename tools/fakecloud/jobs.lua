@@ -32,7 +32,7 @@ function M.create(S, kind, subs, real, now, duration, init)
   return job
 end
 
-local function finish(S, job)
+local function finish(job)
   job.done = true
   local subs = job.subs
   for i = 1, #subs.ids do
@@ -49,7 +49,7 @@ end
 function M.settle(S, real)
   local keep, changed = {}, false
   for _, job in ipairs(S.pending) do
-    if real >= job.due then finish(S, job) changed = true
+    if real >= job.due then finish(job) changed = true
     else keep[#keep + 1] = job end
   end
   if changed then

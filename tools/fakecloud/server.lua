@@ -35,10 +35,10 @@ end
 local function iam_projects(S, args)
   local cfg = config.val(S.cfg.iam) or {}
   if config.val(cfg.enabled) == false then return nil end
-  local list = config.val(cfg.projects) or { { id = S.cfg.project_id, name = "cn-north-4" } }
+  local projects = config.val(cfg.projects) or { { id = S.cfg.project_id, name = "cn-north-4" } }
   local name = args.name and args.name[1]
   local out = {}
-  for _, p in ipairs(list) do
+  for _, p in ipairs(projects) do
     if name == nil or p.name == name then
       out[#out + 1] = { id = p.id, name = p.name, domain_id = "d0123456789abcdef0123456789abcde",
                         enabled = true, is_domain = false, parent_id = "d0123456789abcdef0123456789abcde",

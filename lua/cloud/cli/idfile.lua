@@ -25,7 +25,9 @@ function M.read(path, stdin)
     text = stdin:read("*a")
   else
     local f, err = io.open(path, "rb")
-    if not f then return nil, "cannot read " .. path .. ": " .. tostring(err):gsub("^" .. path:gsub("%p", "%%%0") .. ": ", "") end
+    if not f then
+      return nil, "cannot read " .. path .. ": " .. tostring(err):gsub("^" .. path:gsub("%p", "%%%0") .. ": ", "")
+    end
     text = f:read("*a")
     f:close()
   end
