@@ -133,7 +133,7 @@ function M.handle()
     status, answer = 403, { error = { code = prefix .. ".0403",
       message = "project " .. project .. " is not the project of this credential" } }
   elseif r == "action" then
-    status, answer = actions.stop(S, kind, body, real, respond.now(S), project)
+    status, answer = actions.act(S, kind, body, real, respond.now(S), project)
   elseif r == "job" then
     local job = S.jobs[arg]
     if job then status, answer = 200, jobs.render(job, real)

@@ -12,6 +12,7 @@ local S
 local function fresh_counters()
   S.jobs, S.pending, S.njobs = {}, {}, 0
   S.stops = {}           -- id -> number of accepted stop calls naming it
+  S.starts = {}          -- id -> number of accepted start calls naming it
   S.connections, S.nconnections = {}, 0
   S.in_flight = S.in_flight or 0 -- a live count: the calls under way outlive a reset
   S.stats = { calls = { action = 0, job = 0, list = 0, total = 0 }, statuses = {},
