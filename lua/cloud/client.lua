@@ -168,6 +168,14 @@ function Client:__tostring()
     tostring(self.project_id), ak)
 end
 
+--- What a record says of this client for `service`: the endpoint, and the caller as the
+-- AK's first characters (never more, never the SK) and the local user.
+function Client:describe(service)
+  local ep = self._endpoints[service]
+  return { caller = self._ak and (self._ak:sub(1, 4) .. "…") or nil, user = os.getenv("USER"),
+           endpoint = ep and ep.url or nil }
+end
+
 --- Hands a line to the user's logger, if any; a logger that raises is ignored, so it can
 -- never abandon calls in flight.
 function Client:_log(line)

@@ -1,9 +1,10 @@
---- cloud: stop Huawei Cloud ECS and BMS servers in batches.
--- `cloud.new{...}` builds a client; `client:stop_ecs{...}` and `client:stop_bms{...}` stop
--- servers and report every server's outcome. See README.md for the options. This file
--- is the public face only: the work is done in cloud.stop and cloud.servers (see
--- docs/architecture.md).
+--- cloud: stop and start Huawei Cloud ECS and BMS servers in batches.
+-- `cloud.new{...}` builds a client; `client:stop_ecs{...}`, `client:start_ecs{...}` and
+-- the BMS twins act on servers and report every server's outcome. See README.md for the
+-- options. This file is the public face only: the work is done in cloud.stop,
+-- cloud.servers and cloud.actions (see docs/architecture.md).
 -- @module cloud
+local actions = require "cloud.actions"
 local client_mod = require "cloud.client"
 local json = require "cloud.json"
 local stop = require "cloud.stop"
@@ -36,6 +37,17 @@ function Client:stop_bms(opts)
   return stop.call(self, "bms", opts)
 end
 
+--- Starts ECS servers (`os-start`). The options and the result of stop_ecs, without
+-- `type`, and with `started` in place of `stopped`; a filter skips servers already ACTIVE.
+function Client:start_ecs(opts)
+  return stop.call(self, "ecs", opts, actions.start)
+end
+
+--- Starts bare-metal servers; as start_ecs.
+function Client:start_bms(opts)
+  return stop.call(self, "bms", opts, actions.start)
+end
+
 --- All ECS servers matching the cloud-side query (status, name, flavor, tags, ...), every
 -- page read. Returns an array of server tables, or `nil, err`.
 function Client:list_ecs(query)
@@ -51,5 +63,9 @@ end
 M.stop_ecs = stop.one_shot("ecs")
 --- Stops bare-metal servers likewise.
 M.stop_bms = stop.one_shot("bms")
+--- Starts ECS servers with a client built from opts, the environment and the credentials file.
+M.start_ecs = stop.one_shot("ecs", actions.start)
+--- Starts bare-metal servers likewise.
+M.start_bms = stop.one_shot("bms", actions.start)
 
 return M
