@@ -7,6 +7,7 @@
 local actions = require "cloud.actions"
 local client_mod = require "cloud.client"
 local json = require "cloud.json"
+local restore = require "cloud.restore"
 local stop = require "cloud.stop"
 local servers = require "cloud.servers"
 
@@ -46,6 +47,14 @@ end
 --- Starts bare-metal servers; as start_ecs.
 function Client:start_bms(opts)
   return stop.call(self, "bms", opts, actions.start)
+end
+
+--- Starts exactly the servers a stop's record (`record = "path"`) shows this tool stopped;
+-- the record's other servers are skipped with why (off before, started or deleted since).
+-- Takes the start's options (dry_run, wait, max_servers, confirm, ...) and `write_record`,
+-- a record of the restore itself. Returns the start's result, or `nil, err`.
+function Client:restore(opts)
+  return restore.call(self, opts)
 end
 
 --- All ECS servers matching the cloud-side query (status, name, flavor, tags, ...), every

@@ -166,12 +166,17 @@ local function act_checked(client, service, o, rec)
   local action = o.action
   local where = "client:" .. action.name .. "_" .. service
   local excluded = o.ids and o.exclude and take_excluded(o) or {}
+  -- A restore's servers of the record it will not start, each with why (cloud.restore).
+  for _, s in ipairs(o.skipped_before or {}) do excluded[#excluded + 1] = s end
   if o.ids and #o.ids == 0 then
     -- Nothing left to ask for (an empty list, or every id excluded): a result, no request.
     if rec then rec:skipped(excluded) end
     local res = ledger.new({}):finish({ selected = o.dry_run and {} or nil, skipped = excluded,
                                         dry_run = o.dry_run }, action.done)
     res.requested = #excluded
+    for _, s in ipairs(excluded) do
+      if s.error then res.ok = false end
+    end
     return res
   end
   local plan, err = selection.plan(client, service, o)
@@ -210,10 +215,11 @@ local function act_checked(client, service, o, rec)
   end
   local res = l:finish(extra, action.done)
   res.requested = plan.requested
-  -- Stopping by id, a protected server that was skipped was asked for and not stopped.
+  -- Stopping by id, a protected server that was skipped was asked for and not stopped;
+  -- a skip with an error (a restore that could not check a server) is no success either.
   if o.ids then
     for _, s in ipairs(plan.skipped) do
-      if s.reason ~= "excluded" then res.ok = false end
+      if s.reason == "protected" or s.error then res.ok = false end
     end
   end
   return res
