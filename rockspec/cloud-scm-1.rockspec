@@ -61,6 +61,7 @@ build = {
     ["cloud.cli.progress"] = "lua/cloud/cli/progress.lua",
     ["cloud.cli.summary"] = "lua/cloud/cli/summary.lua",
     ["cloud.cli.tty"] = "lua/cloud/cli/tty.lua",
+    ["cloud.cli.words"] = "lua/cloud/cli/words.lua",
     ["cloud.client"] = "lua/cloud/client.lua",
     ["cloud.clock"] = "lua/cloud/clock.lua",
     ["cloud.credentials"] = "lua/cloud/credentials.lua",
@@ -90,10 +91,11 @@ build = {
   },
   -- The launcher and the script it runs, installed as they are (not wrapped for one Lua):
   -- bin/cloud-stop picks a Lua that loads the module, so the 5.4 and 5.1 rocks can share a
-  -- tree's bin/. nginx/cloud.conf lands in the rock's conf/ directory,
+  -- tree's bin/. cloud-start is the same two files under its own name. nginx/cloud.conf lands in the rock's conf/ directory,
   -- $(luarocks show --rock-dir cloud)/conf/cloud.conf.
   install = {
-    bin = { ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua" },
+    bin = { ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua",
+            ["cloud-start"] = "bin/cloud-start", ["cloud-start.lua"] = "bin/cloud-start.lua" },
     conf = { ["cloud.conf"] = "nginx/cloud.conf" },
     -- Found before the C module of the same name (package.path comes first): it loads
     -- cloud/core.so and explains a build for another Lua. A module name cannot be both

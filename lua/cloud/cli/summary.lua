@@ -1,7 +1,9 @@
---- The human summary on stdout: how many stopped, every failure with code, message and
--- request id, what was skipped and why; and the dry-run listing.
+--- The human summary on stdout: how many stopped (or started), every failure with code,
+-- message and request id, what was skipped and why; and the dry-run listing. Each function
+-- takes the command's words (cloud.cli.words), cloud-stop's when nil.
 -- @module cloud.cli.summary
 local errors = require "cloud.errors"
+local words = require "cloud.cli.words"
 
 local M = {}
 
@@ -46,17 +48,19 @@ local function skipped_block(w, skipped)
   server_rows(w, skipped, SAMPLE, true)
 end
 
---- Writes the summary of a finished stop.
+--- Writes the summary of a finished stop or start.
 -- @param out file handle (stdout)
 -- @tparam table res the result (library shape)
 -- @tparam string service "ecs" or "bms"
 -- @tparam number elapsed seconds
--- @tparam boolean no_wait the stops were not waited for (stopped means accepted)
-function M.result(out, res, service, elapsed, no_wait)
+-- @tparam boolean no_wait the jobs were not waited for (stopped means accepted)
+-- @tparam[opt] table wd the command's words
+function M.result(out, res, service, elapsed, no_wait, wd)
+  wd = wd or words.stop
   local function w(s) out:write(s) end
   local kind = service:upper()
-  w(("%s: %d of %d %s, %d failed, %d skipped (%.1fs)\n"):format(kind, #res.stopped, res.requested,
-    no_wait and "accepted for stopping (not waited for)" or "stopped", #res.failed, #res.skipped, elapsed))
+  w(("%s: %d of %d %s, %d failed, %d skipped (%.1fs)\n"):format(kind, #(res[wd.done] or {}), res.requested,
+    no_wait and ("accepted for %s (not waited for)"):format(wd.doing) or wd.done, #res.failed, #res.skipped, elapsed))
   if #res.failed > 0 then
     w(("Failed %d:\n"):format(#res.failed))
     w(("  %s  %s  %s  %s\n"):format(pad("ID", 36), pad("CODE", 16), pad("REQUEST ID", 36), "MESSAGE"))
@@ -74,10 +78,11 @@ function M.result(out, res, service, elapsed, no_wait)
 end
 
 --- Writes what a dry run would stop (every selected server) and what it would skip.
-function M.dry_run(out, res, service)
+function M.dry_run(out, res, service, wd)
+  wd = wd or words.stop
   local function w(s) out:write(s) end
   local sel = res.selected
-  w(("Dry run: would stop %d %s server%s; nothing was sent.\n"):format(#sel, service:upper(),
+  w(("Dry run: would %s %d %s server%s; nothing was sent.\n"):format(wd.verb, #sel, service:upper(),
     #sel == 1 and "" or "s"))
   if #sel > 0 then
     w(("  %s  %s  %s\n"):format(pad("ID", 36), pad("NAME", 20), "STATUS"))
@@ -87,13 +92,15 @@ function M.dry_run(out, res, service)
 end
 
 --- Writes why nothing could be attempted (stderr): the error's code, message, request id.
-function M.error(out, err)
-  out:write("cloud-stop: nothing was stopped: ", one_line(errors.format(err)), "\n")
+function M.error(out, err, wd)
+  wd = wd or words.stop
+  out:write(wd.program, ": nothing was ", wd.done, ": ", one_line(errors.format(err)), "\n")
 end
 
 --- Short sample of a selection for the confirmation question (stderr).
-function M.sample(out, selected, skipped, service, n)
-  out:write(("About to stop %d %s server%s"):format(#selected, service:upper(),
+function M.sample(out, selected, skipped, service, n, wd)
+  wd = wd or words.stop
+  out:write(("About to %s %d %s server%s"):format(wd.verb, #selected, service:upper(),
     #selected == 1 and "" or "s"))
   if #skipped > 0 then out:write((" (skipping %d: %s)"):format(#skipped, reasons(skipped))) end
   out:write(":\n")
