@@ -6,6 +6,7 @@
 -- @module cloud
 local actions = require "cloud.actions"
 local client_mod = require "cloud.client"
+local fleet = require "cloud.fleet"
 local json = require "cloud.json"
 local restore = require "cloud.restore"
 local stop = require "cloud.stop"
@@ -67,6 +68,12 @@ end
 function Client:list_bms(query)
   return servers.list(self, "bms", query)
 end
+
+--- One call across regions and projects: an object with the client's operations (stop_*,
+-- start_*, restore, list_*), run on every target at once; see cloud.fleet.
+-- @tparam table opts targets = { { region =, project_id =, endpoints = }, ... },
+--   total_concurrency, and the client options of cloud.new for every target
+M.fleet = fleet.new
 
 --- Stops ECS servers with a client built from opts, the environment and the credentials file.
 M.stop_ecs = stop.one_shot("ecs")

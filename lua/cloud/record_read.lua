@@ -41,9 +41,9 @@ local function server_of(t, id)
 end
 
 local function apply(rd, line)
-  if type(line) ~= "table" or type(line.type) ~= "string" or null_to_nil(line.project_id) == nil then
-    return false
-  end
+  if type(line) ~= "table" or type(line.type) ~= "string" then return false end
+  -- A fleet's target that could not even be set up (no project) ends with its error only.
+  if null_to_nil(line.project_id) == nil then return line.type == "end" end
   local t = target_of(rd, line)
   if line.type == "header" then
     if line.format ~= record.FORMAT then return false end
