@@ -204,6 +204,31 @@ describe("cloud.fleet", function()
   end)
 end)
 
+describe("cloud.projects", function()
+  local fc
+  setup(function()
+    fc = assert(launcher.start{ config = { iam_projects = {
+      { id = "p1", name = "cn-north-4" }, { id = "p2", name = "cn-north-4_dev" }, { id = "p3", name = "MOS" },
+      { id = "p4", name = "ap-southeast-1", enabled = false }, { id = "p5", name = "eu-west-101" } } } })
+  end)
+  teardown(function() if fc then fc:stop() end end)
+
+  it("lists the account's enabled projects of real regions, signed, without a project id", function()
+    local list = assert(cloud.projects{ ak = fc.ak, sk = fc.sk, endpoints = { iam = fc.url } })
+    assert.are.same({ { id = "p1", name = "cn-north-4", region = "cn-north-4" },
+                      { id = "p2", name = "cn-north-4_dev", region = "cn-north-4" },
+                      { id = "p5", name = "eu-west-101", region = "eu-west-101" } }, list)
+    assert.are.same({ { id = "p5", name = "eu-west-101", region = "eu-west-101" } },
+      cloud.projects({ ak = fc.ak, sk = fc.sk, endpoints = { iam = fc.url } }, { "eu-west-101" }))
+    local st = fc:stats()
+    assert.are.same({ 2, 0 }, { st.calls.projects, st.signature_failures })
+    local none, err = cloud.projects{ ak = fc.ak, sk = "WRONG000000000000000000000000000000000", endpoints = { iam = fc.url },
+      retry = { attempts = 1 } }
+    assert.is_nil(none)
+    assert.are.equal("APIGW.0301", err.code)
+  end)
+end)
+
 describe("core.http drop_queued(ids)", function()
   local fc
   setup(function() fc = assert(launcher.start{ config = {} }) end)

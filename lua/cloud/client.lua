@@ -68,9 +68,25 @@ local function check_retry(policy)
   }
 end
 
---- Builds a client. Returns `nil, err` when nothing can be attempted (no credentials,
--- no project id, no region or endpoint); raises on a malformed option.
-function M.new(opts)
+-- IAM's endpoint (the account's projects, cloud.account): endpoints.iam, then the SDKs'
+-- override HUAWEICLOUD_SDK_IAM_ENDPOINT, then the region's IAM host, then the global one.
+local function iam_endpoint(given, region)
+  local url, source = given, "option"
+  if not url then
+    url, source = os.getenv("HUAWEICLOUD_SDK_IAM_ENDPOINT"), "HUAWEICLOUD_SDK_IAM_ENDPOINT"
+    if url == "" then url = nil end
+  end
+  if not url then
+    url = region and ("https://iam.%s.myhuaweicloud.com"):format(region) or "https://iam.myhuaweicloud.com"
+  end
+  local ep, problem = parse_endpoint(url)
+  if not ep then return nil, source, problem end
+  return ep
+end
+
+-- Builds a client; `account`: one for the account's own calls (IAM), which needs no
+-- project id and no ECS or BMS endpoint.
+local function build(opts, account)
   opts = opts or {}
   check.known(WHERE, opts, KNOWN)
   for _, f in ipairs({ "region", "project_id", "ak", "security_token", "ca_file", "proxy", "protect_tag" }) do
@@ -84,7 +100,9 @@ function M.new(opts)
   check.table(WHERE, opts, "endpoints")
   -- Every mistake in what was passed is raised before anything is looked up.
   for name, url in pairs(opts.endpoints or {}) do
-    if not SERVICES[name] then errors.argument(WHERE, "endpoints." .. tostring(name), "is not a service (ecs, bms)") end
+    if not SERVICES[name] and name ~= "iam" then
+      errors.argument(WHERE, "endpoints." .. tostring(name), "is not a service (ecs, bms, iam)")
+    end
     local _, problem = parse_endpoint(url)
     if problem then errors.argument(WHERE, "endpoints." .. name, problem) end
   end
@@ -105,11 +123,11 @@ function M.new(opts)
     return nil, errors.new("cloud.no_credentials",
       "no AK/SK: pass ak and sk, set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or write ~/.huaweicloud/credentials")
   end
-  if not resolved.project_id then
+  if not resolved.project_id and not account then
     return nil, errors.new("cloud.no_project_id",
       "no project id: pass project_id or set HUAWEICLOUD_SDK_PROJECT_ID")
   end
-  if not resolved.project_id:match("^[%w%-_]+$") then
+  if resolved.project_id and not resolved.project_id:match("^[%w%-_]+$") then
     local _, err = bad_value(resolved.source.project_id, "project_id", "has characters a project id cannot have")
     return nil, err
   end
@@ -145,15 +163,22 @@ function M.new(opts)
       c._endpoints[service] = ep
     end
   end
-  if not next(c._endpoints) then
+  if not next(c._endpoints) and not account then
     return nil, errors.new("cloud.no_region", "no region: pass region or endpoints, or set HUAWEICLOUD_SDK_REGION")
   end
+  local iam, source, problem = iam_endpoint(given.iam, c.region)
+  if not iam then
+    local _, err = bad_value(source, "endpoints.iam", problem)
+    return nil, err
+  end
+  c._endpoints.iam = iam
   c._clock = clock.new()
   c._busy = setmetatable({}, { __mode = "k" }) -- coroutines inside an operation of this client
   -- What the scheduler of each operation works by: the engine's limits and the retry policy.
   c._policy = { concurrency = c._concurrency, timeout = c._timeout, attempts = retry.attempts,
                 base = retry.base, cap = retry.cap }
   c._headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = c.project_id }
+  c._iam_headers = { ["Content-Type"] = "application/json" } -- IAM is global: no project
   c._transport = transport.new{
     concurrency = c._concurrency, timeout = c._timeout, connect_timeout = c._connect_timeout,
     verify_tls = c._verify_tls, ca_file = opts.ca_file, proxy = opts.proxy, max_response = c._max_response,
@@ -182,11 +207,24 @@ function Client:_log(line)
   if self._logger then pcall(self._logger, line) end
 end
 
+--- Builds a client. Returns `nil, err` when nothing can be attempted (no credentials,
+-- no project id, no region or endpoint); raises on a malformed option.
+function M.new(opts)
+  return build(opts, false)
+end
+
+--- A client for the account's own calls (cloud.account: IAM), from the same options:
+-- no project id or ECS/BMS endpoint needed.
+function M.for_account(opts)
+  return build(opts, true)
+end
+
 --- Signs a call for its service's endpoint at the cloud's time; returns {url, headers}.
 function Client:_signed(call)
   local ep = self._endpoints[call.service]
   local headers, wire_path, query = core.sign({
-    method = call.method, host = ep.host, path = ep.path .. call.path, query = call.query, headers = self._headers,
+    method = call.method, host = ep.host, path = ep.path .. call.path, query = call.query,
+    headers = call.service == "iam" and self._iam_headers or self._headers,
     body = call.body, ak = self._ak, sk = self._sk, security_token = self._token, date = self._clock:date(),
   }, true)
   local url = ep.origin .. wire_path

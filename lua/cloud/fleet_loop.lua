@@ -146,16 +146,14 @@ function Loop:run(tasks)
     while true do
       local now, next_wake, live = core.now(), math.huge, false
       for _, t in ipairs(all) do
+        if not t.done and (#t.lane.inbox > 0 or t.wake <= now) then
+          step(t)
+          now = core.now()
+        end
         if not t.done then
-          live = true
-          if #t.lane.inbox > 0 or t.wake <= now then
-            step(t)
-            now = core.now()
-          end
-          if not t.done then
-            local w = #t.lane.inbox > 0 and now or t.wake
-            if w < next_wake then next_wake = w end
-          end
+          live = true -- still running once resumed: the loop waits for it
+          local w = #t.lane.inbox > 0 and now or t.wake
+          if w < next_wake then next_wake = w end
         end
       end
       if not live then break end

@@ -4,6 +4,7 @@
 -- options. This file is the public face only: the work is done in cloud.stop,
 -- cloud.servers and cloud.actions (see docs/architecture.md).
 -- @module cloud
+local account = require "cloud.account"
 local actions = require "cloud.actions"
 local client_mod = require "cloud.client"
 local fleet = require "cloud.fleet"
@@ -74,6 +75,11 @@ end
 -- @tparam table opts targets = { { region =, project_id =, endpoints = }, ... },
 --   total_concurrency, and the client options of cloud.new for every target
 M.fleet = fleet.new
+
+--- The account's projects as IAM lists them (GET /v3/auth/projects): `{ id, name, region }`
+-- each, or `nil, err`. Takes the client options (no project id needed) and, optionally,
+-- an array of regions to keep.
+M.projects = account.projects
 
 --- Stops ECS servers with a client built from opts, the environment and the credentials file.
 M.stop_ecs = stop.one_shot("ecs")

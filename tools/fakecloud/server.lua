@@ -5,6 +5,7 @@ local jobs = require "fakecloud.jobs"
 local actions = require "fakecloud.actions"
 local list = require "fakecloud.list"
 local respond = require "fakecloud.respond"
+local iam_projects = require "fakecloud.iam_projects"
 
 local M = {}
 
@@ -14,6 +15,7 @@ local ROUTES = {
   { "GET", "^/v1/([^/]+)/jobs/([^/]+)/?$", "job" },
   { "GET", "^/v1/([^/]+)/cloudservers/detail/?$", "list", "ecs" },
   { "GET", "^/v1/([^/]+)/baremetalservers/detail/?$", "list", "bms" },
+  { "GET", "^/v3/auth/()projects/?$", "projects" }, -- IAM: no project in the path
 }
 
 local function route(method, path)
@@ -128,7 +130,9 @@ function M.handle()
   local real = ngx.now()
   jobs.settle(S, real)
   local status, answer
-  if project ~= S.cfg.project_id then
+  if r == "projects" then
+    status, answer = iam_projects.list(S)
+  elseif project ~= S.cfg.project_id then
     local prefix = r == "job" and "Common" or (kind == "bms" and "BMS" or "Ecs")
     status, answer = 403, { error = { code = prefix .. ".0403",
       message = "project " .. project .. " is not the project of this credential" } }

@@ -16,7 +16,7 @@ local VALUED = {
 local SWITCHES = {
   ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
   ["--json"] = "json", ["--verbose"] = "verbose", ["-v"] = "verbose", ["--help"] = "help",
-  ["-h"] = "help", ["--version"] = "version",
+  ["-h"] = "help", ["--version"] = "version", ["--all-projects"] = "all_projects",
 }
 -- Flags a user may reach for that must not exist: the secret never travels in argv
 -- (visible in ps and shell history).
@@ -69,7 +69,8 @@ end
 -- @tparam[opt] string action "stop" (cloud-stop, the default) or "start" (cloud-start)
 -- @treturn table options: service, ids, ids_file, name, status, tags, exclude_file, type,
 --   region, project_id, endpoint, concurrency, max_servers, poll_interval, wait_timeout,
---   record, from_record (cloud-start), dry_run, no_wait, yes, json, verbose, help, version
+--   record, from_record (cloud-start), all_projects, dry_run, no_wait, yes, json, verbose,
+--   help, version (region and project_id may be comma-separated lists: a fleet)
 -- @return or nil, message naming the bad flag or value
 function M.parse(argv, action)
   action = action or "stop"

@@ -6,6 +6,7 @@
 local cloud = require "cloud"
 local core = require "cloud.core"
 local args = require "cloud.cli.args"
+local cli_fleet = require "cloud.cli.fleet"
 local help = require "cloud.cli.help"
 local idfile = require "cloud.cli.idfile"
 local errors = require "cloud.errors"
@@ -74,7 +75,7 @@ local function interrupted(io_, o, partial)
     if o.json then
       io_.stdout:write(cloud.to_json(partial), "\n")
     elseif partial.targets then
-      summary.fleet(io_.stdout, partial, 0, true, io_.w)
+      summary.fleet(io_.stdout, partial, 0, true, io_.w, o.service)
     else
       summary.result(io_.stdout, partial, o.service, 0, true, io_.w)
     end
@@ -241,25 +242,36 @@ function M.act(io_, o, client, bar, ids, exclude_list)
   return exit_for(res)
 end
 
--- cloud-start --from-record: the record's target (its region and project, unless the flags
--- say otherwise) and service. Returns the target or nil, exit status.
-local function record_target(io_, o)
+-- cloud-start --from-record: the record read, and its service (every target's; the
+-- flags may only agree with it). Returns the record or nil, exit status.
+local function read_record(io_, o)
   local rd, err = record_read.read(o.from_record)
   if not rd then return nil, nothing(io_, o, err) end
-  if #rd.targets > 1 then
-    return nil, usage_error(io_, ("--from-record: %s holds %d regions or projects; a fleet's record is restored"
-      .. " with the fleet's --region/--all-projects flags"):format(o.from_record, #rd.targets))
+  local service
+  for _, t in ipairs(rd.targets) do
+    if t.header then
+      if service and t.service ~= service then
+        return nil, usage_error(io_, "--from-record: the record mixes services; restore each with its own run")
+      end
+      service = t.service
+    end
   end
-  local t = rd.targets[1]
-  if o.service and o.service ~= t.service then
-    return nil, usage_error(io_, ("--from-record: the record is of %s servers, not %s"):format(tostring(t.service),
+  if o.service and o.service ~= service then
+    return nil, usage_error(io_, ("--from-record: the record is of %s servers, not %s"):format(tostring(service),
       o.service))
   end
-  o.service = t.service
+  o.service = service
   if o.service ~= "ecs" and o.service ~= "bms" then
     return nil, nothing(io_, o, errors.new("cloud.record", "the record names no service (ecs or bms)"))
   end
-  return t
+  return rd
+end
+
+-- "a,b,c" as { "a", "b", "c" }; nil as {}.
+local function split(v)
+  local out = {}
+  for x in (v or ""):gmatch("[^,]+") do out[#out + 1] = x end
+  return out
 end
 
 local function run(argv, io_)
@@ -268,12 +280,15 @@ local function run(argv, io_)
   if not o then return usage_error(io_, perr) end
   if o.help then io_.stdout:write(help.text(w.action)) return EXIT.ok end
   if o.version then io_.stdout:write(w.program, " ", cloud.VERSION, "\n") return EXIT.ok end
-  local target
+  local rd
   if o.by_record then
     local code
-    target, code = record_target(io_, o)
-    if not target then return code end
+    rd, code = read_record(io_, o)
+    if not rd then return code end
   end
+  local regions, projects = split(o.region), split(o.project_id)
+  local many = o.all_projects or #regions > 1 or #projects > 1 or (rd and #rd.targets > 1)
+  local target = rd and rd.targets[1]
 
   local exclude_list = {}
   if o.exclude_file then
@@ -292,6 +307,11 @@ local function run(argv, io_)
   local bar = progress.new{ out = io_.stderr, tty = stderr_tty, service = o.service, clock = io_.clock,
     width = stderr_tty and tty.columns(80) or 80, verbose = o.verbose, words = w }
 
+  if many then
+    return cli_fleet.run({ call = call, nothing = nothing, usage_error = usage_error, options = M.options,
+                           exit_of = EXIT_OF_KIND, exit = EXIT }, io_, o, bar,
+                         { ids = ids, exclude = exclude_list, regions = regions, projects = projects, record = rd })
+  end
   local ok, client, cerr = call(io_, o, cloud.new, {
     region = o.region or (target and target.region), project_id = o.project_id or (target and target.project_id),
     concurrency = o.concurrency,

@@ -77,6 +77,46 @@ function M.result(out, res, service, elapsed, no_wait, wd)
   end
 end
 
+local function short(id)
+  id = tostring(id or "-")
+  if #id > 12 then return id:sub(1, 8) .. "…" end
+  return id
+end
+
+--- Writes the summary of a run over several regions or projects (cloud.fleet's result):
+-- a line per target, then the failures and skips of all, each naming its target.
+-- @tparam[opt] table wd the command's words
+-- @tparam string service "ecs" or "bms"
+function M.fleet(out, res, elapsed, no_wait, wd, service)
+  wd = wd or words.stop
+  local function w(s) out:write(s) end
+  local done, reached = #(res[wd.done] or {}), 0
+  for _, t in ipairs(res.targets) do if t.result then reached = reached + 1 end end
+  local verb = res.dry_run and ("would " .. wd.verb) or (no_wait and ("accepted for " .. wd.doing) or wd.done)
+  w(("%s in %d of %d regions/projects: %d of %d %s, %d failed, %d skipped (%.1fs)\n"):format(
+    tostring(service):upper(), reached, #res.targets, res.dry_run and #(res.selected or {}) or done, res.requested,
+    verb, #res.failed, #res.skipped, elapsed))
+  for _, t in ipairs(res.targets) do
+    local r = t.result
+    local what
+    if r then
+      local n = res.dry_run and #(r.selected or {}) or #(r[wd.done] or {})
+      what = ("%d of %d %s, %d failed, %d skipped"):format(n, r.requested, verb, #r.failed, #r.skipped)
+    else
+      what = "not reached: " .. one_line(t.err and errors.format(t.err) or "?")
+    end
+    w(("  %s  %s  %s\n"):format(pad(t.region, 16), pad(t.project_id, 32), what))
+  end
+  if #res.failed > 0 then
+    w(("Failed %d:\n"):format(#res.failed))
+    for _, f in ipairs(res.failed) do
+      w(("  %s  %s  %s  %s  %s\n"):format(pad(f.region, 16), pad(short(f.project_id), 12), pad(f.id, 36),
+        pad(one_line(f.code), 16), one_line(f.message)))
+    end
+  end
+  if #res.skipped > 0 then w(("Skipped %d: %s\n"):format(#res.skipped, reasons(res.skipped))) end
+end
+
 --- Writes what a dry run would stop (every selected server) and what it would skip.
 function M.dry_run(out, res, service, wd)
   wd = wd or words.stop
