@@ -126,6 +126,8 @@ describe("cloud-start", function()
     assert.equal(0, r.code, r.stderr)
     local stopped = cjson.decode(r.stdout).stopped
     assert.equal(12, #stopped)
+    -- The log says how to undo it.
+    assert.truthy(r.stderr:find("to undo: cloud-start --from-record " .. rec .. " --yes", 1, true), r.stderr)
     -- The record: whole JSON lines, a header naming the command's choice.
     local header = cjson.decode(cli.slurp(rec):match("^([^\n]*)\n"))
     assert.same({ "header", "stop", "ecs", "filter" }, { header.type, header.action, header.service, header.selection })

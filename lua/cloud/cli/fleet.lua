@@ -89,6 +89,7 @@ function M.run(cx, io_, o, bar, how)
     summary.fleet(io_.stdout, res, bar:elapsed(), o.no_wait, w, o.service)
   end
   io_.stdout:flush()
+  cx.undo_hint(io_, o)
   return exit_for(cx, res)
 end
 

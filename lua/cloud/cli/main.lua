@@ -67,6 +67,20 @@ local function traced(e)
   return { e = e, trace = debug.traceback(tostring(e), 2) }
 end
 
+-- A word for the shell: quoted unless it is plainly safe.
+local function shell_word(s)
+  if s:match("^[%w%._/%-:+=@,]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- After a stop that wrote a record: on stderr (and so in a cron job's log), the command
+-- that undoes it.
+function M.undo_hint(io_, o)
+  if io_.w.action ~= "stop" or not o or not o.record or o.dry_run then return end
+  io_.stderr:write(("%s: record %s; to undo: cloud-start --from-record %s --yes\n"):format(io_.w.program, o.record,
+    shell_word(o.record)))
+end
+
 -- An interrupted run prints what it knows: the calls already accepted may still complete.
 local function interrupted(io_, o, partial)
   io_.stderr:write(("\n%s: interrupted; %ss already accepted by the cloud may still complete\n")
@@ -81,6 +95,7 @@ local function interrupted(io_, o, partial)
     end
     io_.stdout:flush()
   end
+  M.undo_hint(io_, o)
   return EXIT.interrupted
 end
 
@@ -239,6 +254,7 @@ function M.act(io_, o, client, bar, ids, exclude_list)
   if res.cancelled then bar:clear() return EXIT.usage end
   bar:finish(not res.dry_run and res or nil)
   output(io_, o, res, bar:elapsed())
+  M.undo_hint(io_, o)
   return exit_for(res)
 end
 
@@ -309,7 +325,7 @@ local function run(argv, io_)
 
   if many then
     return cli_fleet.run({ call = call, nothing = nothing, usage_error = usage_error, options = M.options,
-                           exit_of = EXIT_OF_KIND, exit = EXIT }, io_, o, bar,
+                           undo_hint = M.undo_hint, exit_of = EXIT_OF_KIND, exit = EXIT }, io_, o, bar,
                          { ids = ids, exclude = exclude_list, regions = regions, projects = projects, record = rd })
   end
   local ok, client, cerr = call(io_, o, cloud.new, {
