@@ -125,4 +125,37 @@ describe("cloud-stop over regions and projects", function()
     end
     assert.equal(0, a:stats().calls.total + b:stats().calls.total)
   end)
+  it("on Ctrl-C reaches every region: exit 130, each target's accepted jobs in the partial --json", function()
+    local socket = require "socket"
+    for _, fc in ipairs({ a, b }) do assert(fc:configure{ job_duration = 60 }) end
+    finally(function() for _, fc in ipairs({ a, b }) do fc:configure{ job_duration = 0.02 } end end)
+    local base = os.tmpname()
+    local cmd = cli.command({ "ecs", "--region", "region-a,region-b", "--project-id", a.project_id .. "," .. PROJECT_B,
+      "--tag", "env=dev", "--yes", "--json", "--poll-interval", "0.05" }, env)
+    os.execute(("(cd %s && %s </dev/null >%s 2>%s & echo $! >%s; wait $!; echo $? >%s) >/dev/null 2>&1 &"):format(
+      cli.quote(cli.root), cmd, cli.quote(base .. ".out"), cli.quote(base .. ".err"), cli.quote(base .. ".pid"),
+      cli.quote(base .. ".rc")))
+    local deadline = socket.gettime() + 20
+    while (a:stats().stop_requests.total < 6 or b:stats().stop_requests.total < 4) and socket.gettime() < deadline do
+      socket.sleep(0.05)
+    end
+    socket.sleep(0.5) -- the job ids reach the client, which then polls the jobs
+    os.execute("kill -INT " .. cli.slurp(base .. ".pid"):match("%d+"))
+    local rc
+    repeat
+      rc = tonumber(cli.slurp(base .. ".rc"):match("%d+") or "")
+      if not rc then socket.sleep(0.05) end
+    until rc or socket.gettime() > deadline
+    local out, err = cli.slurp(base .. ".out"), cli.slurp(base .. ".err")
+    for _, ext in ipairs({ "", ".out", ".err", ".pid", ".rc" }) do os.remove(base .. ext) end
+    assert.equal(130, rc, err)
+    assert.truthy(err:find("interrupted", 1, true), err)
+    local doc = cjson.decode(out)
+    assert.is_false(doc.ok)
+    assert.equal(2, #doc.targets)
+    assert.equal(1, #doc.targets[1].result.jobs)
+    assert.equal(1, #doc.targets[2].result.jobs)
+    assert.equal(2, #doc.jobs)
+    assert.equal(10, #doc.failed + #doc.stopped)
+  end)
 end)

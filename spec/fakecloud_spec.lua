@@ -205,7 +205,7 @@ describe("fakecloud emulator", function()
       assert.is_true(ok.ok)
       local st = other:stats()
       assert.are.equal(3, st.servers.ecs.SHUTOFF)
-      assert.are.same({ action = 0, job = 0, list = 0, total = 0 }, st.calls)
+      assert.are.same({ action = 0, job = 0, list = 0, projects = 0, total = 0 }, st.calls)
       for _, k in ipairs({ "statuses", "faults", "signature_failures", "connections", "jobs",
                            "stop_requests" }) do
         assert.is_not_nil(st[k], k)
