@@ -120,8 +120,8 @@ for _, s in ipairs(split_rows) do row(("fleet of %d"):format(s.k), s.runs, s.k, 
 for _, fc in ipairs(emus) do fc:stop() end
 
 print(("fleet: %d targets x %d servers; every call answered %.2fs after arrival, jobs %gs, poll %gs; "
-  .. "%d in flight per target, %d across the fleet; %s; median of %d runs"):format(T, N, LATENCY, JOB, POLL, CONC, TOTAL,
-  LUA, REPEAT))
+  .. "%d in flight per target, %d across the fleet; %s; median of %d runs"):format(T, N, LATENCY, JOB, POLL, CONC,
+  TOTAL, LUA, REPEAT))
 print(("%-18s %7s %8s %7s %7s %7s %7s %7s %9s %9s"):format("run", "targets", "servers", "wall s", "work s", "CPU s",
   "run CPU", "RSS MB", "us/server", "servers/s"))
 for _, l in ipairs(rows) do print(l) end

@@ -185,7 +185,9 @@ local function progress_of(cb)
       last[i] = e
       local agg = { done = 0, total = 0, failed = 0, region = entry.region, project_id = entry.project_id }
       for _, x in pairs(last) do
-        agg.done, agg.total, agg.failed = agg.done + (x.done or 0), agg.total + (x.total or 0), agg.failed + (x.failed or 0)
+        agg.done = agg.done + (x.done or 0)
+        agg.total = agg.total + (x.total or 0)
+        agg.failed = agg.failed + (x.failed or 0)
         if not agg.phase or (ORDER[x.phase] or 0) < (ORDER[agg.phase] or 0) then agg.phase = x.phase end
       end
       return cb(agg)

@@ -101,8 +101,11 @@ function Lane:drop_queued()
   return #dropped
 end
 
---- The engine is the loop's: a client closing its lane leaves it open.
-function Lane:close() end
+--- The engine is the loop's: a client closing its lane leaves it open; the lane drops
+-- its calls not yet started, as a closed engine would send none.
+function Lane:close()
+  self:drop_queued()
+end
 
 -- One task: a coroutine, and where it waits (its lane, until when).
 local function start(task)

@@ -115,8 +115,9 @@ end
 
 --- A failure (the ledger's: code, message, status, request_id).
 function Recorder:failed(f)
-  self.writer:write(self:line("outcome", { id = f.id, outcome = "failed", changed = DOUBT[f.code] and cjson.null or false,
-    code = f.code, message = f.message, status = f.status, request_id = f.request_id }))
+  local changed = DOUBT[f.code] and cjson.null or false
+  self.writer:write(self:line("outcome", { id = f.id, outcome = "failed", changed = changed, code = f.code,
+    message = f.message, status = f.status, request_id = f.request_id }))
 end
 
 --- Servers not acted on, with why (`{id, reason, status}`): never changed by this operation.

@@ -58,7 +58,8 @@ local function apply(rd, line)
     if type(line.id) ~= "string" then return false end
     local s = server_of(t, line.id)
     s.outcome, s.changed, s.how = line.outcome, null_to_nil(line.changed), line.how
-    s.code, s.reason, s.server_status = null_to_nil(line.code), null_to_nil(line.reason), null_to_nil(line.server_status)
+    s.code, s.reason = null_to_nil(line.code), null_to_nil(line.reason)
+    s.server_status = null_to_nil(line.server_status)
     if type(line.job_id) == "string" then s.job_id = line.job_id end
   elseif line.type == "end" then
     t.ended = true

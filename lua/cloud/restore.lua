@@ -91,7 +91,8 @@ local function ask_jobs(sched, project_id, ask, o, on_done)
           return sched:after(o.poll_interval, function() poll(job_id, ids) end)
         end
         for _, id in ipairs(ids) do
-          skipped[#skipped + 1] = skip(id, ("job %s still %s after %gs"):format(job_id, tostring(status), o.wait_timeout),
+          local why = ("job %s still %s after %gs"):format(job_id, tostring(status), o.wait_timeout)
+          skipped[#skipped + 1] = skip(id, why,
             { error = errors.new("cloud.wait_timeout", "the stop's job has not ended") })
         end
         return finished()

@@ -245,8 +245,9 @@ local function stop_checked(client, service, o)
     return ended(o, nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service))
   end
   if not o.record then return act_checked(client, service, o, nil) end
-  local writer, err = o.record, nil
+  local writer = o.record
   if not is_writer(writer) then
+    local err
     writer, err = record.open(o.record)
     if not writer then return ended(o, nil, err) end
   end

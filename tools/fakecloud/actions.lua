@@ -140,7 +140,8 @@ local function outcome(S, K, id, a)
     return index, "Ecs.0100", "server " .. id .. " is " .. status .. ", cannot " .. a.name
   end
   if st and st.job then
-    return index, "Ecs.0100", "server " .. id .. " is already being " .. (st.job.action == "start" and "started" or "stopped")
+    local doing = st.job.action == "start" and "started" or "stopped"
+    return index, "Ecs.0100", "server " .. id .. " is already being " .. doing
   end
   if g.locked then return index, "Ecs.0605", "server " .. id .. " is locked" end
   if transient(S, id, index) and not (st and st.transient_used) then

@@ -19,7 +19,9 @@ local function targets_of(cx, io_, o, how)
   end
   local regions, projects = how.regions, how.projects
   if o.all_projects then
-    if #projects > 0 then return nil, cx.usage_error(io_, "--all-projects finds the projects: no --project-id with it") end
+    if #projects > 0 then
+      return nil, cx.usage_error(io_, "--all-projects finds the projects: no --project-id with it")
+    end
     local ok, list, err = cx.call(io_, o, cloud.projects, { region = regions[1] },
       #regions > 0 and regions or nil)
     if not ok then return nil, list end
@@ -59,8 +61,8 @@ end
 function M.run(cx, io_, o, bar, how)
   local w = io_.w
   if o.endpoint then
-    return cx.usage_error(io_, ("--endpoint names one endpoint: for several regions set HUAWEICLOUD_SDK_REGION_%s_<REGION>"
-      .. " for each"):format(o.service:upper()))
+    return cx.usage_error(io_, ("--endpoint names one endpoint: for several regions set"
+      .. " HUAWEICLOUD_SDK_REGION_%s_<REGION> for each"):format(o.service:upper()))
   end
   if not o.by_filter and not o.by_record then
     return cx.usage_error(io_, "server ids belong to one project: across regions or projects, choose by filter")
