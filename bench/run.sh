@@ -60,6 +60,8 @@ step stop100k '^stop ' sh bench/stop/run_stop100k.sh
 step concurrency '^submit ' env LUA_PATH="${BENCH_LUA_DIR:-lua}/?.lua;${BENCH_LUA_DIR:-lua}/?/init.lua;tools/?.lua;;" \
   LUA_CPATH="build/bench-5.4/?.so;;" lua5.4 bench/stop/concurrency.lua
 step floors '^floors:' lua5.4 bench/stop/floors.lua
+# Fan-out: cloud.fleet over 10 emulated targets of 10,000 servers, against each alone.
+step fleet '^fleet:' sh bench/fleet/run.sh
 # Memory at scale: 1,000,000 servers (1000 calls) beside 100,000, our client only.
 step memory1m '^stop ' env BENCH_N=1000000 BENCH_SMALL=100000 BENCH_CLIENTS="lua5.4 luajit" BENCH_REPEAT=1 \
   sh bench/stop/run_stop100k.sh

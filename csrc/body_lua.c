@@ -2,7 +2,8 @@
  * body of 1000 ids is 40 KB and a job answer 300 KB; as Lua strings each would be copied
  * once more and then wait for the collector, and a million servers would leave hundreds
  * of megabytes of garbage. A body is closed (freed) by its user as soon as it is done
- * with; __gc is the safety net. core.stop_body builds the os-stop request body. */
+ * with; __gc is the safety net. core.stop_body and core.start_body build the os-stop and
+ * os-start request bodies. */
 #include <string.h>
 
 #include "body_lua.h"
@@ -12,7 +13,6 @@
 #include "compat.h"
 
 #define BODY_MT "cloud.core.body"
-#define WHERE "cloud.core.stop_body"
 
 typedef struct {
   cbuf buf;
@@ -105,22 +105,24 @@ static void add_json_chars(cbuf *b, const char *p, size_t n) {
   cbuf_add(b, p + plain, n - plain);
 }
 
-/* core.stop_body(ids, type) -> the body of an os-stop call for the array's ids, as a
- * cloud.core.body: {"os-stop":{"type":...,"servers":[{"id":...},...]}} */
-static int stop_body(lua_State *L) {
+/* An action body for the ids of the array at index 1: `head` (the action's key and, for a
+ * stop, its type, as a JSON prefix up to the servers array), then
+ * [{"id":...},...]}} -- the shape os-stop and os-start share. `where` names the function. */
+static int servers_body(lua_State *L, const char *where, const char *head, const char *kind,
+                        size_t kind_len) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  size_t kind_len;
-  const char *kind = luaL_checklstring(L, 2, &kind_len);
   size_t n = lua_rawlen(L, 1);
   /* The userdata first: on any error below, its __gc frees what was built. */
   cbuf *b = &new_body(L)->buf;
   cbuf_reserve(b, 40 + kind_len + n * 48); /* UUIDs: 36 bytes and 11 of JSON each */
-  cbuf_adds(b, "{\"os-stop\":{\"type\":\"");
-  add_json_chars(b, kind, kind_len);
-  cbuf_adds(b, "\",\"servers\":[");
+  cbuf_adds(b, head);
+  if (kind) {
+    add_json_chars(b, kind, kind_len);
+    cbuf_adds(b, "\",\"servers\":[");
+  }
   for (size_t i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, (lua_Integer)i);
-    if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, WHERE ": ids[%d] is not a string", (int)i);
+    if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "%s: ids[%d] is not a string", where, (int)i);
     size_t len;
     const char *id = lua_tolstring(L, -1, &len);
     cbuf_adds(b, i > 1 ? ",{\"id\":\"" : "{\"id\":\"");
@@ -129,8 +131,23 @@ static int stop_body(lua_State *L) {
     lua_pop(L, 1);
   }
   cbuf_adds(b, "]}}");
-  if (b->oom) return luaL_error(L, WHERE ": out of memory");
+  if (b->oom) return luaL_error(L, "%s: out of memory", where);
   return 1;
+}
+
+/* core.stop_body(ids, type) -> the body of an os-stop call for the array's ids, as a
+ * cloud.core.body: {"os-stop":{"type":...,"servers":[{"id":...},...]}} */
+static int stop_body(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t kind_len;
+  const char *kind = luaL_checklstring(L, 2, &kind_len);
+  return servers_body(L, "cloud.core.stop_body", "{\"os-stop\":{\"type\":\"", kind, kind_len);
+}
+
+/* core.start_body(ids) -> the body of an os-start call (no type, per the API reference):
+ * {"os-start":{"servers":[{"id":...},...]}} */
+static int start_body(lua_State *L) {
+  return servers_body(L, "cloud.core.start_body", "{\"os-start\":{\"servers\":[", NULL, 0);
 }
 
 void body_lua_open(lua_State *L) {
@@ -140,4 +157,7 @@ void body_lua_open(lua_State *L) {
   class_metatable(L, BODY_MT, meta, methods);
   lua_pop(L, 1);
   lua_pushcfunction(L, stop_body);
+  lua_setfield(L, -2, "stop_body");
+  lua_pushcfunction(L, start_body);
+  lua_setfield(L, -2, "start_body");
 }

@@ -1,4 +1,4 @@
-/* cloud.core.body, bytes in C memory (see body_lua.c), and core.stop_body. */
+/* cloud.core.body, bytes in C memory (see body_lua.c), core.stop_body and core.start_body. */
 #ifndef CLOUD_BODY_LUA_H
 #define CLOUD_BODY_LUA_H
 
@@ -6,7 +6,8 @@
 #include <lua.h>
 #include "buf.h"
 
-/* Registers the body metatable and pushes the constructor core.stop_body. */
+/* Registers the body metatable and sets the constructors stop_body and start_body in the
+ * table on top of the stack (the module's). */
 void body_lua_open(lua_State *L);
 
 /* Pushes a new body that takes over *from's bytes (*from is left empty). May raise

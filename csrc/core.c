@@ -85,7 +85,6 @@ int luaopen_cloud_core(lua_State *L) {
   idset_lua_open(L);
   lua_setfield(L, -2, "idset");
   body_lua_open(L);
-  lua_setfield(L, -2, "stop_body");
   lua_pushliteral(L, CLOUD_CORE_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -339,6 +339,29 @@ size_t http_engine_drop_queued(http_engine *e) {
   return n;
 }
 
+size_t http_engine_drop_queued_if(http_engine *e, int (*pick)(long long id, void *ud),
+                                  void (*dropped)(long long id, void *ud), void *ud) {
+  size_t n = 0;
+  transfer *prev = NULL, *t = e->pending.head;
+  /* Unlinked in place: the queue is whole after every step. */
+  while (t) {
+    transfer *next = t->next;
+    if (pick(t->resp.id, ud)) {
+      dropped(t->resp.id, ud);
+      if (prev) prev->next = next;
+      else e->pending.head = next;
+      if (e->pending.tail == t) e->pending.tail = prev;
+      e->pending.n--;
+      transfer_free(t);
+      n++;
+    } else {
+      prev = t;
+    }
+    t = next;
+  }
+  return n;
+}
+
 const char *http_error_name(http_error e) {
   switch (e) {
     case HTTP_OK: return "ok";

@@ -77,6 +77,12 @@ size_t http_engine_queued(const http_engine *e);
 /* Frees the requests not yet started, which will then never be sent; returns how many. */
 size_t http_engine_drop_queued(http_engine *e);
 
+/* The same for the queued requests whose id `pick` says yes to (several callers sharing one
+ * engine each drop only their own). Each dropped id is passed to `dropped`, in queue order,
+ * before its request is freed. Returns how many. */
+size_t http_engine_drop_queued_if(http_engine *e, int (*pick)(long long id, void *ud),
+                                  void (*dropped)(long long id, void *ud), void *ud);
+
 const char *http_error_name(http_error e);
 
 /* Frees a header list after overwriting its lines: one may carry a security token. */

@@ -2,6 +2,7 @@
  * collects finished responses with :run; the engine itself never calls Lua. */
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
 #include <openssl/crypto.h>
 
@@ -262,11 +263,47 @@ static int engine_pending(lua_State *L) {
   return 2;
 }
 
-/* engine:drop_queued() -> n: the requests not yet started are dropped, never to be sent
- * (an abandoned operation must send nothing more) */
+/* For engine:drop_queued(ids): the set of ids at `set`, and the array of those dropped at
+ * `out` (both stack indices). Neither callback can raise: a raw get of a number allocates
+ * nothing, and `out` was made with room for every queued request before the walk began. */
+typedef struct {
+  lua_State *L;
+  int set, out;
+  lua_Integer n;
+} drop_pick;
+
+static int pick_in_set(long long id, void *ud) {
+  drop_pick *p = ud;
+  lua_pushnumber(p->L, (lua_Number)id);
+  lua_rawget(p->L, p->set);
+  int yes = lua_toboolean(p->L, -1);
+  lua_pop(p->L, 1);
+  return yes;
+}
+
+static void note_dropped(long long id, void *ud) {
+  drop_pick *p = ud;
+  lua_pushnumber(p->L, (lua_Number)id);
+  lua_rawseti(p->L, p->out, (int)++p->n);
+}
+
+/* engine:drop_queued([ids]) -> n, or with `ids` (a table whose keys are request ids) the
+ * array of the ids dropped: the requests not yet started (all, or those of `ids`) are
+ * dropped, never to be sent (an abandoned operation must send nothing more; on an engine
+ * shared by several operations, each drops only its own) */
 static int engine_drop_queued(lua_State *L) {
   engine_ud *u = check_open(L);
-  lua_pushinteger(L, (lua_Integer)http_engine_drop_queued(u->engine));
+  if (lua_isnoneornil(L, 2)) {
+    lua_pushinteger(L, (lua_Integer)http_engine_drop_queued(u->engine));
+    return 1;
+  }
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  size_t queued = http_engine_queued(u->engine);
+  /* index 3: the ids dropped, with room for all (no growth, so no raise, during the walk) */
+  lua_createtable(L, queued > INT_MAX ? INT_MAX : (int)queued, 0);
+  drop_pick p = {L, 2, 3, 0};
+  http_engine_drop_queued_if(u->engine, pick_in_set, note_dropped, &p);
   return 1;
 }
 

@@ -73,6 +73,45 @@ describe("core.stop_body", function()
   end)
 end)
 
+describe("core.start_body", function()
+  local function start_text(ids)
+    local b = core.start_body(ids)
+    local s = b:string()
+    b:close()
+    return s
+  end
+
+  it("builds the os-start body of the API reference: the servers, no type", function()
+    assert.are.equal('{"os-start":{"servers":[{"id":"x-1"},{"id":"y-2"}]}}', start_text({ "x-1", "y-2" }))
+    assert.are.equal('{"os-start":{"servers":[]}}', start_text({}))
+  end)
+
+  it("escapes ids as the stop body does", function()
+    local ids = { 'q"uote', "back\\slash", "tab\tnew\nline\1", "caf\xc3\xa9" }
+    local want = { ["os-start"] = { servers = {} } }
+    for i, id in ipairs(ids) do want["os-start"].servers[i] = { id = id } end
+    assert.are.same(want, cjson.decode(start_text(ids)))
+    -- The servers part is byte for byte the stop body's.
+    local stop = text(ids, "HARD"):match('"servers":(%b[])')
+    assert.are.equal(stop, start_text(ids):match('"servers":(%b[])'))
+  end)
+
+  it("refuses ids that are not strings, naming itself", function()
+    assert.has_error(function() core.start_body({ "a", {} }) end, "cloud.core.start_body: ids[2] is not a string")
+    assert.has_error(function() core.start_body("a") end)
+  end)
+
+  it("signs like the same bytes in a string", function()
+    local body = core.start_body({ "a" })
+    local function sign(b)
+      return core.sign{ method = "POST", host = "ecs.example.com", path = "/v1/p/cloudservers/action", body = b,
+        ak = "AK", sk = "SK", date = "20231114T221320Z", headers = { ["Content-Type"] = "application/json" } }
+    end
+    assert.are.same(sign(body:string()), sign(body))
+    body:close()
+  end)
+end)
+
 describe("core.http with nothing to do", function()
   it("returns nil from run rather than an empty table", function()
     local e = core.http{}

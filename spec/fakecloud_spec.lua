@@ -205,7 +205,7 @@ describe("fakecloud emulator", function()
       assert.is_true(ok.ok)
       local st = other:stats()
       assert.are.equal(3, st.servers.ecs.SHUTOFF)
-      assert.are.same({ action = 0, job = 0, list = 0, iam = 0, total = 0 }, st.calls)
+      assert.are.same({ action = 0, job = 0, list = 0, iam = 0, projects = 0, total = 0 }, st.calls)
       for _, k in ipairs({ "statuses", "faults", "signature_failures", "connections", "jobs",
                            "stop_requests" }) do
         assert.is_not_nil(st[k], k)
@@ -308,7 +308,8 @@ describe("fakecloud emulator", function()
       local bcode, bbody = c:stop("bms", { web[1] }, "SOFT")
       assert.are.equal(400, bcode)
       assert.matches("^BMS%.", bbody.error.code)
-      assert.are.equal(400, (c:json("POST", api("/cloudservers/action"), nil, '{"os-start":{"servers":[{"id":"a"}]}}')))
+      assert.are.equal(400, (c:json("POST", api("/cloudservers/action"), nil,
+        '{"reboot":{"type":"SOFT","servers":[{"id":"a"}]}}')))
       assert.are.equal(400, (c:json("POST", api("/cloudservers/action"), nil, "{not json")))
       local other = client.for_emulator(fc, { project_id = "ffffffffffffffffffffffffffffffff" })
       assert.are.equal(403, (other:stop("ecs", { web[1] })))

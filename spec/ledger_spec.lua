@@ -95,4 +95,46 @@ describe("the ledger", function()
     assert.is_nil(l)
     assert.truthy(why:find("ids[2]", 1, true), why)
   end)
+  it("names the result's array of servers done as the action asks", function()
+    local l = ledger.new({ "a", "b" })
+    l:stopped("a")
+    local res = l:finish({}, "started")
+    assert.are.same({ "a" }, res.started)
+    assert.is_nil(res.stopped)
+    assert.are.equal("b", res.failed[1].id)
+  end)
+
+  it("tells its recorder every accepted batch and every outcome, once each, as it happens", function()
+    local seen = {}
+    local rec = {
+      batch = function(_, job_id, request_id, ids) seen[#seen + 1] = { "batch", job_id, request_id, #ids } end,
+      done = function(_, ids, how, job_id) seen[#seen + 1] = { "done", table.concat(ids, ","), how, job_id } end,
+      failed = function(_, f) seen[#seen + 1] = { "failed", f.id, f.code } end,
+    }
+    local l = ledger.new({ "a", "b", "c", "d", "e", "f" })
+    l:record_to(rec)
+    local b = l:batch(1, 4)
+    l:job(b, "job-1", "req-1")
+    -- A running job applies nothing; an ended one records its successes (applied in C) once.
+    l:apply_job(answer("RUNNING", { { "a", "SUCCESS" } }), b)
+    l:apply_job(answer("FAIL", { { "a", "SUCCESS" }, { "b", "SUCCESS" }, { "c", "FAIL", "Ecs.0100", "off" } }), b)
+    l:apply_job(answer("FAIL", { { "a", "SUCCESS" }, { "b", "SUCCESS" } }), b) -- polled again: nothing new
+    l:failed("c", { code = "Ecs.0100", message = "off" })
+    l:failed("c", { code = "X", message = "second" }) -- the first outcome stands, recorded once
+    l:stopped("d") -- a lookup's
+    local b2 = l:batch(5, 6)
+    l:job(b2, "job-2", "req-2")
+    l:stopped("e")
+    l:stopped_batch(b2) -- wait = false: e already has its outcome
+    l:finish()
+    assert.are.same({
+      { "batch", "job-1", "req-1", 4 },
+      { "done", "a,b", "job", "job-1" },
+      { "failed", "c", "Ecs.0100" },
+      { "done", "d", "lookup" },
+      { "batch", "job-2", "req-2", 2 },
+      { "done", "e", "lookup" },
+      { "done", "f", "accepted", "job-2" },
+    }, seen)
+  end)
 end)

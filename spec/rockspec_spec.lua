@@ -1,6 +1,7 @@
 -- The rock's metadata, read as LuaRocks reads it (a rockspec is Lua assignments): the
 -- release rockspec carries cloud.VERSION, both declare lua-cjson and the busted test
--- section, build the same, and install every module, the command and nginx/cloud.conf.
+-- section, build the same, and install every module, both commands and nginx/cloud.conf;
+-- CMakeLists.txt installs both commands too.
 local cloud = require "cloud"
 local core = require "cloud.core"
 
@@ -69,7 +70,8 @@ describe("the rockspecs", function()
         for _, src in pairs(r.build.install.lua or {}) do modules[#modules + 1] = src end
         table.sort(modules)
         assert.are.same(list("find lua/cloud -name '*.lua' | sort"), modules)
-        assert.are.same({ ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua" },
+        assert.are.same({ ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua",
+                          ["cloud-start"] = "bin/cloud-start", ["cloud-start.lua"] = "bin/cloud-start.lua" },
           r.build.install.bin)
         assert.is_false(r.deploy.wrap_bin_scripts) -- bin/cloud-stop picks the Lua itself
         assert.are.same({ ["cloud.conf"] = "nginx/cloud.conf" }, r.build.install.conf)
@@ -89,6 +91,16 @@ describe("the rockspecs", function()
       end)
     end)
   end
+
+  it("CMakeLists.txt installs both commands, each a launcher and its script", function()
+    local f = assert(io.open("CMakeLists.txt"))
+    local cmake = f:read("*a")
+    f:close()
+    local programs = {}
+    for s in cmake:match("install%(PROGRAMS(.-)DESTINATION bin%)"):gmatch("%S+") do programs[#programs + 1] = s end
+    table.sort(programs)
+    assert.are.same({ "bin/cloud-start", "bin/cloud-start.lua", "bin/cloud-stop", "bin/cloud-stop.lua" }, programs)
+  end)
 
   it("build the same, from the same description", function()
     local scm, release = load_rockspec(SCM), load_rockspec(RELEASE)

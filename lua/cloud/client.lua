@@ -79,11 +79,13 @@ local function check_retry(policy)
   }
 end
 
---- Builds a client, without any I/O: keys from the metadata service and a project id
+-- Builds a client, without any I/O: keys from the metadata service and a project id
 -- from IAM are fetched at the first call that needs them (cloud.ready). Returns `nil, err`
 -- when nothing can be attempted (no project id and no region to look it up by, an unknown
 -- region without endpoints, no region or endpoint); raises on a malformed option.
-function M.new(opts)
+-- `account`: a client for the account's own calls (IAM), which needs no project id and no
+-- ECS or BMS endpoint.
+local function build(opts, account)
   opts = opts or {}
   check.known(WHERE, opts, KNOWN)
   for _, f in ipairs({ "region", "project_id", "ak", "security_token", "ca_file", "proxy", "protect_tag" }) do
@@ -140,7 +142,7 @@ function M.new(opts)
   c.region = resolved.region
   c.project_id = resolved.project_id
   c._project_tried = resolved.tried.project_id
-  if not c.project_id and not c.region then
+  if not c.project_id and not c.region and not account then
     local lines = resolved.tried.project_id
     lines[#lines + 1] = "IAM: nothing to look up without a region (pass region or set HUAWEICLOUD_SDK_REGION)"
     return nil, errors.new("cloud.no_project_id", "no project id; looked in: " .. table.concat(lines, "; "))
@@ -167,13 +169,13 @@ function M.new(opts)
       c._endpoints[service] = ep
     end
   end
-  if c.region and not explicit and not regions.known(c.region) then
+  if c.region and not explicit and not account and not regions.known(c.region) then
     local near = regions.suggest(c.region)
     return nil, errors.new("cloud.unknown_region", ("unknown region '%s'%s; cloud.regions(\"ecs\") lists the"
       .. " regions with ECS, cloud.regions(\"bms\") those with BMS; for a cloud of its own, pass endpoints")
       :format(c.region, #near > 0 and (" (did you mean " .. table.concat(near, " or ") .. "?)") or ""))
   end
-  if not next(c._endpoints) then
+  if not next(c._endpoints) and not account then
     return nil, errors.new("cloud.no_region", "no region: pass region or endpoints, or set HUAWEICLOUD_SDK_REGION")
   end
   c._clock = clock.new()
@@ -206,6 +208,7 @@ function M.new(opts)
       function() return c._clock:now() end, function(line, level) c:_log(line, level) end)
   end
   c._headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = c.project_id }
+  c._iam_headers = { ["Content-Type"] = "application/json" } -- IAM is global: no project
   c._transport = transport.new{
     concurrency = c._concurrency, timeout = c._timeout, connect_timeout = c._connect_timeout,
     verify_tls = c._verify_tls, ca_file = opts.ca_file, proxy = opts.proxy, max_response = c._max_response,
@@ -221,11 +224,32 @@ function Client:__tostring()
     tostring(self.project_id), ak)
 end
 
+--- What a record says of this client for `service`: the endpoint, and the caller as the
+-- AK's first characters (never more, never the SK) and the local user.
+function Client:describe(service)
+  local ep = self._endpoints[service]
+  local k = self._keys and self._keys.keys
+  return { caller = k and k.ak and (k.ak:sub(1, 4) .. "…") or nil, user = os.getenv("USER"),
+           endpoint = ep and ep.url or nil }
+end
+
 --- Hands a line to the user's logger, if any, with its level ("warning" for what the user
 -- should fix, such as a credentials file others may read; nil otherwise). A logger that
 -- raises is ignored, so it can never abandon calls in flight.
 function Client:_log(line, level)
   if self._logger then pcall(self._logger, line, level) end
+end
+
+--- Builds a client. Returns `nil, err` when nothing can be attempted (no credentials,
+-- no project id, no region or endpoint); raises on a malformed option.
+function M.new(opts)
+  return build(opts, false)
+end
+
+--- A client for the account's own calls (cloud.account: IAM), from the same options:
+-- no project id or ECS/BMS endpoint needed.
+function M.for_account(opts)
+  return build(opts, true)
 end
 
 --- Signs a call for its service's endpoint at the cloud's time; returns {url, headers}.
@@ -236,7 +260,8 @@ function Client:_signed(call)
   local k = self._keys:current()
   call.key_generation = k.generation
   local headers, wire_path, query = core.sign({
-    method = call.method, host = ep.host, path = ep.path .. call.path, query = call.query, headers = self._headers,
+    method = call.method, host = ep.host, path = ep.path .. call.path, query = call.query,
+    headers = call.service == "iam" and self._iam_headers or self._headers,
     body = call.body, ak = k.ak, sk = k.sk, security_token = k.token, date = self._clock:date(),
   }, true)
   local url = ep.origin .. wire_path

@@ -68,6 +68,7 @@ local KIND_OF_CODE = {
   ["cloud.no_credentials"] = "config", ["cloud.no_project_id"] = "config", ["cloud.no_region"] = "config",
   ["cloud.no_endpoint"] = "config", ["cloud.unknown_region"] = "config", ["cloud.bad_environment"] = "config",
   ["cloud.max_servers"] = "refused", ["cloud.interrupted"] = "interrupted",
+  ["cloud.record_exists"] = "refused", ["cloud.record"] = "config", ["cloud.record_target"] = "refused",
   ["cloud.connect"] = "transport", ["cloud.dns"] = "transport", ["cloud.timeout"] = "transport",
   ["cloud.connection_dropped"] = "transport", ["cloud.response_too_large"] = "transport",
   ["cloud.tls"] = "transport", ["cloud.transport"] = "transport",

@@ -1,4 +1,4 @@
---- Stop Huawei Cloud ECS and BMS servers in batches.
+--- Stop and start Huawei Cloud ECS and BMS servers in batches.
 -- `cloud.new{...}` builds a client; `client:stop_ecs{...}` and `client:stop_bms{...}` stop
 -- servers and report every server's outcome; `cloud.stop_ecs{...}` does both in one call.
 --
@@ -8,8 +8,12 @@
 -- credentials) comes back as `nil, err` when nothing could be attempted, or per server in
 -- the result's `failed`. See `cloud.errors`.
 --
--- This file is the public face only: the work is done in cloud.stop and cloud.servers
--- (docs/architecture.md).
+-- `client:start_ecs{...}` and `client:start_bms{...}` start servers with the same options,
+-- `client:restore{...}` starts again what a stop's record shows this tool stopped, and
+-- `cloud.fleet{...}` runs any of these across regions and projects at once.
+--
+-- This file is the public face only: the work is done in cloud.stop, cloud.servers,
+-- cloud.actions, cloud.restore and cloud.fleet (docs/architecture.md).
 -- @module cloud
 -- @usage
 -- local cloud = require "cloud"
@@ -19,10 +23,14 @@
 -- local res = client:stop_ecs{ ids = { "616fb98f-46ca-475e-917e-2563e5a8cd19" } }
 -- for _, f in ipairs(res.failed) do print(f.id, f.code, f.message, f.request_id) end
 -- client:close()
+local account = require "cloud.account"
+local actions = require "cloud.actions"
 local client_mod = require "cloud.client"
 local errors = require "cloud.errors"
+local fleet = require "cloud.fleet"
 local json = require "cloud.json"
 local regions = require "cloud.regions"
+local restore = require "cloud.restore"
 local stop = require "cloud.stop"
 local servers = require "cloud.servers"
 
@@ -324,6 +332,37 @@ function Client:stop_bms(opts)
   return stop.call(self, "bms", opts)
 end
 
+--- Starts ECS servers (`os-start`). The options and the result of stop_ecs, without
+-- `type`, and with `started` in place of `stopped`; a filter skips servers already ACTIVE.
+-- @tparam stop_options opts as for stop_ecs, without `type`
+-- @treturn result the result, with `started` in place of `stopped`
+-- @return[2] nil
+-- @treturn[2] Error err when nothing could be attempted
+-- @raise an `Error` of kind `argument` for a malformed option
+function Client:start_ecs(opts)
+  return stop.call(self, "ecs", opts, actions.start)
+end
+
+--- Starts bare-metal servers; as start_ecs.
+-- @tparam stop_options opts as for stop_ecs, without `type`
+-- @treturn result the result, with `started` in place of `stopped`
+function Client:start_bms(opts)
+  return stop.call(self, "bms", opts, actions.start)
+end
+
+--- Starts exactly the servers a stop's record (`record = "path"`) shows this tool stopped;
+-- the record's other servers are skipped with why (off before, started or deleted since).
+-- Takes the start's options (dry_run, wait, max_servers, confirm, ...) and `write_record`,
+-- a record of the restore itself. Returns the start's result, or `nil, err`.
+-- @tparam table opts `record` (the path of a stop's record), the start's options,
+--   `write_record`
+-- @treturn result the start's result
+-- @return[2] nil
+-- @treturn[2] Error err when the record cannot be read or is not a stop's
+function Client:restore(opts)
+  return restore.call(self, opts)
+end
+
 --- All ECS servers matching a cloud-side query, every page read (the first tells the
 -- count, the rest are fetched concurrently).
 -- @tparam[opt] table query the list call's query parameters: `status`, `name` (the cloud's
@@ -354,5 +393,31 @@ end
 -- raises, kind `argument`); closing again does nothing. The collector closes a client
 -- that was not.
 -- @function Client:close
+
+--- One call across regions and projects: an object with the client's operations (stop_*,
+-- start_*, restore, list_*), run on every target at once; see cloud.fleet.
+-- @function fleet
+-- @tparam table opts `targets = { { region =, project_id =, endpoints = }, ... }`,
+--   `total_concurrency`, and the client options of cloud.new for every target
+-- @treturn table the fleet
+M.fleet = fleet.new
+
+--- The account's projects as IAM lists them (GET /v3/auth/projects).
+-- @function projects
+-- @tparam table opts the client options (no project id needed), and optionally `regions`,
+--   an array of regions to keep
+-- @treturn {table,...} `{ id =, name =, region = }` each
+-- @return[2] nil
+-- @treturn[2] Error err
+M.projects = account.projects
+
+--- Starts ECS servers with a client built for this call, as `stop_ecs` does for a stop.
+-- @function start_ecs
+-- @tparam table opts client options and start options together
+M.start_ecs = stop.one_shot("ecs", actions.start)
+--- Starts bare-metal servers with a client built for this call, as `start_ecs`.
+-- @function start_bms
+-- @tparam table opts client options and start options together
+M.start_bms = stop.one_shot("bms", actions.start)
 
 return M

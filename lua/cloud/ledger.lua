@@ -2,7 +2,8 @@
 -- the ledger is the only thing that records one. The outcomes live in a C set
 -- (core.idset), not in a Lua table: a million servers then cost a few bytes each beyond
 -- their ids. The ledger creates its set and is the only thing that closes it; nothing
--- else sees it, nor a batch number. Failures keep their details here.
+-- else sees it, nor a batch number. Failures keep their details here. With a recorder
+-- (cloud.record), every batch and every outcome also goes into the record as it happens.
 -- @module cloud.ledger
 local core = require "cloud.core"
 local errors = require "cloud.errors"
@@ -37,6 +38,29 @@ function M.checked(ids)
   local set, _, field, problem = core.idset(ids, true)
   if not set then return nil, field, problem end
   return wrap(set)
+end
+
+--- Sends every batch and outcome from now on to `recorder` (a cloud.record recorder).
+function Ledger:record_to(recorder)
+  self.recorder = recorder
+end
+
+-- The ids of `ids` still open: what an outcome applied in C may settle (with a recorder only).
+local function open_of(self, ids)
+  local set, open = self.set, {}
+  for _, id in ipairs(ids) do
+    if set:state(id) == "open" then open[#open + 1] = id end
+  end
+  return open
+end
+
+-- Tells the recorder which of `open` (ids open before) are now done, if any.
+local function record_done(self, open, how, job_id)
+  local set, done = self.set, {}
+  for _, id in ipairs(open) do
+    if set:state(id) == "stopped" then done[#done + 1] = id end
+  end
+  if #done > 0 then self.recorder:done(done, how, job_id) end
 end
 
 --- The distinct ids, in order: the caller's own array when it had no repeats.
@@ -83,10 +107,13 @@ end
 
 --- A job the cloud accepted for batch `b`, listed in the result; its status is
 -- "SUBMITTED" until a poll tells more (with wait = false, nobody polls it).
-function Ledger:job(b, job_id)
+-- `request_id`: of the answer that carried the job id (for the record).
+function Ledger:job(b, job_id, request_id)
   check_batch(self, b)
   local job = { job_id = job_id, ids = b.ids, status = "SUBMITTED" }
   self.jobs[#self.jobs + 1] = job
+  b.job_id = job_id
+  if self.recorder then self.recorder:batch(job_id, request_id, b.ids) end
   return job
 end
 
@@ -94,14 +121,17 @@ function Ledger:pending(id)
   return self.set:state(id) == "open"
 end
 
+--- Records `id` as done, as a lookup showed it.
 function Ledger:stopped(id)
-  self.set:mark(id, "stopped")
+  if self.set:mark(id, "stopped") and self.recorder then self.recorder:done({ id }, "lookup") end
 end
 
 --- Records every id of batch `b` as stopped (by position for a first submission: no lookups).
 function Ledger:stopped_batch(b)
   check_batch(self, b)
+  local open = self.recorder and open_of(self, b.ids)
   self.set:mark_all(b.ids, "stopped", b.number)
+  if open then record_done(self, open, "accepted", b.job_id) end
 end
 
 --- Records a failure: `err` carries code, message, status, request_id.
@@ -109,6 +139,7 @@ function Ledger:failed(id, err)
   if not self.set:mark(id, "failed") then return end
   self.failure[id] = { id = id, code = err.code, message = err.message, status = err.status,
                        request_id = err.request_id }
+  if self.recorder then self.recorder:failed(self.failure[id]) end
 end
 
 --- Records the same failure for each of `ids`.
@@ -129,8 +160,10 @@ end
 -- why when the answer is not a job answer.
 function Ledger:apply_job(body, b)
   check_batch(self, b)
+  local open = self.recorder and open_of(self, b.ids)
   local data, why = core.job_outcomes(body, self.set, b.number, b.ids, JOB_RULE)
   if not data then return nil, why end
+  if open then record_done(self, open, "job", b.job_id) end
   local status = str(data.status)
   local v = { status = status, ended = JOB_RULE.ended[status] == true, error_code = str(data.error_code),
               fail_reason = str(data.fail_reason), failed = {}, unknown = data.missing }
@@ -163,8 +196,9 @@ function Ledger:close()
 end
 
 --- The public result table. Anything still open is reported as unconfirmed, so no id is lost.
--- The ledger is closed afterwards.
-function Ledger:finish(extra)
+-- `done`: the result's name for the servers done ("stopped", the default, or the action's,
+-- e.g. "started"). The ledger is closed afterwards.
+function Ledger:finish(extra, done)
   local set = self.set
   local open = set:list("open")
   if #open > 0 then
@@ -173,8 +207,8 @@ function Ledger:finish(extra)
   end
   local failed = set:list("failed")
   for i, id in ipairs(failed) do failed[i] = self.failure[id] end
-  local res = { ok = #failed == 0, requested = set:size(), stopped = set:list("stopped"), failed = failed,
-                jobs = self.jobs }
+  local res = { ok = #failed == 0, requested = set:size(), [done or "stopped"] = set:list("stopped"),
+                failed = failed, jobs = self.jobs }
   for k, v in pairs(extra or {}) do res[k] = v end
   self:close()
   return res

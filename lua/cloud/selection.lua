@@ -1,6 +1,7 @@
 --- Choosing what a stop may touch: a filter turned into a cloud-side list query plus Lua
 -- predicates, the protection tag, exclusions, and the blast-radius guard.
 -- @module cloud.selection
+local actions = require "cloud.actions"
 local F = require "cloud.filter"
 local errors = require "cloud.errors"
 local servers = require "cloud.servers"
@@ -97,21 +98,24 @@ local function brief(s, reason)
   return { id = s.id, name = s.name, status = s.status, reason = reason }
 end
 
---- Why a matching server must not be stopped, or nil.
-function M.skip_reason(client, service, s, force, exclude)
+--- Why a matching server must not be touched by `action` (cloud.actions; stop when nil), or nil.
+function M.skip_reason(client, service, s, force, exclude, action)
+  action = action or actions.stop
   if exclude and exclude[s.id] then return "excluded" end
   if not force and F.has_tag(s, client.protect_tag, "true") then return "protected" end
-  if service == "ecs" and F.has_tag(s, BAREMETAL_TAG) then return "bare-metal server (use stop_bms)" end
-  if s.status == "SHUTOFF" then return "already SHUTOFF" end
+  if service == "ecs" and F.has_tag(s, BAREMETAL_TAG) then
+    return "bare-metal server (use " .. action.name .. "_bms)"
+  end
+  if s.status == action.wanted then return action.skip_reason end
   return nil
 end
 
 --- Splits listed servers into selected ({id, name, status}) and skipped ({..., reason}).
-function M.choose(client, service, list, compiled, force)
+function M.choose(client, service, list, compiled, force, action)
   local selected, skipped = {}, {}
   for _, s in ipairs(list) do
     if type(s) == "table" and type(s.id) == "string" and compiled.match(s) then
-      local reason = M.skip_reason(client, service, s, force, compiled.exclude)
+      local reason = M.skip_reason(client, service, s, force, compiled.exclude, action)
       if reason then skipped[#skipped + 1] = brief(s, reason)
       else selected[#selected + 1] = brief(s) end
     end
@@ -136,7 +140,7 @@ function M.plan(client, service, o)
       list_progress(o))
     sched:run()
     if not list then return nil, err end
-    local selected, skipped = M.choose(client, service, list, o.filter, o.force)
+    local selected, skipped = M.choose(client, service, list, o.filter, o.force, o.action)
     local ids = {}
     for i, s in ipairs(selected) do ids[i] = s.id end
     return { ids = ids, selected = selected, skipped = skipped, requested = #ids }

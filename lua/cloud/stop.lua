@@ -1,9 +1,11 @@
---- Stopping servers, from the options to the result: `client:stop_ecs{...}`,
--- `client:stop_bms{...}` and `cloud.stop_ecs{...}`/`cloud.stop_bms{...}` check their
--- options, choose the servers (cloud.selection), run the operation (cloud.stop_op) and
--- return the ledger's result.
+--- Stopping or starting servers, from the options to the result: `client:stop_ecs{...}`,
+-- `client:start_bms{...}`, `cloud.stop_ecs{...}` and the like check their options, choose
+-- the servers (cloud.selection), run the operation (cloud.stop_op) for the action (a table
+-- of cloud.actions) and return the ledger's result; with `record`, a record of it all.
 -- @module cloud.stop
+local actions = require "cloud.actions"
 local check = require "cloud.check"
+local core = require "cloud.core"
 local defaults = require "cloud.defaults".stop
 local client_mod = require "cloud.client"
 local stop_op = require "cloud.stop_op"
@@ -12,15 +14,31 @@ local errors = require "cloud.errors"
 local ledger = require "cloud.ledger"
 local pattern = require "cloud.pattern"
 local ready = require "cloud.ready"
+local record = require "cloud.record"
 
 local M = {}
 local Client = client_mod.Client
 
-local STOP_OPTIONS = {
-  ids = true, filter = true, type = true, wait = true, poll_interval = true, wait_timeout = true,
+-- The options of every action; `type` only where the action has types.
+local OPTIONS = {
+  ids = true, filter = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
-  exclude = true, confirm = true,
+  exclude = true, confirm = true, record = true, record_source = true,
 }
+local TYPED_OPTIONS = { type = true }
+for k in pairs(OPTIONS) do TYPED_OPTIONS[k] = true end
+
+-- A writer's metatable, to tell a shared writer (cloud.fleet's) from a path.
+local function is_writer(v)
+  return type(v) == "table" and v.recorder ~= nil and v.write ~= nil
+end
+
+local function check_record(where, opts)
+  local v = opts.record
+  if v == nil or is_writer(v) then return v end
+  if type(v) ~= "string" or v == "" then errors.argument(where, "record", "must be a file path") end
+  return v
+end
 
 -- Checks the ids in one pass and returns the ledger of them (its set, made in C while
 -- checking: a million ids are checked in milliseconds); nil for an empty array, which
@@ -44,9 +62,10 @@ local function check_exclude(where, list)
   return set
 end
 
-local function check_stop(service, opts)
-  local where = "client:stop_" .. service
-  check.known(where, opts, STOP_OPTIONS)
+local function check_stop(service, opts, action)
+  local where = "client:" .. action.name .. "_" .. service
+  local types = action.types and action.types[service]
+  check.known(where, opts, types and TYPED_OPTIONS or OPTIONS)
   if opts.ids ~= nil and opts.filter ~= nil then
     errors.argument(where, nil, "give either 'ids' or 'filter', not both")
   end
@@ -57,13 +76,16 @@ local function check_stop(service, opts)
     errors.argument(where, "exclude", "goes with 'ids'; a filter takes 'filter.exclude'")
   end
   local filter = opts.filter ~= nil and selection.compile(where, opts.filter) or nil
-  local types = service == "ecs" and { "SOFT", "HARD" } or { "HARD" }
   local o = {
+    action = action,
+    record = check_record(where, opts),
+    record_source = check.string(where, opts, "record_source"),
     filter = filter,
+    filter_opts = opts.filter,
     dry_run = check.boolean(where, opts, "dry_run", false),
     force = check.boolean(where, opts, "force", false),
     max_servers = check.integer(where, opts, "max_servers", nil, 0),
-    type = check.oneof(where, opts, "type", types[1], types),
+    type = types and check.oneof(where, opts, "type", types[1], types) or nil,
     wait = check.boolean(where, opts, "wait", true),
     poll_interval = check.number(where, opts, "poll_interval", defaults.poll_interval, 0),
     wait_timeout = check.number(where, opts, "wait_timeout", defaults.wait_timeout, 0),
@@ -118,32 +140,37 @@ end
 -- stops already accepted are not lost.
 local function run_op(client, service, o, l, extra)
   local ok, e = pcall(stop_op.run, { sched = client:_scheduler(), ledger = l, project_id = client.project_id,
-    service = service, policy = client._policy, log = function(line) client:_log(line) end, options = o })
+    service = service, policy = client._policy, log = function(line) client:_log(line) end, options = o,
+    action = o.action })
   if ok then return end
   if type(e) == "string" and e:find("interrupted!$") then
-    local err = errors.new("cloud.interrupted", "interrupted; stops already accepted may still complete",
-      nil, nil, "interrupted")
-    err.result = l:finish(extra)
+    local err = errors.new("cloud.interrupted", ("interrupted; %ss already accepted may still complete")
+      :format(o.action.name), nil, nil, "interrupted")
+    err.result = l:finish(extra, o.action.done)
     error(err, 0)
   end
   l:close()
   error(e, 0)
 end
 
--- The stop itself, with options `o` already checked by check_stop. The result is the
--- ledger's: the ledger of the checked ids when the plan kept them all, else one of the
--- plan's ids.
-local function stop_checked(client, service, o)
-  local where = "client:stop_" .. service
-  if not client:has_service(service) then
-    return ended(o, nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service))
-  end
+-- The action itself, with options `o` already checked by check_stop, and `rec`, the
+-- recorder of this target (or nil). The result is the ledger's: the ledger of the checked
+-- ids when the plan kept them all, else one of the plan's ids.
+local function act_checked(client, service, o, rec)
+  local action = o.action
+  local where = "client:" .. action.name .. "_" .. service
   local excluded = o.ids and o.exclude and take_excluded(o) or {}
+  -- A restore's servers of the record it will not start, each with why (cloud.restore).
+  for _, s in ipairs(o.skipped_before or {}) do excluded[#excluded + 1] = s end
   if o.ids and #o.ids == 0 then
     -- Nothing left to ask for (an empty list, or every id excluded): a result, no request.
+    if rec then rec:skipped(excluded) end
     local res = ledger.new({}):finish({ selected = o.dry_run and {} or nil, skipped = excluded,
-                                        dry_run = o.dry_run })
+                                        dry_run = o.dry_run }, action.done)
     res.requested = #excluded
+    for _, s in ipairs(excluded) do
+      if s.error then res.ok = false end
+    end
     return res
   end
   -- Keys (temporary ones fetched now) and the project id (looked up in IAM) before any call.
@@ -155,15 +182,16 @@ local function stop_checked(client, service, o)
   plan.requested = plan.requested + #excluded
   if o.max_servers and #plan.ids > o.max_servers then
     -- It depends on the cloud's state (what a filter finds), so it is returned, not raised.
-    return ended(o, nil, errors.new("cloud.max_servers", ("%s: refusing to stop %d servers, more than"
-      .. " max_servers = %d; nothing was stopped"):format(where, #plan.ids, o.max_servers)))
+    return ended(o, nil, errors.new("cloud.max_servers", ("%s: refusing to %s %d servers, more than"
+      .. " max_servers = %d; nothing was sent"):format(where, action.name, #plan.ids, o.max_servers)))
   end
+  if rec then rec:skipped(plan.skipped) end
   local extra = { selected = plan.selected, skipped = plan.skipped, dry_run = o.dry_run }
   if o.filter and #plan.ids == 0 then extra.hint = pattern.hint(o.name_pattern) end
   if not confirmed(o, plan) then
     ended(o)
     extra.cancelled = true
-    local res = ledger.new({}):finish(extra)
+    local res = ledger.new({}):finish(extra, action.done)
     res.ok, res.requested = false, plan.requested
     return res
   end
@@ -171,6 +199,7 @@ local function stop_checked(client, service, o)
   local l
   if plan.check_error then
     l = o.ledger and o.ledger:narrow(ids) or ledger.new(ids)
+    if rec then l:record_to(rec) end
     l:fail(ids, plan.check_error)
     extra.error = plan.check_error -- nothing was sent: why, once for the whole call
   elseif o.dry_run or #ids == 0 then
@@ -178,41 +207,95 @@ local function stop_checked(client, service, o)
     l = ledger.new({})
   else
     l = o.ledger and o.ledger:narrow(ids) or ledger.new(ids)
+    if rec then l:record_to(rec) end
     run_op(client, service, o, l, extra)
   end
-  local res = l:finish(extra)
+  local res = l:finish(extra, action.done)
   res.requested = plan.requested
-  -- Stopping by id, a protected server that was skipped was asked for and not stopped.
+  -- Stopping by id, a protected server that was skipped was asked for and not stopped;
+  -- a skip with an error (a restore that could not check a server) is no success either.
   if o.ids then
     for _, s in ipairs(plan.skipped) do
-      if s.reason ~= "excluded" then res.ok = false end
+      if s.reason == "protected" or s.error then res.ok = false end
     end
   end
   return res
 end
 
---- client:stop_ecs and client:stop_bms (cloud/init.lua binds them).
-function M.call(client, service, opts)
-  if getmetatable(client) ~= Client then
-    errors.argument("client:stop_" .. service, nil, "call it with ':' on a client from cloud.new")
+-- The header of a target's record: what runs, where, for whom, chosen how.
+local function header_of(client, service, o)
+  local h = client:describe(service)
+  h.version, h.service = core.version, service
+  h.filter = o.filter and record.describe_filter(o.filter_opts) or nil
+  if o.ids then h.ids = { count = #o.ids, source = o.record_source or "ids" } end
+  if o.from_record then h.from_record = o.from_record end
+  h.options = { type = o.type, wait = o.wait, force = o.force, max_servers = o.max_servers, dry_run = o.dry_run,
+                exclude = o.exclude and true or nil }
+  return h
+end
+
+-- The action, recorded when o.record asks: a path (this call's own file) or a writer
+-- shared with other targets (cloud.fleet). The record ends with the result, the error, or
+-- the partial result of an interruption; a path's file is closed.
+local function stop_checked(client, service, o)
+  if not client:has_service(service) then
+    return ended(o, nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service))
   end
-  return client:_exclusive("client:stop_" .. service, function()
-    return stop_checked(client, service, check_stop(service, opts or {}))
+  if not o.record then return act_checked(client, service, o, nil) end
+  local writer = o.record
+  if not is_writer(writer) then
+    local err
+    writer, err = record.open(o.record)
+    if not writer then return ended(o, nil, err) end
+  end
+  local rec = writer:recorder({ region = client.region, project_id = client.project_id }, o.action,
+    o.from_record and "record" or (o.filter and "filter" or "ids"))
+  rec:header(header_of(client, service, o))
+  local ok, res, rerr = pcall(act_checked, client, service, o, rec)
+  if ok then rec:finish(res, rerr)
+  elseif errors.kind(res) == "interrupted" then rec:finish(res.result, res)
+  else rec:finish(nil, errors.new("cloud.raised", tostring(res), nil, nil, "cloud")) end
+  if writer ~= o.record then writer:close() end
+  if not ok then error(res, 0) end
+  return res, rerr
+end
+M.checked = stop_checked
+
+--- Checks the options of an action's call (raises on a mistake). Exposed for
+-- cloud.restore and cloud.fleet, which check once and run on several clients.
+function M.check(service, opts, action)
+  return check_stop(service, opts, action)
+end
+
+--- client:stop_ecs, client:start_bms and the like (cloud/init.lua binds them).
+-- `action`: a table of cloud.actions (stop when nil).
+function M.call(client, service, opts, action)
+  action = action or actions.stop
+  local where = "client:" .. action.name .. "_" .. service
+  if getmetatable(client) ~= Client then
+    errors.argument(where, nil, "call it with ':' on a client from cloud.new")
+  end
+  return client:_exclusive(where, function()
+    return stop_checked(client, service, check_stop(service, opts or {}, action))
   end)
 end
 
 local CLIENT_OPTIONS = client_mod.OPTIONS
 
--- cloud.stop_ecs{...}: a client from the environment and these options, then the stop.
-function M.one_shot(service)
+-- cloud.stop_ecs{...}, cloud.start_bms{...}: a client from the environment and these
+-- options, then the action.
+function M.one_shot(service, action)
+  action = action or actions.stop
   return function(opts)
-    if type(opts) ~= "table" then errors.argument("cloud.stop_" .. service, nil, "expected an options table") end
+    if type(opts) ~= "table" then
+      errors.argument("cloud." .. action.name .. "_" .. service, nil, "expected an options table")
+    end
     local client_opts, stop_opts = {}, {}
     for k, v in pairs(opts) do
       if CLIENT_OPTIONS[k] then client_opts[k] = v else stop_opts[k] = v end
     end
     -- Checked once, before a client is built: argument mistakes raise even without credentials.
-    local o = check_stop(service, stop_opts)
+    local o = check_stop(service, stop_opts, action)
     local client, err = client_mod.new(client_opts)
     if not client then return ended(o, nil, err) end
     local ok, res, serr = pcall(stop_checked, client, service, o)

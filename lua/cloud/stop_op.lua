@@ -3,6 +3,7 @@
 -- servers up before anything is sent again. Every outcome goes into the ledger it is
 -- given, which alone records outcomes; the operation holds no set and no batch number.
 -- @module cloud.stop_op
+local actions = require "cloud.actions"
 local core = require "cloud.core"
 local errors = require "cloud.errors"
 local retry = require "cloud.retry"
@@ -51,7 +52,7 @@ function Op:submit(ids, again)
       -- server would cost memory at scale.
       for j = i, last do self.sends[ids[j]] = (self.sends[ids[j]] or 1) + 1 end
     end
-    local kind, l, batch = self.kind, self.ledger, nil
+    local kind, l, batch, action = self.kind, self.ledger, nil, self.action
     self.sched:request({
       service = self.service, method = "POST", idempotent = false,
       -- The batch and its body are made when first sent, not all up front: the first
@@ -60,10 +61,10 @@ function Op:submit(ids, again)
       body_fn = function()
         if again then batch = l:batch_of({ unpack(ids, i, last) })
         else batch = l:batch(i, last) end -- ids is the ledger's own array
-        return core.stop_body(batch.ids, kind)
+        return action.body(batch.ids, kind)
       end,
       path = ("/v1/%s/%s/action"):format(self.project_id, servers.RESOURCE[self.service]),
-      label = ("stop %d %s servers"):format(last - i + 1, self.service),
+      label = ("%s %d %s servers"):format(action.name, last - i + 1, self.service),
     }, function(r) self:submitted(batch, r) end)
   end
 end
@@ -71,7 +72,7 @@ end
 function Op:submitted(batch, r)
   local job_id = r.ok and str(r.data.job_id)
   if job_id and job_id:match("^[%w%-_.]+$") then
-    local job = self.ledger:job(batch, job_id)
+    local job = self.ledger:job(batch, job_id, r.request_id)
     self.accepted = self.accepted + #batch.ids
     progress(self, "submit")
     if self.wait then
@@ -117,8 +118,8 @@ function Op:polled(job, batch, r)
       progress(self, "wait") -- a heartbeat, so progress displays keep moving
       return self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
     end
-    local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet stop")
-      :format(job.job_id, status, self.wait_timeout))
+    local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet %s")
+      :format(job.job_id, status, self.wait_timeout, self.action.name))
     return self:resolve(self:open_ids(job.ids), err, false)
   end
   if r.status == 404 or self:expired() then
@@ -170,26 +171,28 @@ end
 
 -- When neither the answer nor a lookup can tell: say so, rather than report the
 -- transfer's error as if the stop had not happened.
-local function unconfirmed(err, lookup_err, maybe)
-  local what = maybe and "the stop may have been accepted" or "the stop was accepted"
+local function unconfirmed(err, lookup_err, maybe, name)
+  local what = (maybe and "the %s may have been accepted" or "the %s was accepted"):format(name)
   return errors.new("cloud.unconfirmed", ("%s but its outcome is unknown (%s); looking the server up failed too (%s)")
     :format(what, tostring(err), tostring(lookup_err)), err and err.status, err and err.request_id)
 end
 
---- Settles ids whose fate is unknown by looking the servers up: SHUTOFF is stopped;
--- a stop in progress is looked at again; otherwise the stop is sent again when
--- `resendable` (it was never confirmed accepted) and attempts remain, else `err` stands.
+--- Settles ids whose fate is unknown by looking the servers up: the action's wanted
+-- state (SHUTOFF for a stop) is done; an action under way is looked at again; otherwise
+-- it is sent again when `resendable` (it was never confirmed accepted) and attempts
+-- remain, else `err` stands.
 function Op:resolve(ids, err, resendable)
   if #ids == 0 then return end
   servers.lookup(self.sched, self.project_id, self.service, ids, function(found, lookup_err)
     local recheck, resend = {}, {}
-    local unknown = not found and unconfirmed(err, lookup_err, resendable)
+    local action = self.action
+    local unknown = not found and unconfirmed(err, lookup_err, resendable, action.name)
     for _, id in ipairs(ids) do
       local s = found and found[id]
-      local stopping = s and s["OS-EXT-STS:task_state"] == "powering-off"
+      local stopping = s and s["OS-EXT-STS:task_state"] == action.under_way
       if not found then
         self.ledger:failed(id, unknown)
-      elseif s and s.status == "SHUTOFF" then
+      elseif s and s.status == action.wanted then
         self.ledger:stopped(id)
       elseif stopping and not self.wait then
         self.ledger:stopped(id) -- accepted by a job we did not see
@@ -212,13 +215,15 @@ function Op:resolve(ids, err, resendable)
   end)
 end
 
---- Stops every id of ledger `l` and records each outcome in it.
+--- Runs the action on every id of ledger `l` and records each outcome in it.
 -- @tparam table c sched (a scheduler), ledger, project_id, service ("ecs" or "bms"),
---   policy (the client's: attempts, timeout), log (function(line)), and `o`, the checked
---   stop options (type, wait, poll_interval, wait_timeout, retry_failed, on_progress)
+--   policy (the client's: attempts, timeout), log (function(line)), action (a table of
+--   cloud.actions; stop when nil), and `o`, the checked options (type, wait,
+--   poll_interval, wait_timeout, retry_failed, on_progress)
 function M.run(c)
   local o = c.options
   local op = setmetatable({
+    action = c.action or actions.stop,
     sched = c.sched, ledger = c.ledger, project_id = c.project_id, service = c.service, log = c.log,
     attempts = c.policy.attempts, timeout = c.policy.timeout,
     kind = o.type, wait = o.wait, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,

@@ -58,9 +58,18 @@ end
 --- Builds the transport for a client.
 -- @tparam table opts concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy
 --   (a URL, or "env": the proxy environment variables, as curl reads them), max_response,
---   transport ("nginx", "curl" or nil: nginx when running inside nginx)
+--   transport ("nginx", "curl" or nil: nginx when running inside nginx; or a transport
+--   object, used as it is: cloud.fleet gives each client a lane of one engine)
 function M.new(opts)
   local kind = opts.transport
+  if type(kind) == "table" then
+    for _, m in ipairs({ "add", "run", "pending", "drop_queued", "close" }) do
+      if type(kind[m]) ~= "function" then
+        errors.argument(WHERE, "transport", "must be \"nginx\", \"curl\" or an object with " .. m .. "()")
+      end
+    end
+    return kind
+  end
   if kind == nil then kind = phase.in_nginx() and "nginx" or "curl" end
   if kind == "nginx" then return nginx(opts) end
   if kind == "curl" then return curl(opts) end

@@ -58,6 +58,8 @@ http {
         }
         location = /boot { content_by_lua_block { require("support.appnginx").app.boot_state() } }
         location = /once { content_by_lua_block { require("support.appnginx").app.once() } }
+        location = /cycle { content_by_lua_block { require("support.appnginx").app.cycle() } }
+        location = /fleet { content_by_lua_block { require("support.appnginx").app.fleet() } }
         # The spec's CA is not in the system bundle.
         location = /fetch-system-ca {
             lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
@@ -353,6 +355,34 @@ function M.app.new_error()
   local ok, err = pcall(client, { [ngx.var.arg_opt] = ngx.var.arg_value and ngx.unescape_uri(ngx.var.arg_value)
     or "/tmp/x.pem" })
   ngx.say(ok and "no error" or tostring(err))
+end
+
+-- ?record=path&from=&to=: servers from..to of the ECS fleet stopped with a record, then
+-- the record restored, all inside nginx (cosockets; the record is plain file I/O).
+function M.app.cycle()
+  local a = ngx.req.get_uri_args()
+  local ids = {}
+  for n = tonumber(a.from), tonumber(a.to) do ids[#ids + 1] = require("fakecloud.ids").server_id("ecs", n) end
+  local c = client()
+  local stopped, serr = c:stop_ecs{ ids = ids, poll_interval = 0.05, record = a.record, force = true }
+  local started, rerr = c:restore{ record = a.record, poll_interval = 0.05, force = true }
+  c:close()
+  ngx.say(require("cjson").encode{ stopped = stopped and #stopped.stopped, stop_error = serr and tostring(serr),
+    started = started and #started.started, restore_error = rerr and tostring(rerr), phase = ngx.get_phase() })
+end
+
+-- cloud.fleet inside nginx: this emulator's project and one it does not know, ?n servers.
+function M.app.fleet()
+  local n = tonumber(ngx.var.arg_n)
+  local f = require("cloud").fleet{ ak = cfg.ak, sk = cfg.sk, retry = { attempts = 2, base = 0.01, cap = 0.02 },
+    targets = { { project_id = cfg.project_id, endpoints = { ecs = cfg.url } },
+                { project_id = "ffffffffffffffffffffffffffffffff", endpoints = { ecs = cfg.url } } } }
+  local res = f:stop_ecs{ filter = { all = true }, force = true, poll_interval = 0.05, max_servers = n }
+  local shared = f.engine ~= nil
+  f:close()
+  local t1, t2 = res.targets[1], res.targets[2]
+  ngx.say(require("cjson").encode{ stopped = t1.result and #t1.result.stopped, err1 = t1.err and tostring(t1.err),
+    err2 = t2.err and t2.err.status, ok = res.ok, shared_engine = shared })
 end
 
 -- Hand-written answers on the raw connection, for the cases nginx would not produce.

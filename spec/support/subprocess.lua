@@ -6,7 +6,7 @@ local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 M.interpreter = (jit and "luajit") or "lua5.4"
 
-function M.run(code, env)
+local function command(code, env)
   local parts = { "env", "-i", "PATH=" .. quote(os.getenv("PATH") or "/usr/bin:/bin"),
     "LUA_PATH=" .. quote("lua/?.lua;lua/?/init.lua;tools/?.lua;spec/?.lua;;"),
     "LUA_CPATH=" .. quote(os.getenv("LUA_CPATH") or ";;") }
@@ -21,11 +21,56 @@ function M.run(code, env)
   f:close()
   parts[#parts + 1] = M.interpreter
   parts[#parts + 1] = script
-  local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1"))
+  return table.concat(parts, " "), script
+end
+
+function M.run(code, env)
+  local cmd, script = command(code, env)
+  local p = assert(io.popen(cmd .. " 2>&1"))
   local out = p:read("*a")
   local _, _, status = p:close()
   os.remove(script)
   return out, status
+end
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+--- Starts the snippet in the background; returns a handle: `pid`, `output()` (what it
+-- printed so far), `kill(signal)`, `exit_code(timeout)` (nil while it runs) and `clean()`.
+function M.spawn(code, env)
+  local cmd, script = command(code, env)
+  local base = os.tmpname()
+  -- The wrapper's own output (the shell's "Killed") goes nowhere; the snippet's to .out.
+  os.execute(("(%s >%s 2>&1 & echo $! >%s; wait $!; echo $? >%s) >/dev/null 2>&1 &"):format(cmd,
+    quote(base .. ".out"), quote(base .. ".pid"), quote(base .. ".rc")))
+  local h = {}
+  local socket = require "socket"
+  for _ = 1, 200 do
+    h.pid = slurp(base .. ".pid"):match("%d+")
+    if h.pid then break end
+    socket.sleep(0.01)
+  end
+  function h.output() return slurp(base .. ".out") end
+  function h.kill(signal) os.execute(("kill -%s %s 2>/dev/null"):format(signal or "KILL", h.pid)) end
+  function h.exit_code(timeout)
+    local deadline = socket.gettime() + (timeout or 0)
+    repeat
+      local rc = tonumber(slurp(base .. ".rc"):match("%d+") or "")
+      if rc then return rc end
+      socket.sleep(0.02)
+    until socket.gettime() > deadline
+  end
+  function h.clean()
+    for _, ext in ipairs({ "", ".out", ".pid", ".rc" }) do os.remove(base .. ext) end
+    os.remove(script)
+  end
+  return h
 end
 
 return M

@@ -8,9 +8,11 @@ local hostile = require "fakecloud.hostile"
 
 local M = {}
 
-local function stop_summary(S)
+-- Requests per server of one action (S.stops or S.starts): "none sent twice" is
+-- sent_more_than_once == 0.
+local function request_summary(per_server)
   local total, servers, max, more = 0, 0, 0, 0
-  for _, n in pairs(S.stops) do
+  for _, n in pairs(per_server) do
     total, servers = total + n, servers + 1
     if n > max then max = n end
     if n > 1 then more = more + 1 end
@@ -25,7 +27,8 @@ function M.stats(S)
     stop_types = st.stop_types, refused = st.refused, refused_servers = st.refused_servers,
     signature_failures = st.signature_failures, connections = S.nconnections,
     expired_keys = st.expired_keys, metadata = st.metadata,
-    jobs = S.njobs, pending_jobs = #S.pending, stop_requests = stop_summary(S),
+    jobs = S.njobs, pending_jobs = #S.pending, stop_requests = request_summary(S.stops),
+    start_requests = request_summary(S.starts),
     servers = { ecs = fleet.status_counts(S.fleet.ecs), bms = fleet.status_counts(S.fleet.bms) },
     hostile = st.hostile, hostile_streaming = hostile.active, max_in_flight = st.max_in_flight,
   }
@@ -39,6 +42,7 @@ local function server(S, id)
       local s = fleet.render(K, index)
       s.kind = kind
       s.stop_requests = S.stops[id] or 0
+      s.start_requests = S.starts[id] or 0
       return 200, s
     end
   end

@@ -96,6 +96,13 @@ function C:stop(kind, ids, typ)
   return self:json("POST", "/v1/" .. self.project_id .. "/" .. SVC[kind] .. "/action", nil, body)
 end
 
+function C:start(kind, ids)
+  local servers = {}
+  for i, id in ipairs(ids) do servers[i] = { id = id } end
+  local body = cjson.encode({ ["os-start"] = { servers = servers } })
+  return self:json("POST", "/v1/" .. self.project_id .. "/" .. SVC[kind] .. "/action", nil, body)
+end
+
 function C:job(id)
   return self:json("GET", "/v1/" .. self.project_id .. "/jobs/" .. id)
 end

@@ -1,5 +1,6 @@
--- Stop jobs. No timers: a job's end is computed from its start when anyone asks
--- (settle runs at the top of every request), which is when servers turn SHUTOFF.
+-- Stop and start jobs. No timers: a job's end is computed from its start when anyone
+-- asks (settle runs at the top of every request), which is when servers turn SHUTOFF
+-- (or ACTIVE).
 local ids = require "fakecloud.ids"
 local json = require "fakecloud.json"
 local fleet = require "fakecloud.fleet"
@@ -15,14 +16,24 @@ end
 -- parallel arrays, one entry a server; code false = will succeed.
 -- real: monotonic-ish real time (due-ness); now: emulator clock (shown times).
 -- init: seconds the job reads INIT before RUNNING (default: the first fifth of duration).
-function M.create(S, kind, subs, real, now, duration, init)
+-- action: "stop" (the default) or "start".
+-- What each action shows while under way, leaves behind, and calls its jobs.
+local ACTION = {
+  stop = { task = "powering-off", final = "SHUTOFF", sub = "stopServer", batch = "batchStopServer" },
+  start = { task = "powering-on", final = "ACTIVE", sub = "startServer", batch = "batchStartServer" },
+}
+
+function M.create(S, kind, subs, real, now, duration, init, action)
   init = math.min(init or duration / 5, duration)
+  action = action or "stop"
   local job = { id = ids.uuid(), kind = kind, subs = subs, t0 = real, due = real + duration,
-                running_at = real + init, begin = now, finish = now + duration, done = false }
+                running_at = real + init, begin = now, finish = now + duration, done = false,
+                action = action }
+  local task = ACTION[action].task
   for i = 1, #subs.ids do
     if not subs.code[i] then
       local st = fleet.state(subs.K, subs.index[i])
-      st.task, st.job = "powering-off", job
+      st.task, st.job = task, job
     end
   end
   S.jobs[job.id] = job
@@ -34,12 +45,12 @@ end
 
 local function finish(job)
   job.done = true
-  local subs = job.subs
+  local subs, final = job.subs, ACTION[job.action].final
   for i = 1, #subs.ids do
     if not subs.code[i] then
       local st = fleet.state(subs.K, subs.index[i])
       if st.job == job then
-        st.status, st.task, st.job, st.updated = "SHUTOFF", nil, nil, job.finish
+        st.status, st.task, st.job, st.updated = final, nil, nil, job.finish
       end
     end
   end
@@ -69,14 +80,14 @@ function M.render(job, real)
   local subs, first_fail = {}, nil
   -- Sub-job ids derive from the job's: made when shown, not for every server stopped.
   local prefix = job.id:sub(1, 24)
-  local s = job.subs
+  local s, names = job.subs, ACTION[job.action]
   for i = 1, #s.ids do
     local code, reason = s.code[i], s.reason[i]
     local st = running or (code and "FAIL" or "SUCCESS")
     if st == "FAIL" and not first_fail then first_fail = i end
     local failed = st == "FAIL"
     subs[i] = {
-      status = st, job_id = prefix .. string.format("%012x", i), job_type = "stopServer",
+      status = st, job_id = prefix .. string.format("%012x", i), job_type = names.sub,
       begin_time = iso_ms(job.begin),
       end_time = running and json.null or iso_ms(job.finish),
       error_code = failed and code or json.null,
@@ -87,7 +98,7 @@ function M.render(job, real)
   end
   return {
     status = running or (first_fail and "FAIL" or "SUCCESS"),
-    job_id = job.id, job_type = "batchStopServer",
+    job_id = job.id, job_type = names.batch,
     begin_time = iso_ms(job.begin),
     end_time = running and json.null or iso_ms(job.finish),
     error_code = first_fail and s.code[first_fail] or json.null,

@@ -5,8 +5,7 @@ local jobs = require "fakecloud.jobs"
 local actions = require "fakecloud.actions"
 local list = require "fakecloud.list"
 local respond = require "fakecloud.respond"
-local config = require "fakecloud.config"
-local json = require "fakecloud.json"
+local iam_projects = require "fakecloud.iam_projects"
 
 local M = {}
 
@@ -17,6 +16,7 @@ local ROUTES = {
   { "GET", "^/v1/([^/]+)/cloudservers/detail/?$", "list", "ecs" },
   { "GET", "^/v1/([^/]+)/baremetalservers/detail/?$", "list", "bms" },
   { "GET", "^/v3/projects/?$", "iam" }, -- IAM: the project lookup
+  { "GET", "^/v3/auth/()projects/?$", "projects" }, -- IAM: the account's projects; no project in the path
 }
 
 local function route(method, path)
@@ -26,27 +26,6 @@ local function route(method, path)
       if project then return r[3], r[4], project, arg end
     end
   end
-end
-
--- IAM's answer to GET /v3/projects?name=...: the configured projects (config key
--- `iam = { projects = { { id =, name = }, ... } }`, default one project, this emulator's,
--- named cn-north-4), filtered by name as IAM does; `iam = { enabled = false }` answers
--- as for an API that does not exist.
-local function iam_projects(S, args)
-  local cfg = config.val(S.cfg.iam) or {}
-  if config.val(cfg.enabled) == false then return nil end
-  local projects = config.val(cfg.projects) or { { id = S.cfg.project_id, name = "cn-north-4" } }
-  local name = args.name and args.name[1]
-  local out = {}
-  for _, p in ipairs(projects) do
-    if name == nil or p.name == name then
-      out[#out + 1] = { id = p.id, name = p.name, domain_id = "d0123456789abcdef0123456789abcde",
-                        enabled = true, is_domain = false, parent_id = "d0123456789abcdef0123456789abcde",
-                        description = "", links = { self = "https://iam.example/v3/projects/" .. tostring(p.id) } }
-    end
-  end
-  return { projects = json.array(out), links = { self = "https://iam.example/v3/projects", previous = json.null,
-                                                  next = json.null } }
 end
 
 local function count(t, k) t[k] = (t[k] or 0) + 1 end
@@ -153,8 +132,8 @@ function M.handle()
   local real = ngx.now()
   jobs.settle(S, real)
   local status, answer
-  if r == "iam" then
-    answer = iam_projects(S, args_of(raw_query))
+  if r == "iam" or r == "projects" then
+    answer = r == "iam" and iam_projects.by_name(S, args_of(raw_query)) or r == "projects" and iam_projects.list(S)
     if not answer then
       hold(p)
       return gateway_error(404, "APIGW.0101", "The API does not exist or has not been published in the environment")
@@ -165,7 +144,7 @@ function M.handle()
     status, answer = 403, { error = { code = prefix .. ".0403",
       message = "project " .. project .. " is not the project of this credential" } }
   elseif r == "action" then
-    status, answer = actions.stop(S, kind, body, real, respond.now(S), project)
+    status, answer = actions.act(S, kind, body, real, respond.now(S), project)
   elseif r == "job" then
     local job = S.jobs[arg]
     if job then status, answer = 200, jobs.render(job, real)

@@ -12,10 +12,11 @@ local S
 local function fresh_counters()
   S.jobs, S.pending, S.njobs = {}, {}, 0
   S.stops = {}           -- id -> number of accepted stop calls naming it
+  S.starts = {}          -- id -> number of accepted start calls naming it
   S.connections, S.nconnections = {}, 0
   S.in_flight = S.in_flight or 0 -- a live count: the calls under way outlive a reset
   S.meta_tokens = {}     -- metadata session token -> expiry (metadata.lua)
-  S.stats = { calls = { action = 0, job = 0, list = 0, iam = 0, total = 0 }, statuses = {},
+  S.stats = { calls = { action = 0, job = 0, list = 0, iam = 0, projects = 0, total = 0 }, statuses = {},
               faults = {}, signature_failures = 0, sub_jobs = {}, hostile = {},
               expired_keys = 0, -- signed calls refused because their temporary keys had expired
               metadata = { token_calls = 0, key_calls = 0, issued = 0 },

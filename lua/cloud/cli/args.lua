@@ -1,4 +1,4 @@
---- Command-line parsing for cloud-stop: argv in, a checked options table out.
+--- Command-line parsing for cloud-stop and cloud-start: argv in, a checked options table out.
 -- Mistakes come back as `nil, message` (the caller exits 2); nothing here raises.
 -- @module cloud.cli.args
 local pattern = require "cloud.pattern"
@@ -14,11 +14,13 @@ local VALUED = {
   ["--wait-timeout"] = "wait_timeout", ["--ca-file"] = "ca_file", ["--proxy"] = "proxy",
   ["--timeout"] = "timeout", ["--connect-timeout"] = "connect_timeout", ["--retries"] = "retries",
   ["--iam-endpoint"] = "iam_endpoint", ["--credentials"] = "credentials",
+  ["--record"] = "record", ["--from-record"] = "from_record",
 }
 local SWITCHES = {
   ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
   ["--json"] = "json", ["--verbose"] = "verbose", ["-v"] = "verbose", ["--help"] = "help",
   ["-h"] = "help", ["--version"] = "version", ["--no-verify-tls"] = "no_verify_tls",
+  ["--all-projects"] = "all_projects",
 }
 -- Flags a user may reach for that must not exist: the secret never travels in argv
 -- (visible in ps and shell history).
@@ -76,12 +78,15 @@ end
 
 --- Parses the arguments after the program name.
 -- @tparam table argv array of strings
+-- @tparam[opt] string action "stop" (cloud-stop, the default) or "start" (cloud-start)
 -- @treturn table options: service, ids, ids_file, name, status, tags, exclude_file, type,
 --   region, project_id, endpoint, concurrency, max_servers, poll_interval, wait_timeout,
 --   ca_file, no_verify_tls, proxy, timeout, connect_timeout, retries, iam_endpoint,
---   credentials, dry_run, no_wait, yes, json, verbose, help, version
+--   credentials, record, from_record (cloud-start), all_projects, dry_run, no_wait, yes,
+--   json, verbose, help, version (region and project_id may be comma-separated lists: a fleet)
 -- @return or nil, message naming the bad flag or value
-function M.parse(argv)
+function M.parse(argv, action)
+  action = action or "stop"
   local o = { ids = {}, status = {}, tags = {} }
   local positional = {}
   local i, only_positional = 1, false
@@ -118,10 +123,24 @@ function M.parse(argv)
   end
   if o.help or o.version then return o end
 
+  local program = "cloud-" .. action
+  if o.from_record and action ~= "start" then
+    return nil, "--from-record is cloud-start's: it starts what a stop's record shows was stopped"
+  end
+  if o.type and action == "start" then
+    return nil, "--type is cloud-stop's: a start has no type (the API's os-start takes none)"
+  end
   local service = table.remove(positional, 1)
+  if o.from_record and service == nil then
+    o.by_record = true -- the service is the record's
+    return o
+  end
+  if o.from_record and service ~= "ecs" and service ~= "bms" then
+    return nil, "--from-record chooses the servers itself: no ids, filter or --exclude-file with it"
+  end
   if service ~= "ecs" and service ~= "bms" then
     return nil, service and ("the first argument is the service, ecs or bms, not '" .. service .. "'")
-      or "say which service: cloud-stop ecs ... or cloud-stop bms ..."
+      or ("say which service: %s ecs ... or %s bms ..."):format(program, program)
   end
   o.service = service
   for _, id in ipairs(positional) do
@@ -133,6 +152,13 @@ function M.parse(argv)
   end
   local by_filter = o.name ~= nil or #o.status > 0 or #o.tags > 0
   local by_id = #o.ids > 0 or o.ids_file ~= nil
+  if o.from_record then
+    if by_filter or by_id or o.exclude_file then
+      return nil, "--from-record chooses the servers itself: no ids, filter or --exclude-file with it"
+    end
+    o.by_record = true
+    return o
+  end
   if by_filter and by_id then
     return nil, "choose servers either by id (ID ..., --ids-file) or by filter (--name, --status, --tag), not both"
   end

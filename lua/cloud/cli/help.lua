@@ -1,93 +1,116 @@
---- The --help text of cloud-stop.
+--- The --help text of cloud-stop and cloud-start: one template, the command's words put
+-- in ({P} the program, {verb}, {Verb}, {done}, {doing}, {wanted}); a line starting with
+-- "@stop|" or "@start|" belongs to that command only.
 -- @module cloud.cli.help
+local words = require "cloud.cli.words"
+
 local M = {}
 
-M.TEXT = [[
-usage: cloud-stop ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [--tag K=V]...
-                  [--exclude-file FILE] [--type SOFT|HARD] [--region R] [--project-id P]
-                  [--endpoint URL] [--concurrency N] [--max-servers N] [--dry-run] [--no-wait]
-                  [--poll-interval SEC] [--wait-timeout SEC] [--yes] [--json] [--verbose]
+local TEMPLATE = [==[
+usage: {P} ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [--tag K=V]...
+@stop|                  [--exclude-file FILE] [--type SOFT|HARD] [--region R[,R...]] [--project-id P]
+@start|                  [--exclude-file FILE] [--region R[,R...]] [--project-id P]
+                  [--all-projects] [--endpoint URL] [--concurrency N] [--max-servers N]
+                  [--dry-run] [--no-wait] [--poll-interval SEC] [--wait-timeout SEC]
+                  [--record FILE] [--yes] [--json] [--verbose]
                   [--ca-file FILE] [--no-verify-tls] [--proxy URL] [--timeout SEC]
                   [--connect-timeout SEC] [--retries N] [--iam-endpoint URL] [--credentials metadata]
+@start|      cloud-start [ecs|bms] --from-record FILE [--record FILE] [--dry-run] [--yes] ...
 
-Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
-outcome. Servers tagged stop-protect=true are never stopped. A filter skips servers already
-SHUTOFF; one named by id is sent the stop anyway, and fails with the cloud's code.
+@stop|Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
+@stop|outcome. Servers tagged stop-protect=true are never stopped. A filter skips servers already
+@stop|SHUTOFF; one named by id is sent the stop anyway, and fails with the cloud's code.
+@start|Starts Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
+@start|outcome: cloud-stop's twin, with the same flags. Servers tagged stop-protect=true are not
+@start|touched. A filter skips servers already ACTIVE. --from-record starts exactly what a
+@start|cloud-stop --record FILE run stopped.
 
 Choosing servers (by id, or by filter; not both):
   ID ...                server ids on the command line
-                          cloud-stop ecs 3b1c...e1 7f20...9a
+                          {P} ecs 3b1c...e1 7f20...9a
   --ids-file FILE|-     ids from a file, or stdin with "-" (blank- or comma-separated, # comments)
-                          cloud-stop ecs --ids-file ids.txt
+                          {P} ecs --ids-file ids.txt
   --name PATTERN        names matching a Lua pattern (escape "-" as "%-")
-                          cloud-stop ecs --name '^web%-'
+                          {P} ecs --name '^web%-'
   --status S            servers in status S (ACTIVE, ERROR, ...); repeat or comma-separate
-                          cloud-stop ecs --status ERROR --name '^batch'
+                          {P} ecs --status ERROR --name '^batch'
   --tag K=V             servers tagged K=V (or any value with --tag K); repeat: all must match
-                          cloud-stop ecs --tag env=staging --tag team=web
-  --exclude-file FILE   ids never to stop, even when chosen
-                          cloud-stop ecs --tag env=staging --exclude-file keep.txt
+                          {P} ecs --tag env=staging --tag team=web
+  --exclude-file FILE   ids never to {verb}, even when chosen
+                          {P} ecs --tag env=staging --exclude-file keep.txt
+@start|  --from-record FILE    the servers FILE (a record of cloud-stop) shows it stopped; those off
+@start|                        before, or started or deleted since, are skipped with why
+@start|                          cloud-start --from-record stop-2024-06-01.jsonl --yes
 
-How to stop:
-  --type SOFT|HARD      ECS stop type (default SOFT); BMS always stops HARD
-                          cloud-stop ecs --type HARD --name '^stuck%-'
-  --max-servers N       refuse (exit 2) when more than N servers would be stopped
-                          cloud-stop ecs --tag env=staging --max-servers 500 --yes
-  --dry-run             show what would be stopped and skipped; send no stop
-                          cloud-stop ecs --name '^web%-' --dry-run
-  --no-wait             return once the cloud accepted the stops, without waiting for the jobs
-                          cloud-stop ecs --tag env=staging --no-wait --yes
+How to {verb}:
+@stop|  --type SOFT|HARD      ECS stop type (default SOFT); BMS always stops HARD
+@stop|                          cloud-stop ecs --type HARD --name '^stuck%-'
+  --max-servers N       refuse (exit 2) when more than N servers would be {done}
+                          {P} ecs --tag env=staging --max-servers 500 --yes
+  --dry-run             show what would be {done} and skipped; send no {verb}
+                          {P} ecs --name '^web%-' --dry-run
+  --no-wait             return once the cloud accepted the jobs, without waiting for them
+                          {P} ecs --tag env=staging --no-wait --yes
   --poll-interval SEC   seconds between job status polls while waiting (default 5)
-                          cloud-stop ecs --ids-file ids.txt --poll-interval 2
+                          {P} ecs --ids-file ids.txt --poll-interval 2
   --wait-timeout SEC    give up waiting for jobs after SEC seconds (default 600)
-                          cloud-stop ecs --ids-file ids.txt --wait-timeout 1200
-  --yes, -y             do not ask before stopping more than 5 servers chosen by filter
-                        (without a terminal, cloud-stop refuses unless --yes is given)
-                          cloud-stop ecs --name '^web%-' --yes
+                          {P} ecs --ids-file ids.txt --wait-timeout 1200
+  --yes, -y             do not ask before {doing} more than 5 servers chosen by filter or
+                        record (without a terminal, {P} refuses unless --yes is given)
+                          {P} ecs --name '^web%-' --yes
 
 Where and how:
-  --region R            region, e.g. cn-north-4 (default: HUAWEICLOUD_SDK_REGION)
-                          cloud-stop ecs --region cn-north-4 --name '^web%-'
-  --project-id P        project id (default: HUAWEICLOUD_SDK_PROJECT_ID, the credentials file, or
-                        else looked up in IAM by the region's name)
-                          cloud-stop ecs --project-id 0123456789abcdef0123456789abcdef ID
+  --region R[,R...]     region, e.g. cn-north-4 (default: HUAWEICLOUD_SDK_REGION); several at
+                        once, each with its project (see --project-id, --all-projects)
+                          {P} ecs --region cn-north-4,cn-east-3 --all-projects --tag env=dev --yes
+  --project-id P[,P...] project id (default: HUAWEICLOUD_SDK_PROJECT_ID, the credentials file, or
+                        else looked up in IAM by the region's name); with several regions, one
+                        per region in the same order
+                          {P} ecs --project-id 0123456789abcdef0123456789abcdef ID
+  --all-projects        every project of the account (IAM, GET /v3/auth/projects), in the
+                        regions of --region if given; each is one target of a fleet
+                          {P} ecs --all-projects --tag env=dev --max-servers 100 --yes
   --endpoint URL        endpoint of the chosen service (default: https://<svc>.<region>.myhuaweicloud.com,
                         or HUAWEICLOUD_SDK_REGION_ECS_<REGION> / _BMS_<REGION>)
-                          cloud-stop ecs --endpoint https://ecs.cn-north-4.myhuaweicloud.com ID
-  --concurrency N       requests in flight at once, 1-1024 (default 8)
-                          cloud-stop ecs --tag env=staging --concurrency 16 --yes
+                          {P} ecs --endpoint https://ecs.cn-north-4.myhuaweicloud.com ID
+  --concurrency N       requests in flight at once, 1-1024 (default 8; per region and project)
+                          {P} ecs --tag env=staging --concurrency 16 --yes
   --iam-endpoint URL    IAM, for looking the project id up (default: HUAWEICLOUD_SDK_IAM_ENDPOINT,
                         else the region's IAM, else https://iam.myhuaweicloud.com)
-                          cloud-stop ecs --region eu-west-101 --iam-endpoint https://iam.eu-west-101.myhuaweicloud.eu ID
+                          {P} ecs --region eu-west-101 --iam-endpoint https://iam.eu-west-101.myhuaweicloud.eu ID
   --credentials metadata
                         use the temporary keys of the ECS instance this runs on (its agency),
                         from the metadata service, even when keys are set elsewhere
-                          cloud-stop ecs --credentials metadata --region cn-north-4 ID
+                          {P} ecs --credentials metadata --region cn-north-4 ID
 
 Connection:
   --ca-file FILE        trust the CA certificates in FILE (PEM), e.g. a private cloud's
-                          cloud-stop ecs --endpoint https://ecs.cloud.internal --ca-file ca.pem ID
+                          {P} ecs --endpoint https://ecs.cloud.internal --ca-file ca.pem ID
   --no-verify-tls       do not verify TLS certificates (anyone on the way can read and change
                         the calls: for a test cloud only)
-                          cloud-stop ecs --endpoint https://10.0.0.5:8443 --no-verify-tls ID
+                          {P} ecs --endpoint https://10.0.0.5:8443 --no-verify-tls ID
   --proxy URL           send every call through this proxy (default: HTTPS_PROXY, or http_proxy
                         for http endpoints, minus the hosts in NO_PROXY, as curl does)
-                          cloud-stop ecs --proxy http://proxy.example:3128 --name '^web%-'
+                          {P} ecs --proxy http://proxy.example:3128 --name '^web%-'
   --timeout SEC         give up on one call after SEC seconds (default 30); it is retried
-                          cloud-stop ecs --timeout 60 --ids-file ids.txt
+                          {P} ecs --timeout 60 --ids-file ids.txt
   --connect-timeout SEC give up connecting after SEC seconds (default 10)
-                          cloud-stop ecs --connect-timeout 3 --ids-file ids.txt
+                          {P} ecs --connect-timeout 3 --ids-file ids.txt
   --retries N           retries of a call that failed for a passing reason, 0-99 (default 5)
-                          cloud-stop ecs --retries 10 --tag env=staging --yes
+                          {P} ecs --retries 10 --tag env=staging --yes
 
 Output:
-  --json                one JSON document on stdout: ok, requested, stopped, failed, jobs,
+  --record FILE         write a record (JSON Lines: who, what, each batch and each server's
+                        outcome) as it goes; FILE must not exist
+@stop|                          cloud-stop ecs --tag env=dev --yes --record stop-$(date +%F).jsonl
+@start|                          cloud-start --from-record stop.jsonl --yes --record start.jsonl
+  --json                one JSON document on stdout: ok, requested, {done}, failed, jobs,
                         selected, skipped, dry_run (progress still goes to stderr)
-                          cloud-stop ecs --tag env=staging --yes --json | jq .failed
+                          {P} ecs --tag env=staging --yes --json | jq .failed
   --verbose, -v         also print each retry and failure the library logs, on stderr
-                          cloud-stop ecs --name '^web%-' --yes --verbose
+                          {P} ecs --name '^web%-' --yes --verbose
   --help, -h            this text
-  --version             the version of cloud-stop
+  --version             the version of {P}
 
 Credentials: HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN for
 temporary keys), or the [basic] section of ~/.huaweicloud/credentials (path in
@@ -95,11 +118,28 @@ HUAWEICLOUD_SDK_CREDENTIALS_FILE), or else the temporary keys of the ECS instanc
 on (metadata service at 169.254.169.254; CLOUD_METADATA_ENDPOINT to move it). There is no flag
 for keys: command lines are visible to other users and end up in shell history.
 
-Exit status: 0 every chosen server stopped (or nothing to stop, or a dry run);
-  1 some servers failed (listed with code, message and request id);
-  2 usage error: bad flag or value, more than --max-servers, or no confirmation;
+Exit status: 0 every chosen server {done} (or nothing to {verb}, or a dry run);
+  1 some servers failed (listed with code, message and request id), or some region or
+    project could not be reached while others were;
+  2 usage error: bad flag or value, more than --max-servers, no confirmation, or a record
+    file that exists;
   3 nothing could be attempted: credentials, project, region or endpoint missing, or listing failed;
     also an internal error (a bug), printed in full with a traceback.
-]]
+]==]
+
+--- The help text of the command for `action` ("stop" or "start").
+function M.text(action)
+  local w = words[action or "stop"]
+  local out = {}
+  for line in TEMPLATE:gmatch("([^\n]*)\n") do
+    local only, rest = line:match("^@(%a+)|(.*)$")
+    if not only then out[#out + 1] = line
+    elseif only == w.action then out[#out + 1] = rest end
+  end
+  local text = table.concat(out, "\n") .. "\n"
+  return (text:gsub("{(%a+)}", function(k) return k == "P" and w.program or w[k] end))
+end
+
+M.TEXT = M.text("stop")
 
 return M

@@ -2,6 +2,8 @@
 -- phase the first time it is seen, so a log file gets a handful of lines, not a flood.
 -- Fed by the library's on_progress events and its logger lines.
 -- @module cloud.cli.progress
+local words = require "cloud.cli.words"
+
 local M = {}
 local Progress = {}
 Progress.__index = Progress
@@ -11,9 +13,11 @@ local REDRAW_EVERY = 0.1 -- seconds; a terminal cannot show faster and the loop 
 
 --- Makes a progress display.
 -- @tparam table o out (file handle, stderr), tty (boolean), service ("ecs"/"bms"),
---   clock (function returning seconds), width (columns, tty only), verbose (print log lines)
+--   clock (function returning seconds), width (columns, tty only), verbose (print log lines),
+--   words (cloud.cli.words: the command's; cloud-stop's when nil)
 function M.new(o)
   return setmetatable({
+    words = o.words or words.stop,
     out = o.out, tty = o.tty, service = o.service, clock = o.clock, width = o.width or 80,
     verbose = o.verbose, t0 = o.clock(), seen = {}, phase = nil, done = 0, total = 0,
     submitted = 0, failed = 0, retries = 0, listed = 0, drawn_at = -1, shown = false,
@@ -33,8 +37,8 @@ function Progress:counts()
     return ("checking %d servers"):format(self.total)
   end
   local stopped = self.stopped or (phase == "wait" and math.max(0, self.done - self.failed)) or 0
-  return ("%s: submitted %d/%d, stopped %d, failed %d"):format(LABEL[phase] or phase,
-    self.submitted, self.total, stopped, self.failed)
+  return ("%s: submitted %d/%d, %s %d, failed %d"):format(LABEL[phase] or phase,
+    self.submitted, self.total, self.words.done, stopped, self.failed)
 end
 
 function Progress:fraction()
@@ -76,7 +80,7 @@ function Progress:leave()
   local phase = self.phase
   if self.tty or not phase or self.seen[phase] then return end
   self.seen[phase] = true
-  self.out:write(("cloud-stop: %s %s (%.1fs)\n"):format(self.service, self:counts(), self:elapsed()))
+  self.out:write(("%s: %s %s (%.1fs)\n"):format(self.words.program, self.service, self:counts(), self:elapsed()))
   self.out:flush()
 end
 
@@ -121,7 +125,7 @@ function Progress:log(text, level)
   if text:match("^retry ") then self.retries = self.retries + 1 end
   if self.verbose or level == "warning" then
     if self.tty and self.shown then self.out:write("\r\27[K") end
-    self.out:write("cloud-stop: ", text, "\n")
+    self.out:write(self.words.program, ": ", text, "\n")
     if self.tty and self.shown then self.out:write(self:line()) end
     self.out:flush()
   else
@@ -149,14 +153,14 @@ function Progress:finish(res)
   self:leave()
   if res and not res.dry_run and (self.phase == "wait" or self.phase == "submit") then
     self.phase = "done"
-    self.stopped, self.failed = #res.stopped, #res.failed
+    self.stopped, self.failed = #(res[self.words.done] or {}), #res.failed
   end
   if self.tty then
     self:draw(true)
     self.out:write("\n")
     self.shown = false
   else
-    self.out:write(("cloud-stop: %s finished in %.1fs, %d %s\n"):format(self.service,
+    self.out:write(("%s: %s finished in %.1fs, %d %s\n"):format(self.words.program, self.service,
       self:elapsed(), self.retries, self.retries == 1 and "retry" or "retries"))
   end
   self.out:flush()

@@ -1,7 +1,9 @@
---- The human summary on stdout: how many stopped, every failure with code, message and
--- request id, what was skipped and why; and the dry-run listing.
+--- The human summary on stdout: how many stopped (or started), every failure with code,
+-- message and request id, what was skipped and why; and the dry-run listing. Each function
+-- takes the command's words (cloud.cli.words), cloud-stop's when nil.
 -- @module cloud.cli.summary
 local errors = require "cloud.errors"
+local words = require "cloud.cli.words"
 
 local M = {}
 
@@ -46,17 +48,19 @@ local function skipped_block(w, skipped)
   server_rows(w, skipped, SAMPLE, true)
 end
 
---- Writes the summary of a finished stop.
+--- Writes the summary of a finished stop or start.
 -- @param out file handle (stdout)
 -- @tparam table res the result (library shape)
 -- @tparam string service "ecs" or "bms"
 -- @tparam number elapsed seconds
--- @tparam boolean no_wait the stops were not waited for (stopped means accepted)
-function M.result(out, res, service, elapsed, no_wait)
+-- @tparam boolean no_wait the jobs were not waited for (stopped means accepted)
+-- @tparam[opt] table wd the command's words
+function M.result(out, res, service, elapsed, no_wait, wd)
+  wd = wd or words.stop
   local function w(s) out:write(s) end
   local kind = service:upper()
-  w(("%s: %d of %d %s, %d failed, %d skipped (%.1fs)\n"):format(kind, #res.stopped, res.requested,
-    no_wait and "accepted for stopping (not waited for)" or "stopped", #res.failed, #res.skipped, elapsed))
+  w(("%s: %d of %d %s, %d failed, %d skipped (%.1fs)\n"):format(kind, #(res[wd.done] or {}), res.requested,
+    no_wait and ("accepted for %s (not waited for)"):format(wd.doing) or wd.done, #res.failed, #res.skipped, elapsed))
   if #res.failed > 0 then
     w(("Failed %d:\n"):format(#res.failed))
     w(("  %s  %s  %s  %s\n"):format(pad("ID", 36), pad("CODE", 16), pad("REQUEST ID", 36), "MESSAGE"))
@@ -73,11 +77,52 @@ function M.result(out, res, service, elapsed, no_wait)
   end
 end
 
+local function short(id)
+  id = tostring(id or "-")
+  if #id > 12 then return id:sub(1, 8) .. "…" end
+  return id
+end
+
+--- Writes the summary of a run over several regions or projects (cloud.fleet's result):
+-- a line per target, then the failures and skips of all, each naming its target.
+-- @tparam[opt] table wd the command's words
+-- @tparam string service "ecs" or "bms"
+function M.fleet(out, res, elapsed, no_wait, wd, service)
+  wd = wd or words.stop
+  local function w(s) out:write(s) end
+  local done, reached = #(res[wd.done] or {}), 0
+  for _, t in ipairs(res.targets) do if t.result then reached = reached + 1 end end
+  local verb = res.dry_run and ("would " .. wd.verb) or (no_wait and ("accepted for " .. wd.doing) or wd.done)
+  w(("%s in %d of %d regions/projects: %d of %d %s, %d failed, %d skipped (%.1fs)\n"):format(
+    tostring(service):upper(), reached, #res.targets, res.dry_run and #(res.selected or {}) or done, res.requested,
+    verb, #res.failed, #res.skipped, elapsed))
+  for _, t in ipairs(res.targets) do
+    local r = t.result
+    local what
+    if r then
+      local n = res.dry_run and #(r.selected or {}) or #(r[wd.done] or {})
+      what = ("%d of %d %s, %d failed, %d skipped"):format(n, r.requested, verb, #r.failed, #r.skipped)
+    else
+      what = "not reached: " .. one_line(t.err and errors.format(t.err) or "?")
+    end
+    w(("  %s  %s  %s\n"):format(pad(t.region, 16), pad(t.project_id, 32), what))
+  end
+  if #res.failed > 0 then
+    w(("Failed %d:\n"):format(#res.failed))
+    for _, f in ipairs(res.failed) do
+      w(("  %s  %s  %s  %s  %s\n"):format(pad(f.region, 16), pad(short(f.project_id), 12), pad(f.id, 36),
+        pad(one_line(f.code), 16), one_line(f.message)))
+    end
+  end
+  if #res.skipped > 0 then w(("Skipped %d: %s\n"):format(#res.skipped, reasons(res.skipped))) end
+end
+
 --- Writes what a dry run would stop (every selected server) and what it would skip.
-function M.dry_run(out, res, service)
+function M.dry_run(out, res, service, wd)
+  wd = wd or words.stop
   local function w(s) out:write(s) end
   local sel = res.selected
-  w(("Dry run: would stop %d %s server%s; nothing was sent.\n"):format(#sel, service:upper(),
+  w(("Dry run: would %s %d %s server%s; nothing was sent.\n"):format(wd.verb, #sel, service:upper(),
     #sel == 1 and "" or "s"))
   if #sel > 0 then
     w(("  %s  %s  %s\n"):format(pad("ID", 36), pad("NAME", 20), "STATUS"))
@@ -87,13 +132,15 @@ function M.dry_run(out, res, service)
 end
 
 --- Writes why nothing could be attempted (stderr): the error's code, message, request id.
-function M.error(out, err)
-  out:write("cloud-stop: nothing was stopped: ", one_line(errors.format(err)), "\n")
+function M.error(out, err, wd)
+  wd = wd or words.stop
+  out:write(wd.program, ": nothing was ", wd.done, ": ", one_line(errors.format(err)), "\n")
 end
 
 --- Short sample of a selection for the confirmation question (stderr).
-function M.sample(out, selected, skipped, service, n)
-  out:write(("About to stop %d %s server%s"):format(#selected, service:upper(),
+function M.sample(out, selected, skipped, service, n, wd)
+  wd = wd or words.stop
+  out:write(("About to %s %d %s server%s"):format(wd.verb, #selected, service:upper(),
     #selected == 1 and "" or "s"))
   if #skipped > 0 then out:write((" (skipping %d: %s)"):format(#skipped, reasons(skipped))) end
   out:write(":\n")

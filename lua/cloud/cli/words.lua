@@ -1,0 +1,9 @@
+--- The words of each command: cloud-stop and cloud-start share every line of code, and
+-- differ in these.
+-- @module cloud.cli.words
+return {
+  stop = { action = "stop", program = "cloud-stop", verb = "stop", Verb = "Stop", done = "stopped",
+           doing = "stopping", wanted = "SHUTOFF" },
+  start = { action = "start", program = "cloud-start", verb = "start", Verb = "Start", done = "started",
+            doing = "starting", wanted = "ACTIVE" },
+}
