@@ -1,4 +1,4 @@
--- The emulator's os-start, as ../shared/api/ECS-BMS.md ("The rest of the power cycle") has
+-- The emulator's os-start, as docs/reference/ECS-BMS.md ("The rest of the power cycle") has
 -- it: the same action URL and job flow as os-stop, no type; a start of a server that is not
 -- SHUTOFF fails its sub-job with Ecs.0100, as a stop of one not ACTIVE does.
 local launcher = require "fakecloud.launcher"
