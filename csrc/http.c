@@ -331,6 +331,14 @@ size_t http_engine_drop_queued(http_engine *e) {
   return n;
 }
 
+int http_engine_drop_next(http_engine *e, long long *id) {
+  transfer *t = pop(&e->pending);
+  if (!t) return 0;
+  *id = t->resp.id;
+  transfer_free(t);
+  return 1;
+}
+
 const char *http_error_name(http_error e) {
   switch (e) {
     case HTTP_OK: return "ok";

@@ -76,6 +76,10 @@ size_t http_engine_queued(const http_engine *e);
 /* Frees the requests not yet started, which will then never be sent; returns how many. */
 size_t http_engine_drop_queued(http_engine *e);
 
+/* Frees the oldest request not yet started, which will then never be sent, and stores
+ * its id in *id. Returns 0 when there is none. */
+int http_engine_drop_next(http_engine *e, long long *id);
+
 const char *http_error_name(http_error e);
 
 #endif

@@ -1,5 +1,6 @@
 /* core.http{...}: the HTTP engine as a userdata. Lua queues requests with :add and
  * collects finished responses with :run; the engine itself never calls Lua. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -250,12 +251,24 @@ static int engine_pending(lua_State *L) {
   return 2;
 }
 
-/* engine:drop_queued() -> n: the requests not yet started are dropped, never to be sent
- * (an abandoned operation must send nothing more) */
+/* engine:drop_queued() -> n, ids: the requests not yet started are dropped, never to be
+ * sent (an abandoned operation must send nothing more; at a deadline, the caller takes
+ * back the calls of these ids) */
 static int engine_drop_queued(lua_State *L) {
   engine_ud *u = check_open(L);
-  lua_pushinteger(L, (lua_Integer)http_engine_drop_queued(u->engine));
-  return 1;
+  size_t queued = http_engine_queued(u->engine);
+  /* Room for every id first: storing them then allocates nothing, so nothing raises
+   * between dropping a request and recording its id. */
+  lua_createtable(L, queued < INT_MAX ? (int)queued : 0, 0);
+  lua_Integer k = 0;
+  long long id;
+  while (http_engine_drop_next(u->engine, &id)) {
+    lua_pushinteger(L, (lua_Integer)id);
+    lua_rawseti(L, -2, ++k);
+  }
+  lua_pushinteger(L, k);
+  lua_insert(L, -2);
+  return 2;
 }
 
 static int engine_tostring(lua_State *L) {
