@@ -188,13 +188,15 @@ end
 
 --- A scheduler for one operation: the client hands it its engine, its signer, its
 -- policy, its clock and its logger, and the scheduler sees nothing else of it.
-function Client:_scheduler()
+-- `deadline`: the core.now() time the operation must end by (its wait_timeout), or nil.
+function Client:_scheduler(deadline)
   return scheduler.new{
     transport = self._transport,
     sign = function(call) return self:_signed(call) end,
     policy = self._policy,
     clock = self._clock,
     log = function(line) self:_log(line) end,
+    deadline = deadline,
   }
 end
 

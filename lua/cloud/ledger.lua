@@ -94,6 +94,11 @@ function Ledger:pending(id)
   return self.set:state(id) == "open"
 end
 
+--- The ids with no outcome yet, in order.
+function Ledger:open()
+  return self.set:list("open")
+end
+
 function Ledger:stopped(id)
   self.set:mark(id, "stopped")
 end

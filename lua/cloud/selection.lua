@@ -129,7 +129,7 @@ end
 --- What a stop will touch. Returns a plan `{ ids, selected, skipped, requested }`, or
 -- `nil, err` when the servers could not be listed. `o` holds the checked options.
 function M.plan(client, service, o)
-  local sched = client:_scheduler()
+  local sched = client:_scheduler(o.deadline)
   if o.filter then
     local list, err
     servers.fetch(sched, client.project_id, service, o.filter.query, function(l, e) list, err = l, e end,

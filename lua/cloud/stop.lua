@@ -4,6 +4,7 @@
 -- return the ledger's result.
 -- @module cloud.stop
 local check = require "cloud.check"
+local core = require "cloud.core"
 local defaults = require "cloud.defaults".stop
 local client_mod = require "cloud.client"
 local stop_op = require "cloud.stop_op"
@@ -18,7 +19,7 @@ local Client = client_mod.Client
 local STOP_OPTIONS = {
   ids = true, filter = true, type = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
-  exclude = true, confirm = true,
+  exclude = true, confirm = true, resend_grace = true,
 }
 
 -- core.idset's refusal ("option 'ids' ..." or "ids[3] ...") as the option and the problem.
@@ -74,6 +75,7 @@ local function check_stop(service, opts)
     poll_interval = check.number(where, opts, "poll_interval", defaults.poll_interval, 0),
     wait_timeout = check.number(where, opts, "wait_timeout", defaults.wait_timeout, 0),
     retry_failed = check.integer(where, opts, "retry_failed", defaults.retry_failed, 0, 10),
+    resend_grace = check.number(where, opts, "resend_grace", nil, 0),
     on_progress = check.func(where, opts, "on_progress"),
     confirm = check.func(where, opts, "confirm"),
     exclude = check_exclude(where, opts.exclude),
@@ -109,6 +111,7 @@ local function take_excluded(o)
 end
 
 -- The caller's confirm(plan) decides between choosing and sending; false sends nothing.
+-- The time a person takes to answer is not the cloud's: the deadline moves by it.
 local function confirmed(o, plan)
   if not o.confirm or o.dry_run or #plan.ids == 0 then return true end
   local selected = plan.selected
@@ -116,14 +119,17 @@ local function confirmed(o, plan)
     selected = {}
     for i, id in ipairs(plan.ids) do selected[i] = { id = id } end
   end
-  return o.confirm({ selected = selected, skipped = plan.skipped, requested = plan.requested }) and true or false
+  local asked = core.now()
+  local yes = o.confirm({ selected = selected, skipped = plan.skipped, requested = plan.requested })
+  o.deadline = o.deadline + (core.now() - asked)
+  return yes and true or false
 end
 
 -- Runs the operation; Ctrl-C (the interpreter raises "interrupted!" from a hook) leaves
 -- servers stopped or on their way, so what is known goes with the error: the job ids of
 -- stops already accepted are not lost.
 local function run_op(client, service, o, l, extra)
-  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(), ledger = l, project_id = client.project_id,
+  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(o.deadline), ledger = l, project_id = client.project_id,
     service = service, policy = client._policy, log = function(line) client:_log(line) end, options = o })
   if ok then return end
   if type(e) == "string" and e:find("interrupted!$") then
@@ -141,6 +147,8 @@ end
 -- plan's ids.
 local function stop_checked(client, service, o)
   local where = "client:stop_" .. service
+  -- wait_timeout bounds the whole call from here: listing, stopping and waiting.
+  o.deadline = core.now() + o.wait_timeout
   if not client:has_service(service) then
     return ended(o, nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service))
   end
