@@ -76,17 +76,18 @@ function M.fetch(sched, project_id, service, query, on_done, on_page)
       failed = true
       return on_done(nil, r.err or errors.new("cloud.bad_response", n, r.status, r.request_id))
     end
-    if page > last_page then return end -- past a short page: the listing ended before it
-    pages[page] = list
-    listed = listed + #list
-    if page == 1 then
-      count = n
-      last_page = math.max(1, math.ceil(n / PAGE))
+    if page <= last_page then -- else past a short page: the listing ended before it
+      pages[page] = list
+      listed = listed + #list
+      if page == 1 then
+        count = n
+        last_page = math.max(1, math.ceil(n / PAGE))
+      end
+      -- A page shorter than the limit is the last whatever the count says.
+      if #list < PAGE and page < last_page then last_page = page end
+      if on_page then on_page(listed, math.max(count, listed)) end
+      ask()
     end
-    -- A page shorter than the limit is the last whatever the count says.
-    if #list < PAGE and page < last_page then last_page = page end
-    if on_page then on_page(listed, math.max(count, listed)) end
-    ask()
     if in_flight == 0 and next_page > last_page then finish() end
   end
   ask = function()
