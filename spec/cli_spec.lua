@@ -107,6 +107,11 @@ describe("cloud-stop", function()
         { at("bms", "x", "--type", "soft"), "%-%-type must be one of HARD %(got SOFT%)" },
         { { "ecs", "x", "--endpoint", "ftp://h" }, "%-%-endpoint must look like https://" },
         { { "ecs", "x", "--endpoint", "https://user@h" }, "%-%-endpoint must look like https://" },
+        { { "ecs", "x", "--endpoint", "https://h:99999" }, "%-%-endpoint has port 99999, not one of 1 to 65535" },
+        { { "ecs", "x", "--endpoint", "https://h:0" }, "%-%-endpoint has port 0" },
+        { { "ecs", "x", "--endpoint", "https://h:443:80" }, "%-%-endpoint has a malformed port" },
+        { { "ecs", "x", "--endpoint", "https://h x" }, "%-%-endpoint has characters a host name cannot have" },
+        { { "ecs", "x", "--endpoint", "https://h\r\nX-Injected: 1" }, "%-%-endpoint has characters a host name" },
         { { "ecs", "x", "--project-id", "p/q", "--endpoint", "https://h" }, "%-%-project%-id has characters" },
         { { "ecs", "x", "--region", "cn north 4" }, "%-%-region must be lower%-case letters" },
       }
