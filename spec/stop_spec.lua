@@ -234,6 +234,17 @@ describe("stopping servers", function()
     assert.are.equal(0, stats.stop_requests.total)
   end)
 
+  it("takes a job id only as a plain token: never a dot segment, a '/' or a '%'", function()
+    for _, id in ipairs({ "ff80808288d41e1b0188d4cbdbd80c1f", "4010b39d-1b8c-4b3d-9d3a-1f1e2d3c4b5a", "a.b",
+                          "job_1" }) do
+      assert.is_true(stop.plain_job_id(id), id)
+    end
+    for _, id in ipairs({ ".", "..", "...", ".a", "a..b", "a/b", "a%2e", "%2e%2e", "a b", "a\0b", "é",
+                          ("x"):rep(129) }) do
+      assert.is_false(stop.plain_job_id(id), id)
+    end
+  end)
+
   it("raises on argument mistakes before sending anything", function()
     local function raises(fn, text)
       local ok, err = pcall(fn)

@@ -27,6 +27,7 @@ function M.stats(S)
     jobs = S.njobs, pending_jobs = #S.pending, stop_requests = stop_summary(S),
     servers = { ecs = fleet.status_counts(S.fleet.ecs), bms = fleet.status_counts(S.fleet.bms) },
     hostile = st.hostile, hostile_streaming = hostile.active, max_in_flight = st.max_in_flight,
+    unrouted = st.unrouted,
   }
 end
 

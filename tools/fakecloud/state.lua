@@ -15,7 +15,7 @@ local function fresh_counters()
   S.connections, S.nconnections = {}, 0
   S.in_flight = S.in_flight or 0 -- a live count: the calls under way outlive a reset
   S.stats = { calls = { action = 0, job = 0, list = 0, total = 0 }, statuses = {},
-              faults = {}, signature_failures = 0, sub_jobs = {}, hostile = {},
+              faults = {}, signature_failures = 0, sub_jobs = {}, hostile = {}, unrouted = 0,
               stop_types = {}, -- os-stop type ("SOFT", "HARD", or "absent") -> accepted calls
               refused = {}, refused_servers = 0, -- stop calls refused by flow.lua, by code; their servers
               max_in_flight = S.in_flight }
