@@ -6,8 +6,9 @@
 --               apply_to = { action = true, job = true, list = true }, rate = 1, limit = nil,
 --               perform = true, bytes = 2 MiB, interval = 0.2, max_seconds = 30, count = "1e9" }
 -- count: a list answer whose count is the JSON number text `count` (its servers honest).
--- control_bytes: terminal control bytes (ESC, CR, BEL, NUL) in what the cloud says: a stop
--- refused with them in the code, message and request id; listed servers' names and statuses.
+-- control_bytes: terminal control bytes (ESC, CR, BEL, NUL) in what the cloud says: listed
+-- servers' names and statuses; with perform = false (and on a stop), a call refused with
+-- them in the code, message and request id.
 -- wrong_shape/dot_job_id: a stop answered with the job id "..".
 -- rate is deterministic: of the n eligible calls, exactly ceil(n * rate) are hostile,
 -- the first one included. perform = true runs the real handler first (the stop happens,
@@ -185,7 +186,7 @@ function M:answer(S, r, status, answer)
   end
   if mode == "control_bytes" then
     local dirt = "\27[31m\r\7\0\27]0;pwned\7"
-    if r == "list" then
+    if r == "list" and self.perform then
       for _, sv in ipairs(answer.servers or {}) do
         sv.name, sv.status = tostring(sv.name) .. dirt, tostring(sv.status) .. dirt
       end

@@ -2,6 +2,8 @@
 -- phase the first time it is seen, so a log file gets a handful of lines, not a flood.
 -- Fed by the library's on_progress events and its logger lines.
 -- @module cloud.cli.progress
+local safe = require "cloud.cli.safe"
+
 local M = {}
 local Progress = {}
 Progress.__index = Progress
@@ -120,7 +122,7 @@ function Progress:log(text)
   if text:match("^retry ") then self.retries = self.retries + 1 end
   if self.verbose then
     if self.tty and self.shown then self.out:write("\r\27[K") end
-    self.out:write("cloud-stop: ", text, "\n")
+    self.out:write("cloud-stop: ", safe.text(text), "\n") -- lines quote the cloud's errors
     if self.tty and self.shown then self.out:write(self:line()) end
     self.out:flush()
   else
