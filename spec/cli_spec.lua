@@ -84,6 +84,7 @@ describe("cloud-stop", function()
         { { "ecs", "x", "--concurrency", "many" }, "%-%-concurrency wants a number, not 'many'" },
         { { "ecs", "--name", "web[" }, "%-%-name wants a Lua pattern: malformed pattern %(missing ']'%)" },
         { { "ecs", "--name", "^web%" }, "%-%-name wants a Lua pattern" },
+        { { "ecs", "--name", (".-"):rep(24) .. "x" }, "%-%-name is too costly to match" },
         { { "ecs", "x", "--name", "web" }, "either by id" },
         { { "ecs" }, "nothing chosen" },
         { { "ecs", "x", "--sk", fc.sk }, "never from the command line" },

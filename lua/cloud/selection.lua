@@ -3,6 +3,7 @@
 -- @module cloud.selection
 local F = require "cloud.filter"
 local errors = require "cloud.errors"
+local pattern = require "cloud.pattern"
 local servers = require "cloud.servers"
 
 local unpack = table.unpack or unpack
@@ -50,9 +51,11 @@ function M.compile(where, filter)
   end
   if filter.name ~= nil then
     if type(filter.name) ~= "string" then fail(where, "name", "must be a Lua pattern string") end
-    local ok, e = pcall(F.name, filter.name)
-    if not ok then fail(where, "name", "is not a valid Lua pattern (" .. tostring(e) .. ")") end
-    preds[#preds + 1] = e
+    local ok, why = pattern.check(filter.name)
+    if not ok then fail(where, "name", "is not a valid Lua pattern (" .. tostring(why) .. ")") end
+    ok, why = pattern.affordable(filter.name)
+    if not ok then fail(where, "name", why) end
+    preds[#preds + 1] = F.name(filter.name)
   end
   if filter.tags ~= nil then
     if type(filter.tags) ~= "table" then fail(where, "tags", "must be a table") end
