@@ -35,7 +35,7 @@ end
 local function check_ids(where, ids)
   if type(ids) ~= "table" then errors.argument(where, "ids", "must be an array of server ids") end
   if next(ids) == nil then return nil end
-  local l, why = ledger.checked(ids)
+  local l, why = ledger.checked(ids, where)
   if not l then errors.argument(where, ids_problem(why)) end
   return l
 end
