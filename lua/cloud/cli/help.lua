@@ -37,7 +37,7 @@ How to stop:
                           cloud-stop ecs --tag env=staging --no-wait --yes
   --poll-interval SEC   seconds between job status polls while waiting (default 5)
                           cloud-stop ecs --ids-file ids.txt --poll-interval 2
-  --wait-timeout SEC    give up waiting for jobs after SEC seconds (default 600)
+  --wait-timeout SEC    the whole run ends within SEC seconds and one request timeout (default 600)
                           cloud-stop ecs --ids-file ids.txt --wait-timeout 1200
   --yes, -y             do not ask before stopping more than 5 servers chosen by filter
                         (without a terminal, cloud-stop refuses unless --yes is given)
