@@ -1,5 +1,5 @@
 # Entry points. `make demo` and `make test` each install what they need first.
-.PHONY: all build test valgrind demo fuzz bench install clean
+.PHONY: all build test valgrind demo fuzz bench reliability install clean
 
 all: build
 
@@ -26,6 +26,10 @@ fuzz:
 
 bench: build
 	bash bench/run.sh
+
+# The README's reliability figures, counted against the emulator.
+reliability: build
+	LUA_CPATH="build/5.4/?.so;;" lua5.4 tools/reliability.lua
 
 install:
 	bash tools/deps.sh
