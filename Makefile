@@ -1,5 +1,5 @@
 # Entry points. `make demo` and `make test` each install what they need first.
-.PHONY: all build test valgrind demo fuzz bench docs install clean
+.PHONY: all build test valgrind demo fuzz bench docs reliability install clean
 
 all: build
 
@@ -31,6 +31,10 @@ bench: build
 docs:
 	bash tools/deps.sh
 	ldoc --fatalwarnings .
+
+# The README's reliability figures, counted against the emulator.
+reliability: build
+	LUA_CPATH="build/5.4/?.so;;" lua5.4 tools/reliability.lua
 
 install:
 	bash tools/deps.sh

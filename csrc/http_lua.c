@@ -1,5 +1,6 @@
 /* core.http{...}: the HTTP engine as a userdata. Lua queues requests with :add and
  * collects finished responses with :run; the engine itself never calls Lua. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <limits.h>
@@ -272,6 +273,12 @@ typedef struct {
   lua_Integer n;
 } drop_pick;
 
+static int pick_all(long long id, void *ud) {
+  (void)id;
+  (void)ud;
+  return 1;
+}
+
 static int pick_in_set(long long id, void *ud) {
   drop_pick *p = ud;
   lua_pushnumber(p->L, (lua_Number)id);
@@ -287,24 +294,24 @@ static void note_dropped(long long id, void *ud) {
   lua_rawseti(p->L, p->out, (int)++p->n);
 }
 
-/* engine:drop_queued([ids]) -> n, or with `ids` (a table whose keys are request ids) the
- * array of the ids dropped: the requests not yet started (all, or those of `ids`) are
- * dropped, never to be sent (an abandoned operation must send nothing more; on an engine
- * shared by several operations, each drops only its own) */
+/* engine:drop_queued([ids]) -> n, dropped: the requests not yet started (all, or with
+ * `ids`, a table whose keys are request ids, those of `ids`) are dropped, never to be sent
+ * (an abandoned operation must send nothing more; on an engine shared by several
+ * operations, each drops only its own; at a deadline, the caller takes back the calls of
+ * the dropped ids). `dropped` is the array of their ids. */
 static int engine_drop_queued(lua_State *L) {
   engine_ud *u = check_open(L);
-  if (lua_isnoneornil(L, 2)) {
-    lua_pushinteger(L, (lua_Integer)http_engine_drop_queued(u->engine));
-    return 1;
-  }
-  luaL_checktype(L, 2, LUA_TTABLE);
+  int some = !lua_isnoneornil(L, 2);
+  if (some) luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   size_t queued = http_engine_queued(u->engine);
   /* index 3: the ids dropped, with room for all (no growth, so no raise, during the walk) */
   lua_createtable(L, queued > INT_MAX ? INT_MAX : (int)queued, 0);
   drop_pick p = {L, 2, 3, 0};
-  http_engine_drop_queued_if(u->engine, pick_in_set, note_dropped, &p);
-  return 1;
+  http_engine_drop_queued_if(u->engine, some ? pick_in_set : pick_all, note_dropped, &p);
+  lua_pushinteger(L, p.n);
+  lua_insert(L, 3);
+  return 2;
 }
 
 static int engine_tostring(lua_State *L) {

@@ -219,6 +219,28 @@ done:
   return 1;
 }
 
+/* Pushes member `i` (0-based) from the set's ids array. Returns 0, with nil and a message
+ * pushed instead, when the array no longer holds it there: the caller changed the array
+ * (documented as forbidden) while the set was in use. The set holds the ids' number and
+ * finds each id again by its bytes, so a removed, replaced or moved id, or a grown or
+ * shrunk array, is noticed rather than read as another id, or as none. */
+static int push_member(lua_State *L, idset_ud *u, uint32_t i) {
+  if (lua_rawlen(L, u->ids) != (size_t)u->set.n) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "the ids array changed while in use: it holds %d ids, not %d", (int)lua_rawlen(L, u->ids),
+                    (int)u->set.n);
+    return 0;
+  }
+  lua_rawgeti(L, u->ids, (lua_Integer)i + 1);
+  if (idset_lua_find(L, &u->set, -1) != i) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_pushfstring(L, "the ids array changed while in use: ids[%d] is not the id it was", (int)i + 1);
+    return 0;
+  }
+  return 1;
+}
+
 static idset_ud *check_ud(lua_State *L) {
   idset_lua_bind(L, 1); /* checks, and pushes the ids array */
   return lua_touserdata(L, 1);
@@ -288,7 +310,8 @@ static int m_mark_all(lua_State *L) {
 
 /* set:batch(first, last) -> a new array of ids[first..last], and the number of this new
  * batch of them; set:batch(ids) -> ids, and the number of a new batch of those of them in
- * the set. A job's answer counts for the ids of its batch (core.job_outcomes). */
+ * the set. A job's answer counts for the ids of its batch (core.job_outcomes). nil and a
+ * message when the set's ids array was changed (push_member). */
 static int m_batch(lua_State *L) {
   idset_ud *u = check_ud(L);
   idset *s = &u->set;
@@ -300,12 +323,12 @@ static int m_batch(lua_State *L) {
     lua_Integer first = compat_checkinteger(L, 2), last = compat_checkinteger(L, 3);
     luaL_argcheck(L, first >= 1 && first <= last, 2, "out of range");
     luaL_argcheck(L, last <= (lua_Integer)s->n, 3, "out of range");
-    b = idset_new_batch(s, (uint32_t)first, (uint32_t)last);
     lua_createtable(L, (int)(last - first + 1), 0);
     for (lua_Integer i = first; i <= last; i++) {
-      lua_rawgeti(L, u->ids, i);
+      if (!push_member(L, u, (uint32_t)(i - 1))) return 2;
       lua_rawseti(L, -2, i - first + 1);
     }
+    b = idset_new_batch(s, (uint32_t)first, (uint32_t)last);
   }
   if (b == 0) return luaL_error(L, WHERE ": out of memory");
   lua_pushinteger(L, (lua_Integer)b);
@@ -319,7 +342,8 @@ static int m_counts(lua_State *L) {
   return IDSET_NSTATES;
 }
 
-/* set:list(outcome) -> a new array of the ids with that outcome, in order */
+/* set:list(outcome) -> a new array of the ids with that outcome, in order; nil and a
+ * message when the set's ids array was changed (push_member) */
 static int m_list(lua_State *L) {
   idset_ud *u = check_ud(L);
   unsigned outcome = check_outcome(L, 2);
@@ -329,7 +353,7 @@ static int m_list(lua_State *L) {
   lua_Integer k = 0;
   for (uint32_t i = 0; i < s->n && (uint32_t)k < want; i++) {
     if ((s->state[i] & IDSET_OUTCOME) != outcome) continue;
-    lua_rawgeti(L, u->ids, (lua_Integer)i + 1);
+    if (!push_member(L, u, i)) return 2;
     lua_rawseti(L, -2, ++k);
   }
   return 1;

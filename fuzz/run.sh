@@ -7,6 +7,8 @@
 #   fuzz_jobscan   job answers: strict JSON, the fields kept (csrc/jobscan.c)
 #   fuzz_idset     the ledger's id set against a plain search (csrc/idset.c)
 #   fuzz_keyscan   the metadata service's key answer: strict JSON, the fields kept (csrc/keyscan.c)
+#   fuzz_list      list answers (Lua: lua-cjson decodes them, no C of ours does): the
+#                  library's reading of them and servers.fetch's paging (fuzz_list.lua)
 set -eu
 secs=${1:-60}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,3 +46,13 @@ run fuzz_response response
 run fuzz_jobscan jobscan
 run fuzz_idset idset
 run fuzz_keyscan keyscan
+
+# The list-answer reader runs in Lua, under the interpreter the specs use first.
+run_lua() { # target corpus-dir
+  t=$1
+  run="$here/corpus-run/$t"
+  mkdir -p "$run/crashes"
+  echo "fuzz: running $t for ${secs}s"
+  (cd "$root" && ${FUZZ_LUA:-lua5.4} "$here/$t.lua" "$here/corpus/$2" "$secs" "$run/crashes" "${FUZZ_SEED:-1}")
+}
+run_lua fuzz_list list

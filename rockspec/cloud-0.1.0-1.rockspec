@@ -60,6 +60,7 @@ build = {
     ["cloud.cli.idfile"] = "lua/cloud/cli/idfile.lua",
     ["cloud.cli.main"] = "lua/cloud/cli/main.lua",
     ["cloud.cli.progress"] = "lua/cloud/cli/progress.lua",
+    ["cloud.cli.safe"] = "lua/cloud/cli/safe.lua",
     ["cloud.cli.summary"] = "lua/cloud/cli/summary.lua",
     ["cloud.cli.tty"] = "lua/cloud/cli/tty.lua",
     ["cloud.cli.words"] = "lua/cloud/cli/words.lua",

@@ -87,6 +87,7 @@ describe("cloud-stop", function()
         { { "ecs", "x", "--concurrency", "many" }, "%-%-concurrency wants a number, not 'many'" },
         { { "ecs", "--name", "web[" }, "%-%-name wants a Lua pattern: malformed pattern %(missing ']'%)" },
         { { "ecs", "--name", "^web%" }, "%-%-name wants a Lua pattern" },
+        { { "ecs", "--name", (".-"):rep(24) .. "x" }, "%-%-name is too costly to match" },
         { { "ecs", "x", "--name", "web" }, "either by id" },
         { { "ecs" }, "nothing chosen" },
         { { "ecs", "x", "--sk", fc.sk }, "never from the command line" },
@@ -110,6 +111,11 @@ describe("cloud-stop", function()
         { at("bms", "x", "--type", "soft"), "%-%-type must be one of HARD %(got SOFT%)" },
         { { "ecs", "x", "--endpoint", "ftp://h" }, "%-%-endpoint must look like https://" },
         { { "ecs", "x", "--endpoint", "https://user@h" }, "%-%-endpoint must look like https://" },
+        { { "ecs", "x", "--endpoint", "https://h:99999" }, "%-%-endpoint has port 99999, not one of 1 to 65535" },
+        { { "ecs", "x", "--endpoint", "https://h:0" }, "%-%-endpoint has port 0" },
+        { { "ecs", "x", "--endpoint", "https://h:443:80" }, "%-%-endpoint has a malformed port" },
+        { { "ecs", "x", "--endpoint", "https://h x" }, "%-%-endpoint has characters a host name cannot have" },
+        { { "ecs", "x", "--endpoint", "https://h\r\nX-Injected: 1" }, "%-%-endpoint has characters a host name" },
         { { "ecs", "x", "--project-id", "p/q", "--endpoint", "https://h" }, "%-%-project%-id has characters" },
         { { "ecs", "x", "--region", "cn north 4" }, "%-%-region must be lower%-case letters" },
       }
@@ -428,6 +434,57 @@ describe("cloud-stop", function()
     local shown = tonumber(r.stderr:match("finished in [%d.]+s, (%d+) retr"))
     assert.truthy(shown and shown >= 1)
     assert.equal(shown, select(2, r.stderr:gsub("cloud%-stop: retry ", "")))
+  end)
+
+  describe("what the cloud sent, printed", function()
+    -- No byte that acts on a terminal: controls other than the newline (ESC, CR, BEL, NUL,
+    -- tab), DEL, and the C1 controls as UTF-8.
+    local function assert_clean(text, what)
+      local bad = text:find("[%z\1-\9\11-\31\127]") or text:find("\194[\128-\159]")
+      assert.is_nil(bad, what .. " has a control byte at " .. tostring(bad) .. ": " .. text)
+    end
+
+    it("cloud.cli.safe writes out control bytes, C1 controls and broken UTF-8, and keeps the rest", function()
+      local safe = require "cloud.cli.safe"
+      assert.equal("web-01 é 中文", safe.text("web-01 é 中文"))
+      assert.equal("a\\x1b[2Jb\\x0d\\x0a\\x00\\x07\\x09\\x7f", safe.text("a\27[2Jb\r\n\0\7\t\127"))
+      assert.equal("\\xc2\\x9b1m", safe.text("\194\155" .. "1m")) -- CSI as a C1 control
+      assert.equal("\\xff\\xe2\\x82x", safe.text("\255\226\130x"))
+      assert.equal("-", safe.text(nil))
+      assert.equal("42", safe.text(42))
+    end)
+
+    it("names and statuses in the dry-run listing, with their control bytes written out", function()
+      assert(fc:configure{ hostile = { mode = "control_bytes", apply_to = { action = false, job = false,
+        list = true } } })
+      local r = run(at("ecs", "--tag", "env=staging", "--dry-run", "--verbose"))
+      assert(fc:configure{ hostile = {} })
+      assert.equal(0, r.code, r.stderr)
+      assert_clean(r.stdout, "stdout")
+      assert_clean(r.stderr, "stderr")
+      assert.truthy(r.stdout:find("\\x1b[31m\\x0d\\x07\\x00\\x1b]0;pwned\\x07", 1, true), r.stdout)
+    end)
+
+    it("codes, messages and request ids in --verbose lines, the failures and the error line", function()
+      assert(fc:configure{ hostile = { mode = "control_bytes", perform = false, apply_to = { action = true,
+        job = false, list = false } } })
+      local r = run(at("ecs", ecs(1), ecs(2), "--verbose"))
+      assert.equal(1, r.code, r.stderr)
+      assert_clean(r.stdout, "stdout")
+      assert_clean(r.stderr, "stderr")
+      assert.truthy(r.stdout:find("Ecs.0005\\x1b[31m", 1, true), r.stdout) -- the failures
+      assert.truthy(r.stdout:find("req\\x1b[2J\\x07id", 1, true), r.stdout) -- their request id
+      assert.truthy(r.stderr:find("cloud-stop: failed after 1 attempt(s): POST stop 2 ecs servers: Ecs.0005\\x1b",
+        1, true),
+        r.stderr) -- the --verbose line
+      assert(fc:configure{ hostile = { mode = "control_bytes", perform = false, apply_to = { action = false,
+        job = false, list = true } } })
+      r = run(at("ecs", "--name", "^web", "--yes"))
+      assert(fc:configure{ hostile = {} })
+      assert.equal(3, r.code, r.stderr)
+      assert_clean(r.stderr, "stderr")
+      assert.truthy(r.stderr:find("nothing was stopped: Ecs.0005\\x1b[31m", 1, true), r.stderr) -- the error line
+    end)
   end)
 
   describe("in a terminal (tmux)", function()

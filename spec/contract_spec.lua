@@ -56,6 +56,22 @@ describe("argument errors", function()
     assert.are.equal(0, fc:stats().calls.total)
   end)
 
+  it("malformed endpoints are refused at cloud.new, naming endpoints.ecs, before anything is sent", function()
+    local bad = { "https://h x", "https://h\r\nX-Injected: 1", "https://h\n", "https://h:0", "https://h:99999",
+                  "https://h:443:80", "https://h:", "https://:443", "https://a..b", "https://.h",
+                  "https://h:8a", "https://[zz]", "https://h/a b", "https://h/\27x" }
+    for _, url in ipairs(bad) do
+      local e = raised_at(here(), "endpoints.ecs", function() cloud.new{ ak = "a", sk = "b", project_id = "p",
+        endpoints = { ecs = url } } end)
+      assert.is_nil(e.message:find("[\r\n]"), e.message) -- the error line stays one line
+    end
+    for _, url in ipairs({ "https://ecs.cn-north-4.myhuaweicloud.com", "https://127.0.0.1:18443/x",
+                           "http://[::1]:8080/prefix", "https://h_1.example:65535" }) do
+      assert(cloud.new{ ak = "a", sk = "b", project_id = "p", endpoints = { ecs = url } }):close()
+    end
+    assert.are.equal(0, fc:stats().calls.total)
+  end)
+
   it("an empty filter is refused; { all = true } means every server on purpose", function()
     local e = raised_at(here(), "filter", function() client:stop_ecs{ filter = {} } end)
     assert.truthy(e.message:find("all = true", 1, true))

@@ -39,6 +39,36 @@ describe("cloud.filter", function()
     assert.is_true(F.none{ F.status("ERROR") }(web))
   end)
 
+  it("refuses a name pattern whose backtracking could take seconds, naming filter.name", function()
+    local errors = require "cloud.errors"
+    local pattern = require "cloud.pattern"
+    -- The worst case found: 24 lazy terms and a tail that never matches took 2.2 s a name,
+    -- four times more for each term. Now refused before anything is listed.
+    local worst = (".-"):rep(24) .. "x"
+    for _, p in ipairs({ worst, ("a*"):rep(24) .. "b", ("a?"):rep(24) .. ("a"):rep(24), "^a.*b.*c.*d.*e$",
+                         ".*web.*prod.*stage", ("x"):rep(257) }) do
+      assert.is_nil(pattern.affordable(p), p)
+      local ok, e = pcall(function() require("cloud.selection").compile("client:stop_ecs", { name = p }) end)
+      assert.is_false(ok, p)
+      assert.are.equal("argument", errors.kind(e))
+      assert.are.equal("filter.name", e.field)
+      assert.has_error(function() F.name(p) end)
+    end
+    -- Patterns people write are taken, anchored or not.
+    for _, p in ipairs({ "^web%-%d+$", "web.*prod.*", "^(%a+)%-(%d+)%-(%a+)%-(%d+)$", "^.*web.*prod.*stage",
+                         "^web%-0%d%d$", "db" }) do
+      assert.is_true(pattern.affordable(p), p)
+    end
+    -- A name longer than the pattern can be matched against within the budget does not
+    -- match (ECS names are 128 characters at most); a plain pattern matches any length.
+    local p = "a?a?a?a*a*x"
+    local longest = pattern.max_name(p)
+    assert.is_true(longest >= 128)
+    assert.is_true(F.name(p)({ name = ("a"):rep(longest - 1) .. "x" }))
+    assert.is_false(F.name(p)({ name = ("a"):rep(longest) .. "x" }))
+    assert.is_true(F.name("^web")({ name = "web" .. ("-"):rep(100000) }))
+  end)
+
   it("rejects malformed predicates at once", function()
     assert.has_error(function() F.name("[") end)
     assert.has_error(function() F.status() end)

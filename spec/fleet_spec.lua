@@ -242,8 +242,8 @@ describe("core.http drop_queued(ids)", function()
   it("drops only the queued calls of the ids given, returning them; the rest are sent", function()
     local e = core.http{ concurrency = 1 }
     for id = 1, 4 do e:add(id, "GET", fc.url .. "/__admin/stats", {}) end
-    local dropped = e:drop_queued({ [2] = true, [4] = true, [99] = true })
-    assert.are.same({ 2, 4 }, dropped)
+    local n, dropped = e:drop_queued({ [2] = true, [4] = true, [99] = true })
+    assert.are.same({ 2, { 2, 4 } }, { n, dropped })
     assert.are.same({ 0, 2 }, { e:pending() })
     local got = {}
     local deadline = core.now() + 5
@@ -252,8 +252,8 @@ describe("core.http drop_queued(ids)", function()
     end
     table.sort(got)
     assert.are.same({ 1, 3 }, got)
-    assert.are.same({}, e:drop_queued({}))
-    assert.are.equal(0, e:drop_queued())
+    assert.are.same({ 0, {} }, { e:drop_queued({}) })
+    assert.are.same({ 0, {} }, { e:drop_queued() })
     e:close()
   end)
 end)

@@ -57,7 +57,9 @@ describe("hostile servers", function()
     for k, v in pairs(client_over or {}) do over[k] = v end
     local client = env.client(fc, over)
     local t0 = core.now()
-    local o = { ids = ids, force = true, poll_interval = 0.02, wait_timeout = 5 }
+    -- The emulator acts on a stop the moment it takes it: a fifth of a second is long
+    -- enough for it to show one (the library waits a minute at least by default).
+    local o = { ids = ids, force = true, poll_interval = 0.02, wait_timeout = 5, resend_grace = 0.2 }
     for k, v in pairs(opts or {}) do o[k] = v end
     local res = client["stop_" .. kind](client, o)
     local took = core.now() - t0
@@ -141,6 +143,19 @@ describe("hostile servers", function()
       assert.are.equal(0, st.stop_requests.sent_more_than_once)
       assert.is_true(st.hostile.reset_mid_body >= 1)
       assert.is_true(took < 5)
+    end)
+
+    it("wrong_shape/dot_job_id: a job id '..' is a bad answer, never sent; the lookup settles it", function()
+      assert(fc:configure{ hostile = { mode = "wrong_shape", shape = "dot_job_id", apply_to = ACTION } })
+      local ids = env.ids("ecs", 1, 3)
+      local res = run("ecs", ids)
+      assert.is_true(res.ok)
+      assert_truthful(res)
+      local st = fc:stats()
+      assert.are.equal(1, st.hostile["wrong_shape.dot_job_id"])
+      assert.are.equal(0, st.calls.job) -- no poll of "/jobs/..", nor of what curl makes of it
+      assert.are.equal(0, st.unrouted)
+      assert.are.equal(0, st.stop_requests.sent_more_than_once)
     end)
 
     it("BMS: a trickling stop answer times out, the full-list lookup settles it", function()

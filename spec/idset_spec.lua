@@ -240,6 +240,36 @@ describe("core.idset", function()
     for i = 1, 1000 do assert.is_nil(set:state(("srv-x%d"):format(i))) end
   end)
 
+  it("notices the caller's array changed while in use: batch and list return nil and why", function()
+    local cases = {
+      { "an id removed", function(ids) ids[3] = nil end, "changed while in use" },
+      { "the last id removed", function(ids) ids[4] = nil end, "holds 3 ids, not 4" },
+      { "an id added", function(ids) ids[5] = "e" end, "holds 5 ids, not 4" },
+      { "an id replaced", function(ids) ids[2] = "x" end, "ids[2] is not the id it was" },
+      { "two ids swapped", function(ids) ids[1], ids[4] = ids[4], ids[1] end, "ids[1] is not the id it was" },
+      { "an id made another type", function(ids) ids[4] = 4 end, "ids[4] is not the id it was" },
+    }
+    for _, c in ipairs(cases) do
+      local ids = { "a", "b", "c", "d" }
+      local set = assert(core.idset(ids, true))
+      c[2](ids)
+      local got, why = set:batch(1, 4)
+      assert.is_nil(got, c[1])
+      assert.truthy(why:find(c[3], 1, true), c[1] .. ": " .. tostring(why))
+      got, why = set:list("open")
+      assert.is_nil(got, c[1])
+      assert.truthy(why:find("changed while in use", 1, true), c[1])
+      set:close()
+    end
+    -- The same values written again are no change.
+    local ids = { "a", "b" }
+    local set = assert(core.idset(ids, true))
+    ids[1] = "a"
+    assert.are.same({ "a", "b" }, (set:batch(1, 2)))
+    assert.are.same({ "a", "b" }, set:list("open"))
+    set:close()
+  end)
+
   it("is closed once, then refuses use", function()
     local set = core.idset({ "a" }, true)
     set:close()

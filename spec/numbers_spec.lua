@@ -45,6 +45,29 @@ describe("core.http options", function()
   end)
 end)
 
+describe("cloud.new numbers", function()
+  local cloud = require "cloud"
+
+  it("refuses NaN, infinities and numbers C cannot hold, naming the field, before any C call", function()
+    local cases = { { "timeout", math.huge }, { "timeout", 0 / 0 }, { "connect_timeout", 1e300 },
+                    { "connect_timeout", -math.huge }, { "max_response", 1e30 }, { "max_response", 0 / 0 },
+                    { "concurrency", 0 / 0 }, { "concurrency", math.huge } }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(cloud.new, { ak = "a", sk = "b", project_id = "p", endpoints = { ecs = "https://h" },
+        [c[1]] = c[2] })
+      assert.is_false(ok, c[1] .. " = " .. tostring(c[2]))
+      assert.are.equal("argument", err.kind, tostring(err))
+      assert.are.equal(c[1], err.field, tostring(err))
+    end
+    for _, f in ipairs({ "attempts", "base", "cap" }) do
+      local ok, err = pcall(cloud.new, { ak = "a", sk = "b", project_id = "p", endpoints = { ecs = "https://h" },
+        retry = { [f] = 0 / 0 } })
+      assert.is_false(ok, f)
+      assert.are.equal(f, err.field, tostring(err))
+    end
+  end)
+end)
+
 describe("core.http engine calls", function()
   local e
   before_each(function() e = core.http{} end)

@@ -76,6 +76,26 @@ describe("the scheduler", function()
   end)
 end)
 
+describe("core.http drop_queued", function()
+  it("drops the requests not started and returns their ids, so a caller can take their calls back", function()
+    local engine = core.http{ concurrency = 1, timeout = 2, connect_timeout = 1 }
+    for id = 1, 3 do engine:add(id, "GET", "http://127.0.0.1:1/", {}) end
+    engine:run(0) -- starts the first, the only one a slot allows
+    local n, ids = engine:drop_queued()
+    assert.are.equal(2, n)
+    assert.are.same({ 2, 3 }, ids)
+    assert.are.same({ 1, 0 }, { engine:pending() })
+    local done = {}
+    for _ = 1, 50 do
+      for _, r in ipairs(engine:run(0.1) or {}) do done[#done + 1] = r.id end
+      if #done > 0 then break end
+    end
+    assert.are.same({ 1 }, done)
+    assert.are.same({ 0, { } }, { engine:drop_queued() })
+    engine:close()
+  end)
+end)
+
 describe("retry.next_step", function()
   local policy = { attempts = 3, base = 0, cap = 0 }
 

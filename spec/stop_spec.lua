@@ -235,6 +235,48 @@ describe("stopping servers", function()
     assert.are.equal(0, stats.stop_requests.total)
   end)
 
+  it("takes a job id only as a plain token: never a dot segment, a '/' or a '%'", function()
+    for _, id in ipairs({ "ff80808288d41e1b0188d4cbdbd80c1f", "4010b39d-1b8c-4b3d-9d3a-1f1e2d3c4b5a", "a.b",
+                          "job_1" }) do
+      assert.is_true(stop.plain_job_id(id), id)
+    end
+    for _, id in ipairs({ ".", "..", "...", ".a", "a..b", "a/b", "a%2e", "%2e%2e", "a b", "a\0b", "é",
+                          ("x"):rep(129) }) do
+      assert.is_false(stop.plain_job_id(id), id)
+    end
+  end)
+
+  it("fails loudly, never ok, when the ids array is changed during the stop", function()
+    local errors = require "cloud.errors"
+    -- Emptied after the first call's answer: one call at a time, so the third batch is
+    -- made afterwards, from the changed array.
+    local one = env.client(fc, { concurrency = 1 })
+    local ids = env.ids("ecs", 1, 3000)
+    local ok, err = pcall(one.stop_ecs, one, { ids = ids, poll_interval = 0.02, force = true,
+      on_progress = function(e)
+        if e.phase == "submit" then for i = 1001, 3000 do ids[i] = nil end end
+      end })
+    one:close()
+    assert.is_false(ok, "returned a result")
+    assert.are.equal("argument", errors.kind(err), tostring(err))
+    assert.are.equal("ids", err.field)
+    assert.truthy(err.message:find("changed while in use", 1, true), err.message)
+    assert.is_true(#err.jobs >= 1) -- the stops the cloud accepted are not lost
+    -- Changed while waiting, after every call went out: noticed when the result is made.
+    fc:reset()
+    ids = env.ids("ecs", 1, 3000)
+    local changed = false
+    ok, err = pcall(client.stop_ecs, client, { ids = ids, poll_interval = 0.02, force = true,
+      on_progress = function(e)
+        if e.phase == "wait" and not changed then changed, ids[7] = true, "someone-else" end
+      end })
+    assert.is_true(changed)
+    assert.is_false(ok, "returned a result")
+    assert.are.equal("ids", err.field)
+    assert.truthy(tostring(err):find("ids[7] is not the id it was", 1, true), tostring(err))
+    assert.are.equal(3, #err.jobs)
+  end)
+
   it("raises on argument mistakes before sending anything", function()
     local function raises(fn, text)
       local ok, err = pcall(fn)

@@ -33,7 +33,33 @@ local ENDPOINT_NAMES = { ecs = true, bms = true, iam = true, metadata = true }
 -- 169.254.169.254, for tests and unusual networks.
 local METADATA_ENV = "CLOUD_METADATA_ENDPOINT"
 local IAM_ENV = "HUAWEICLOUD_SDK_IAM_ENDPOINT"
+-- The longest timeout taken (about 31 years: far inside curl's milliseconds in a long),
+-- and the largest answer size taken (1 TiB), both written out whole in an error.
+local MAX_SECONDS = 1000000000
+local MAX_BYTES = 1099511627776
 M.OPTIONS = KNOWN
+
+-- What is wrong with an endpoint's host[:port], or nil. The host is a DNS name (letters,
+-- digits, '-', '_' and dots), an IPv4 address or a bracketed IPv6 address; the port, when
+-- given, 1 to 65535. Anything else (a space, CR or LF, a second ':', user@) would reach
+-- curl or the signer's Host header as it is.
+local function authority_problem(hostport)
+  local host, port = hostport:match("^(%[[%x:.]+%])(.*)$")
+  local ipv6 = host ~= nil
+  if not ipv6 then host, port = hostport:match("^([^:]*)(.*)$") end
+  if host == "" then return "has no host" end
+  if not ipv6 then
+    if not host:match("^[%w%-_.]+$") then return "has characters a host name cannot have" end
+    if host:find("..", 1, true) or host:sub(1, 1) == "." then return "has an empty label in its host name" end
+    if #host > 253 then return "has a host name longer than 253 characters" end
+  end
+  if port ~= "" then
+    local digits = port:match("^:(%d+)$")
+    if not digits then return "has a malformed port (give host:port, port 1 to 65535)" end
+    local n = tonumber(digits)
+    if #digits > 5 or n < 1 or n > 65535 then return "has port " .. digits .. ", not one of 1 to 65535" end
+  end
+end
 
 --- Splits an endpoint URL into what the signer and the wire need; nil, problem when it
 -- is not one.
@@ -41,6 +67,9 @@ local function parse_endpoint(url)
   if type(url) ~= "string" then return nil, "must be a URL string" end
   local scheme, hostport, path = url:match("^(https?)://([^/?#]+)(/?[^?#]*)$")
   if not scheme or hostport:find("@", 1, true) then return nil, "must look like https://host[:port][/path]" end
+  local problem = authority_problem(hostport)
+  if problem then return nil, problem .. " (" .. hostport:gsub("%c", "?") .. ")" end
+  if path:find("[%c ]") then return nil, "has a space or control character in its path" end
   path = path:gsub("/+$", "")
   return { origin = scheme .. "://" .. hostport, host = hostport, path = path, url = url }
 end
@@ -117,10 +146,11 @@ local function build(opts, account)
   local c = setmetatable({}, Client)
   local http = defaults.http
   c._concurrency = check.integer(WHERE, opts, "concurrency", http.concurrency, 1, 1024)
-  c._timeout = check.number(WHERE, opts, "timeout", http.timeout, 0.001)
-  c._connect_timeout = check.number(WHERE, opts, "connect_timeout", http.connect_timeout, 0.001)
+  -- Bounded here, naming the option, so that no number reaches C that C must refuse.
+  c._timeout = check.number(WHERE, opts, "timeout", http.timeout, 0.001, MAX_SECONDS)
+  c._connect_timeout = check.number(WHERE, opts, "connect_timeout", http.connect_timeout, 0.001, MAX_SECONDS)
   c._verify_tls = check.boolean(WHERE, opts, "verify_tls", http.verify_tls)
-  c._max_response = check.integer(WHERE, opts, "max_response", http.max_response, 1024)
+  c._max_response = check.integer(WHERE, opts, "max_response", http.max_response, 1024, MAX_BYTES)
   local retry = check_retry(opts.retry)
   c._logger = opts.logger
   c._on_request = opts.on_request
@@ -271,7 +301,8 @@ end
 
 --- A scheduler for one operation: the client hands it its engine, its signer, its
 -- policy, its clock and its logger, and the scheduler sees nothing else of it.
-function Client:_scheduler()
+-- `deadline`: the core.now() time the operation must end by (its wait_timeout), or nil.
+function Client:_scheduler(deadline)
   return scheduler.new{
     transport = self._transport,
     sign = function(call) return self:_signed(call) end,
@@ -280,6 +311,7 @@ function Client:_scheduler()
     log = function(line) self:_log(line) end,
     on_request = self._on_request,
     renew = function(call) return self:_renew_keys(call) end,
+    deadline = deadline,
   }
 end
 

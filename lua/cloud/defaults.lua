@@ -16,6 +16,9 @@ return {
   retry = { attempts = 6, base = 1, cap = 60 },
   -- Servers tagged <protect_tag>=true are never stopped without `force`.
   protect_tag = "stop-protect",
+  -- Listing: a list answer claiming more servers than this is a bad answer, not a fleet
+  -- (the count decides how many pages are asked for).
+  list = { max_count = 1000000 },
   -- client:stop_ecs / stop_bms.
   stop = { poll_interval = 5, wait_timeout = 600, retry_failed = 1 },
 }

@@ -71,17 +71,27 @@ function M.status(...)
   return function(s) return type(s.status) == "string" and set[s.status:upper()] == true end
 end
 
---- Name matches a Lua pattern (not the cloud's fuzzy match).
+--- Name matches a Lua pattern (not the cloud's fuzzy match). The pattern must be cheap
+-- to match (cloud.pattern.affordable): one whose backtracking could take seconds a name
+-- is refused. A name longer than the pattern can be matched against within that budget
+-- (cloud.pattern.max_name; past 128 bytes, longer than ECS allows) does not match.
 -- @tparam string p a Lua pattern, checked whole now (string.find would only notice a
 --   malformed one when a name reached the bad part)
 -- @treturn function `function(server) -> boolean`
--- @raise an `Error` of kind `argument` when `p` is not a string or not a valid pattern
+-- @raise an `Error` of kind `argument` when `p` is not a string, not a valid pattern, or
+--   too costly to match
 function M.name(p)
   if type(p) ~= "string" then errors.argument("cloud.filter.name", nil, "pattern must be a string") end
   -- Checked whole now: string.find only notices a malformed pattern when matching gets there.
   local ok, err = pattern.check(p)
   if not ok then errors.argument("cloud.filter.name", nil, "bad Lua pattern: " .. tostring(err)) end
-  return function(s) return type(s.name) == "string" and s.name:find(p) ~= nil end
+  ok, err = pattern.affordable(p)
+  if not ok then errors.argument("cloud.filter.name", nil, "pattern " .. err) end
+  local longest = pattern.max_name(p)
+  return function(s)
+    local name = s.name
+    return type(name) == "string" and #name <= longest and name:find(p) ~= nil
+  end
 end
 
 --- Has tag key=value: `tag("env", "prod")` or `tag("env=prod")`; `tag("env")` for any value.

@@ -90,15 +90,16 @@ function Lane:pending()
   return self.n, 0
 end
 
---- Drops this lane's calls the engine has not started; the other lanes' stay.
+--- Drops this lane's calls the engine has not started; the other lanes' stay. Returns
+-- how many, and their ids (as an engine's drop_queued does).
 function Lane:drop_queued()
-  local dropped = self.loop.engine:drop_queued(self.mine)
+  local n, dropped = self.loop.engine:drop_queued(self.mine)
   for _, id in ipairs(dropped) do
     self.loop.owner[id] = nil
     self.mine[id] = nil
     self.n = self.n - 1
   end
-  return #dropped
+  return n, dropped
 end
 
 --- The engine is the loop's: a client closing its lane leaves it open; the lane drops

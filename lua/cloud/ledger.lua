@@ -33,11 +33,36 @@ end
 
 --- A ledger of a caller's ids, checked in one pass in C (a million in milliseconds): non-
 -- empty strings without control characters, in an array without holes. Returns the
--- ledger, or nil, the field ("ids" or "ids[3]") and what is wrong with it.
-function M.checked(ids)
+-- ledger, or nil, the field ("ids" or "ids[3]") and what is wrong with it. `where` names
+-- the call they were given to ("client:stop_ecs"), for the error should the caller change
+-- them meanwhile.
+function M.checked(ids, where)
   local set, _, field, problem = core.idset(ids, true)
   if not set then return nil, field, problem end
-  return wrap(set)
+  local l = wrap(set)
+  l.where = where
+  return l
+end
+
+-- The set reads the ids where the caller keeps them; C noticed they were changed (`why`).
+-- That is the caller's mistake, and no result could be true: raised, with the jobs the
+-- cloud accepted so far (their ids are the ledger's own copies), and the set closed.
+local function changed(self, why)
+  local jobs = self.jobs
+  self:close()
+  local ok, err = pcall(errors.argument, self.where or "cloud.ledger", "ids", why
+    .. "; leave the array unchanged until the call returns. Stops the cloud accepted so far may still"
+    .. " complete: this error's jobs list them")
+  assert(not ok)
+  err.jobs = jobs
+  error(err, 0)
+end
+
+-- set:list(outcome), or raised as changed.
+local function list(self, outcome)
+  local ids, why = self.set:list(outcome)
+  if not ids then changed(self, why) end
+  return ids
 end
 
 --- Sends every batch and outcome from now on to `recorder` (a cloud.record recorder).
@@ -91,7 +116,9 @@ end
 
 --- The batch of the ids at positions i..j of :ids() (a first submission).
 function Ledger:batch(i, j)
-  return batch(self, self.set:batch(i, j))
+  local ids, number = self.set:batch(i, j)
+  if not ids then changed(self, number) end
+  return batch(self, ids, number)
 end
 
 --- The batch of `ids`, an array of this ledger's ids (a resend).
@@ -119,6 +146,11 @@ end
 
 function Ledger:pending(id)
   return self.set:state(id) == "open"
+end
+
+--- The ids with no outcome yet, in order.
+function Ledger:open()
+  return list(self, "open")
 end
 
 --- Records `id` as done, as a lookup showed it.
@@ -200,15 +232,15 @@ end
 -- e.g. "started"). The ledger is closed afterwards.
 function Ledger:finish(extra, done)
   local set = self.set
-  local open = set:list("open")
+  local open = list(self, "open")
   if #open > 0 then
     local err = errors.new("cloud.unconfirmed", "no outcome was confirmed for this server")
     for _, id in ipairs(open) do self:failed(id, err) end
   end
-  local failed = set:list("failed")
+  local stopped, failed = list(self, "stopped"), list(self, "failed")
   for i, id in ipairs(failed) do failed[i] = self.failure[id] end
-  local res = { ok = #failed == 0, requested = set:size(), [done or "stopped"] = set:list("stopped"),
-                failed = failed, jobs = self.jobs }
+  local res = { ok = #failed == 0, requested = set:size(), [done or "stopped"] = stopped, failed = failed,
+                jobs = self.jobs }
   for k, v in pairs(extra or {}) do res[k] = v end
   self:close()
   return res

@@ -115,14 +115,17 @@ function Engine:pending()
 end
 
 --- Drops the caller's calls not yet started, which will then never be sent; returns
--- how many.
+-- how many, and their ids.
 function Engine:drop_queued()
   local o = self.owners[coroutine.running()]
-  if not o then return 0 end
-  local n = o.qtail - o.qhead + 1
-  for i = o.qhead, o.qtail do o.queue[i] = nil end
+  if not o then return 0, {} end
+  local ids = {}
+  for i = o.qhead, o.qtail do
+    ids[#ids + 1] = o.queue[i].id
+    o.queue[i] = nil
+  end
   o.qhead, o.qtail = 1, 0
-  return n
+  return #ids, ids
 end
 
 --- Stops taking calls. Calls in flight finish on their own (their threads belong to

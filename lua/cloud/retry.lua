@@ -46,11 +46,16 @@ function M.backoff(n, base, cap)
   return math.min(cap, base * 2 ^ (n - 1))
 end
 
---- Full-jitter exponential backoff for the n-th retry (1-based), never below Retry-After.
+--- Full-jitter exponential backoff for the n-th retry (1-based), never below Retry-After
+-- up to `policy.cap`: the server's value is honoured but cannot put the caller to sleep
+-- for longer than the library's own longest backoff (a Retry-After of 99999999 would).
 function M.delay(policy, n, retry_after, random)
   random = random or math.random
   local d = random() * M.backoff(n, policy.base, policy.cap)
-  if retry_after and retry_after > d then d = retry_after end
+  if retry_after then
+    local wanted = math.min(retry_after, policy.cap)
+    if wanted > d then d = wanted end
+  end
   return d
 end
 

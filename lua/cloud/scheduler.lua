@@ -1,9 +1,17 @@
 --- One event loop per operation: signs each request when it goes out, keeps at most
 -- `concurrency` in flight, retries what is worth retrying after a backoff, and runs
 -- timers (job polling) between answers. Nothing here blocks but transport:run.
+--
+-- An operation may have a deadline. Every wait (a timer, a backoff, a Retry-After) ends
+-- by it. At the deadline, what waits to be sent is finished unsent; then comes a last
+-- round: the timers due then run, the operation's deadline hook (`at_deadline`) runs, and
+-- of the calls they make, as many go out as the engine starts at once. After that nothing
+-- is sent: the calls in flight end within their timeout, every other call is finished
+-- unsent, and the loop returns at most one request timeout after the deadline.
 -- @module cloud.scheduler
 local core = require "cloud.core"
 local answer = require "cloud.answer"
+local errors = require "cloud.errors"
 local retry = require "cloud.retry"
 
 local M = {}
@@ -38,6 +46,7 @@ end
 --   401 (true when there are new ones to sign it with again, once);
 --   on_request: function(info), or nil: called once per HTTP attempt with its answer (see
 --   Scheduler:_observe); what it raises is logged and ignored.
+--   deadline: the core.now() time after which nothing is sent, or nil for none.
 function M.new(c)
   local policy = c.policy
   return setmetatable({
@@ -48,6 +57,9 @@ function M.new(c)
     log = c.log or ignore,
     on_request = c.on_request,
     renew = c.renew,
+    deadline = c.deadline,
+    closed = false, -- past the deadline: nothing more is sent ...
+    last_round = false, -- ... but for the deadline's last round
     concurrency = policy.concurrency,
     -- As many calls again wait signed in the transport, which starts one the moment
     -- another ends, not after Lua has read that answer and made the next body.
@@ -65,7 +77,8 @@ end
 -- decode=, raw_body=}` (`decode(body)` reads a 2xx answer; with `raw_body` it may get a
 -- cloud.core.body instead of a string)
 -- (`body_fn()` makes the body when the call is first sent).
--- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=}`.
+-- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=}`
+-- (`unsent = true`, and an `err` with `unsent = true`: the deadline came before it was sent).
 function Scheduler:request(call, on_done)
   call.tries = { attempts = 0, resigned = false } -- the call's whole retry state
   call.on_done = on_done
@@ -79,9 +92,23 @@ function Scheduler:_enqueue(call)
   self.waiting[self.wtail] = call
 end
 
---- Runs fn after `delay` seconds of the loop's time.
+--- False once the deadline's last round is over: a call queued from then on is finished
+-- unsent.
+function Scheduler:can_send()
+  return not self.closed or self.last_round
+end
+
+--- Sets `fn` to run in the deadline's last round (after the timers due then), should the
+-- operation still be running at its deadline.
+function Scheduler:at_deadline(fn)
+  self.on_deadline = fn
+end
+
+--- Runs fn after `delay` seconds of the loop's time, or at the deadline if that comes first.
 function Scheduler:after(delay, fn)
-  local t = { at = core.now() + delay, fn = fn }
+  local at = core.now() + delay
+  if self.deadline and at > self.deadline then at = self.deadline end
+  local t = { at = at, fn = fn }
   local timers = self.timers
   local i = #timers
   while i > 0 and timers[i].at > t.at do
@@ -93,7 +120,9 @@ end
 
 -- Hands waiting calls to the transport, up to `limit` (default: in flight and ahead).
 function Scheduler:_pump(limit)
-  limit = limit or self.concurrency + self.ahead
+  if self.closed and not self.last_round then return end
+  -- The last round sends what the engine starts at once, nothing signed ahead.
+  limit = self.last_round and self.concurrency or limit or self.concurrency + self.ahead
   while self.ninflight < limit and self.whead <= self.wtail do
     local call = self.waiting[self.whead]
     self.waiting[self.whead] = nil
@@ -159,7 +188,8 @@ local function interpret(call, resp)
 end
 
 -- The log line for a call's next step, or nil: every line the scheduler writes is made here.
-local function step_line(policy, step, call, r, value)
+-- `retry_after`: the server's Retry-After header as it came, shown whatever was made of it.
+local function step_line(policy, step, call, r, value, retry_after)
   local what = call.label or call.path
   if step == "resign" then
     return ("clock: the cloud's clock is %+d s from ours; signing again with its time (%s)")
@@ -167,8 +197,9 @@ local function step_line(policy, step, call, r, value)
   elseif step == "rekey" then
     return ("keys: signing again with fresh temporary keys (%s)"):format(what)
   elseif step == "retry" then
-    return ("retry %d/%d in %.2fs: %s %s: %s"):format(call.tries.attempts, policy.attempts - 1,
-      value, call.method, what, tostring(r.err))
+    local asked = retry_after and (" (the cloud's Retry-After: %s)"):format(tostring(retry_after):sub(1, 64)) or ""
+    return ("retry %d/%d in %.2fs%s: %s %s: %s"):format(call.tries.attempts, policy.attempts - 1,
+      value, asked, call.method, what, tostring(r.err))
   elseif not r.ok then
     return ("failed after %d attempt(s): %s %s: %s"):format(call.tries.attempts, call.method, what, tostring(r.err))
   end
@@ -186,6 +217,14 @@ function Scheduler:_observe(call, r)
   if not ok then self.log("on_request raised: " .. tostring(e)) end
 end
 
+-- Hands a finished call its result: the body in C memory (core.stop_body) is freed now,
+-- not at the next GC.
+local function complete(call, r)
+  r.ok = r.ok or false
+  if type(call.body) == "userdata" then call.body:close() end
+  call.on_done(r)
+end
+
 function Scheduler:_finish(resp)
   local call = self.inflight[resp.id]
   if not call then return end
@@ -196,14 +235,23 @@ function Scheduler:_finish(resp)
   r.retry_after = retry.parse_retry_after(resp.retry_after, self.clock:now())
   local skew = r.status == 401 and self.clock:skew(resp.date) or nil
   local step, delay = retry.next_step(self.policy, call.tries, r, skew)
+  if step ~= "done" and self.closed then step = "done" end -- nothing more is sent
+  if step == "retry" and self.deadline then
+    delay = math.max(0, math.min(delay, self.deadline - core.now()))
+  end
   -- Temporary keys that expired on the way: signed again, once, with fresh ones (renew
   -- says whether there are any; fixed keys have none).
-  if step == "done" and r.status == 401 and not call.tries.rekeyed and self.renew and self.renew(call) then
+  if step == "done" and not self.closed and r.status == 401 and not call.tries.rekeyed and self.renew
+    and self.renew(call) then
     step = "rekey"
   end
 
-  local line = step_line(self.policy, step, call, r, step == "resign" and skew or delay)
+  local line = step_line(self.policy, step, call, r, step == "resign" and skew or delay, resp.retry_after)
   if line then self.log(line) end
+  if step ~= "done" then
+    r.ok = false
+    call.last = r -- its result, should the deadline come before it is sent again
+  end
   if step == "resign" then
     call.tries.resigned = true
     self.clock:adjust(skew)
@@ -217,24 +265,66 @@ function Scheduler:_finish(resp)
       self:_pump()
     end)
   else
-    r.ok = r.ok or false
-    -- Done with: a body in C memory (core.stop_body) is freed now, not at the next GC.
-    if type(call.body) == "userdata" then call.body:close() end
-    call.on_done(r)
+    complete(call, r)
   end
   self:_pump()
+end
+
+-- The answer of a call the deadline kept from being sent (again).
+local function unsent(call)
+  if call.last then return call.last end
+  local err = errors.new("cloud.wait_timeout", "not sent: the operation's wait_timeout ended first")
+  err.unsent = true
+  return { ok = false, attempts = call.tries.attempts, unsent = true, err = err }
+end
+
+-- At the deadline: the calls queued in the transport come back, and every call not sent
+-- is finished unsent; their callbacks may queue calls for the last round.
+function Scheduler:_close()
+  self.closed, self.last_round = true, true
+  local _, dropped = self.transport:drop_queued()
+  for _, id in ipairs(dropped or {}) do
+    local call = self.inflight[id]
+    if call then
+      self.inflight[id] = nil
+      self.ninflight = self.ninflight - 1
+      call.tries.attempts = call.tries.attempts - 1 -- signed, never sent
+      self:_enqueue(call)
+    end
+  end
+  self:_expire(self.wtail)
+end
+
+-- Finishes the calls not sent, up to queue position `last` (default: all, and those
+-- their callbacks queue meanwhile).
+function Scheduler:_expire(last)
+  while self.whead <= (last or self.wtail) do
+    local call = self.waiting[self.whead]
+    self.waiting[self.whead] = nil
+    self.whead = self.whead + 1
+    -- A call's on_done may count on what its body_fn sets up (stop_op makes its batch there).
+    if call.body_fn then call.body, call.body_fn = call.body_fn(), nil end
+    complete(call, unsent(call))
+  end
+  if self.whead > self.wtail then self.waiting, self.whead, self.wtail = {}, 1, 0 end
 end
 
 local function loop(self)
   while true do
     local now = core.now()
+    local closing = not self.closed and self.deadline ~= nil and now >= self.deadline
+    if closing then self:_close() end
     while self.timers[1] and self.timers[1].at <= now do
       table.remove(self.timers, 1).fn()
     end
+    if closing and self.on_deadline then self.on_deadline() end
     self:_pump(self.concurrency)
-    if self.ninflight == 0 and not self.timers[1] then break end
+    self.last_round = false
+    if self.closed then self:_expire() end
+    if self.ninflight == 0 and not self.timers[1] and self.whead > self.wtail then break end
     local wait = 1
     if self.timers[1] then wait = math.min(wait, math.max(0, self.timers[1].at - core.now())) end
+    if self.deadline and not self.closed then wait = math.min(wait, math.max(0, self.deadline - core.now())) end
     -- Calls to sign ahead: the transport starts those it can first, so a burst's first
     -- calls leave before the rest are made.
     if self.whead <= self.wtail and self.ninflight < self.concurrency + self.ahead then wait = 0 end

@@ -4,6 +4,7 @@
 local actions = require "cloud.actions"
 local F = require "cloud.filter"
 local errors = require "cloud.errors"
+local pattern = require "cloud.pattern"
 local servers = require "cloud.servers"
 
 local unpack = table.unpack or unpack
@@ -51,9 +52,11 @@ function M.compile(where, filter)
   end
   if filter.name ~= nil then
     if type(filter.name) ~= "string" then fail(where, "name", "must be a Lua pattern string") end
-    local ok, e = pcall(F.name, filter.name)
-    if not ok then fail(where, "name", "is not a valid Lua pattern (" .. tostring(e) .. ")") end
-    preds[#preds + 1] = e
+    local ok, why = pattern.check(filter.name)
+    if not ok then fail(where, "name", "is not a valid Lua pattern (" .. tostring(why) .. ")") end
+    ok, why = pattern.affordable(filter.name)
+    if not ok then fail(where, "name", why) end
+    preds[#preds + 1] = F.name(filter.name)
   end
   if filter.tags ~= nil then
     if type(filter.tags) ~= "table" then fail(where, "tags", "must be a table") end
@@ -133,7 +136,7 @@ end
 --- What a stop will touch. Returns a plan `{ ids, selected, skipped, requested }`, or
 -- `nil, err` when the servers could not be listed. `o` holds the checked options.
 function M.plan(client, service, o)
-  local sched = client:_scheduler()
+  local sched = client:_scheduler(o.deadline)
   if o.filter then
     local list, err
     servers.fetch(sched, client.project_id, service, o.filter.query, function(l, e) list, err = l, e end,

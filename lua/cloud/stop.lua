@@ -23,7 +23,7 @@ local Client = client_mod.Client
 local OPTIONS = {
   ids = true, filter = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
-  exclude = true, confirm = true, record = true, record_source = true,
+  exclude = true, confirm = true, record = true, record_source = true, resend_grace = true,
 }
 local TYPED_OPTIONS = { type = true }
 for k in pairs(OPTIONS) do TYPED_OPTIONS[k] = true end
@@ -46,7 +46,7 @@ end
 local function check_ids(where, ids)
   if type(ids) ~= "table" then errors.argument(where, "ids", "must be an array of server ids") end
   if next(ids) == nil then return nil end
-  local l, field, problem = ledger.checked(ids)
+  local l, field, problem = ledger.checked(ids, where)
   if not l then errors.argument(where, field, problem) end
   return l
 end
@@ -90,6 +90,7 @@ local function check_stop(service, opts, action)
     poll_interval = check.number(where, opts, "poll_interval", defaults.poll_interval, 0),
     wait_timeout = check.number(where, opts, "wait_timeout", defaults.wait_timeout, 0),
     retry_failed = check.integer(where, opts, "retry_failed", defaults.retry_failed, 0, 10),
+    resend_grace = check.number(where, opts, "resend_grace", nil, 0),
     on_progress = check.func(where, opts, "on_progress"),
     confirm = check.func(where, opts, "confirm"),
     exclude = check_exclude(where, opts.exclude),
@@ -125,6 +126,7 @@ local function take_excluded(o)
 end
 
 -- The caller's confirm(plan) decides between choosing and sending; false sends nothing.
+-- The time a person takes to answer is not the cloud's: the deadline moves by it.
 local function confirmed(o, plan)
   if not o.confirm or o.dry_run or #plan.ids == 0 then return true end
   local selected = plan.selected
@@ -132,14 +134,17 @@ local function confirmed(o, plan)
     selected = {}
     for i, id in ipairs(plan.ids) do selected[i] = { id = id } end
   end
-  return o.confirm({ selected = selected, skipped = plan.skipped, requested = plan.requested }) and true or false
+  local asked = core.now()
+  local yes = o.confirm({ selected = selected, skipped = plan.skipped, requested = plan.requested })
+  o.deadline = o.deadline + (core.now() - asked)
+  return yes and true or false
 end
 
 -- Runs the operation; Ctrl-C (the interpreter raises "interrupted!" from a hook) leaves
 -- servers stopped or on their way, so what is known goes with the error: the job ids of
 -- stops already accepted are not lost.
 local function run_op(client, service, o, l, extra)
-  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(), ledger = l, project_id = client.project_id,
+  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(o.deadline), ledger = l, project_id = client.project_id,
     service = service, policy = client._policy, log = function(line) client:_log(line) end, options = o,
     action = o.action })
   if ok then return end
@@ -159,6 +164,8 @@ end
 local function act_checked(client, service, o, rec)
   local action = o.action
   local where = "client:" .. action.name .. "_" .. service
+  -- wait_timeout bounds the whole call from here: listing, acting and waiting.
+  o.deadline = core.now() + o.wait_timeout
   local excluded = o.ids and o.exclude and take_excluded(o) or {}
   -- A restore's servers of the record it will not start, each with why (cloud.restore).
   for _, s in ipairs(o.skipped_before or {}) do excluded[#excluded + 1] = s end

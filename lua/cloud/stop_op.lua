@@ -30,6 +30,13 @@ local function str(v)
   if type(v) == "string" and v ~= "" then return v end
 end
 
+--- True when a job id from the cloud is a plain token that can go into a URL path as it
+-- is: letters, digits, '-', '_' and inner dots, up to 128 bytes. Never a dot segment
+-- ("." or ".."; curl would resolve it into another path, signed), a '/' or a '%'.
+function M.plain_job_id(id)
+  return #id <= 128 and id:match("^[%w%-_][%w%-_.]*$") ~= nil and not id:find("..", 1, true)
+end
+
 local Op = {}
 Op.__index = Op
 
@@ -71,7 +78,7 @@ end
 
 function Op:submitted(batch, r)
   local job_id = r.ok and str(r.data.job_id)
-  if job_id and job_id:match("^[%w%-_.]+$") then
+  if job_id and M.plain_job_id(job_id) then
     local job = self.ledger:job(batch, job_id, r.request_id)
     self.accepted = self.accepted + #batch.ids
     progress(self, "submit")
@@ -84,8 +91,7 @@ function Op:submitted(batch, r)
     -- The stop may have been accepted even though we cannot tell: look before resending.
     -- After a timeout the cloud may still be working on it, so give it as long again.
     local err = r.err or errors.new("cloud.bad_response", "the answer has no valid job_id", r.status, r.request_id)
-    local grace = err.code == "cloud.timeout" and self.timeout or 0
-    self.sched:after(grace, function() self:resolve(batch.ids, err, true) end)
+    self:doubt(batch.ids, err)
   else
     self.ledger:fail(batch.ids, r.err)
     progress(self, "submit")
@@ -177,59 +183,197 @@ local function unconfirmed(err, lookup_err, maybe, name)
     :format(what, tostring(err), tostring(lookup_err)), err and err.status, err and err.request_id)
 end
 
---- Settles ids whose fate is unknown by looking the servers up: the action's wanted
--- state (SHUTOFF for a stop) is done; an action under way is looked at again; otherwise
--- it is sent again when `resendable` (it was never confirmed accepted) and attempts
--- remain, else `err` stands.
-function Op:resolve(ids, err, resendable)
-  if #ids == 0 then return end
-  servers.lookup(self.sched, self.project_id, self.service, ids, function(found, lookup_err)
-    local recheck, resend = {}, {}
-    local action = self.action
-    local unknown = not found and unconfirmed(err, lookup_err, resendable, action.name)
+-- A call whose answer was lost, for a server still untouched when wait_timeout ended,
+-- before the cloud was given its time to show the action (resend_grace): it may yet happen.
+local function untouched_at_deadline(err, grace, name)
+  return errors.new("cloud.unconfirmed", ("the %s may have been accepted but its outcome is unknown (%s);"
+    .. " the server was still untouched when wait_timeout ended, before the %gs the cloud is given to"
+    .. " show a %s it took"):format(name, tostring(err), grace, name), err and err.status, err and err.request_id)
+end
+
+-- A server seen with the action under way (task_state powering-off for a stop) when
+-- wait_timeout ended.
+local function still_under_way(wait_timeout, action)
+  return errors.new("cloud.wait_timeout", ("the server's %s was still under way (%s) after %gs;"
+    .. " it may yet complete"):format(action.name, action.under_way, wait_timeout))
+end
+
+-- What a looked-up server says about the action: "done" (in the wanted state, SHUTOFF for
+-- a stop), "under_way" (its task state: touched, never to be sent again), or nil (untouched).
+local function state_of(s, action)
+  if s.status == action.wanted then return "done" end
+  if s["OS-EXT-STS:task_state"] == action.under_way then return "under_way" end
+end
+
+--- A stop call whose answer was lost (a timeout, a dropped connection, an unreadable
+-- answer) may have been accepted. Its servers are looked up (after a timeout, the cloud
+-- may still be taking the call: after as long again), and a server still untouched is
+-- sent again only once `resend_grace` has passed, the time the cloud is given to show a
+-- stop it took (its documented processing time; by default max(2 x timeout, 60 s)).
+function Op:doubt(ids, err)
+  local resend_at = core.now() + self.resend_grace
+  local first_look = err.code == "cloud.timeout" and math.min(self.timeout, self.resend_grace) or 0
+  self.sched:after(first_look, function() self:resolve(ids, err, resend_at) end)
+end
+
+-- An accepted call with no outcome when wait_timeout ended.
+local function no_outcome(wait_timeout, name)
+  return errors.new("cloud.wait_timeout", ("no outcome was confirmed within wait_timeout (%gs);"
+    .. " the %s was accepted and may yet happen"):format(wait_timeout, name))
+end
+
+--- The deadline's last look: every server still without an outcome is looked up, at the
+-- deadline, with whatever else is due then (scheduler: the last round). A stop it shows
+-- done is recorded; the rest of what it saw settles the ids given up on afterwards,
+-- when nothing more can be sent (Op:give_up).
+function Op:last_look()
+  local ids = self.ledger:open()
+  self.last = false -- under way
+  local function saw(found, lookup_err, missed)
+    local seen = { found = found, looked = {}, err = lookup_err }
+    for _, id in ipairs(ids) do seen.looked[id] = true end
+    for _, id in ipairs(missed or {}) do seen.looked[id] = false end
     for _, id in ipairs(ids) do
-      local s = found and found[id]
-      local stopping = s and s["OS-EXT-STS:task_state"] == action.under_way
-      if not found then
-        self.ledger:failed(id, unknown)
-      elseif s and s.status == action.wanted then
+      local s = seen.looked[id] and found[id]
+      local state = s and state_of(s, self.action)
+      if state == "done" or (state == "under_way" and not self.wait) then self.ledger:stopped(id) end
+    end
+    self.last = seen
+    local deferred = self.deferred
+    self.deferred = {}
+    for _, d in ipairs(deferred) do self:give_up(d[1], d[2], d[3]) end
+    progress(self, "wait")
+  end
+  if #ids == 0 then return saw({}) end
+  servers.lookup(self.sched, self.project_id, self.service, ids, saw)
+end
+
+--- Past the deadline nothing more is sent, not even a lookup: each id gets what the
+-- deadline's last look saw of it (waiting for that look's answer when it is under way).
+-- `err` and `resend_at` as for Op:resolve.
+function Op:give_up(ids, err, resend_at)
+  if not self.last then -- the last look is yet to come, or under way
+    self.deferred[#self.deferred + 1] = { ids, err, resend_at }
+    return
+  end
+  local seen = self.last
+  local l = self.ledger
+  for _, id in ipairs(ids) do
+    local s = seen.found[id]
+    local state = s and state_of(s, self.action)
+    if l:pending(id) then -- else settled meanwhile: the first outcome stands
+      if not seen.looked[id] then
+        local why = seen.err or errors.new("cloud.wait_timeout", "wait_timeout ended before it could be looked up")
+        l:failed(id, unconfirmed(err, why, resend_at and true, self.action.name))
+      elseif state == "done" or (state == "under_way" and not self.wait) then
+        l:stopped(id)
+      elseif state == "under_way" then
+        local timed_out = err.code == "cloud.wait_timeout" and not err.unsent
+        l:failed(id, timed_out and err or still_under_way(self.wait_timeout, self.action))
+      elseif not s then
+        l:failed(id, errors.new("Ecs.0114", "the server was not found"))
+      elseif resend_at then
+        l:failed(id, untouched_at_deadline(err, self.resend_grace, self.action.name))
+      else
+        l:failed(id, err.unsent and no_outcome(self.wait_timeout, self.action.name) or err)
+      end
+    end
+  end
+  progress(self, "wait")
+end
+
+--- Settles ids whose fate is unknown by looking the servers up: SHUTOFF is stopped; a
+-- stop under way is looked at again; a server still untouched is sent again when
+-- `resend_at` (the stop was never confirmed accepted: the time from which it may be sent
+-- again) has come and attempts remain, looked at again then when it has not; otherwise
+-- `err` stands. A lookup that fails is tried again, backing off, until the deadline
+-- (`failures`: how many times in a row it failed).
+function Op:resolve(ids, err, resend_at, failures)
+  if #ids == 0 then return end
+  -- A lookup due at the deadline still goes out; after it, none can.
+  if not self.sched:can_send() then return self:give_up(ids, err, resend_at) end
+  servers.lookup(self.sched, self.project_id, self.service, ids, function(found, lookup_err, missed)
+    local recheck, resend, later, again = {}, {}, {}, {}
+    local unseen = {}
+    for _, id in ipairs(missed or {}) do unseen[id] = true end
+    local expired = self:expired()
+    for _, id in ipairs(ids) do
+      local s = found[id]
+      local state = s and state_of(s, self.action)
+      if unseen[id] then
+        again[#again + 1] = id
+      elseif state == "done" then
         self.ledger:stopped(id)
-      elseif stopping and not self.wait then
+      elseif state == "under_way" and not self.wait then
         self.ledger:stopped(id) -- accepted by a job we did not see
-      elseif stopping and not self:expired() then
-        recheck[#recheck + 1] = id
-      elseif s and resendable and (self.sends[id] or 1) < self.attempts and not self:expired() then
-        resend[#resend + 1] = id
-        self.doubted[id] = true
+      elseif state == "under_way" then
+        if expired then self.ledger:failed(id, still_under_way(self.wait_timeout, self.action))
+        else recheck[#recheck + 1] = id end
       elseif not s then
         self.ledger:failed(id, errors.new("Ecs.0114", "the server was not found"))
+      elseif resend_at and (self.sends[id] or 1) < self.attempts then
+        if core.now() >= resend_at and not expired then
+          resend[#resend + 1] = id
+          self.doubted[id] = true
+        elseif not expired then
+          later[#later + 1] = id
+        else
+          self.ledger:failed(id, untouched_at_deadline(err, self.resend_grace, self.action.name))
+        end
       else
         self.ledger:failed(id, err)
       end
     end
+    if #again > 0 then
+      if expired then
+        local unknown = unconfirmed(err, lookup_err, resend_at and true, self.action.name)
+        for _, id in ipairs(again) do self.ledger:failed(id, unknown) end
+      else
+        local n = (failures or 0) + 1
+        self.sched:after(retry.backoff(n, math.max(self.backoff_base, 0.05), math.max(self.backoff_cap, 0.05)),
+          function() self:resolve(again, err, resend_at, n) end)
+      end
+    end
     if #recheck > 0 then
-      self.sched:after(math.max(self.poll_interval, 0.05), function() self:resolve(recheck, err, resendable) end)
+      -- A stop under way was accepted: never sent again, only watched until it ends.
+      self.sched:after(math.max(self.poll_interval, 0.05), function() self:resolve(recheck, err, nil) end)
+    end
+    if #later > 0 then
+      self.sched:after(resend_at - core.now(), function() self:resolve(later, err, resend_at) end)
     end
     if #resend > 0 then self:submit(resend, true) end
     progress(self, "wait")
   end)
 end
 
+--- The time a stop whose answer was lost is given to show before it is sent again, when
+-- the caller sets none: at least twice the request timeout and a minute (the cloud takes
+-- tens of seconds to act on a stop; ECS-BMS.md).
+function M.resend_grace(policy)
+  return math.max(2 * policy.timeout, 60)
+end
+
 --- Runs the action on every id of ledger `l` and records each outcome in it.
--- @tparam table c sched (a scheduler), ledger, project_id, service ("ecs" or "bms"),
---   policy (the client's: attempts, timeout), log (function(line)), action (a table of
---   cloud.actions; stop when nil), and `o`, the checked options (type, wait,
---   poll_interval, wait_timeout, retry_failed, on_progress)
+-- @tparam table c sched (a scheduler, whose deadline is the operation's), ledger,
+--   project_id, service ("ecs" or "bms"), policy (the client's: attempts, timeout, base,
+--   cap), log (function(line)), action (a table of cloud.actions; stop when nil), and `o`,
+--   the checked options (type, wait,
+--   poll_interval, wait_timeout, deadline (core.now() time; default: wait_timeout from
+--   now), retry_failed, resend_grace, on_progress)
 function M.run(c)
   local o = c.options
   local op = setmetatable({
     action = c.action or actions.stop,
     sched = c.sched, ledger = c.ledger, project_id = c.project_id, service = c.service, log = c.log,
     attempts = c.policy.attempts, timeout = c.policy.timeout,
+    backoff_base = c.policy.base, backoff_cap = c.policy.cap,
+    resend_grace = o.resend_grace or M.resend_grace(c.policy),
     kind = o.type, wait = o.wait, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
-    deadline = core.now() + o.wait_timeout, retry_failed = o.retry_failed, on_progress = o.on_progress,
+    deadline = o.deadline or core.now() + o.wait_timeout, retry_failed = o.retry_failed, on_progress = o.on_progress,
     accepted = 0, sends = {}, resent = {}, doubted = {},
+    last = nil, deferred = {}, -- the deadline's last look: nil before it, false under way, then what it saw
   }, Op)
+  op.sched:at_deadline(function() op:last_look() end)
   op:submit(op.ledger:ids())
   op.sched:run()
 end

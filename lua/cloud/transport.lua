@@ -2,7 +2,8 @@
 -- the cosocket one, since a blocking libcurl call would freeze every request of the
 -- worker. Both have :add(id, method, url, headers, body, fresh, raw), :run(timeout)
 -- (the finished responses: an array, or nil or an empty array when none), :pending(),
--- :drop_queued() (calls not yet started are never sent) and :close().
+-- :drop_queued() (calls not yet started are never sent; returns how many and their ids)
+-- and :close().
 -- @module cloud.transport
 local defaults = require "cloud.defaults"
 local errors = require "cloud.errors"

@@ -53,7 +53,7 @@ end
 
 --- Runs cloud-stop; returns { code =, stdout =, stderr = }. opts.stdin: text fed on stdin
 -- (default: /dev/null, so stdin is never a terminal); opts.interpreter, opts.script: as for
--- M.command.
+-- M.command; opts.timeout: seconds after which it is killed (a hang then fails with 137).
 function M.run(argv, env, opts)
   opts = opts or {}
   local base = os.tmpname()
@@ -62,7 +62,8 @@ function M.run(argv, env, opts)
     input = base .. ".in"
     write(input, opts.stdin)
   end
-  local cmd = ("cd %s && %s <%s >%s 2>%s; echo $? >%s"):format(quote(M.root), M.command(argv, env, opts),
+  local limit = opts.timeout and ("timeout -s KILL %d "):format(math.ceil(opts.timeout)) or ""
+  local cmd = ("cd %s && %s%s <%s >%s 2>%s; echo $? >%s"):format(quote(M.root), limit, M.command(argv, env, opts),
     quote(input), quote(base .. ".out"), quote(base .. ".err"), quote(base .. ".rc"))
   os.execute(cmd)
   local r = { code = tonumber(slurp(base .. ".rc"):match("%d+")), stdout = slurp(base .. ".out"),

@@ -1,12 +1,14 @@
 -- Runs a Lua snippet in a fresh interpreter (the one running the specs) with exactly the
 -- environment given, plus the paths to this tree's modules. Returns stdout, exit status.
+-- With `limit` (seconds) the snippet runs under a hard timeout: killed when it runs longer,
+-- so a hang fails the spec instead of stopping the suite (exit status 137).
 local M = {}
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 M.interpreter = (jit and "luajit") or "lua5.4"
 
-local function command(code, env)
+local function command(code, env, limit)
   local parts = { "env", "-i", "PATH=" .. quote(os.getenv("PATH") or "/usr/bin:/bin"),
     "LUA_PATH=" .. quote("lua/?.lua;lua/?/init.lua;tools/?.lua;spec/?.lua;;"),
     "LUA_CPATH=" .. quote(os.getenv("LUA_CPATH") or ";;") }
@@ -19,13 +21,16 @@ local function command(code, env)
   local f = assert(io.open(script, "w"))
   f:write(code)
   f:close()
+  if limit then
+    parts[#parts + 1] = "timeout -s KILL " .. tostring(limit)
+  end
   parts[#parts + 1] = M.interpreter
   parts[#parts + 1] = script
   return table.concat(parts, " "), script
 end
 
-function M.run(code, env)
-  local cmd, script = command(code, env)
+function M.run(code, env, limit)
+  local cmd, script = command(code, env, limit)
   local p = assert(io.popen(cmd .. " 2>&1"))
   local out = p:read("*a")
   local _, _, status = p:close()

@@ -1,9 +1,15 @@
 -- Hostile or broken answers (config key `hostile`), given after the signature check:
 --   hostile = { mode = "oversize" | "endless" | "invalid_json" | "wrong_shape" |
---               "bad_content_length" | "reset_mid_body" | "slowloris",
---               shape = "job_without_entities" | "sub_job_without_server_id" | "numbers_for_strings",
+--               "bad_content_length" | "reset_mid_body" | "slowloris" | "count" | "control_bytes",
+--               shape = "job_without_entities" | "sub_job_without_server_id" | "numbers_for_strings"
+--                       | "dot_job_id",
 --               apply_to = { action = true, job = true, list = true }, rate = 1, limit = nil,
---               perform = true, bytes = 2 MiB, interval = 0.2, max_seconds = 30 }
+--               perform = true, bytes = 2 MiB, interval = 0.2, max_seconds = 30, count = "1e9" }
+-- count: a list answer whose count is the JSON number text `count` (its servers honest).
+-- control_bytes: terminal control bytes (ESC, CR, BEL, NUL) in what the cloud says: listed
+-- servers' names and statuses; with perform = false (and on a stop), a call refused with
+-- them in the code, message and request id.
+-- wrong_shape/dot_job_id: a stop answered with the job id "..".
 -- rate is deterministic: of the n eligible calls, exactly ceil(n * rate) are hostile,
 -- the first one included. perform = true runs the real handler first (the stop happens,
 -- only its answer is broken); false answers without touching any state.
@@ -15,8 +21,13 @@ local M = {}
 M.__index = M
 
 local MODES = { oversize = true, endless = true, invalid_json = true, wrong_shape = true,
-                bad_content_length = true, reset_mid_body = true, slowloris = true }
-local SHAPES = { job_without_entities = true, sub_job_without_server_id = true, numbers_for_strings = true }
+                bad_content_length = true, reset_mid_body = true, slowloris = true, count = true,
+                control_bytes = true }
+-- The calls each shape bends; elsewhere the answer stays honest.
+local SHAPES = { job_without_entities = { job = true }, sub_job_without_server_id = { job = true },
+                 numbers_for_strings = { action = true, job = true }, dot_job_id = { action = true } }
+-- The calls each mode other than wrong_shape can bend (all when absent).
+local ROUTES = { count = { list = true }, control_bytes = { action = true, list = true } }
 
 -- Streams still being written; module level so a reset cannot make it negative.
 M.active = 0
@@ -44,6 +55,8 @@ function M.new(h)
   self.bytes = math.floor(tonumber(v(h.bytes)) or 2 * 1024 * 1024)
   self.interval = tonumber(v(h.interval)) or 0.2
   self.max_seconds = tonumber(v(h.max_seconds)) or 30
+  self.count = tostring(v(h.count) or "1e9")
+  if not self.count:match("^%-?[%d.eE+%-]+$") then error("hostile.count: not a JSON number: " .. self.count) end
   return self
 end
 
@@ -53,11 +66,9 @@ function M:plan(r)
   if self.limit and self.given >= self.limit then return false end
   self.seen = self.seen + 1
   if math.ceil(self.seen * self.rate) <= math.ceil((self.seen - 1) * self.rate) then return false end
-  -- wrong_shape only bends answers it has a shape for; elsewhere the answer stays honest.
-  if self.mode == "wrong_shape" then
-    if self.shape ~= "numbers_for_strings" and r ~= "job" then return false end
-    if self.shape == "numbers_for_strings" and r == "list" then return false end
-  end
+  -- A mode or shape only bends answers it has a way to bend; elsewhere the answer stays honest.
+  if self.mode == "wrong_shape" and not SHAPES[self.shape][r] then return false end
+  if ROUTES[self.mode] and not ROUTES[self.mode][r] then return false end
   self.given = self.given + 1
   return true
 end
@@ -126,6 +137,7 @@ end
 local function bend(shape, r, answer)
   if r == "action" then
     if shape == "numbers_for_strings" and answer.job_id then answer.job_id = 4242 end
+    if shape == "dot_job_id" and answer.job_id then answer.job_id = ".." end
     return answer
   end
   if shape == "job_without_entities" then
@@ -165,6 +177,26 @@ function M:answer(S, r, status, answer)
   end
   if mode == "invalid_json" then
     return send(200, "<html>\1\2\255 not json {{{ ")
+  end
+  if mode == "count" then
+    -- The honest answer with its count replaced by any JSON number text (1e400 included).
+    local mark = 987654321
+    answer.count = mark
+    return send(status, (json.encode(answer):gsub(tostring(mark), self.count, 1)))
+  end
+  if mode == "control_bytes" then
+    local dirt = "\27[31m\r\7\0\27]0;pwned\7"
+    if r == "list" and self.perform then
+      for _, sv in ipairs(answer.servers or {}) do
+        sv.name, sv.status = tostring(sv.name) .. dirt, tostring(sv.status) .. dirt
+      end
+      return send(status, answer)
+    end
+    -- A refusal (400: not retried) in the service's error shape, bytes and all.
+    local body = json.encode({ error = { code = "Ecs.0005" .. dirt, message = "refused" .. dirt .. "\n!" } })
+    local head = table.concat({ "HTTP/1.1 400 Bad Request", "Content-Type: application/json",
+      "X-Request-Id: req\27[2J\7id", "Content-Length: " .. #body, "Connection: close" }, "\r\n")
+    return raw(head .. "\r\n\r\n", body)
   end
 
   local body = type(answer) == "string" and answer or json.encode(answer)

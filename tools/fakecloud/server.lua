@@ -87,6 +87,7 @@ function M.handle()
   local raw_path, raw_query = ngx.var.request_uri:match("^([^?]*)%??(.*)$")
   local r, kind, project, arg = route(method, ngx.var.uri)
   if not r then
+    S.stats.unrouted = S.stats.unrouted + 1 -- a request for no API at all (a path a client made up)
     return gateway_error(404, "APIGW.0101", "The API does not exist or has not been published in the environment")
   end
 

@@ -17,7 +17,7 @@ local function fresh_counters()
   S.in_flight = S.in_flight or 0 -- a live count: the calls under way outlive a reset
   S.meta_tokens = {}     -- metadata session token -> expiry (metadata.lua)
   S.stats = { calls = { action = 0, job = 0, list = 0, iam = 0, projects = 0, total = 0 }, statuses = {},
-              faults = {}, signature_failures = 0, sub_jobs = {}, hostile = {},
+              faults = {}, signature_failures = 0, sub_jobs = {}, hostile = {}, unrouted = 0,
               expired_keys = 0, -- signed calls refused because their temporary keys had expired
               metadata = { token_calls = 0, key_calls = 0, issued = 0 },
               stop_types = {}, -- os-stop type ("SOFT", "HARD", or "absent") -> accepted calls

@@ -56,6 +56,8 @@ local function store(o, flag, key, v)
   elseif key == "name" then
     local ok, err = pattern.check(v)
     if not ok then return nil, "--name wants a Lua pattern: " .. err end
+    ok, err = pattern.affordable(v)
+    if not ok then return nil, "--name " .. err end
     o.name = v
   elseif key == "type" then
     o.type = v:upper()

@@ -53,7 +53,7 @@ How to {verb}:
                           {P} ecs --tag env=staging --no-wait --yes
   --poll-interval SEC   seconds between job status polls while waiting (default 5)
                           {P} ecs --ids-file ids.txt --poll-interval 2
-  --wait-timeout SEC    give up waiting for jobs after SEC seconds (default 600)
+  --wait-timeout SEC    the whole run ends within SEC seconds and one request timeout (default 600)
                           {P} ecs --ids-file ids.txt --wait-timeout 1200
   --yes, -y             do not ask before {doing} more than 5 servers chosen by filter or
                         record (without a terminal, {P} refuses unless --yes is given)

@@ -2,6 +2,7 @@
 -- phase the first time it is seen, so a log file gets a handful of lines, not a flood.
 -- Fed by the library's on_progress events and its logger lines.
 -- @module cloud.cli.progress
+local safe = require "cloud.cli.safe"
 local words = require "cloud.cli.words"
 
 local M = {}
@@ -125,7 +126,7 @@ function Progress:log(text, level)
   if text:match("^retry ") then self.retries = self.retries + 1 end
   if self.verbose or level == "warning" then
     if self.tty and self.shown then self.out:write("\r\27[K") end
-    self.out:write(self.words.program, ": ", text, "\n")
+    self.out:write(self.words.program, ": ", safe.text(text), "\n") -- lines quote the cloud's errors
     if self.tty and self.shown then self.out:write(self:line()) end
     self.out:flush()
   else

@@ -3,6 +3,7 @@
 -- takes the command's words (cloud.cli.words), cloud-stop's when nil.
 -- @module cloud.cli.summary
 local errors = require "cloud.errors"
+local safe = require "cloud.cli.safe"
 local words = require "cloud.cli.words"
 
 local M = {}
@@ -15,9 +16,9 @@ local function pad(s, n)
   return s .. (" "):rep(n - #s)
 end
 
-local function one_line(s)
-  return (tostring(s or "-"):gsub("[%c]+", " "))
-end
+-- Anything the cloud sent, as text safe to print (cloud.cli.safe): one line, its control
+-- bytes written out.
+local one_line = safe.text
 
 -- "100 protected, 300 already SHUTOFF" in first-seen order.
 local function reasons(skipped)
@@ -28,7 +29,7 @@ local function reasons(skipped)
     count[r] = count[r] + 1
   end
   local parts = {}
-  for _, r in ipairs(order) do parts[#parts + 1] = count[r] .. " " .. r end
+  for _, r in ipairs(order) do parts[#parts + 1] = count[r] .. " " .. one_line(r) end
   return table.concat(parts, ", ")
 end
 
@@ -36,7 +37,7 @@ local function server_rows(w, list, limit, with_reason)
   local n = math.min(#list, limit or #list)
   for i = 1, n do
     local s = list[i]
-    w(("  %s  %s  %s%s\n"):format(pad(s.id, 36), pad(one_line(s.name), 20), pad(s.status, 8),
+    w(("  %s  %s  %s%s\n"):format(pad(one_line(s.id), 36), pad(one_line(s.name), 20), pad(one_line(s.status), 8),
       with_reason and ("  " .. one_line(s.reason)) or ""))
   end
   if #list > n then w(("  ... and %d more (--json lists them all)\n"):format(#list - n)) end
@@ -65,7 +66,7 @@ function M.result(out, res, service, elapsed, no_wait, wd)
     w(("Failed %d:\n"):format(#res.failed))
     w(("  %s  %s  %s  %s\n"):format(pad("ID", 36), pad("CODE", 16), pad("REQUEST ID", 36), "MESSAGE"))
     for _, f in ipairs(res.failed) do
-      w(("  %s  %s  %s  %s\n"):format(pad(f.id, 36), pad(one_line(f.code), 16),
+      w(("  %s  %s  %s  %s\n"):format(pad(one_line(f.id), 36), pad(one_line(f.code), 16),
         pad(one_line(f.request_id), 36), one_line(f.message)))
     end
   end
@@ -146,7 +147,7 @@ function M.sample(out, selected, skipped, service, n, wd)
   out:write(":\n")
   for i = 1, math.min(n, #selected) do
     local s = selected[i]
-    out:write(("  %s  %s  %s\n"):format(pad(s.id, 36), pad(one_line(s.name), 20), s.status or "-"))
+    out:write(("  %s  %s  %s\n"):format(pad(one_line(s.id), 36), pad(one_line(s.name), 20), one_line(s.status)))
   end
   if #selected > n then out:write(("  ... and %d more\n"):format(#selected - n)) end
 end
