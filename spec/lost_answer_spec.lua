@@ -97,6 +97,25 @@ describe("a lost stop answer", function()
     assert.is_true(took >= 1, ("resent after %.2fs, before the grace"):format(took))
   end)
 
+  it("a lookup refused for good (a 400) is not tried again: unconfirmed at once", function()
+    -- Each stop is done and its connection dropped before the answer; the lookups are
+    -- refused with a 400, which another try would not change.
+    assert(fc:configure{ faults = { seed = 1, drop_after = 1, apply_to = ACTION },
+      hostile = { mode = "control_bytes", perform = false, apply_to = { action = false, job = false, list = true } } })
+    local ids = env.ids("ecs", 1, 5)
+    local client = env.client(fc)
+    local res = client:stop_ecs{ ids = ids, force = true, poll_interval = 0.05, wait_timeout = 20, resend_grace = 0 }
+    client:close()
+    env.assert_ledger(res, ids)
+    for _, f in ipairs(res.failed) do
+      assert.are.equal("cloud.unconfirmed", f.code)
+      assert.truthy(f.message:find("Ecs.0005", 1, true), f.message)
+    end
+    assert.are.equal(5, #res.failed)
+    assert.are.equal(1, fc:stats().calls.list)
+    assert_once_each(5)
+  end)
+
   it("under 50% list faults, fewer than 1% of servers end cloud.unconfirmed", function()
     -- Every stop answer is cut after the stop was taken, so every server is looked up;
     -- half the list calls fail (500), each retried twice at most (a third failing too:

@@ -205,6 +205,16 @@ local function state_of(s, action)
   if s["OS-EXT-STS:task_state"] == action.under_way then return "under_way" end
 end
 
+-- A lookup that failed is tried again (until the deadline) when another try may tell:
+-- the network or the cloud's load, not a refusal that will stand (403, 401, TLS, DNS).
+local LASTING = { ["cloud.dns"] = true, ["cloud.tls"] = true, ["cloud.response_too_large"] = true }
+local function worth_looking_again(err)
+  if not err then return true end
+  if LASTING[err.code] then return false end
+  if err.kind == "transport" or err.code == "cloud.bad_response" then return true end
+  return retry.retryable_answer(err.status, err.code) and true or false
+end
+
 --- A stop call whose answer was lost (a timeout, a dropped connection, an unreadable
 -- answer) may have been accepted. Its servers are looked up (after a timeout, the cloud
 -- may still be taking the call: after as long again), and a server still untouched is
@@ -325,7 +335,7 @@ function Op:resolve(ids, err, resend_at, failures)
       end
     end
     if #again > 0 then
-      if expired then
+      if expired or not worth_looking_again(lookup_err) then
         local unknown = unconfirmed(err, lookup_err, resend_at and true, self.action.name)
         for _, id in ipairs(again) do self.ledger:failed(id, unknown) end
       else
