@@ -120,7 +120,7 @@ describe("restore", function()
     for _, s in ipairs(res.skipped) do by[s.id] = s.reason end
     assert.are.equal("started since the stop", by[ids[2]])
     assert.are.equal("deleted since the stop", by[ids[3]])
-    assert.are.equal("already SHUTOFF before the stop (Ecs.0100)", by[ids[4]])
+    assert.are.equal("already SHUTOFF before the stop", by[ids[4]])
   end)
 
   it("after a stop not waited for, asks the jobs which servers it stopped", function()

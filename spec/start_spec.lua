@@ -64,8 +64,26 @@ describe("starting servers", function()
     assert.are.equal(0, fc:stats().calls.action)
   end)
 
-  pending("of servers already ACTIVE, by id, ends ok (the Ecs.0100 confirmed by a lookup is issue 15's, "
-    .. "wired into stop_op for every action from the action's wanted state)")
+  it("of servers already ACTIVE, by id, ends ok: each refused with Ecs.0100, looked up, skipped as already", function()
+    local on = env.ids("ecs", 21, 23)
+    local off = env.id("ecs", 1)
+    local ids = { on[1], on[2], on[3], off }
+    local res, err = client:start_ecs{ ids = ids, poll_interval = 0.02 }
+    assert.is_table(res, tostring(err))
+    env.assert_ledger(res, ids)
+    assert.is_true(res.ok)
+    assert.are.same({ off }, res.started)
+    assert.are.same({}, res.failed)
+    local already = {}
+    for _, sk in ipairs(res.skipped) do
+      if sk.reason == "already ACTIVE" then already[#already + 1] = sk.id end
+    end
+    table.sort(already)
+    table.sort(on)
+    assert.are.same(on, already)
+    -- Started by this call: the one that was SHUTOFF; each id was sent once.
+    assert.are.equal(0, fc:stats().start_requests.sent_more_than_once)
+  end)
 
   it("starts bare-metal servers, and cloud.start_ecs / start_bms build their own client", function()
     local b = env.ids("bms", 1, 2)

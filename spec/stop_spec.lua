@@ -174,17 +174,34 @@ describe("stopping servers", function()
     assert.are.equal(2, fc:stats().stop_requests.total)
   end)
 
-  it("reports a server already SHUTOFF as failed, with the cloud's code", function()
+  it("reports a server already SHUTOFF as skipped ('already SHUTOFF'), not failed: the stop is idempotent", function()
     local off = env.id("ecs", 6501) -- the first of the SHUTOFF group
     local on = env.id("ecs", 1)
     local res = client:stop_ecs{ ids = { on, off }, poll_interval = 0.02 }
     env.assert_ledger(res, { on, off })
-    assert.is_false(res.ok)
+    assert.is_true(res.ok)
     assert.are.same({ on }, res.stopped)
-    assert.are.equal(off, res.failed[1].id)
-    assert.are.equal("Ecs.0100", res.failed[1].code)
-    assert.matches("^%x+$", res.failed[1].request_id) -- of the job answer that told us
-    assert.are.equal("FAIL", res.jobs[1].status)
+    assert.are.same({ { id = off, status = "SHUTOFF", reason = "already SHUTOFF" } }, res.skipped)
+    assert.are.equal("FAIL", res.jobs[1].status) -- the cloud refused that server's sub-job (Ecs.0100)
+    -- The same stop again: everything is off, nothing fails.
+    res = client:stop_ecs{ ids = { on, off }, poll_interval = 0.02 }
+    env.assert_ledger(res, { on, off })
+    assert.is_true(res.ok)
+    assert.are.same({}, res.failed)
+    assert.are.equal(2, #res.skipped)
+  end)
+
+  it("keeps the cloud's refusal when a server refused with Ecs.0100 is not in the wanted state", function()
+    -- A server already being stopped is refused (Ecs.0100) but is not SHUTOFF yet: looked at
+    -- again until its task ends, then SHUTOFF: already.
+    local id = env.id("ecs", 2)
+    assert(fc:configure{ job_duration = 0.5 })
+    require("fakecloud.client").for_emulator(fc):stop("ecs", { id })
+    local res = client:stop_ecs{ ids = { id }, poll_interval = 0.02 }
+    assert(fc:configure{ job_duration = 0.02 })
+    env.assert_ledger(res, { id })
+    assert.is_true(res.ok, res.failed[1] and res.failed[1].code)
+    assert.are.equal("already SHUTOFF", res.skipped[1].reason)
   end)
 
   it("keeps the good servers of a FAIL job and fails the unknown one", function()

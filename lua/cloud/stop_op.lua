@@ -4,6 +4,7 @@
 -- given, which alone records outcomes; the operation holds no set and no batch number.
 -- @module cloud.stop_op
 local actions = require "cloud.actions"
+local classify = require "cloud.classify"
 local core = require "cloud.core"
 local errors = require "cloud.errors"
 local retry = require "cloud.retry"
@@ -152,19 +153,26 @@ end
 -- recorded; `v.failed` failed, `v.unknown` have no outcome in it. request_id: of that
 -- answer, for support.
 function Op:settle(job, v, request_id)
-  local again, missing = {}, v.unknown
+  local again, missing, wanted = {}, v.unknown, {}
   for _, f in ipairs(v.failed) do
     local id = f.id
+    local err = errors.new(f.code, f.message, nil, request_id)
+    err.errorcode_message = f.errorcode_message
     if self.doubted[id] then
       -- Sent again after a lost answer: the first send may be what stopped it. Look it up.
       missing[#missing + 1] = id
+    elseif classify.sub_job(f.code, self.action.name, f.errorcode_message).class == "done" then
+      -- Refused because of the server's state (Ecs.0100): the wanted one is no failure,
+      -- once a lookup shows it there.
+      wanted[#wanted + 1] = { id = id, err = err }
     elseif TRANSIENT[f.code] and (self.resent[id] or 0) < self.retry_failed then
       self.resent[id] = (self.resent[id] or 0) + 1
       again[#again + 1] = id
     else
-      self.ledger:failed(id, errors.new(f.code, f.message, nil, request_id))
+      self.ledger:failed(id, err)
     end
   end
+  if #wanted > 0 then self:confirm_wanted(wanted) end
   if #missing > 0 then
     local err = errors.new(v.error_code or "cloud.no_sub_job",
       v.fail_reason or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status),
@@ -173,6 +181,36 @@ function Op:settle(job, v, request_id)
   end
   if #again > 0 then self:submit(again, true) end
   progress(self, "wait")
+end
+
+--- Servers whose sub-job was refused because of their state (Ecs.0100, `{id, err}` each):
+-- looked up, one found in the state the action wants with no task on it ends "already"
+-- (the result's skipped: "already SHUTOFF"), one with a task still on it is looked at
+-- again, and any other keeps the cloud's refusal, code and message.
+function Op:confirm_wanted(list)
+  local l, action = self.ledger, self.action
+  local verdict = { class = "done", confirm = action.wanted }
+  local function refuse(items)
+    for _, w in ipairs(items) do l:failed(w.id, w.err) end
+  end
+  if not self.sched:can_send() then return refuse(list) end
+  local ids = {}
+  for i, w in ipairs(list) do ids[i] = w.id end
+  servers.lookup(self.sched, self.project_id, self.service, ids, function(found, _, missed)
+    local unseen, again = {}, {}
+    for _, id in ipairs(missed or {}) do unseen[id] = true end
+    for _, w in ipairs(list) do
+      local s = found and not unseen[w.id] and found[w.id] or nil
+      local seen = s and classify.confirm(verdict, s) or "permanent"
+      if seen == "done" then l:already(w.id, action.wanted)
+      elseif seen == "wait" and not self:expired() then again[#again + 1] = w
+      else l:failed(w.id, w.err) end
+    end
+    if #again > 0 then
+      self.sched:after(math.max(self.poll_interval, 0.05), function() self:confirm_wanted(again) end)
+    end
+    progress(self, "wait")
+  end)
 end
 
 -- When neither the answer nor a lookup can tell: say so, rather than report the

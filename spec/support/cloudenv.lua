@@ -37,7 +37,7 @@ function M.assert_ledger(res, requested)
   local n = 0
   for _ in pairs(distinct) do n = n + 1 end
   assert(res.requested == n, ("requested %d, expected %d"):format(res.requested, n))
-  for _, id in ipairs(res.stopped) do
+  for _, id in ipairs(res.stopped or res.started) do
     assert(distinct[id], "stopped an id not asked for: " .. id)
     assert(not seen[id], "id twice in the result: " .. id)
     seen[id] = true
@@ -47,6 +47,13 @@ function M.assert_ledger(res, requested)
     assert(not seen[f.id], "id twice in the result: " .. f.id)
     assert(type(f.code) == "string" and type(f.message) == "string", "failure without code/message")
     seen[f.id] = true
+  end
+  -- Found already in the wanted state: an outcome too, in skipped.
+  for _, sk in ipairs(res.skipped or {}) do
+    if type(sk.reason) == "string" and sk.reason:find("^already ") and distinct[sk.id] then
+      assert(not seen[sk.id], "id twice in the result: " .. sk.id)
+      seen[sk.id] = true
+    end
   end
   for id in pairs(distinct) do assert(seen[id], "id missing from the result: " .. id) end
   assert(res.ok == (#res.failed == 0))

@@ -19,7 +19,7 @@ usage: {P} ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [-
 
 @stop|Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
 @stop|outcome. Servers tagged stop-protect=true are never stopped. A filter skips servers already
-@stop|SHUTOFF; one named by id is sent the stop anyway, and fails with the cloud's code.
+@stop|SHUTOFF; one named by id is sent the stop anyway, and is skipped once a lookup finds it off.
 @start|Starts Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
 @start|outcome: cloud-stop's twin, with the same flags. Servers tagged stop-protect=true are not
 @start|touched. A filter skips servers already ACTIVE. --from-record starts exactly what a
