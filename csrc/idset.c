@@ -134,7 +134,7 @@ const idset_batch *idset_get_batch(const idset *s, uint32_t b) {
 
 int idset_settle(idset *s, uint32_t index, unsigned outcome) {
   if (index >= s->n || (s->state[index] & IDSET_OUTCOME) != IDSET_OPEN) return 0;
-  if (outcome != IDSET_STOPPED && outcome != IDSET_FAILED) return 0;
+  if (outcome != IDSET_STOPPED && outcome != IDSET_FAILED && outcome != IDSET_ALREADY) return 0;
   s->state[index] = (unsigned char)((s->state[index] & ~IDSET_OUTCOME) | outcome);
   s->count[IDSET_OPEN]--;
   s->count[outcome]++;

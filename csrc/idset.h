@@ -13,8 +13,10 @@
 /* Big enough for any fleet, small enough that slots fit in 32 bits at half load. */
 #define IDSET_MAX ((uint32_t)1 << 30)
 
-/* An id's outcome: open until it is stopped or failed, then never changes again. */
-enum { IDSET_OPEN, IDSET_STOPPED, IDSET_FAILED, IDSET_NSTATES };
+/* An id's outcome: open until it is stopped, failed, or found already in the state the
+ * action wants (a stop of a server that was off: not failed, and not stopped by us), then
+ * never changes again. */
+enum { IDSET_OPEN, IDSET_STOPPED, IDSET_FAILED, IDSET_ALREADY, IDSET_NSTATES };
 #define IDSET_OUTCOME 3u /* the bits of the state byte that hold the outcome */
 /* Scratch marks, set and cleared within one call (see jobscan_lua.c). */
 #define IDSET_SEEN 4u
@@ -64,7 +66,7 @@ uint32_t idset_new_batch(idset *s, uint32_t first, uint32_t last);
 /* The batch numbered b, or NULL. */
 const idset_batch *idset_get_batch(const idset *s, uint32_t b);
 
-/* Moves an open member to STOPPED or FAILED; returns 1 if it was open, else 0. */
+/* Moves an open member to STOPPED, FAILED or ALREADY; returns 1 if it was open, else 0. */
 int idset_settle(idset *s, uint32_t index, unsigned outcome);
 
 #endif

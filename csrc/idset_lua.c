@@ -20,7 +20,7 @@ typedef struct {
   int ids;
 } idset_ud;
 
-static const char *const OUTCOMES[IDSET_NSTATES] = {"open", "stopped", "failed"};
+static const char *const OUTCOMES[IDSET_NSTATES + 1] = {"open", "stopped", "failed", "already", NULL};
 
 static const char *key_at(void *ctx, uint32_t index, size_t *len) {
   idset_ud *u = ctx;
@@ -231,7 +231,7 @@ static int m_size(lua_State *L) {
   return 1;
 }
 
-/* set:state(id) -> "open" | "stopped" | "failed", or nil when id is not in the set */
+/* set:state(id) -> "open" | "stopped" | "failed" | "already", or nil when id is not in the set */
 static int m_state(lua_State *L) {
   idset *s = &check_ud(L)->set;
   uint32_t i = idset_lua_find(L, s, 2);
@@ -240,17 +240,18 @@ static int m_state(lua_State *L) {
   return 1;
 }
 
-/* set:mark(id, "stopped" | "failed") -> true when the id was open (the first outcome stands) */
+/* set:mark(id, "stopped" | "failed" | "already") -> true when the id was open (the first
+ * outcome stands) */
 static int m_mark(lua_State *L) {
   idset *s = &check_ud(L)->set;
   unsigned outcome = check_outcome(L, 3);
-  if (outcome == IDSET_OPEN) return luaL_argerror(L, 3, "an outcome is stopped or failed");
+  if (outcome == IDSET_OPEN) return luaL_argerror(L, 3, "an outcome is stopped, failed or already");
   uint32_t i = idset_lua_find(L, s, 2);
   lua_pushboolean(L, i != IDSET_NONE && idset_settle(s, i, outcome));
   return 1;
 }
 
-/* set:mark_all(ids, "stopped" | "failed" [, batch]) -> how many of the array's ids were
+/* set:mark_all(ids, "stopped" | "failed" | "already" [, batch]) -> how many of the array's ids were
  * open. batch: the number set:batch gave with these very ids; a range of positions is
  * then marked by position, with no lookups. */
 static int m_mark_all(lua_State *L) {
@@ -258,7 +259,7 @@ static int m_mark_all(lua_State *L) {
   idset *s = &check_ud(L)->set;
   luaL_checktype(L, 2, LUA_TTABLE);
   unsigned outcome = check_outcome(L, 3);
-  if (outcome == IDSET_OPEN) return luaL_argerror(L, 3, "an outcome is stopped or failed");
+  if (outcome == IDSET_OPEN) return luaL_argerror(L, 3, "an outcome is stopped, failed or already");
   const idset_batch *b = lua_isnoneornil(L, 4) ? NULL : idset_lua_checkbatch(L, s, 4);
   lua_Integer changed = 0;
   if (b && b->first) {
@@ -303,7 +304,7 @@ static int m_batch(lua_State *L) {
   return 2;
 }
 
-/* set:counts() -> open, stopped, failed */
+/* set:counts() -> open, stopped, failed, already */
 static int m_counts(lua_State *L) {
   idset *s = &check_ud(L)->set;
   for (int k = 0; k < IDSET_NSTATES; k++) lua_pushinteger(L, (lua_Integer)s->count[k]);

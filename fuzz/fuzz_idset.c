@@ -88,12 +88,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(idset_find(&set, buf, n + 1) == naive(&k, ndistinct, buf, n + 1));
   }
 
-  /* Outcomes: every other id stopped, then all failed; the first outcome stands. */
-  for (uint32_t i = 0; i < ndistinct; i += 2) CHECK(idset_settle(&set, i, IDSET_STOPPED) == 1);
-  for (uint32_t i = 0; i < ndistinct; i++) CHECK(idset_settle(&set, i, IDSET_FAILED) == (i % 2 == 1));
+  /* Outcomes: every third id already in the wanted state, every other of the rest stopped,
+   * then all failed; the first outcome stands. */
+  uint32_t already = 0, stopped = 0;
+  for (uint32_t i = 0; i < ndistinct; i += 3) already += (uint32_t)idset_settle(&set, i, IDSET_ALREADY);
+  for (uint32_t i = 0; i < ndistinct; i += 2) stopped += (uint32_t)idset_settle(&set, i, IDSET_STOPPED);
+  for (uint32_t i = 0; i < ndistinct; i++) CHECK(idset_settle(&set, i, IDSET_FAILED) == (i % 3 != 0 && i % 2 == 1));
   CHECK(idset_settle(&set, ndistinct, IDSET_FAILED) == 0);
-  CHECK(set.count[IDSET_STOPPED] == (ndistinct + 1) / 2);
-  CHECK(set.count[IDSET_FAILED] == ndistinct / 2);
+  CHECK(idset_settle(&set, 0, IDSET_OPEN) == 0);
+  CHECK(already == (ndistinct + 2) / 3);
+  CHECK(set.count[IDSET_ALREADY] == already && set.count[IDSET_STOPPED] == stopped);
+  CHECK(set.count[IDSET_STOPPED] + set.count[IDSET_FAILED] + set.count[IDSET_ALREADY] == ndistinct);
   CHECK(set.count[IDSET_OPEN] == 0);
 
   uint32_t b = idset_new_batch(&set, 1, ndistinct);
@@ -103,7 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* Cleared, the set is empty, and filled again it gives every id the same index. */
   idset_clear(&set);
   CHECK(set.n == 0 && set.nbatches == 0 && idset_get_batch(&set, 1) == NULL);
-  CHECK(set.count[IDSET_OPEN] == 0 && set.count[IDSET_STOPPED] == 0 && set.count[IDSET_FAILED] == 0);
+  CHECK(set.count[IDSET_OPEN] == 0 && set.count[IDSET_STOPPED] == 0 && set.count[IDSET_FAILED] == 0 &&
+        set.count[IDSET_ALREADY] == 0);
   for (size_t i = 0; i < m; i++) CHECK(idset_find(&set, lines[i].p, lines[i].n) == IDSET_NONE);
   for (size_t i = 0; i < m; i++) {
     uint32_t again = idset_add(&set, lines[i].p, lines[i].n, &added);

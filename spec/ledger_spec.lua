@@ -74,6 +74,43 @@ describe("the ledger", function()
     assert.are.same({ "a" }, { res.failed[1].id })
   end)
 
+  it("keeps a sub-job's errorcode_message beside its code and message", function()
+    local l = ledger.new({ "a", "b" })
+    local b = l:batch(1, 2)
+    local body = '{"status":"FAIL","entities":{"sub_jobs":['
+      .. '{"status":"FAIL","error_code":"Ecs.0114","fail_reason":"server a does not exist",'
+      .. '"entities":{"server_id":"a","errorcode_message":"Ecs.0114: server a does not exist"}},'
+      .. '{"status":"FAIL","error_code":"Ecs.0605","fail_reason":"locked","entities":{"server_id":"b"}}]}}'
+    local v = l:apply_job(body, b)
+    assert.are.same({ id = "a", code = "Ecs.0114", message = "server a does not exist",
+                      errorcode_message = "Ecs.0114: server a does not exist" }, v.failed[1])
+    assert.is_nil(v.failed[2].errorcode_message)
+    l:failed("a", v.failed[1])
+    l:failed("b", v.failed[2])
+    local res = l:finish()
+    assert.are.equal("Ecs.0114: server a does not exist", res.failed[1].errorcode_message)
+    assert.are.equal("server a does not exist", res.failed[1].message)
+    assert.is_nil(res.failed[2].errorcode_message)
+  end)
+
+  it("reports a server found already in the wanted state as skipped, neither stopped nor failed", function()
+    local l = ledger.new({ "a", "b", "c" })
+    l:stopped("a")
+    l:already("b", "SHUTOFF")
+    l:failed("b", { code = "X", message = "late" }) -- the first outcome stands
+    l:already("c", "SHUTOFF")
+    assert.are.same({ 3, 0 }, { l:settled() })
+    assert.has_error(function() l:already("a", "ACTIVE") end, "cloud.ledger: one operation wants one state, not ACTIVE")
+    local res = l:finish({ skipped = { { id = "p", reason = "protected" } } })
+    assert.is_true(res.ok)
+    assert.are.same({ "a" }, res.stopped)
+    assert.are.same({}, res.failed)
+    assert.are.same({ { id = "p", reason = "protected" },
+                      { id = "b", status = "SHUTOFF", reason = "already SHUTOFF" },
+                      { id = "c", status = "SHUTOFF", reason = "already SHUTOFF" } }, res.skipped)
+    assert.are.equal(3, res.requested)
+  end)
+
   it("is the only one to close its set: on narrowing, and when it finishes", function()
     local ids = { "a", "b", "c" }
     local l = assert(ledger.checked(ids))

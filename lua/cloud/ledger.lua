@@ -2,7 +2,9 @@
 -- the ledger is the only thing that records one. The outcomes live in a C set
 -- (core.idset), not in a Lua table: a million servers then cost a few bytes each beyond
 -- their ids. The ledger creates its set and is the only thing that closes it; nothing
--- else sees it, nor a batch number. Failures keep their details here.
+-- else sees it, nor a batch number. Failures keep their details here. An id ends stopped,
+-- failed, or already (found in the state the action wants, which this operation did not
+-- bring about: reported in the result's `skipped`); all three live in the C set.
 -- @module cloud.ledger
 local core = require "cloud.core"
 local errors = require "cloud.errors"
@@ -98,17 +100,28 @@ function Ledger:stopped(id)
   self.set:mark(id, "stopped")
 end
 
+--- Records that `id` was found already in `state`, the state the action wants (a stop of a
+-- server that was SHUTOFF): no failure, and nothing this operation changed.
+function Ledger:already(id, state)
+  if self.wanted and self.wanted ~= state then
+    error("cloud.ledger: one operation wants one state, not " .. tostring(state), 2)
+  end
+  self.wanted = state
+  self.set:mark(id, "already")
+end
+
 --- Records every id of batch `b` as stopped (by position for a first submission: no lookups).
 function Ledger:stopped_batch(b)
   check_batch(self, b)
   self.set:mark_all(b.ids, "stopped", b.number)
 end
 
---- Records a failure: `err` carries code, message, status, request_id.
+--- Records a failure: `err` carries code, message, status, request_id, and the sub-job's
+-- errorcode_message when the cloud gave one.
 function Ledger:failed(id, err)
   if not self.set:mark(id, "failed") then return end
   self.failure[id] = { id = id, code = err.code, message = err.message, status = err.status,
-                       request_id = err.request_id }
+                       request_id = err.request_id, errorcode_message = err.errorcode_message }
 end
 
 --- Records the same failure for each of `ids`.
@@ -123,8 +136,9 @@ end
 --- Applies a job answer (`body`: a string or a cloud.core.body, read in place) for batch
 -- `b`. The servers its sub-jobs say stopped are recorded (in C); the rest is handed back
 -- for the stop to decide on, as `{ status =, ended =, error_code =, fail_reason =,
--- failed = { {id =, code =, message =} ... }, unknown = { id ... } }`: `failed`, the
--- servers whose sub-job failed (its code and message); `unknown`, the open servers of an
+-- failed = { {id =, code =, message =, errorcode_message =} ... }, unknown = { id ... } }`:
+-- `failed`, the servers whose sub-job failed (its code, its message, and its
+-- entities.errorcode_message when there is one); `unknown`, the open servers of an
 -- ended job with no outcome in it (no sub-job, or one that did not end). Returns nil and
 -- why when the answer is not a job answer.
 function Ledger:apply_job(body, b)
@@ -143,6 +157,7 @@ function Ledger:apply_job(body, b)
         code = str(data.sub_error_code[i]) or v.error_code or "cloud.sub_job_failed",
         message = str(data.sub_fail_reason[i]) or str(data.sub_errorcode_message[i]) or v.fail_reason
           or "the cloud reported this server's stop as failed",
+        errorcode_message = str(data.sub_errorcode_message[i]),
       }
     else
       unknown[#unknown + 1] = server_id[i]
@@ -153,8 +168,8 @@ end
 
 --- How many ids have an outcome, and how many of those failed.
 function Ledger:settled()
-  local _, stopped, failed = self.set:counts()
-  return stopped + failed, failed
+  local _, stopped, failed, already = self.set:counts()
+  return stopped + failed + already, failed
 end
 
 --- Gives the set's C memory back now (the collector does not see it); idempotent.
@@ -163,7 +178,8 @@ function Ledger:close()
 end
 
 --- The public result table. Anything still open is reported as unconfirmed, so no id is lost.
--- The ledger is closed afterwards.
+-- The ids found already in the wanted state join `extra.skipped` (the plan's skips), with
+-- reason "already <state>" as a filter's skip says it. The ledger is closed afterwards.
 function Ledger:finish(extra)
   local set = self.set
   local open = set:list("open")
@@ -176,6 +192,15 @@ function Ledger:finish(extra)
   local res = { ok = #failed == 0, requested = set:size(), stopped = set:list("stopped"), failed = failed,
                 jobs = self.jobs }
   for k, v in pairs(extra or {}) do res[k] = v end
+  local already = set:list("already")
+  if #already > 0 then
+    local skipped, reason = {}, "already " .. self.wanted
+    for i, s in ipairs(res.skipped or {}) do skipped[i] = s end
+    for _, id in ipairs(already) do
+      skipped[#skipped + 1] = { id = id, status = self.wanted, reason = reason }
+    end
+    res.skipped = skipped
+  end
   self:close()
   return res
 end
