@@ -60,11 +60,12 @@ local function check_retry(policy)
   if policy == nil then return d end
   if type(policy) ~= "table" then errors.argument(WHERE, "retry", "must be a table") end
   local where = WHERE .. " retry"
-  check.known(where, policy, { attempts = true, base = true, cap = true })
+  check.known(where, policy, { attempts = true, base = true, cap = true, later = true })
   return {
     attempts = check.integer(where, policy, "attempts", d.attempts, 1, 100),
     base = check.number(where, policy, "base", d.base, 0),
     cap = check.number(where, policy, "cap", d.cap, 0),
+    later = check.number(where, policy, "later", d.later, 0),
   }
 end
 
@@ -152,7 +153,7 @@ function M.new(opts)
   c._busy = setmetatable({}, { __mode = "k" }) -- coroutines inside an operation of this client
   -- What the scheduler of each operation works by: the engine's limits and the retry policy.
   c._policy = { concurrency = c._concurrency, timeout = c._timeout, attempts = retry.attempts,
-                base = retry.base, cap = retry.cap }
+                base = retry.base, cap = retry.cap, later = retry.later }
   c._headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = c.project_id }
   c._transport = transport.new{
     concurrency = c._concurrency, timeout = c._timeout, connect_timeout = c._connect_timeout,
@@ -188,13 +189,15 @@ end
 
 --- A scheduler for one operation: the client hands it its engine, its signer, its
 -- policy, its clock and its logger, and the scheduler sees nothing else of it.
-function Client:_scheduler()
+-- `servers_per_minute`: the pace of its stop calls (nil: learned, cloud.pace).
+function Client:_scheduler(servers_per_minute)
   return scheduler.new{
     transport = self._transport,
     sign = function(call) return self:_signed(call) end,
     policy = self._policy,
     clock = self._clock,
     log = function(line) self:_log(line) end,
+    servers_per_minute = servers_per_minute,
   }
 end
 

@@ -1,9 +1,15 @@
 --- One event loop per operation: signs each request when it goes out, keeps at most
 -- `concurrency` in flight, retries what is worth retrying after a backoff, and runs
--- timers (job polling) between answers. Nothing here blocks but transport:run.
+-- timers (job polling) between answers. What an answer means is cloud.classify's; how
+-- fast calls go is the operation's pace (cloud.pace): calls that name servers (stops)
+-- wait in a queue of their own for it, and flow control sends them again at the pace
+-- it sets, never counted as a failed attempt. Nothing here blocks but transport:run.
 -- @module cloud.scheduler
 local core = require "cloud.core"
 local answer = require "cloud.answer"
+local classify = require "cloud.classify"
+local errors = require "cloud.errors"
+local pace = require "cloud.pace"
 local retry = require "cloud.retry"
 
 local M = {}
@@ -13,6 +19,9 @@ Scheduler.__index = Scheduler
 -- Calls signed ahead wait in the transport for at most one timeout (every call in flight
 -- ends by then); with longer timeouts their date could near the gateway's 15 minutes.
 local AHEAD_MAX_TIMEOUT = 300
+-- A stop call due this close to now goes now: waking the loop for less costs more than it
+-- keeps to the pace.
+local PACE_SLACK = 0.001
 
 -- Request ids are unique over the process, not per loop: answers to an earlier, abandoned
 -- operation on the same engine can then never be taken for this one's.
@@ -27,10 +36,12 @@ local function ignore() end
 --   policy: {concurrency=, timeout=, attempts=, base=, cap=} (the engine's concurrency and
 --   timeout; the retry policy of cloud.retry);
 --   clock: a cloud.clock (the cloud's time, for Retry-After dates and clock skew);
---   log: function(line), or nil.
+--   log: function(line), or nil;
+--   servers_per_minute: the pace of stop calls, or nil to learn it (cloud.pace).
 function M.new(c)
   local policy = c.policy
   return setmetatable({
+    pace = pace.new{ concurrency = policy.concurrency, servers_per_minute = c.servers_per_minute },
     transport = c.transport,
     sign = c.sign,
     policy = policy,
@@ -45,26 +56,50 @@ function M.new(c)
     waiting = {}, -- FIFO of calls not yet sent: waiting[whead .. wtail]
     whead = 1,
     wtail = 0,
+    paced = {}, -- FIFO of calls naming servers, sent as the pace allows: paced[phead .. ptail]
+    phead = 1,
+    ptail = 0,
+    nstops = 0, -- of those, handed to the transport
     timers = {},
   }, Scheduler)
 end
 
 --- Queues a call: `{service=, method=, path=, query=, body= | body_fn=, idempotent=, label=,
--- decode=, raw_body=}` (`decode(body)` reads a 2xx answer; with `raw_body` it may get a
--- cloud.core.body instead of a string)
--- (`body_fn()` makes the body when the call is first sent).
--- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=}`.
+-- decode=, raw_body=, servers=, expects_job=, deadline=}` (`decode(body)` reads a 2xx
+-- answer; with `raw_body` it may get a cloud.core.body instead of a string; `body_fn()`
+-- makes the body when the call is first sent). `servers`: how many servers the call names
+-- (a stop): it goes at the operation's pace, and flow control sends it again, until
+-- `deadline` (core.now() seconds). `expects_job`: a 2xx answer is acceptance only with a
+-- job_id (cloud.classify).
+-- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=,
+-- class=}` (class: cloud.classify's, when the cloud answered).
 function Scheduler:request(call, on_done)
-  call.tries = { attempts = 0, resigned = false } -- the call's whole retry state
+  call.tries = { attempts = 0, resigned = false, throttled = 0 } -- the call's whole retry state
   call.on_done = on_done
   self:_enqueue(call)
-  self:_pump(self.concurrency) -- those ahead are made once these are under way (run)
+  self:_pump(false) -- those ahead are made once these are under way (run)
 end
 
--- The queue keeps explicit ends: after the head is taken, `#` of the table is not reliable.
+-- The queues keep explicit ends: after the head is taken, `#` of a table is not reliable.
 function Scheduler:_enqueue(call)
+  if call.servers then
+    self.ptail = self.ptail + 1
+    self.paced[self.ptail] = call
+    return
+  end
   self.wtail = self.wtail + 1
   self.waiting[self.wtail] = call
+end
+
+-- A stop call flow control turned back goes first again: it was the oldest.
+function Scheduler:_requeue_first(call)
+  if self.phead > 1 then
+    self.phead = self.phead - 1
+    self.paced[self.phead] = call
+  else
+    table.insert(self.paced, 1, call)
+    self.ptail = self.ptail + 1
+  end
 end
 
 --- Runs fn after `delay` seconds of the loop's time.
@@ -79,9 +114,43 @@ function Scheduler:after(delay, fn)
   timers[i + 1] = t
 end
 
--- Hands waiting calls to the transport, up to `limit` (default: in flight and ahead).
-function Scheduler:_pump(limit)
-  limit = limit or self.concurrency + self.ahead
+-- Hands waiting calls to the transport: as many as the pace allows in flight, and with
+-- `ahead` (the default) as many again signed ahead. Stop calls go first, at the pace.
+-- Without `ahead`, self.held says whether calls ahead would have gone.
+function Scheduler:_pump(ahead)
+  local cap = self.pace:limit()
+  local full = cap + (self.ahead > 0 and math.min(cap, self.ahead) or 0)
+  local limit = ahead == false and cap or full
+  local now = core.now()
+  self.paced_at = nil
+  -- Stop calls in the transport: the pace's window; once it is fully open, as many again
+  -- signed ahead as for other calls (the transport starts them as soon as a call ends).
+  local stops = self.pace:stop_window()
+  local stops_full = stops >= self.concurrency and stops + (full - cap) or stops
+  if stops >= self.concurrency then stops = stops + (limit - cap) end
+  while self.ninflight < limit and self.phead <= self.ptail and self.nstops < stops do
+    local call = self.paced[self.phead]
+    local at = self.pace:when(call.servers, now)
+    if call.deadline and at > call.deadline then
+      -- The pace has no room for it before its deadline: it is not sent.
+      self.paced[self.phead] = nil
+      self.phead = self.phead + 1
+      self:_not_sent(call, at)
+    elseif at > now + PACE_SLACK then
+      self.paced_at = at -- the loop wakes then
+      break
+    else
+      self.paced[self.phead] = nil
+      self.phead = self.phead + 1
+      self.nstops = self.nstops + 1
+      self.pace:sent(call.servers, now)
+      call.sent_at = now
+      self:_send(call)
+    end
+  end
+  if self.phead > self.ptail then
+    self.paced, self.phead, self.ptail = {}, 1, 0
+  end
   while self.ninflight < limit and self.whead <= self.wtail do
     local call = self.waiting[self.whead]
     self.waiting[self.whead] = nil
@@ -91,6 +160,8 @@ function Scheduler:_pump(limit)
   if self.whead > self.wtail then
     self.waiting, self.whead, self.wtail = {}, 1, 0
   end
+  self.held = self.ninflight < full and (self.whead <= self.wtail
+    or (self.phead <= self.ptail and not self.paced_at and self.nstops < stops_full))
 end
 
 function Scheduler:_send(call)
@@ -103,13 +174,29 @@ function Scheduler:_send(call)
   local id = last_id
   self.inflight[id] = call
   self.ninflight = self.ninflight + 1
+  call.sent_at = call.sent_at or core.now()
   -- A call that must not run twice gets its own connection (libcurl would silently
   -- re-send it if a reused connection died before the answer).
   -- raw_body: a 2xx answer's body may stay in C memory (core.http), for call.decode only.
   self.transport:add(id, call.method, req.url, req.headers, call.body, not call.idempotent, call.raw_body)
 end
 
-local function interpret(call, resp)
+-- What the cloud's answer means (cloud.classify): r.class, and whether another attempt may
+-- succeed; r.min_delay, the least wait before it that the code asks for (Ecs.0603's
+-- minute, or the policy's `later` in its place).
+local function classified(r, policy, status, code, has_job_id)
+  local v = classify.answer{ status = status, code = code, has_job_id = has_job_id }
+  r.class, r.scope = v.class, v.scope
+  r.retry = retry.again(v)
+  if v.min_delay > 0 then r.min_delay = policy.later or v.min_delay end
+  return v
+end
+
+local function has_job_id(data)
+  return type(data.job_id) == "string" and data.job_id ~= ""
+end
+
+local function interpret(call, resp, policy)
   local r = { status = resp.status ~= 0 and resp.status or nil, request_id = resp.request_id,
               date = resp.date, attempts = call.tries.attempts }
   if resp.error then
@@ -129,24 +216,34 @@ local function interpret(call, resp)
     local body = resp.body
     local data, why = (call.decode or answer.decode)(body)
     if type(body) == "userdata" then body:close() end -- read: free it now, not at the next GC
-    if data then
-      r.ok, r.data = true, data
-    else
+    if not data then
       r.err = answer.error(resp.status, nil, resp.request_id, nil)
       r.err.code, r.err.message = "cloud.bad_response", why or "the answer is not a JSON object"
       r.retry = call.idempotent
       r.ambiguous = not call.idempotent
+      return r
+    end
+    -- A 2xx answer may still be a refusal: flow control is 202 Common.0024 without a job_id.
+    -- (An answer read by the call's own reader is that reader's to judge.)
+    local code = not call.decode and answer.code(data) or nil
+    local v = classified(r, policy, resp.status, code, call.expects_job and has_job_id(data) or nil)
+    if v.class == "ok" or v.class == "ambiguous" then
+      r.ok, r.data, r.retry = true, data, false
+    else
+      r.err = answer.error(resp.status, data, resp.request_id)
+      r.request_id = r.err.request_id
     end
     return r
   end
-  r.err = answer.error(resp.status, answer.decode(resp.body), resp.request_id, resp.body)
+  local data = answer.decode(resp.body)
+  r.err = answer.error(resp.status, data, resp.request_id, resp.body)
   r.request_id = r.err.request_id
-  r.retry = retry.retryable_answer(resp.status, r.err.code)
+  classified(r, policy, resp.status, answer.code(data), nil)
   return r
 end
 
 -- The log line for a call's next step, or nil: every line the scheduler writes is made here.
-local function step_line(policy, step, call, r, value)
+local function step_line(policy, step, call, r, value, wait)
   local what = call.label or call.path
   if step == "resign" then
     return ("clock: the cloud's clock is %+d s from ours; signing again with its time (%s)")
@@ -154,9 +251,41 @@ local function step_line(policy, step, call, r, value)
   elseif step == "retry" then
     return ("retry %d/%d in %.2fs: %s %s: %s"):format(call.tries.attempts, policy.attempts - 1,
       value, call.method, what, tostring(r.err))
+  elseif step == "throttled" then -- value: the pace
+    local spm = value:servers_per_minute()
+    return ("throttled: %s %s: %s; sent again in %.2fs at the earliest, at the pace: %s servers a minute,"
+      .. " %d call(s) in flight"):format(call.method, what, tostring(r.err), wait,
+      spm and ("%.0f"):format(spm) or "unpaced", value:limit())
   elseif not r.ok then
     return ("failed after %d attempt(s): %s %s: %s"):format(call.tries.attempts, call.method, what, tostring(r.err))
   end
+end
+
+-- A stop call the pace has no room for before its deadline ends unsent: refused by flow
+-- control (the last refusal it got, if any), never accepted.
+function Scheduler:_not_sent(call, at)
+  local spm = self.pace:servers_per_minute()
+  local why = ("not sent: at the pace flow control set (%s servers a minute) its turn came after its deadline")
+    :format(spm and ("%.0f"):format(spm) or "?")
+  local err = call.refusal or errors.new("cloud.wait_timeout", why)
+  if call.refusal then err = errors.new(err.code, err.message .. "; " .. why, err.status, err.request_id) end
+  self.log(("%s %s: %s (%.1fs late)"):format(call.method, call.label or call.path, why, at - call.deadline))
+  if type(call.body) == "userdata" then call.body:close() end
+  call.on_done({ ok = false, err = err, class = "throttled", attempts = call.tries.attempts })
+end
+
+-- Flow control on a stop call: the pace is cut, and the call waits its turn again at the
+-- head of its queue, not counted as an attempt. Past its deadline it ends as refused.
+function Scheduler:_throttled(call, r, now)
+  call.tries.throttled = call.tries.throttled + 1
+  call.refusal = r.err
+  if r.retry_after then self.pace:not_before(now + r.retry_after) end
+  local at = self.pace:when(call.servers, now)
+  if call.deadline and at > call.deadline then return false end
+  call.tries.attempts = call.tries.attempts - 1
+  self.log(step_line(self.policy, "throttled", call, r, self.pace, at - now))
+  self:_requeue_first(call)
+  return true
 end
 
 function Scheduler:_finish(resp)
@@ -164,10 +293,22 @@ function Scheduler:_finish(resp)
   if not call then return end
   self.inflight[resp.id] = nil
   self.ninflight = self.ninflight - 1
-  local r = interpret(call, resp)
+  if call.servers then self.nstops = self.nstops - 1 end
+  local r = interpret(call, resp, self.policy)
+  local now = core.now()
   r.retry_after = retry.parse_retry_after(resp.retry_after, self.clock:now())
+  if r.class == "throttled" then
+    self.pace:throttled(call.servers or 0, call.sent_at or now, now)
+    if call.servers and self:_throttled(call, r, now) then return self:_pump() end
+  elseif call.servers and r.ok and r.class == "ok" then
+    self.pace:accepted(call.servers, now)
+  else
+    self.pace:answered(call.servers ~= nil)
+  end
+  call.sent_at = nil
   local skew = r.status == 401 and self.clock:skew(resp.date) or nil
   local step, delay = retry.next_step(self.policy, call.tries, r, skew)
+  if call.servers and r.class == "throttled" then step = "done" end -- its deadline came
 
   local line = step_line(self.policy, step, call, r, step == "resign" and skew or delay)
   if line then self.log(line) end
@@ -195,13 +336,16 @@ local function loop(self)
     while self.timers[1] and self.timers[1].at <= now do
       table.remove(self.timers, 1).fn()
     end
-    self:_pump(self.concurrency)
-    if self.ninflight == 0 and not self.timers[1] then break end
+    self:_pump(false)
+    local paced = self.phead <= self.ptail
+    if self.ninflight == 0 and not self.timers[1] and not paced then break end
     local wait = 1
     if self.timers[1] then wait = math.min(wait, math.max(0, self.timers[1].at - core.now())) end
+    -- Stop calls waiting for the pace: wake when the next may go.
+    if paced and self.paced_at then wait = math.min(wait, math.max(0, self.paced_at - core.now())) end
     -- Calls to sign ahead: the transport starts those it can first, so a burst's first
     -- calls leave before the rest are made.
-    if self.whead <= self.wtail and self.ninflight < self.concurrency + self.ahead then wait = 0 end
+    if self.held then wait = 0 end
     local done = self.transport:run(wait) -- nil when nothing finished
     for i = 1, done and #done or 0 do self:_finish(done[i]) end
     self:_pump()
