@@ -18,7 +18,7 @@ local Client = client_mod.Client
 local STOP_OPTIONS = {
   ids = true, filter = true, type = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
-  exclude = true, confirm = true,
+  exclude = true, confirm = true, servers_per_minute = true,
 }
 
 -- core.idset's refusal ("option 'ids' ..." or "ids[3] ...") as the option and the problem.
@@ -74,6 +74,7 @@ local function check_stop(service, opts)
     poll_interval = check.number(where, opts, "poll_interval", defaults.poll_interval, 0),
     wait_timeout = check.number(where, opts, "wait_timeout", defaults.wait_timeout, 0),
     retry_failed = check.integer(where, opts, "retry_failed", defaults.retry_failed, 0, 10),
+    servers_per_minute = check.number(where, opts, "servers_per_minute", nil, 1),
     on_progress = check.func(where, opts, "on_progress"),
     confirm = check.func(where, opts, "confirm"),
     exclude = check_exclude(where, opts.exclude),
@@ -123,8 +124,9 @@ end
 -- servers stopped or on their way, so what is known goes with the error: the job ids of
 -- stops already accepted are not lost.
 local function run_op(client, service, o, l, extra)
-  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(), ledger = l, project_id = client.project_id,
-    service = service, policy = client._policy, log = function(line) client:_log(line) end, options = o })
+  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(o.servers_per_minute), ledger = l,
+    project_id = client.project_id, service = service, action = "stop", policy = client._policy,
+    log = function(line) client:_log(line) end, options = o })
   if ok then return end
   if type(e) == "string" and e:find("interrupted!$") then
     local err = errors.new("cloud.interrupted", "interrupted; stops already accepted may still complete",

@@ -1,0 +1,155 @@
+--- When to poll which job of one operation. A job is polled soon after its submission and
+-- then less often, towards poll_interval; all the operation's jobs share one budget of
+-- polls, as many as a fixed poller at poll_interval would make, so a 100-job stop does
+-- not poll 100 jobs every few seconds. Pure: the caller passes the time.
+--
+-- The jobs of one operation take about as long as each other, so one of them, the oldest
+-- still open (the lead), is polled closely: between polls a tenth of its age (at least
+-- FIRST s, at most poll_interval), so its end is seen within max(FIRST, a tenth) of its
+-- duration. Once a job has been seen ended at some age, every other job is next polled
+-- when it reaches that age: most have ended by then, and one poll each confirms it. Until
+-- then, a job that is not the lead is polled only every IDLE poll intervals, in case the
+-- lead is the slow one. A job polled at that age and found still running is polled
+-- closely from then on, as the lead is.
+-- @module cloud.poll_plan
+local M = {}
+local Plan = {}
+Plan.__index = Plan
+
+M.FIRST = 0.5 -- seconds: the first poll, and the least time between two polls of a job
+local SHARE = 0.1 -- of a job's age: the time between two close polls
+local IDLE = 2 -- poll intervals between polls of a job that is not the lead
+
+--- A plan for jobs polled every `poll_interval` seconds at the most, none after `deadline`
+-- (core.now() seconds), starting at `now`.
+function M.new(poll_interval, deadline, now)
+  return setmetatable({
+    interval = poll_interval,
+    gap = math.min(M.FIRST, poll_interval),
+    deadline = deadline,
+    open = {},        -- open jobs, oldest first: open[head .. #open]
+    head = 1,
+    n = 0,            -- open jobs
+    tokens = 0,       -- polls the budget allows now
+    refilled = now,
+    ended_age = nil,  -- the age at which the last ended job was seen ended
+  }, Plan)
+end
+
+local function refill(self, now)
+  local cap = math.max(1, self.n)
+  if self.interval > 0 then
+    self.tokens = math.min(cap, self.tokens + (now - self.refilled) * self.n / self.interval)
+  else
+    self.tokens = cap -- poll_interval = 0: no budget but the jobs themselves
+  end
+  self.refilled = now
+end
+
+--- Adds a job accepted at `now`; `state` is the caller's (returned by :due()). The budget
+-- grows by one poll, so the first poll of every job is paid for.
+function Plan:add(state, now)
+  refill(self, now)
+  local j = { state = state, submitted = now, last = nil, not_before = nil, polling = false }
+  self.open[#self.open + 1] = j
+  self.n = self.n + 1
+  self.tokens = self.tokens + 1
+  return j
+end
+
+local function lead(self)
+  while self.open[self.head] and self.open[self.head].ended do self.head = self.head + 1 end
+  return self.open[self.head]
+end
+
+-- The next close poll of job j: soon after its submission, then a tenth of its age apart.
+local function close_poll(self, j)
+  if not j.last then return j.submitted + self.gap end
+  local step = math.min(self.interval, math.max(self.gap, SHARE * j.last))
+  return j.submitted + j.last + step
+end
+
+-- When job j is due, by the rules above (never after the deadline: a last look then).
+local function due_at(self, j, is_lead)
+  local at
+  if is_lead or (self.ended_age and j.last and j.last >= self.ended_age) then
+    at = close_poll(self, j)
+  elseif self.ended_age then
+    at = j.submitted + self.ended_age
+  else
+    at = j.submitted + (j.last or 0) + IDLE * self.interval
+  end
+  if j.not_before and j.not_before > at then at = j.not_before end
+  return math.min(at, math.max(self.deadline, j.submitted))
+end
+
+--- The jobs to poll now, the earliest due first, as many as the budget allows; each is
+-- marked as being polled until :polled() or :failed() is called for it.
+function Plan:due(now)
+  refill(self, now)
+  local first = lead(self)
+  local list = {}
+  for i = self.head, #self.open do
+    local j = self.open[i]
+    if not j.ended and not j.polling then
+      local at = due_at(self, j, j == first)
+      if at <= now then list[#list + 1] = { j = j, at = at } end
+    end
+  end
+  table.sort(list, function(a, b) return a.at < b.at end)
+  local out = {}
+  for _, d in ipairs(list) do
+    if self.tokens < 1 then break end
+    self.tokens = self.tokens - 1
+    d.j.polling = true
+    out[#out + 1] = d.j
+  end
+  return out
+end
+
+--- When the next poll may be due (nil when no job is open and idle).
+function Plan:next_time(now)
+  refill(self, now)
+  local first, soonest = lead(self), nil
+  for i = self.head, #self.open do
+    local j = self.open[i]
+    if not j.ended and not j.polling then
+      local at = due_at(self, j, j == first)
+      if not soonest or at < soonest then soonest = at end
+    end
+  end
+  if soonest and self.tokens < 1 and self.n > 0 and self.interval > 0 then
+    -- The budget refills at n / interval polls a second.
+    soonest = math.max(soonest, now + (1 - self.tokens) * self.interval / self.n)
+  end
+  return soonest
+end
+
+--- Job j was polled: the poll went at `sent` (its age then is what the answer tells) and
+-- its job had `ended` or not.
+function Plan:polled(j, ended, sent)
+  j.polling = false
+  local age = sent - j.submitted
+  if ended then
+    j.ended = true
+    self.n = self.n - 1
+    self.ended_age = age
+  else
+    j.last = age
+  end
+end
+
+--- The poll of job j failed: not again before `at`.
+function Plan:failed(j, at)
+  j.polling = false
+  j.not_before = at
+end
+
+--- Job j needs no more polls (the operation settled its servers otherwise).
+function Plan:drop(j)
+  if j.ended then return end
+  j.polling, j.ended = false, true
+  self.n = self.n - 1
+end
+
+return M
