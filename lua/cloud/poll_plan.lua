@@ -91,15 +91,16 @@ function Plan:due(now)
   local list = {}
   for i = self.head, #self.open do
     local j = self.open[i]
-    if not j.ended and not j.polling then
+    if not j.ended and not j.polling and not j.last_look then
       local at = due_at(self, j, j == first)
       if at <= now then list[#list + 1] = { j = j, at = at } end
     end
   end
   table.sort(list, function(a, b) return a.at < b.at end)
   local out = {}
+  local last_look = now >= self.deadline -- at the deadline each open job gets one, budget or not
   for _, d in ipairs(list) do
-    if self.tokens < 1 then break end
+    if self.tokens < 1 and not last_look then break end
     self.tokens = self.tokens - 1
     d.j.polling = true
     out[#out + 1] = d.j
@@ -107,20 +108,21 @@ function Plan:due(now)
   return out
 end
 
---- When the next poll may be due (nil when no job is open and idle).
+--- When the next poll may be due (nil when no job is open and idle): never after the
+-- deadline, when each open job gets a last look whatever the budget.
 function Plan:next_time(now)
   refill(self, now)
   local first, soonest = lead(self), nil
   for i = self.head, #self.open do
     local j = self.open[i]
-    if not j.ended and not j.polling then
+    if not j.ended and not j.polling and not j.last_look then
       local at = due_at(self, j, j == first)
       if not soonest or at < soonest then soonest = at end
     end
   end
   if soonest and self.tokens < 1 and self.n > 0 and self.interval > 0 then
-    -- The budget refills at n / interval polls a second.
-    soonest = math.max(soonest, now + (1 - self.tokens) * self.interval / self.n)
+    -- The budget refills at n / interval polls a second; the deadline's look is free.
+    soonest = math.min(self.deadline, math.max(soonest, now + (1 - self.tokens) * self.interval / self.n))
   end
   return soonest
 end
@@ -136,6 +138,7 @@ function Plan:polled(j, ended, sent)
     self.ended_age = age
   else
     j.last = age
+    j.last_look = sent >= self.deadline -- none after the deadline's
   end
 end
 

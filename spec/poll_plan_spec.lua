@@ -1,0 +1,121 @@
+-- cloud.poll_plan: when the jobs of one operation are polled, with a clock of the spec's own.
+-- The timing against the emulator is bench/'s (confirmation latency); stop_spec and
+-- reference_client_spec poll through it.
+local poll_plan = require "cloud.poll_plan"
+local unpack = table.unpack or unpack
+
+-- Runs the plan from `from` to `to` in steps of `dt`; `ends[i]`: when job i ends. Returns the
+-- times each job was polled, and when each was seen ended.
+local function drive(plan, jobs, ends, from, to, dt)
+  local polls, seen = {}, {}
+  for i = 1, #jobs do polls[i] = {} end
+  local t = from
+  while t <= to do
+    for _, j in ipairs(plan:due(t)) do
+      local i = j.state
+      polls[i][#polls[i] + 1] = t
+      local ended = t >= ends[i]
+      plan:polled(j, ended, t)
+      if ended then seen[i] = t end
+    end
+    t = t + dt
+  end
+  return polls, seen
+end
+
+describe("cloud.poll_plan", function()
+  it("polls a job soon after its submission, then a tenth of its age apart, towards poll_interval", function()
+    -- Budget enough (poll_interval 1 s, ten jobs of which one runs long): the close polls.
+    local plan = poll_plan.new(1, 1000, 0)
+    local jobs, ends = { plan:add(1, 0) }, { 30 }
+    for i = 2, 10 do jobs[i] = plan:add(i, 0) ends[i] = 1000 end
+    local polls, seen = drive(plan, jobs, ends, 0, 40, 0.01)
+    local p = polls[1]
+    assert.is_true(math.abs(p[1] - 0.5) < 0.02, p[1])
+    for k = 2, #p do
+      local age, gap = p[k - 1], p[k] - p[k - 1]
+      assert.is_true(gap >= math.min(1, math.max(0.5, 0.1 * age)) - 0.02 and gap <= math.min(1, math.max(0.5, 0.1 * age)) + 0.02,
+        ("poll %d: %.2f after one at %.2f"):format(k, gap, age))
+    end
+    assert.is_true(seen[1] >= 30 and seen[1] <= 31.02, seen[1])
+  end)
+
+  it("gives one job alone the budget of one job: about as many polls as a fixed poller", function()
+    local plan = poll_plan.new(5, 1000, 0)
+    local jobs = { plan:add(1, 0) }
+    local polls, seen = drive(plan, jobs, { 6 }, 0, 20, 0.01)
+    assert.are.same(3, #polls[1]) -- 0.5, 5.5 and 10.5 s; a fixed poller: 5 and 10 s
+    assert.is_true(seen[1] <= 10.52, seen[1])
+  end)
+
+  it("polls the oldest job closely and the others once, when they reach the age it ended at", function()
+    local plan = poll_plan.new(5, 1000, 0)
+    local jobs, ends = {}, {}
+    for i = 1, 20 do
+      jobs[i] = plan:add(i, (i - 1) * 0.005)
+      ends[i] = (i - 1) * 0.005 + 6
+    end
+    local polls, seen = drive(plan, jobs, ends, 0, 30, 0.005)
+    local total = 0
+    for i = 1, 20 do
+      total = total + #polls[i]
+      assert.is_true(seen[i] and seen[i] - ends[i] <= 0.6 + 0.01, ("job %d seen %.3f after its end"):format(i,
+        (seen[i] or math.huge) - ends[i]))
+    end
+    for i = 2, 20 do assert.are.equal(1, #polls[i]) end
+    -- A fixed poller at 5 s polls each job at 5 s and 10 s: 40 polls.
+    assert.is_true(total <= 40, total)
+  end)
+
+  it("polls a job that is not the oldest every two poll intervals until one job is seen ended", function()
+    local plan = poll_plan.new(1, 1000, 0)
+    local jobs = { plan:add(1, 0), plan:add(2, 0) }
+    local polls = drive(plan, jobs, { 100, 100 }, 0, 7, 0.01)
+    assert.are.equal(3, #polls[2]) -- at 2, 4 and 6 s
+    assert.is_true(math.abs(polls[2][1] - 2) < 0.02)
+    assert.is_true(#polls[1] > #polls[2])
+  end)
+
+  it("keeps the whole operation within a poll budget of one poll per job per poll_interval", function()
+    local plan = poll_plan.new(2, 1000, 0)
+    local jobs, ends = {}, {}
+    for i = 1, 10 do
+      jobs[i] = plan:add(i, 0)
+      ends[i] = 1000 -- never, within the drive
+    end
+    local polls = drive(plan, jobs, ends, 0, 60, 0.01)
+    local total = 0
+    for i = 1, 10 do total = total + #polls[i] end
+    -- 10 jobs at 2 s for 60 s, plus the first poll each is paid for up front.
+    assert.is_true(total <= 10 * 60 / 2 + 10, total)
+  end)
+
+  it("takes a last look at the deadline whatever the budget, and none after it", function()
+    local plan = poll_plan.new(5, 3, 0)
+    local jobs = { plan:add(1, 0) }
+    assert.are.equal(jobs[1], plan:due(0.5)[1])
+    plan:polled(jobs[1], false, 0.5)
+    assert.are.equal(3, plan:next_time(0.6)) -- the budget would say 5.5
+    local polls = drive(plan, jobs, { 100 }, 0.6, 10, 0.01)
+    assert.are.equal(1, #polls[1])
+    assert.is_true(math.abs(polls[1][1] - 3) < 0.02, polls[1][1])
+  end)
+
+  it("waits after a failed poll, and forgets a job dropped", function()
+    local plan = poll_plan.new(0.1, 1000, 0)
+    local a, b = plan:add("a", 0), plan:add("b", 0)
+    assert.are.equal(a, plan:due(0.1)[1])
+    plan:failed(a, 5)
+    plan:drop(b)
+    plan:drop(b) -- twice is harmless
+    assert.are.same({}, plan:due(1))
+    assert.is_true(math.abs(plan:next_time(1) - 5) < 1e-9)
+    assert.are.equal(a, plan:due(5)[1])
+  end)
+
+  it("polls every job each turn with poll_interval = 0", function()
+    local plan = poll_plan.new(0, 1000, 0)
+    plan:add(1, 0) plan:add(2, 0)
+    assert.are.equal(2, #plan:due(0))
+  end)
+end)
