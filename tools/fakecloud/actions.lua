@@ -149,7 +149,7 @@ function M.stop(S, kind, body, real, now, project)
   local sent = kind_type or "absent"
   S.stats.stop_types[sent] = (S.stats.stop_types[sent] or 0) + 1
   local duration = tonumber(S.cfg.job_duration) or 0.05
-  local job = jobs.create(S, kind, subs, real, now, duration, tonumber(S.cfg.job_init))
+  local job = jobs.create(S, kind, subs, real, now, duration, tonumber(S.cfg.job_init), S.job_hold)
   return 200, { job_id = job.id }
 end
 

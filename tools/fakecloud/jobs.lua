@@ -15,10 +15,15 @@ end
 -- parallel arrays, one entry a server; code false = will succeed.
 -- real: monotonic-ish real time (due-ness); now: emulator clock (shown times).
 -- init: seconds the job reads INIT before RUNNING (default: the first fifth of duration).
-function M.create(S, kind, subs, real, now, duration, init)
+-- hold: { status =, seconds = } or nil: the job first reads that status (one the reference's
+-- list does not name, such as PENDING_PAYMENT) for that long, then goes on as above.
+function M.create(S, kind, subs, real, now, duration, init, hold)
+  local held = hold and hold.seconds or 0
   init = math.min(init or duration / 5, duration)
+  real = real + held
   local job = { id = ids.uuid(), kind = kind, subs = subs, t0 = real, due = real + duration,
-                running_at = real + init, begin = now, finish = now + duration, done = false }
+                running_at = real + init, begin = now, finish = now + held + duration, done = false,
+                held_until = hold and real or nil, held_status = hold and hold.status }
   for i = 1, #subs.ids do
     if not subs.code[i] then
       local st = fleet.state(subs.K, subs.index[i])
@@ -60,6 +65,7 @@ end
 
 local function status_of(job, real)
   if job.done then return nil end
+  if job.held_until and real < job.held_until then return job.held_status end
   if real < job.running_at then return "INIT" end
   return "RUNNING"
 end
