@@ -15,7 +15,9 @@ describe("cloud.pace", function()
     p:accepted(1000, 0.1)
     assert.are.equal(2, p:stop_window())
     p:sent(1000, 0.1) p:sent(1000, 0.1)
-    p:accepted(1000, 0.2) p:accepted(1000, 0.2)
+    p:accepted(1000, 0.2)
+    assert.are.equal(1, p:stop_window()) -- the round is not all back yet: nothing added to it
+    p:accepted(1000, 0.2)
     assert.are.equal(4, p:stop_window())
     for _ = 1, 10 do p:accepted(1000, 0.3) end
     assert.are.equal(8, p:stop_window()) -- never above the concurrency
@@ -67,14 +69,15 @@ describe("cloud.pace", function()
     p:sent(1000, 0) p:accepted(1000, 0) p:sent(1000, 0) p:accepted(1000, 0)
     p:throttled(1000, 0, 0.01) -- limit 2000/s, pace 1700/s
     local t, rates = 1, {}
-    for _ = 1, 6 do
+    for _ = 1, 9 do
       p:sent(1000, t) p:accepted(1000, t)
       rates[#rates + 1] = p:servers_per_minute() / 60
       t = t + 0.5
     end
     assert.is_true(near(1850, rates[1]) and near(1925, rates[2])) -- half the way each time
-    assert.is_true(rates[3] < 2000 and rates[4] < 2000) -- at the limit a few calls
-    assert.is_true(near(2100, rates[5])) -- then a probe 5% above it
+    for k = 3, 7 do assert.is_true(rates[k] < 2000, rates[k]) end -- at the limit a few calls
+    assert.is_true(near(2100, rates[8])) -- then a probe 5% above it
+    assert.is_true(near(2100, rates[9])) -- kept until it has held for a window
     -- The probe held for a second: it is the limit now, and the next probe doubles it.
     p:sent(1000, t + 1) p:accepted(1000, t + 1)
     assert.is_true(near(4200, p:servers_per_minute() / 60))
@@ -102,8 +105,13 @@ describe("cloud.pace", function()
     p:sent(1000, 7)
     p:throttled(1000, 7, 7.1) -- right after another: halved
     assert.is_true(near(0.5 * 0.85 * before, p:servers_per_minute() / 60))
-    p:sent(1000, 9) p:accepted(1000, 9)
-    assert.is_true(p:servers_per_minute() / 60 > 0.5 * 0.85 * before) -- and won back
+    for k = 1, 6 do -- a run of refusals in a row: no lower than a quarter of the limit
+      p:sent(1000, 7 + k)
+      p:throttled(1000, 7 + k, 7.1 + k)
+    end
+    assert.is_true(near(0.25 * 1925, p:servers_per_minute() / 60))
+    p:sent(1000, 20) p:accepted(1000, 20)
+    assert.is_true(p:servers_per_minute() / 60 > 0.25 * 1925) -- and won back
   end)
 
   it("never sends a stop call before a Retry-After, and halves the calls in flight on flow control", function()

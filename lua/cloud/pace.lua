@@ -6,8 +6,9 @@
 --
 -- The ECS reference gives a limit ("at most 1000 servers within one minute") but not what
 -- happens past it, nor whether a region allows more; so the pace is learned:
---   * Stop calls start one at a time and open up while they are accepted (slow start): a
---     cloud whose budget two calls use up refuses one call, not a burst of them.
+--   * Stop calls start one at a time and open up while they are accepted (slow start): the
+--     calls in flight double each time all of them came back accepted, so a cloud whose
+--     budget two calls use up refuses one call, not a burst of them.
 --   * A flow-control answer before two calls' worth of servers were accepted tells little
 --     (a cloud's noise looks the same): stop calls wait HOLD seconds, doubled for each
 --     refusal in a row (to HOLD_MAX). The first one after that sets the pace from what was
@@ -18,8 +19,9 @@
 --     the new limit; refused well below it, the limit stands (an answer about something
 --     else, or the cloud's noise: lowering the limit on each would let random refusals
 --     wear the pace down to nothing). A refusal right after another (no stop call
---     answered between) halves the pace; before the first call the pace let through, it
---     also says the limit found was too high: the refused pace becomes the limit.
+--     answered between) halves the pace, but not below a quarter of a limit an accepted
+--     call proved; before the first call the pace let through, it also says the limit
+--     found was too high: the refused pace becomes the limit.
 --   * While calls are accepted the pace climbs back, quickly at first, towards the limit;
 --     after a few calls at it, it probes above it. A probe accepted for SPAN seconds (a
 --     window's worth: one call getting through proves little) becomes the limit and the
@@ -35,10 +37,11 @@ M.SPAN = 1
 local HOLD = 0.1        -- seconds stop calls wait after a refusal that sets no pace (doubled in a row)
 local HOLD_MAX = 60     -- ... at most: the reference's "within one minute"
 local CUT = 0.85        -- the pace after a refusal, of the pace refused (or of the limit)
-local CUT_AGAIN = 0.5   -- after a refusal with no call accepted since the last cut
+local CUT_AGAIN = 0.5   -- after a refusal right after another
+local FLOOR = 0.25      -- ... but not below this share of a proven limit
 local NEAR = 0.95       -- a pace this close to the limit is at it
 local GAIN = 0.5        -- per accepted call, the climb covers this share of the way to the limit
-local PLATEAU = 3       -- accepted calls at the limit before probing above it
+local PLATEAU = 6       -- accepted calls at the limit before probing above it
 local PROBE = 1.05      -- the first probe, of the limit
 local PROBE_GROW = 2    -- a probe that held: the next is this much faster
 
@@ -53,6 +56,7 @@ function M.new(o)
     -- caller gave the pace.
     stops = cap and o.concurrency or 1,
     threshold = o.concurrency, -- the slow start ends here
+    out = 0,                   -- stop calls sent and not yet answered
     cap = cap,                 -- servers a second never to exceed (given), or nil
     rate = cap,                -- servers a second now, or nil: not paced (yet)
     ceiling = cap,             -- the limit: the pace last refused near (or the given one)
@@ -76,9 +80,12 @@ function Pace:limit()
   return math.max(1, math.floor(self.inflight))
 end
 
---- Stop calls that may be in flight now (never more than :limit()).
+--- Stop calls that may be in flight now (never more than :limit()). In the slow start a
+-- round goes out whole and comes back whole: none is added while one is out.
 function Pace:stop_window()
-  return math.min(self:limit(), math.max(1, math.floor(self.stops)))
+  local w = math.max(1, math.floor(self.stops))
+  if w < self.threshold and self.out > 0 then w = math.min(w, self.out) end
+  return math.min(self:limit(), w)
 end
 
 --- When a stop call naming `n` servers may go: `now` or later.
@@ -94,6 +101,7 @@ end
 --- A stop call naming `n` servers goes at `now`: charged to the pace.
 function Pace:sent(n, now)
   self.first = self.first or now
+  self.out = self.out + 1
   if self.rate then self.tat = math.max(self.tat or now, now) + n / self.rate end
 end
 
@@ -106,8 +114,12 @@ function Pace:accepted(n, now)
   self.got = self.got + n
   self.accepted_since_cut, self.in_row, self.last_refused = true, 0, false
   grow_inflight(self)
-  if self.stops < self.threshold then self.stops = self.stops + 1 -- doubles per round trip
-  else self.stops = math.min(self.concurrency, self.stops + 1 / self.stops) end
+  self.out = math.max(0, self.out - 1)
+  if self.stops < self.threshold then
+    if self.out == 0 then self.stops = math.min(self.threshold, self.stops * 2) end -- a whole round accepted
+  else
+    self.stops = math.min(self.concurrency, self.stops + 1 / self.stops)
+  end
   if not self.rate then return end
   self.proven = true
   local limit = self.ceiling
@@ -134,7 +146,7 @@ end
 -- another reason, or its answer lost: it tells nothing of the budget).
 function Pace:answered(stop)
   grow_inflight(self)
-  if stop then self.last_refused = false end
+  if stop then self.last_refused, self.out = false, math.max(0, self.out - 1) end
 end
 
 --- A flow-control answer at `now` to a call sent at `sent_at`, naming `n` servers (0 for
@@ -143,7 +155,7 @@ end
 function Pace:throttled(n, sent_at, now)
   self.throttles = self.throttles + 1
   local again = n > 0 and self.last_refused and not self.accepted_since_cut
-  if n > 0 then self.in_row, self.last_refused = self.in_row + 1, true end
+  if n > 0 then self.in_row, self.last_refused, self.out = self.in_row + 1, true, math.max(0, self.out - 1) end
   if sent_at < self.cut_at then return false end
   self.cut_at, self.accepted_since_cut = now, false
   self.inflight = math.max(1, self.inflight / 2)
@@ -163,8 +175,13 @@ function Pace:throttled(n, sent_at, now)
     self.rate = CUT * self.ceiling
     self.tat = first + self.got / self.rate
   elseif again then
+    -- Refused again with nothing answered between: the cloud's window is still full, or
+    -- its noise came twice. The pace halves, but not below a share of a limit an accepted
+    -- call proved: runs of noise would wear it down to nothing, and a limit that really
+    -- fell shows in the refusals after accepted calls, which cut without a floor.
     if not self.proven then self.ceiling = math.min(self.ceiling, self.rate) end
-    self.rate = CUT_AGAIN * self.rate
+    local floor = FLOOR * self.ceiling
+    self.rate = math.max(floor, CUT_AGAIN * self.rate)
   elseif self.probe_since then
     self.rate = CUT * self.ceiling -- a probe refused: back below the limit, which stands
   else

@@ -270,6 +270,8 @@ function Scheduler:_not_sent(call, at)
   local err = call.refusal or errors.new("cloud.wait_timeout", why)
   if call.refusal then err = errors.new(err.code, err.message .. "; " .. why, err.status, err.request_id) end
   self.log(("%s %s: %s (%.1fs late)"):format(call.method, call.label or call.path, why, at - call.deadline))
+  -- Its maker runs all the same: the caller learns what the call was (stop_op: its batch).
+  if call.body_fn then call.body, call.body_fn = call.body_fn(), nil end
   if type(call.body) == "userdata" then call.body:close() end
   call.on_done({ ok = false, err = err, class = "throttled", attempts = call.tries.attempts })
 end
