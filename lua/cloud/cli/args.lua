@@ -11,7 +11,7 @@ local VALUED = {
   ["--exclude-file"] = "exclude_file", ["--type"] = "type", ["--region"] = "region",
   ["--project-id"] = "project_id", ["--endpoint"] = "endpoint", ["--concurrency"] = "concurrency",
   ["--max-servers"] = "max_servers", ["--poll-interval"] = "poll_interval",
-  ["--wait-timeout"] = "wait_timeout",
+  ["--wait-timeout"] = "wait_timeout", ["--servers-per-minute"] = "servers_per_minute",
 }
 local SWITCHES = {
   ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
@@ -35,7 +35,8 @@ end
 
 -- Flags that may be repeated, each adding to a list; every other valued flag is given once.
 local LISTS = { tag = true, status = true }
-local NUMBERS = { concurrency = true, max_servers = true, poll_interval = true, wait_timeout = true }
+local NUMBERS = { concurrency = true, max_servers = true, poll_interval = true, wait_timeout = true,
+                  servers_per_minute = true }
 
 -- Stores one flag's value in o; returns true or nil, message. Values the library checks
 -- (endpoint, project id, stop type for the service) are passed on as given: its error
@@ -68,7 +69,7 @@ end
 -- @tparam table argv array of strings
 -- @treturn table options: service, ids, ids_file, name, status, tags, exclude_file, type,
 --   region, project_id, endpoint, concurrency, max_servers, poll_interval, wait_timeout,
---   dry_run, no_wait, yes, json, verbose, help, version
+--   servers_per_minute, dry_run, no_wait, yes, json, verbose, help, version
 -- @return or nil, message naming the bad flag or value
 function M.parse(argv)
   local o = { ids = {}, status = {}, tags = {} }

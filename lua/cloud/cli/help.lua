@@ -6,11 +6,14 @@ M.TEXT = [[
 usage: cloud-stop ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [--tag K=V]...
                   [--exclude-file FILE] [--type SOFT|HARD] [--region R] [--project-id P]
                   [--endpoint URL] [--concurrency N] [--max-servers N] [--dry-run] [--no-wait]
-                  [--poll-interval SEC] [--wait-timeout SEC] [--yes] [--json] [--verbose]
+                  [--poll-interval SEC] [--wait-timeout SEC] [--servers-per-minute N]
+                  [--yes] [--json] [--verbose]
 
 Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
 outcome. Servers tagged stop-protect=true are never stopped. A filter skips servers already
-SHUTOFF; one named by id is sent the stop anyway, and fails with the cloud's code.
+SHUTOFF; one named by id is sent the stop anyway, the cloud refuses it, and it is reported
+skipped, "already SHUTOFF": running the same stop again succeeds. When the cloud says to slow
+down (flow control), cloud-stop slows down and sends the same servers again later.
 
 Choosing servers (by id, or by filter; not both):
   ID ...                server ids on the command line
@@ -39,6 +42,9 @@ How to stop:
                           cloud-stop ecs --ids-file ids.txt --poll-interval 2
   --wait-timeout SEC    give up waiting for jobs after SEC seconds (default 600)
                           cloud-stop ecs --ids-file ids.txt --wait-timeout 1200
+  --servers-per-minute N  send stops for at most N servers a minute, from the start (default:
+                        learned from the cloud's flow control); give what your quota allows
+                          cloud-stop ecs --ids-file ids.txt --servers-per-minute 1000 --wait-timeout 3600
   --yes, -y             do not ask before stopping more than 5 servers chosen by filter
                         (without a terminal, cloud-stop refuses unless --yes is given)
                           cloud-stop ecs --name '^web%-' --yes

@@ -31,6 +31,7 @@ local EXIT_OF_KIND = { argument = EXIT.usage, refused = EXIT.usage, config = EXI
 local FLAG_OF = {
   type = "--type", max_servers = "--max-servers", concurrency = "--concurrency",
   poll_interval = "--poll-interval", wait_timeout = "--wait-timeout", region = "--region",
+  servers_per_minute = "--servers-per-minute",
   project_id = "--project-id", ["endpoints.ecs"] = "--endpoint", ["endpoints.bms"] = "--endpoint",
   ["filter.name"] = "--name", ["filter.status"] = "--status", ["filter.tags"] = "--tag",
   exclude = "--exclude-file", ids = "the server ids",
@@ -183,7 +184,7 @@ end
 function M.stop(io_, o, client, bar, ids, exclude_list)
   local opts = { type = o.type, max_servers = o.max_servers, dry_run = o.dry_run or nil,
                  wait = not o.no_wait, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
-                 on_progress = function(e) bar:event(e) end }
+                 servers_per_minute = o.servers_per_minute, on_progress = function(e) bar:event(e) end }
   if o.by_filter then
     opts.filter = filter_of(o, exclude_list)
     if not o.yes and not o.dry_run then opts.confirm = confirmer(io_, o, bar) end
