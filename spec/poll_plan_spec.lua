@@ -67,6 +67,31 @@ describe("cloud.poll_plan", function()
     assert.is_true(total <= 40, total)
   end)
 
+  it("keeps what the budget did not spend: jobs submitted one after another are each seen ended soon", function()
+    -- 18 jobs of about 1 s, one accepted every half second (a stop paced by flow control).
+    local plan = poll_plan.new(5, 1000, 0)
+    local jobs, ends, polls, seen = {}, {}, {}, {}
+    local t, added = 0, 0
+    while t <= 20 do
+      if added < 18 and t >= added * 0.5 then
+        added = added + 1
+        jobs[added] = plan:add(added, t)
+        ends[added], polls[added] = t + 1.003, 0
+      end
+      for _, j in ipairs(plan:due(t)) do
+        local i = j.state
+        polls[i] = polls[i] + 1
+        plan:polled(j, t >= ends[i], t)
+        if t >= ends[i] then seen[i] = t end
+      end
+      t = t + 0.01
+    end
+    for i = 1, 18 do
+      assert.is_true(seen[i] and seen[i] - ends[i] <= 0.6, ("job %d seen %.2f s after its end"):format(i,
+        (seen[i] or math.huge) - ends[i]))
+    end
+  end)
+
   it("polls a job that is not the oldest every two poll intervals until one job is seen ended", function()
     local plan = poll_plan.new(1, 1000, 0)
     local jobs = { plan:add(1, 0), plan:add(2, 0) }

@@ -6,11 +6,11 @@
 -- The jobs of one operation take about as long as each other, so one of them, the oldest
 -- still open (the lead), is polled closely: between polls a tenth of its age (at least
 -- FIRST s, at most poll_interval), so its end is seen within max(FIRST, a tenth) of its
--- duration. Once a job has been seen ended at some age, every other job is next polled
--- when it reaches that age: most have ended by then, and one poll each confirms it. Until
--- then, a job that is not the lead is polled only every IDLE poll intervals, in case the
--- lead is the slow one. A job polled at that age and found still running is polled
--- closely from then on, as the lead is.
+-- duration. Once a job has been seen ended at some age, every job is next polled when it
+-- reaches that age: most have ended by then, and one poll each confirms it. Until then, a
+-- job that is not the lead is polled only every IDLE poll intervals, in case the lead is
+-- the slow one. A job polled at that age and found still running is polled closely from
+-- then on, as the lead is, and the age at which it ends becomes the age to poll at.
 -- @module cloud.poll_plan
 local M = {}
 local Plan = {}
@@ -30,14 +30,18 @@ function M.new(poll_interval, deadline, now)
     open = {},        -- open jobs, oldest first: open[head .. #open]
     head = 1,
     n = 0,            -- open jobs
+    added = 0,        -- jobs added
     tokens = 0,       -- polls the budget allows now
     refilled = now,
     ended_age = nil,  -- the age at which the last ended job was seen ended
   }, Plan)
 end
 
+-- The budget refills at one poll per open job per poll_interval; what is not spent is kept
+-- (up to one poll per job added), so the close polls of the first job, paid for by those
+-- added after it, do not leave the last one waiting a whole poll_interval.
 local function refill(self, now)
-  local cap = math.max(1, self.n)
+  local cap = math.max(1, self.added)
   if self.interval > 0 then
     self.tokens = math.min(cap, self.tokens + (now - self.refilled) * self.n / self.interval)
   else
@@ -52,7 +56,7 @@ function Plan:add(state, now)
   refill(self, now)
   local j = { state = state, submitted = now, last = nil, not_before = nil, polling = false }
   self.open[#self.open + 1] = j
-  self.n = self.n + 1
+  self.n, self.added = self.n + 1, self.added + 1
   self.tokens = self.tokens + 1
   return j
 end
@@ -71,11 +75,11 @@ end
 
 -- When job j is due, by the rules above (never after the deadline: a last look then).
 local function due_at(self, j, is_lead)
-  local at
-  if is_lead or (self.ended_age and j.last and j.last >= self.ended_age) then
-    at = close_poll(self, j)
-  elseif self.ended_age then
-    at = j.submitted + self.ended_age
+  local at, est = nil, self.ended_age
+  if est and not (j.last and j.last >= est) then
+    at = j.submitted + est -- when jobs like it have ended
+  elseif is_lead or est then
+    at = close_poll(self, j) -- the lead, or a job still running past that age
   else
     at = j.submitted + (j.last or 0) + IDLE * self.interval
   end
@@ -135,7 +139,10 @@ function Plan:polled(j, ended, sent)
   if ended then
     j.ended = true
     self.n = self.n - 1
-    self.ended_age = age
+    -- The age jobs end at: first from the lead's close polls; later only a job seen running
+    -- at that age and then ended says it is more (one found ended there says nothing new,
+    -- and one polled late, for the budget, says nothing of its end).
+    if not self.ended_age or (j.last and j.last >= self.ended_age) then self.ended_age = age end
   else
     j.last = age
     j.last_look = sent >= self.deadline -- none after the deadline's
