@@ -1,7 +1,8 @@
 --- When to poll which job of one operation. A job is polled soon after its submission and
 -- then less often, towards poll_interval; all the operation's jobs share one budget of
 -- polls, as many as a fixed poller at poll_interval would make, so a 100-job stop does
--- not poll 100 jobs every few seconds. Pure: the caller passes the time.
+-- not poll 100 jobs every few seconds; only the close polls of one job at a time come on
+-- top. Pure: the caller passes the time.
 --
 -- The jobs of one operation take about as long as each other, so one of them, the oldest
 -- still open (the lead), is polled closely: between polls a tenth of its age (at least
@@ -73,18 +74,21 @@ local function close_poll(self, j)
   return j.submitted + j.last + step
 end
 
--- When job j is due, by the rules above (never after the deadline: a last look then).
+-- When job j is due, by the rules above (never after the deadline: a last look then), and
+-- how many polls the budget must hold for it to go: none for a close poll of the lead (one
+-- job at a time, at most one every FIRST seconds), one for any other.
 local function due_at(self, j, is_lead)
-  local at, est = nil, self.ended_age
+  local at, est, need = nil, self.ended_age, 1
   if est and not (j.last and j.last >= est) then
     at = j.submitted + est -- when jobs like it have ended
   elseif is_lead or est then
     at = close_poll(self, j) -- the lead, or a job still running past that age
+    if is_lead then need = 0 end
   else
     at = j.submitted + (j.last or 0) + IDLE * self.interval
   end
   if j.not_before and j.not_before > at then at = j.not_before end
-  return math.min(at, math.max(self.deadline, j.submitted))
+  return math.min(at, math.max(self.deadline, j.submitted)), need
 end
 
 --- The jobs to poll now, the earliest due first, as many as the budget allows; each is
@@ -96,18 +100,19 @@ function Plan:due(now)
   for i = self.head, #self.open do
     local j = self.open[i]
     if not j.ended and not j.polling and not j.last_look then
-      local at = due_at(self, j, j == first)
-      if at <= now then list[#list + 1] = { j = j, at = at } end
+      local at, need = due_at(self, j, j == first)
+      if at <= now then list[#list + 1] = { j = j, at = at, need = need } end
     end
   end
   table.sort(list, function(a, b) return a.at < b.at end)
   local out = {}
   local last_look = now >= self.deadline -- at the deadline each open job gets one, budget or not
   for _, d in ipairs(list) do
-    if self.tokens < 1 and not last_look then break end
-    self.tokens = self.tokens - 1
-    d.j.polling = true
-    out[#out + 1] = d.j
+    if self.tokens >= d.need or last_look then
+      self.tokens = self.tokens - d.need
+      d.j.polling = true
+      out[#out + 1] = d.j
+    end
   end
   return out
 end
@@ -120,13 +125,13 @@ function Plan:next_time(now)
   for i = self.head, #self.open do
     local j = self.open[i]
     if not j.ended and not j.polling and not j.last_look then
-      local at = due_at(self, j, j == first)
+      local at, need = due_at(self, j, j == first)
+      if self.tokens < need and self.n > 0 and self.interval > 0 then
+        -- The budget refills at n / interval polls a second; the deadline's look is free.
+        at = math.min(self.deadline, math.max(at, now + (need - self.tokens) * self.interval / self.n))
+      end
       if not soonest or at < soonest then soonest = at end
     end
-  end
-  if soonest and self.tokens < 1 and self.n > 0 and self.interval > 0 then
-    -- The budget refills at n / interval polls a second; the deadline's look is free.
-    soonest = math.min(self.deadline, math.max(soonest, now + (1 - self.tokens) * self.interval / self.n))
   end
   return soonest
 end
