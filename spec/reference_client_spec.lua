@@ -219,6 +219,17 @@ describe("the client against the reference's behaviours", function()
       assert.is_true(took >= 0.6, took)
     end)
 
+    it("are confirmed soon after they end at the default poll_interval, and the stop returns then", function()
+      -- Five jobs of a second: the oldest polled closely, the others once at the age it ended at;
+      -- a fixed 5 s poller would return after 5 s, and a poll planned for later must not hold it.
+      assert(fc:configure{ job_duration = 1 })
+      local ids = env.ids("ecs", 1, 5000)
+      local res, _, took = stop(ids, { poll_interval = 5, force = true })
+      assert.is_true(res.ok)
+      assert.is_true(took >= 1 and took < 2.5, took)
+      assert.is_true(fc:stats().calls.job <= 5 + 3, fc:stats().calls.job)
+    end)
+
     it("report a status the reference does not list as the cloud gave it, and wait through it", function()
       assert(fc:configure{ job_hold = { status = "PENDING_PAYMENT", seconds = 0.3 } })
       local res, lines

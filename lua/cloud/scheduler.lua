@@ -102,7 +102,7 @@ function Scheduler:_requeue_first(call)
   end
 end
 
---- Runs fn after `delay` seconds of the loop's time.
+--- Runs fn after `delay` seconds of the loop's time. Returns the timer, for :cancel.
 function Scheduler:after(delay, fn)
   local t = { at = core.now() + delay, fn = fn }
   local timers = self.timers
@@ -112,6 +112,19 @@ function Scheduler:after(delay, fn)
     i = i - 1
   end
   timers[i + 1] = t
+  return t
+end
+
+--- Takes a timer of :after back, if it has not run: a timer left waiting would keep the
+-- loop (and the operation) running until it came due.
+function Scheduler:cancel(t)
+  local timers = self.timers
+  for i = 1, #timers do
+    if timers[i] == t then
+      table.remove(timers, i)
+      return
+    end
+  end
 end
 
 -- Hands waiting calls to the transport: as many as the pace allows in flight, and with

@@ -100,7 +100,7 @@ function Op:submitted(batch, r)
     -- accepted; which ones, a lookup tells, before the others are sent again.
     local errs = {}
     for _, id in ipairs(batch.ids) do errs[id] = r.err end
-    self:check(batch.ids, errs, r.class, true)
+    self:look_up_refused(batch.ids, errs, r.class, true)
   else
     -- Refused as a whole (permanent, or retried and throttled to the end): never
     -- accepted, so the refusal is each server's outcome.
@@ -119,16 +119,18 @@ function Op:watch(job, batch)
   self:schedule_polls()
 end
 
--- One timer for the plan: set for the next time a poll may be due, earlier when a new
--- job needs it; a timer superseded by an earlier one does nothing when it fires.
+-- One timer for the plan, set for the next time a poll may be due: moved when that time
+-- changes, taken back when no poll is to come (a timer left waiting would keep the
+-- operation running until it came due).
 function Op:schedule_polls()
   local now = core.now()
   local at = self.plan:next_time(now)
-  if not at or (self.tick_at and self.tick_at <= at) then return end
-  self.tick_at = at
-  self.sched:after(math.max(0, at - now), function()
-    if self.tick_at ~= at then return end
-    self.tick_at = nil
+  if self.tick and self.tick_at == at then return end
+  if self.tick then self.sched:cancel(self.tick) end
+  self.tick, self.tick_at = nil, at
+  if not at then return end
+  self.tick = self.sched:after(math.max(0, at - now), function()
+    self.tick, self.tick_at = nil, nil
     for _, j in ipairs(self.plan:due(core.now())) do self:poll(j) end
     self:schedule_polls()
   end)
@@ -235,7 +237,7 @@ function Op:settle(job, v, request_id)
       nil, request_id)
     self:resolve(missing, err, false)
   end
-  if #done > 0 then self:check(done, done_errs, "done", false) end
+  if #done > 0 then self:look_up_refused(done, done_errs, "done", false) end
   if #again > 0 then
     if wait > 0 then self.sched:after(wait, function() self:submit(again, true) end)
     else self:submit(again, true) end
@@ -254,7 +256,7 @@ end
 -- a server with a task under way is looked at again; with `resend` (the call was refused as
 -- a whole, so nothing of it was accepted) a server neither there nor busy is sent again
 -- while attempts remain. Otherwise the refusal stands: a server in ERROR, or not found.
-function Op:check(ids, errs, class, resend)
+function Op:look_up_refused(ids, errs, class, resend)
   local verdict = { class = "done", confirm = self.wanted }
   servers.lookup(self.sched, self.project_id, self.service, ids, function(found)
     local recheck, again = {}, {}
@@ -276,7 +278,9 @@ function Op:check(ids, errs, class, resend)
       end
     end
     if #recheck > 0 then
-      self.sched:after(math.max(self.poll_interval, 0.05), function() self:check(recheck, errs, class, resend) end)
+      self.sched:after(math.max(self.poll_interval, 0.05), function()
+        self:look_up_refused(recheck, errs, class, resend)
+      end)
     end
     if #again > 0 then self:submit(again, true) end
     progress(self, "wait")
