@@ -1,7 +1,9 @@
 #!/bin/sh
 # All benchmarks (not tests), one after another: signing (bench/sign/run.sh), stopping
 # 100,000 servers (bench/stop/run_stop100k.sh), submission against concurrency
-# (bench/stop/concurrency.lua). Their tables go to bench/RESULTS.md with the machine and
+# (bench/stop/concurrency.lua), flow control and confirmation latency against the
+# emulator's models of the ECS reference (bench/stop/run_reference.sh; BENCH_BASELINE_DIR
+# adds another client's Lua sources beside ours, e.g. the main branch's). Their tables go to bench/RESULTS.md with the machine and
 # the versions; full outputs to bench/out/*.log. A failing step is recorded, the rest run.
 # usage: bench/run.sh  (or make bench)
 set -u
@@ -62,6 +64,7 @@ step concurrency '^submit ' env LUA_PATH="${BENCH_LUA_DIR:-lua}/?.lua;${BENCH_LU
 step floors '^floors:' lua5.4 bench/stop/floors.lua
 # Fan-out: cloud.fleet over 10 emulated targets of 10,000 servers, against each alone.
 step fleet '^fleet:' sh bench/fleet/run.sh
+step reference '^flow control:' sh bench/stop/run_reference.sh
 # Memory at scale: 1,000,000 servers (1000 calls) beside 100,000, our client only.
 step memory1m '^stop ' env BENCH_N=1000000 BENCH_SMALL=100000 BENCH_CLIENTS="lua5.4 luajit" BENCH_REPEAT=1 \
   sh bench/stop/run_stop100k.sh

@@ -95,6 +95,7 @@ describe("cloud-stop", function()
         { { "ecs", "--ids-file", "/nonexistent/ids" }, "cannot read /nonexistent/ids" },
         { { "ecs", "--ids-file", "-", "--exclude-file", "-" }, "cannot both read stdin" },
         { { "ecs", "x", "--poll-interval", "soon" }, "%-%-poll%-interval wants a number" },
+        { { "ecs", "x", "--servers-per-minute", "fast" }, "%-%-servers%-per%-minute wants a number" },
         -- Every flag but --tag and --status is given once.
         { { "ecs", "x", "--type", "HARD", "--type", "SOFT" }, "%-%-type given twice" },
         { { "ecs", "--name", "^a", "--name=^b" }, "%-%-name given twice" },
@@ -107,6 +108,7 @@ describe("cloud-stop", function()
         { at("ecs", "x", "--concurrency", "0"), "cloud%-stop: %-%-concurrency must be at least 1\n" },
         { at("ecs", "x", "--concurrency", "1025"), "%-%-concurrency must be at most 1024" },
         { at("ecs", "x", "--max-servers", "-1"), "%-%-max%-servers must be at least 0" },
+        { at("ecs", "x", "--servers-per-minute", "0"), "%-%-servers%-per%-minute must be at least 1" },
         { at("ecs", "x", "--type", "GENTLE"), "%-%-type must be one of SOFT, HARD %(got GENTLE%)" },
         { at("bms", "x", "--type", "soft"), "%-%-type must be one of HARD %(got SOFT%)" },
         { { "ecs", "x", "--endpoint", "ftp://h" }, "%-%-endpoint must look like https://" },
@@ -376,6 +378,19 @@ describe("cloud-stop", function()
       assert.same({ ecs(2) }, doc.stopped)
       assert.equal("protected", doc.skipped[1].reason)
       assert.equal(0, (fc:server(ecs(13))).stop_requests)
+    end)
+
+    it("exits 0 for a server already SHUTOFF by id, reported skipped: the same stop can run again", function()
+      local r = run(at("ecs", ecs(15), ecs(1), "--json", "--servers-per-minute", "60000"))
+      assert.equal(0, r.code, r.stderr)
+      local doc = cjson.decode(r.stdout)
+      assert.is_true(doc.ok)
+      assert.same({ ecs(1) }, doc.stopped)
+      assert.same({ { id = ecs(15), status = "SHUTOFF", reason = "already SHUTOFF" } }, doc.skipped)
+      r = run(at("ecs", ecs(15), ecs(1)))
+      assert.equal(0, r.code, r.stderr)
+      assert.truthy(r.stdout:find("ECS: 0 of 2 stopped, 0 failed, 2 skipped", 1, true), r.stdout)
+      assert.truthy(r.stdout:find("Skipped 2: 2 already SHUTOFF", 1, true), r.stdout)
     end)
 
     it("exits 3 with the documented --json document when the protection check fails", function()

@@ -31,6 +31,9 @@ describe("wait_timeout bounds the call", function()
   end)
 
   it("poll_interval = 20 with wait_timeout = 3 returns after about 3 s, the servers seen stopped", function()
+    -- The job ends just before the deadline: polls follow it (cloud.poll_plan), and the one
+    -- due at the deadline still goes out and sees it ended.
+    assert(fc:configure{ job_duration = 2.9 })
     local ids = env.ids("ecs", 1, 3)
     local r = assert(bounded.call(fc, CLIENT, "stop_ecs", { ids = ids, force = true, poll_interval = 20,
       wait_timeout = 3 }, 3 + TIMEOUT + 10))
@@ -173,6 +176,7 @@ describe("cloud-stop --wait-timeout", function()
 
   it("with --poll-interval 20 --wait-timeout 3 ends after about 3 s (exit 0: the last look saw them stopped)",
     function()
+    assert(fc:configure{ job_duration = 2.9 }) -- ends just before the deadline
     local argv = { "ecs", env.id("ecs", 1), env.id("ecs", 2), "--endpoint", fc.url, "--poll-interval", "20",
                    "--wait-timeout", "3", "--json" }
     local t0 = core.now()

@@ -38,7 +38,7 @@ describe("fakecloud reference behaviours", function()
 
   before_each(function()
     assert(fc:configure { flow_control = {}, refusals = {}, job_duration = 0.05, job_init = cjson.null,
-                          bms_in_ecs_list = false })
+                          bms_in_ecs_list = false, job_hold = cjson.null })
     assert(fc:reset())
   end)
 
@@ -191,6 +191,32 @@ describe("fakecloud reference behaviours", function()
       assert.are.equal(10, fc:stats().stop_requests.total)
     end)
 
+    it("answers any code of the reference's table at its status, gateway codes in the gateway's shape", function()
+      local flow = require "fakecloud.flow"
+      assert.are.equal(18, #flow.REFUSALS)
+      for _, r in ipairs(flow.REFUSALS) do
+        assert(fc:configure { refusals = { [r.code] = 1 } })
+        local code, body = c:stop("ecs", ecs(1, 2))
+        assert.are.equal(r.status, code, r.code)
+        if r.code:match("^APIGW") then
+          assert.are.equal(r.code, body.error_code)
+          assert.is_string(body.error_msg)
+        else
+          assert.are.equal(r.code, body.error.code)
+        end
+        assert.is_nil(body.job_id)
+      end
+      assert.are.equal(0, fc:stats().stop_requests.total)
+    end)
+
+    it("refuses at most `limit` calls in all, then none", function()
+      assert(fc:configure { refusals = { ["Ecs.1000"] = 1, limit = 2 } })
+      local codes = {}
+      for i = 1, 4 do codes[i] = (c:stop("ecs", ecs(i))) end
+      assert.are.same({ 500, 500, 200, 200 }, codes)
+      assert.are.equal(2, fc:stats().refused["Ecs.1000"])
+    end)
+
     it("refuses an unknown code or a bad rate when configured", function()
       local ok, err = fc:configure { refusals = { ["Ecs.9999"] = 0.5 } }
       assert.is_nil(ok)
@@ -227,6 +253,20 @@ describe("fakecloud reference behaviours", function()
       local ok, err = fc:configure { job_init = -1 }
       assert.is_nil(ok)
       assert.truthy(err:find("job_init must be a number", 1, true), err)
+    end)
+
+    it("read a status of job_hold first, when configured (one the reference's list does not name)", function()
+      assert(fc:configure { job_duration = 0.1, job_hold = { status = "PENDING_PAYMENT", seconds = 0.4 } })
+      finally(function() fc:configure { job_hold = cjson.null } end)
+      local t0 = socket.gettime()
+      local _, r = c:stop("ecs", ecs(1))
+      assert.are.equal("PENDING_PAYMENT", (select(2, c:job(r.job_id))).status)
+      assert.are.equal("powering-off", fc:server(ecs(1)[1])["OS-EXT-STS:task_state"])
+      socket.sleep(math.max(0, t0 + 0.6 - socket.gettime()))
+      assert.are.equal("SUCCESS", (select(2, c:job(r.job_id))).status)
+      local ok, err = fc:configure { job_hold = { status = "", seconds = 1 } }
+      assert.is_nil(ok)
+      assert.truthy(err:find("job_hold must be", 1, true), err)
     end)
 
     it("fail a sub-job with Ecs.0100 for a server already SHUTOFF and Ecs.0114 for an unknown id", function()

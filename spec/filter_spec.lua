@@ -93,7 +93,7 @@ describe("stopping by filter", function()
           metadata = { role = "primary" } },
         { count = OFF, name = "web-%d", status = "SHUTOFF", tags = { "env=staging" }, az = "az1" },
         { count = QA, name = "qa-%d", status = "ACTIVE", tags = { "env=qa" }, az = "az1" },
-      } },
+      }, bms = { { count = 7, name = "bm-%d", status = "ACTIVE", tags = { "env=staging" } } } },
     }
     client = env.client(fc)
   end)
@@ -141,6 +141,32 @@ describe("stopping by filter", function()
     assert.are.equal(WEB - 2, stats.stop_requests.total)
     assert.are.equal("ACTIVE", fc:server(exclude[1]).status)
     assert.are.equal("ACTIVE", fc:server(env.id("ecs", WEB + 1)).status) -- protected
+  end)
+
+  it("lists ECS with not-tags=__type_baremetal, so the cloud leaves bare-metal servers out", function()
+    fc:configure{ bms_in_ecs_list = true } -- the ECS list holds them, tagged, as the reference says
+    finally(function() fc:configure{ bms_in_ecs_list = false } end)
+    local res = client:stop_ecs{ filter = { tags = { env = "staging" } }, dry_run = true }
+    assert.are.equal(WEB + DB, #res.selected)
+    assert.is_nil(reasons(res)["bare-metal server (use stop_bms)"]) -- never listed, so never even skipped
+    for _, s in ipairs(res.selected) do assert.is_nil(s.name:match("^bm%-")) end
+    -- What the cloud lists without it: the bare-metal servers among the ECS ones.
+    local all = assert(client:list_ecs{ tags = "env=staging" })
+    local bare = 0
+    for _, s in ipairs(all) do if F.tag("__type_baremetal")(s) then bare = bare + 1 end end
+    assert.are.equal(7, bare)
+  end)
+
+  it("still skips a listed server tagged __type_baremetal when stopping ECS", function()
+    local selection = require "cloud.selection"
+    local compiled = selection.compile("client:stop_ecs", { all = true })
+    local listed = { { id = "b1", name = "bm-1", status = "ACTIVE", tags = { "__type_baremetal" } },
+                     { id = "e1", name = "web-1", status = "ACTIVE", tags = {} } }
+    local selected, skipped = selection.choose(client, "ecs", listed, compiled, false)
+    assert.are.same({ { id = "e1", name = "web-1", status = "ACTIVE" } }, selected)
+    assert.are.equal("bare-metal server (use stop_bms)", skipped[1].reason)
+    selected = selection.choose(client, "bms", listed, compiled, false)
+    assert.are.equal(2, #selected)
   end)
 
   it("filters by flavor, metadata through where, and a name pattern the cloud never sees", function()

@@ -96,11 +96,9 @@ describe("stopping servers", function()
     return tr
   end
 
-  it("never has more calls in flight than the concurrency; as many again wait signed in the transport", function()
-    fc:configure{ faults = { latency = 0.05 } }
-    finally(function() fc:configure{ faults = {} } end)
-    -- What the operation hands its transport, and when it lets the transport run.
-    local function outstanding(over)
+  -- What a stop (by client options `over` and stop options `stop`, 6,500 servers, not
+  -- waited for) hands its transport, and when it lets the transport run.
+  local function outstanding(over, stop_opts)
       local c = env.client(fc, over)
       local added, finished, most, order = 0, 0, 0, {}
       local tr = wrap_transport(c, {
@@ -118,23 +116,40 @@ describe("stopping servers", function()
         end,
       })
       fc:reset()
-      local res = c:stop_ecs{ ids = env.ids("ecs", 1, 6500), wait = false, force = true }
+      local opts = { ids = env.ids("ecs", 1, 6500), wait = false, force = true }
+      for k, v in pairs(stop_opts or {}) do opts[k] = v end
+      local res = c:stop_ecs(opts)
       c._transport = tr
       c:close()
       assert.is_true(res.ok)
       assert.are.equal(7, fc:stats().calls.action)
       return most, fc:stats().max_in_flight, order
-    end
-    local most, at_cloud, order = outstanding{ concurrency = 2 }
+  end
+
+  it("never has more calls in flight than the concurrency; as many again wait signed in the transport", function()
+    fc:configure{ faults = { latency = 0.05 } }
+    finally(function() fc:configure{ faults = {} } end)
+    -- A pace given (far above what these calls need): stop calls open up at once.
+    local paced = { servers_per_minute = 1e9 }
+    local most, at_cloud, order = outstanding({ concurrency = 2 }, paced)
     assert.are.equal(4, most) -- two in flight, two signed ahead
     assert.are.equal(2, at_cloud)
     -- The first two leave before the two ahead are made.
     assert.are.same({ "add", "add", "run", "add", "add" }, { unpack(order, 1, 5) })
     -- A call signed long before it leaves could outlive its date (15 minutes at the
     -- gateway): with timeouts over 5 minutes, nothing is signed ahead.
-    most, at_cloud = outstanding{ concurrency = 2, timeout = 301 }
+    most, at_cloud = outstanding({ concurrency = 2, timeout = 301 }, paced)
     assert.are.equal(2, most)
     assert.are.equal(2, at_cloud)
+  end)
+
+  it("with no pace given, sends the first stop call alone and opens up as calls are accepted", function()
+    fc:configure{ faults = { latency = 0.05 } }
+    finally(function() fc:configure{ faults = {} } end)
+    local _, at_cloud, order = outstanding{ concurrency = 4 }
+    -- One call, its answer, then two; then more as they are accepted, up to the concurrency.
+    assert.are.same({ "add", "run", "add", "add", "run" }, { unpack(order, 1, 5) })
+    assert.are.equal(4, at_cloud)
   end)
 
   it("sends nothing more for an operation that raised, not even what was signed ahead", function()
@@ -150,7 +165,8 @@ describe("stopping servers", function()
       end
       return t:run(wait)
     end })
-    local ok, err = pcall(c.stop_ecs, c, { ids = env.ids("ecs", 1, 4000), wait = false, force = true })
+    local ok, err = pcall(c.stop_ecs, c, { ids = env.ids("ecs", 1, 4000), wait = false, force = true,
+                                           servers_per_minute = 1e9 }) -- no slow start: all four at once
     assert.is_false(ok)
     assert.truthy(tostring(err):find("broken on purpose", 1, true))
     assert.are.same({ 2, 0 }, { tr:pending() }) -- the two under way stay; those ahead are gone

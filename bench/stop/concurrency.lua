@@ -2,7 +2,9 @@
 -- wait = false, each call held 0.1 s by the emulator (faults.latency), job_duration 0.
 -- Wall time at concurrency 1, 8, 16 against the ideal calls / concurrency * latency;
 -- then the same with 30% of the answers 429 (Retry-After 0): calls sent against the
--- 100 needed, and every server stopped exactly once.
+-- 100 needed, and every server stopped exactly once. Stop calls start one at a time and
+-- double each round while accepted (the slow start of cloud.pace, issue 15); the rows
+-- "arrival, pace given" pass servers_per_minute (far above these calls), which skips it.
 -- usage (from the repository root):
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;tools/?.lua;;" LUA_CPATH="build/bench-5.4/?.so;;" \
 --     lua5.4 bench/stop/concurrency.lua
@@ -50,7 +52,8 @@ local function client(fc, concurrency, retry)
 end
 
 -- One submission-only stop of every id in list; returns wall seconds, the result, the stats.
-local function run(fc, list, concurrency, faults, retry)
+-- extra: more stop options.
+local function run(fc, list, concurrency, faults, retry, extra)
   assert(fc:configure{ faults = faults })
   assert(fc:reset())
   local c = client(fc, concurrency, retry)
@@ -60,7 +63,9 @@ local function run(fc, list, concurrency, faults, retry)
   collectgarbage("collect")
   local t0, cpu0 = core.now(), os.clock()
   -- force (where the client knows it): no protection-tag lookup, submission only.
-  local ok, res = pcall(c.stop_ecs, c, { ids = list, wait = false, force = true })
+  local opts = { ids = list, wait = false, force = true }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  local ok, res = pcall(c.stop_ecs, c, opts)
   if not ok and tostring(res):find("force", 1, true) then
     res = c:stop_ecs{ ids = list, wait = false }
   elseif not ok then
@@ -99,15 +104,20 @@ local function main(fc)
   for i = 1, N do list[i] = ids.server_id("ecs", i) end
   local check_ms = id_check_ms(list)
   local rows = {}
-  for _, mode in ipairs(MODES) do
+  -- The latency modes, then the first again with the pace given (no slow start).
+  local plans = {}
+  for _, mode in ipairs(MODES) do plans[#plans + 1] = { mode = mode, label = mode } end
+  plans[#plans + 1] = { mode = MODES[1], label = MODES[1] .. "_given", extra = { servers_per_minute = 1e9 } }
+  for _, plan in ipairs(plans) do
+    local mode = plan.mode
     for _, conc in ipairs(LEVELS) do
       -- Several runs, the median one reported (by wall time): the machine is shared.
       local runs = {}
       for k = 1, REPEAT do
-        log("concurrency: %d in flight, latency %s, run %d/%d ...", conc, mode, k, REPEAT)
-        local wall, res, st = run(fc, list, conc, { latency = LATENCY, latency_mode = mode })
-        runs[k] = { mode = mode, conc = conc, wall = wall, ideal = CALLS / conc * LATENCY, calls = st.calls.action,
-                    lists = st.calls.list, once = stopped_once(res, st), cpu = st.client_cpu,
+        log("concurrency: %d in flight, latency %s, run %d/%d ...", conc, plan.label, k, REPEAT)
+        local wall, res, st = run(fc, list, conc, { latency = LATENCY, latency_mode = mode }, nil, plan.extra)
+        runs[k] = { mode = plan.label, conc = conc, wall = wall, ideal = CALLS / conc * LATENCY,
+                    calls = st.calls.action, lists = st.calls.list, once = stopped_once(res, st), cpu = st.client_cpu,
                     emu = st.emulator_cpu }
       end
       local median = common.median(runs, function(a, b) return a.wall < b.wall end)
@@ -133,10 +143,10 @@ end
 
 local function report(rows, faulty, check_ms)
   print(("submit %d ECS servers (%d calls of 1000 ids), wait = false, %gs latency per call"):format(N, CALLS, LATENCY))
-  print(("%-11s %-12s %8s %12s %8s %8s %8s %6s %12s %11s %13s"):format("latency", "concurrency", "wall s",
-    "range", "ideal s", "x ideal", "calls", "lists", "stopped once", "client CPU", "emulator CPU"))
+  print(("%-14s %-12s %8s %12s %8s %8s %8s %6s %12s %11s %13s"):format("latency", "concurrency", "wall s", "range",
+    "ideal s", "x ideal", "calls", "lists", "stopped once", "client CPU", "emulator CPU"))
   for _, r in ipairs(rows) do
-    print(("%-11s %-12d %8.3f %12s %8.3f %8.2f %8d %6d %12s %11.2f %13.2f"):format(r.mode, r.conc, r.wall,
+    print(("%-14s %-12d %8.3f %12s %8.3f %8.2f %8d %6d %12s %11.2f %13.2f"):format(r.mode, r.conc, r.wall,
       ("%.2f-%.2f"):format(r.min / r.ideal, r.max / r.ideal), r.ideal, r.wall / r.ideal,
       r.calls, r.lists, tostring(r.all_once), r.cpu, r.emu))
   end
@@ -145,7 +155,9 @@ local function report(rows, faulty, check_ms)
   print(" ceil(calls / concurrency) * latency, 0.7 s at 16; CPU in s; goal: x ideal <= 1.2 at 16;")
   print(" latency arrival = each answer leaves 0.1 s after its request arrived, the emulator's")
   print(" work inside that time, as a cloud's processing is; after_work = 0.1 s added after")
-  print(" the emulator's work, so its single worker's CPU time adds to every call)")
+  print(" the emulator's work, so its single worker's CPU time adds to every call; _given = the")
+  print(" pace given, servers_per_minute = 1e9: stop calls skip the slow start, one call, then two,")
+  print(" four... while accepted)")
   print(("checking the %d ids before the first call (core.idset(ids, true)): %.1f ms, median of 5"):format(N, check_ms))
   print()
   print(("%d%% of answers 429 (Retry-After 0), retry base 0.05 s, cap 1 s, 6 attempts"):format(RATE_429 * 100))

@@ -20,7 +20,20 @@ local function str(v)
   return nil
 end
 
---- The error of a non-2xx answer as an errors.new table.
+--- The error code a decoded body names, in either error shape, or nil. A 2xx answer may
+-- carry one too (flow control: 202 with Common.0024 and no job_id). `error_object_only`:
+-- only the service shape counts, `{"error":{"code":...}}` (a job's answer has an
+-- `error_code` of its own, about the job, not about the call).
+function M.code(data, error_object_only)
+  if type(data) ~= "table" then return nil end
+  local e = data.error
+  if type(e) == "table" and str(e.code) then return str(e.code) end
+  if error_object_only then return nil end
+  return str(data.error_code) or str(data.code)
+end
+
+--- The error of an answer naming one (any non-2xx, or a 2xx with an error body) as an
+-- errors.new table.
 function M.error(status, data, request_id, body)
   local code, message
   if type(data) == "table" then

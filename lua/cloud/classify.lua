@@ -14,6 +14,8 @@
 --   done         already in the wanted state, once a lookup confirms it (see M.confirm)
 --   permanent    never send again; report it (per server when scope is "server")
 -- @module cloud.classify
+local errors = require "cloud.errors"
+
 local M = {}
 
 --- The rows, in the reference's order. `http` is the reference's HTTP status column for the code.
@@ -58,8 +60,9 @@ for _, row in ipairs(M.rows) do BY_CODE[row.code] = row end
 M.wanted = { stop = "SHUTOFF", start = "ACTIVE" }
 local ACTIONS = { stop = true, start = true, reboot = true }
 
+-- A caller's mistake, raised at the caller's line (errors.argument).
 local function argument(where, field, problem)
-  error(("cloud.classify.%s: %s %s"):format(where, field, problem), 3)
+  errors.argument("cloud.classify." .. where, field, problem)
 end
 
 local function check_action(where, action)
@@ -114,7 +117,7 @@ end
 --   row when the code decided, nil when the status did; `confirm` is the state a lookup must
 --   show for a "done" verdict.
 function M.answer(a)
-  if type(a) ~= "table" then argument("answer", "argument", "must be a table") end
+  if type(a) ~= "table" then argument("answer", nil, "expects a table of the answer's fields") end
   local status, code = a.status, a.code
   if type(status) ~= "number" or status % 1 ~= 0 then argument("answer", "status", "must be an HTTP status") end
   if code ~= nil and type(code) ~= "string" then argument("answer", "code", "must be a string or nil") end

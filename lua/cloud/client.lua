@@ -100,11 +100,12 @@ local function check_retry(policy)
   if policy == nil then return d end
   if type(policy) ~= "table" then errors.argument(WHERE, "retry", "must be a table") end
   local where = WHERE .. " retry"
-  check.known(where, policy, { attempts = true, base = true, cap = true })
+  check.known(where, policy, { attempts = true, base = true, cap = true, later = true })
   return {
     attempts = check.integer(where, policy, "attempts", d.attempts, 1, 100),
     base = check.number(where, policy, "base", d.base, 0),
     cap = check.number(where, policy, "cap", d.cap, 0),
+    later = check.number(where, policy, "later", d.later, 0),
   }
 end
 
@@ -212,7 +213,7 @@ local function build(opts, account)
   c._busy = setmetatable({}, { __mode = "k" }) -- coroutines inside an operation of this client
   -- What the scheduler of each operation works by: the engine's limits and the retry policy.
   c._policy = { concurrency = c._concurrency, timeout = c._timeout, attempts = retry.attempts,
-                base = retry.base, cap = retry.cap }
+                base = retry.base, cap = retry.cap, later = retry.later }
   -- IAM (only for the project lookup) and the metadata service (only for temporary keys).
   for _, e in ipairs({
     { "iam", given.iam, "option", os.getenv(IAM_ENV), IAM_ENV, regions.iam_endpoint(c.region) },
@@ -302,7 +303,8 @@ end
 --- A scheduler for one operation: the client hands it its engine, its signer, its
 -- policy, its clock and its logger, and the scheduler sees nothing else of it.
 -- `deadline`: the core.now() time the operation must end by (its wait_timeout), or nil.
-function Client:_scheduler(deadline)
+-- `servers_per_minute`: the pace of its stop calls (nil: learned, cloud.pace).
+function Client:_scheduler(deadline, servers_per_minute)
   return scheduler.new{
     transport = self._transport,
     sign = function(call) return self:_signed(call) end,
@@ -312,6 +314,7 @@ function Client:_scheduler(deadline)
     on_request = self._on_request,
     renew = function(call) return self:_renew_keys(call) end,
     deadline = deadline,
+    servers_per_minute = servers_per_minute,
   }
 end
 

@@ -12,7 +12,9 @@ return {
     verify_tls = true,
     max_response = 64 * 1024 * 1024,
   },
-  -- Attempts per call, and the backoff's base and cap in seconds (cloud.retry).
+  -- Attempts per call, and the backoff's base and cap in seconds (cloud.retry). `later`
+  -- (absent): the least wait before sending again what the cloud asked to retry later is
+  -- cloud.classify's row (Ecs.0603, "try again in 1 minute": 60 s); given, it replaces it.
   retry = { attempts = 6, base = 1, cap = 60 },
   -- Servers tagged <protect_tag>=true are never stopped without `force`.
   protect_tag = "stop-protect",

@@ -131,15 +131,23 @@ M.new = client_mod.new
 --   without blocking the worker); default: `"nginx"` inside nginx, else `"curl"`.
 --   `"nginx"` outside nginx raises.
 
---- The retry policy (`cloud.new{ retry = ... }`). Retried: HTTP 429, 500, 502, 503, 504,
--- `Ecs.0603`, connection failures and timeouts, with exponential backoff and full jitter,
--- never sooner than the answer's `Retry-After`. Never retried: 400, 401, 403, 404 and a
--- refused certificate. An unknown key or a value out of range raises.
+--- The retry policy (`cloud.new{ retry = ... }`). What an answer means is `cloud.classify`'s
+-- table (the code first, the HTTP status when the code is absent or unknown). Retried with
+-- exponential backoff and full jitter: what the table calls `retry` (system exceptions, other
+-- 5xx), `retry_later` (`Ecs.0603`: not sooner than its minute, or `later`) and `throttled`
+-- answers to lists and job polls, connection failures and timeouts; never sooner than the
+-- answer's `Retry-After` (up to `cap`). A stop call refused by flow control (202
+-- `Common.0024`, 429 `APIGW.0308`, 503 `Common.1503`) is not retried but sent again at the
+-- operation's pace, not counted against `attempts`. Never retried: what the table calls
+-- permanent (400, 401, 403, 404, ...) and a refused certificate. An unknown key or a value
+-- out of range raises.
 -- @table retry_options
 -- @tfield[opt=6] int attempts tries per call, first one included, 1 to 100.
 -- @tfield[opt=1] number base seconds of the first backoff (at least 0); each next one
 --   doubles, up to `cap`.
 -- @tfield[opt=60] number cap the longest wait between two tries, seconds (at least 0).
+-- @tfield[opt] number later the least wait before sending again what the cloud asked to retry
+--   later (`Ecs.0603`, "try again in 1 minute"); default: the table's 60 s. Not capped by `cap`.
 
 --- Encodes a result (or any table of plain values) as JSON, with its array fields
 -- (`stopped`, `failed`, `jobs`, `selected`, `skipped`) written as arrays even when empty
@@ -205,9 +213,18 @@ M.stop_bms = stop.one_shot("bms")
 -- @tfield[opt=5] number poll_interval seconds between two polls of a job (0 and fractions
 --   allowed, negative raises).
 -- @tfield[opt=600] number wait_timeout seconds for the whole call, from its start; a job
---   still running then fails its servers with `cloud.wait_timeout` (they may yet stop).
--- @tfield[opt=1] int retry_failed how often servers whose sub-job failed for a transient
---   reason (`Ecs.0603`, `Ecs.0500`) are sent again, 0 to 10.
+--   still running then fails its servers with `cloud.wait_timeout` (they may yet stop). A
+--   stop call that flow control kept back until then is not sent, and its servers fail with
+--   the cloud's code: the real cloud stops about 1000 servers a minute, so give 18,000
+--   servers about 20 minutes.
+-- @tfield[opt=1] int retry_failed how often servers whose sub-job failed with a code
+--   `cloud.classify` says is worth another try (`Ecs.0603` after its minute, system
+--   exceptions) are sent again, 0 to 10.
+-- @tfield[opt] number servers_per_minute the pace of stop calls, in servers a minute, from
+--   the first call and never exceeded (at least 1); without it the pace is learned from the
+--   cloud's flow control (slow start, then AIMD).
+-- @tfield[opt] number resend_grace seconds a stop call whose answer was lost is given to show
+--   before a server still untouched is sent again (default: max(2 x timeout, 60)).
 -- @tfield[opt] function on_progress `function(event)`, called as the stop goes on with a
 --   `progress_event`; one that raises is ignored.
 -- @tfield[opt=false] boolean dry_run choose and report as a real run would, and send no
@@ -255,15 +272,17 @@ M.stop_bms = stop.one_shot("bms")
 -- exactly one of `stopped`, `failed` and `skipped`.
 -- @table result
 -- @tfield boolean ok true when no server failed and, stopping by id, none was skipped
---   but those in `exclude`; false when `confirm` cancelled the call.
+--   but those in `exclude` and those found already `SHUTOFF` (every requested server is
+--   off now); false when `confirm` cancelled the call.
 -- @tfield int requested distinct servers asked for, or chosen by the filter.
 -- @tfield {string,...} stopped ids the cloud confirmed stopped (`wait = true`) or accepted
 --   in a job (`wait = false`).
 -- @tfield {failure,...} failed the servers that were not stopped, each with why.
 -- @tfield {job,...} jobs the cloud's jobs, one per stop call accepted.
--- @tfield {server_brief,...} skipped servers chosen but not sent, each with a `reason`:
---   `"protected"`, `"excluded"`, `"already SHUTOFF"`, `"bare-metal server (use
---   stop_bms)"`.
+-- @tfield {server_brief,...} skipped servers chosen but not sent, or refused by the cloud
+--   because they were already in the wanted state (`Ecs.0100`, confirmed by a lookup), each
+--   with a `reason`: `"protected"`, `"excluded"`, `"already SHUTOFF"`, `"bare-metal server
+--   (use stop_bms)"`.
 -- @tfield[opt] {server_brief,...} selected filter stops and dry runs: the servers chosen
 --   (a dry run by id looks nothing up but the protection tag, and gives `{ id = }` each).
 -- @tfield[opt] boolean dry_run true for a dry run.
@@ -281,13 +300,17 @@ M.stop_bms = stop.one_shot("bms")
 -- @tfield string message what went wrong, in words.
 -- @tfield[opt] int status the HTTP status of the answer, when there was one.
 -- @tfield[opt] string request_id the cloud's `X-Request-Id`, for its support.
+-- @tfield[opt] string errorcode_message the sub-job's `entities.errorcode_message`, as the
+--   cloud gave it, when it had one.
 
 --- A job of the cloud (`result.jobs`): one stop call accepted.
 -- @table job
 -- @tfield string job_id the cloud's job id.
 -- @tfield {string,...} ids the servers the call named.
 -- @tfield string status the job's status as last polled (`"SUCCESS"`, `"FAIL"`,
---   `"RUNNING"`, ...), or `"SUBMITTED"` when it never was (as with `wait = false`).
+--   `"RUNNING"`, `"INIT"`, ...), as the cloud gave it (a status the reference does not list,
+--   such as `"PENDING_PAYMENT"`, counts as not ended), or `"SUBMITTED"` when it never was
+--   (as with `wait = false`).
 
 --- A server chosen or skipped (`result.selected`, `result.skipped`).
 -- @table server_brief

@@ -9,6 +9,7 @@
 -- happens.
 -- @module cloud.ledger
 local core = require "cloud.core"
+local classify = require "cloud.classify"
 local errors = require "cloud.errors"
 
 local M = {}
@@ -220,12 +221,14 @@ function Ledger:apply_job(body, b)
   -- data holds the first sub-job of each open server of the batch that did not stop it.
   for i = 1, data.sub_jobs do
     if sub_status[i] == SUB_FAILED then
+      local ecm, reason = str(data.sub_errorcode_message[i]), str(data.sub_fail_reason[i])
       failed[#failed + 1] = {
         id = server_id[i],
-        code = str(data.sub_error_code[i]) or v.error_code or "cloud.sub_job_failed",
-        message = str(data.sub_fail_reason[i]) or str(data.sub_errorcode_message[i]) or v.fail_reason
-          or "the cloud reported this server's stop as failed",
-        errorcode_message = str(data.sub_errorcode_message[i]),
+        -- The sub-job's own code; else the one its messages name; else the job's.
+        code = str(data.sub_error_code[i]) or classify.code_in(ecm) or classify.code_in(reason) or v.error_code
+          or "cloud.sub_job_failed",
+        message = reason or ecm or v.fail_reason or "the cloud reported this server's stop as failed",
+        errorcode_message = ecm,
       }
     else
       unknown[#unknown + 1] = server_id[i]

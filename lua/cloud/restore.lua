@@ -20,6 +20,7 @@ local WHERE = "client:restore"
 local OPTIONS = {
   record = true, write_record = true, dry_run = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, confirm = true, max_servers = true, force = true,
+  servers_per_minute = true,
 }
 local ENDED = { SUCCESS = true, FAIL = true }
 

@@ -2,12 +2,13 @@
 -- @module cloud.retry
 local M = {}
 
-local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
-local RETRY_CODES = { ["Ecs.0603"] = true, ["APIGW.0308"] = true, ["Common.1503"] = true }
+-- The classes of cloud.classify worth another attempt: a server-side error, "try again
+-- later", and flow control (not accepted).
+local AGAIN = { retry = true, retry_later = true, throttled = true }
 
---- True when an HTTP answer with this status and error code may succeed if sent again.
-function M.retryable_answer(status, code)
-  return RETRY_STATUS[status] or (code ~= nil and RETRY_CODES[code]) or false
+--- True when an answer classified as `v` (cloud.classify) may succeed if sent again.
+function M.again(v)
+  return AGAIN[v.class] == true
 end
 
 --- Seconds from a Retry-After header: delta-seconds, or an HTTP date.
@@ -64,15 +65,18 @@ local SKEW_LIMIT = 600
 
 --- What becomes of a call after an answer, decided in this one place. `tries` is the
 -- call's retry state ({attempts =, resigned =}); `r` the answer as the scheduler read it
--- (status, retry: worth another attempt, retry_after: seconds); `skew`: how far the
--- answer's clock is from ours, or nil. Returns "resign" (our clock is off: sign again
--- with the cloud's time, once per call), "retry" and the delay, or "done".
+-- (status, retry: worth another attempt, retry_after: seconds, min_delay: the least wait
+-- the answer's code asks for); `skew`: how far the answer's clock is from ours, or nil.
+-- Returns "resign" (our clock is off: sign again with the cloud's time, once per call),
+-- "retry" and the delay, or "done".
 function M.next_step(policy, tries, r, skew)
   if r.status == 401 and skew and math.abs(skew) > SKEW_LIMIT and not tries.resigned then
     return "resign"
   end
   if r.retry and tries.attempts < policy.attempts then
-    return "retry", M.delay(policy, tries.attempts, r.retry_after)
+    -- The code's own least wait (Ecs.0603's minute) is the reference's, not the server's
+    -- say: it is kept whole, where Retry-After is capped.
+    return "retry", math.max(M.delay(policy, tries.attempts, r.retry_after), r.min_delay or 0)
   end
   return "done"
 end

@@ -139,7 +139,15 @@ function M.plan(client, service, o)
   local sched = client:_scheduler(o.deadline)
   if o.filter then
     local list, err
-    servers.fetch(sched, client.project_id, service, o.filter.query, function(l, e) list, err = l, e end,
+    local query = o.filter.query
+    if service == "ecs" then
+      -- The ECS list holds the bare-metal servers too: the cloud leaves them out (the
+      -- reference, "Listing"); M.skip_reason still checks every listed server.
+      query = {}
+      for k, v in pairs(o.filter.query) do query[k] = v end
+      query["not-tags"] = BAREMETAL_TAG
+    end
+    servers.fetch(sched, client.project_id, service, query, function(l, e) list, err = l, e end,
       list_progress(o))
     sched:run()
     if not list then return nil, err end

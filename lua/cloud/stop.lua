@@ -24,6 +24,7 @@ local OPTIONS = {
   ids = true, filter = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
   exclude = true, confirm = true, record = true, record_source = true, resend_grace = true,
+  servers_per_minute = true,
 }
 local TYPED_OPTIONS = { type = true }
 for k in pairs(OPTIONS) do TYPED_OPTIONS[k] = true end
@@ -91,6 +92,7 @@ local function check_stop(service, opts, action)
     wait_timeout = check.number(where, opts, "wait_timeout", defaults.wait_timeout, 0),
     retry_failed = check.integer(where, opts, "retry_failed", defaults.retry_failed, 0, 10),
     resend_grace = check.number(where, opts, "resend_grace", nil, 0),
+    servers_per_minute = check.number(where, opts, "servers_per_minute", nil, 1),
     on_progress = check.func(where, opts, "on_progress"),
     confirm = check.func(where, opts, "confirm"),
     exclude = check_exclude(where, opts.exclude),
@@ -144,9 +146,9 @@ end
 -- servers stopped or on their way, so what is known goes with the error: the job ids of
 -- stops already accepted are not lost.
 local function run_op(client, service, o, l, extra)
-  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(o.deadline), ledger = l, project_id = client.project_id,
-    service = service, policy = client._policy, log = function(line) client:_log(line) end, options = o,
-    action = o.action })
+  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(o.deadline, o.servers_per_minute), ledger = l,
+    project_id = client.project_id, service = service, policy = client._policy,
+    log = function(line) client:_log(line) end, options = o, action = o.action })
   if ok then return end
   if type(e) == "string" and e:find("interrupted!$") then
     local err = errors.new("cloud.interrupted", ("interrupted; %ss already accepted may still complete")

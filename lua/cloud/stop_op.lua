@@ -1,12 +1,17 @@
---- One stop operation: batches of at most 1000 ids, submitted concurrently; jobs polled
--- until they end; every doubt (a lost answer, a missing sub-job) resolved by looking the
--- servers up before anything is sent again. Every outcome goes into the ledger it is
--- given, which alone records outcomes; the operation holds no set and no batch number.
+--- One stop (or start) operation: batches of at most 1000 ids, submitted at the
+-- operation's pace (flow control sends a batch again, later: cloud.pace in the scheduler);
+-- jobs polled as cloud.poll_plan says until they end; every doubt (a lost answer, a missing
+-- sub-job) resolved by looking the servers up before anything is sent again. What an answer
+-- or a sub-job means is cloud.classify's; a server the cloud says is already in the wanted
+-- state is looked up, and found there it is "already", neither done nor failed. Every
+-- outcome goes into the ledger it is given, which alone records outcomes; the operation
+-- holds no set and no batch number.
 -- @module cloud.stop_op
 local actions = require "cloud.actions"
 local classify = require "cloud.classify"
 local core = require "cloud.core"
 local errors = require "cloud.errors"
+local poll_plan = require "cloud.poll_plan"
 local retry = require "cloud.retry"
 local servers = require "cloud.servers"
 
@@ -14,8 +19,9 @@ local M = {}
 
 local MAX_IDS = 1000
 local unpack = table.unpack or unpack
--- Sub-job failures that a second attempt may fix.
-local TRANSIENT = { ["Ecs.0603"] = true, ["Ecs.0500"] = true, ["Common.0500"] = true }
+-- The job statuses of the reference ("Jobs"); any other is reported as the cloud gave it
+-- and counts as not ended (the ledger's rule decides what ends a job).
+local JOB_STATUS = { INIT = true, RUNNING = true, SUCCESS = true, FAIL = true }
 
 --- The os-stop body for `ids`, as a string. Stop calls themselves keep theirs in C
 -- memory (core.stop_body): at 40 KB a call, a million servers would otherwise leave
@@ -63,6 +69,9 @@ function Op:submit(ids, again)
     local kind, l, batch, action = self.kind, self.ledger, nil, self.action
     self.sched:request({
       service = self.service, method = "POST", idempotent = false,
+      -- At the operation's pace, sent again after flow control until the deadline; a 2xx
+      -- answer is acceptance only with a job_id.
+      servers = last - i + 1, expects_job = true,
       -- The batch and its body are made when first sent, not all up front: the first
       -- calls go out at once, and a large stop does not hold every body at the same time.
       -- The batch tells this call's servers apart in its job's answer.
@@ -84,7 +93,7 @@ function Op:submitted(batch, r)
     self.accepted = self.accepted + #batch.ids
     progress(self, "submit")
     if self.wait then
-      self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
+      self:watch(job, batch)
     else
       self.ledger:stopped_batch(batch)
     end
@@ -93,7 +102,15 @@ function Op:submitted(batch, r)
     -- After a timeout the cloud may still be working on it, so give it as long again.
     local err = r.err or errors.new("cloud.bad_response", "the answer has no valid job_id", r.status, r.request_id)
     self:doubt(batch.ids, err)
+  elseif r.scope == "server" and (r.class == "done" or r.class == "permanent") and not r.unsent then
+    -- The call was refused for some of its servers (Ecs.0100, Ecs.0114, ...): nothing was
+    -- accepted; which ones, a lookup tells, before the others are sent again.
+    local refused = {}
+    for i, id in ipairs(batch.ids) do refused[i] = { id = id, err = r.err } end
+    self:look_up_refused(refused, r.class, true)
   else
+    -- Refused as a whole (permanent, or flow control to the end): never accepted, so the
+    -- refusal is each server's outcome.
     self.ledger:fail(batch.ids, r.err)
     progress(self, "submit")
   end
@@ -103,8 +120,32 @@ function Op:expired()
   return core.now() >= self.deadline
 end
 
-function Op:poll(job, batch)
-  local l = self.ledger
+-- An accepted job: polled as the operation's plan says.
+function Op:watch(job, batch)
+  self.plan:add({ job = job, batch = batch }, core.now())
+  self:schedule_polls()
+end
+
+-- One timer for the plan, set for the next time a poll may be due: moved when that time
+-- changes, taken back when no poll is to come (a timer left waiting would keep the
+-- operation running until it came due).
+function Op:schedule_polls()
+  local now = core.now()
+  local at = self.plan:next_time(now)
+  if self.tick and self.tick_at == at then return end
+  if self.tick then self.sched:cancel(self.tick) end
+  self.tick, self.tick_at = nil, at
+  if not at then return end
+  self.tick = self.sched:after(math.max(0, at - now), function()
+    self.tick, self.tick_at = nil, nil
+    for _, j in ipairs(self.plan:due(core.now())) do self:poll(j) end
+    self:schedule_polls()
+  end)
+end
+
+function Op:poll(j)
+  local l, job, batch = self.ledger, j.state.job, j.state.batch
+  if not self.sched:can_send() then return end -- the deadline's last look settles its servers
   self.sched:request({
     service = self.service, method = "GET", idempotent = true,
     path = ("/v1/%s/jobs/%s"):format(self.project_id, job.job_id),
@@ -113,32 +154,47 @@ function Op:poll(job, batch)
     -- it needs and record the servers an ended job stopped; the rest comes back.
     decode = function(body) return l:apply_job(body, batch) end,
     raw_body = true, -- read in place, never copied into a Lua string
-  }, function(r) self:polled(job, batch, r) end)
+  }, function(r) self:polled(j, r) end)
 end
 
-function Op:polled(job, batch, r)
+function Op:polled(j, r)
+  local job = j.state.job
+  local now = core.now()
   if r.ok then
     local status = r.data.status or "UNKNOWN"
+    if status ~= job.status and not JOB_STATUS[status] then
+      self.log(("job %s reports status %s, which the API reference does not list; it counts as not ended")
+        :format(job.job_id, status))
+    end
     job.status, job.poll_failures = status, nil
-    if r.data.ended then return self:settle(job, r.data, r.request_id) end
+    self.plan:polled(j, r.data.ended, now)
+    if r.data.ended then
+      self:settle(job, r.data, r.request_id)
+      return self:schedule_polls()
+    end
     if not self:expired() then
       progress(self, "wait") -- a heartbeat, so progress displays keep moving
-      return self.sched:after(self.poll_interval, function() self:poll(job, batch) end)
+      return self:schedule_polls()
     end
+    self.plan:drop(j)
     local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet %s")
       :format(job.job_id, status, self.wait_timeout, self.action.name))
     return self:resolve(self:open_ids(job.ids), err, false)
   end
-  if r.status == 404 or self:expired() then
-    job.status = r.status == 404 and "UNKNOWN" or job.status
+  -- No such job (Common.0011, 404), or a refusal that will not change: what became of its
+  -- servers, a lookup tells.
+  local lasting = r.class == "permanent" or r.status == 404
+  if lasting or self:expired() or r.unsent then
+    self.plan:drop(j)
+    if lasting then job.status = "UNKNOWN" end
     return self:resolve(self:open_ids(job.ids), r.err, false)
   end
   -- Polling itself failed after its retries: the job is still there, try again later,
   -- backing off while the failures go on (to 64 intervals at most, and a minute).
   job.poll_failures = (job.poll_failures or 0) + 1
   local interval = math.max(self.poll_interval, 0.05)
-  self.sched:after(retry.backoff(job.poll_failures, interval, math.min(64 * interval, 60)),
-    function() self:poll(job, batch) end)
+  self.plan:failed(j, now + retry.backoff(job.poll_failures, interval, math.min(64 * interval, 60)))
+  self:schedule_polls()
 end
 
 function Op:open_ids(ids)
@@ -149,11 +205,21 @@ function Op:open_ids(ids)
   return open
 end
 
+-- The least wait the cloud asked for before sending again (Ecs.0603's minute), or the
+-- policy's `later` in its place.
+function Op:least_wait(v)
+  if v.min_delay > 0 then return self.later or v.min_delay end
+  return 0
+end
+
 -- An ended job, as the ledger read it (Ledger:apply_job): the servers it stopped are
--- recorded; `v.failed` failed, `v.unknown` have no outcome in it. request_id: of that
--- answer, for support.
+-- recorded; `v.failed` failed, `v.unknown` have no outcome in it. Each failure is judged by
+-- cloud.classify: already in the wanted state (Ecs.0100) is looked up; worth another try
+-- is sent again, `retry_failed` times, not sooner than the code asks and only when that is
+-- before the deadline; the rest stands with the cloud's code, message and
+-- errorcode_message. request_id: of that answer, for support.
 function Op:settle(job, v, request_id)
-  local again, missing, wanted = {}, v.unknown, {}
+  local again, missing, wanted, wait = {}, v.unknown, {}, 0
   for _, f in ipairs(v.failed) do
     local id = f.id
     local err = errors.new(f.code, f.message, nil, request_id)
@@ -161,33 +227,50 @@ function Op:settle(job, v, request_id)
     if self.doubted[id] then
       -- Sent again after a lost answer: the first send may be what stopped it. Look it up.
       missing[#missing + 1] = id
-    elseif classify.sub_job(f.code, self.action.name, f.errorcode_message).class == "done" then
-      -- Refused because of the server's state (Ecs.0100): the wanted one is no failure,
-      -- once a lookup shows it there.
-      wanted[#wanted + 1] = { id = id, err = err }
-    elseif TRANSIENT[f.code] and (self.resent[id] or 0) < self.retry_failed then
-      self.resent[id] = (self.resent[id] or 0) + 1
-      again[#again + 1] = id
     else
-      self.ledger:failed(id, err)
+      local verdict = classify.sub_job(f.code, self.action.name, f.errorcode_message or f.message)
+      if verdict.class == "done" then
+        -- Refused because of the server's state (Ecs.0100): the wanted one is no failure,
+        -- once a lookup shows it there.
+        wanted[#wanted + 1] = { id = id, err = err }
+      elseif retry.again(verdict) and (self.resent[id] or 0) < self.retry_failed
+        and core.now() + self:least_wait(verdict) < self.deadline then
+        self.resent[id] = (self.resent[id] or 0) + 1
+        again[#again + 1] = id
+        wait = math.max(wait, self:least_wait(verdict))
+      else
+        self.ledger:failed(id, err)
+      end
     end
   end
-  if #wanted > 0 then self:confirm_wanted(wanted) end
+  if #wanted > 0 then self:look_up_refused(wanted, "done", false) end
   if #missing > 0 then
     local err = errors.new(v.error_code or "cloud.no_sub_job",
       v.fail_reason or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status),
       nil, request_id)
     self:resolve(missing, err, false)
   end
-  if #again > 0 then self:submit(again, true) end
+  if #again > 0 then
+    if wait > 0 then self.sched:after(wait, function() self:submit(again, true) end)
+    else self:submit(again, true) end
+  end
   progress(self, "wait")
 end
 
---- Servers whose sub-job was refused because of their state (Ecs.0100, `{id, err}` each):
--- looked up, one found in the state the action wants with no task on it ends "already"
--- (the result's skipped: "already SHUTOFF"), one with a task still on it is looked at
--- again, and any other keeps the cloud's refusal, code and message.
-function Op:confirm_wanted(list)
+local function task_of(s)
+  local t = s and s["OS-EXT-STS:task_state"]
+  if type(t) == "string" and t ~= "" then return t end
+end
+
+--- Settles servers the cloud refused (`list`: `{id =, err =}` each, err with the cloud's
+-- code) by looking them up. `class` is the refusal's (cloud.classify): "done" (the state
+-- does not allow the action, Ecs.0100) ends a server found in the state the action wants
+-- with no task on it as "already" (the result's skipped: "already SHUTOFF"); so does any
+-- refusal of a whole call for a server found there. A server with
+-- a task under way is looked at again. With `resend` (the call was refused as a whole, so
+-- nothing of it was accepted), a server neither there nor busy is sent again while
+-- attempts remain. Any other keeps the cloud's refusal: a server in ERROR, or not found.
+function Op:look_up_refused(list, class, resend)
   local l, action = self.ledger, self.action
   local verdict = { class = "done", confirm = action.wanted }
   local function refuse(items)
@@ -197,18 +280,32 @@ function Op:confirm_wanted(list)
   local ids = {}
   for i, w in ipairs(list) do ids[i] = w.id end
   servers.lookup(self.sched, self.project_id, self.service, ids, function(found, _, missed)
-    local unseen, again = {}, {}
+    local unseen, recheck, again = {}, {}, {}
     for _, id in ipairs(missed or {}) do unseen[id] = true end
     for _, w in ipairs(list) do
       local s = found and not unseen[w.id] and found[w.id] or nil
-      local seen = s and classify.confirm(verdict, s) or "permanent"
-      if seen == "done" then l:already(w.id, action.wanted)
-      elseif seen == "wait" and not self:expired() then again[#again + 1] = w
-      else l:failed(w.id, w.err) end
+      local seen
+      if not s then seen = "permanent"
+      -- In the wanted state already: no failure, whichever server the refusal was about.
+      elseif class == "done" or s.status == action.wanted then seen = classify.confirm(verdict, s)
+      else seen = task_of(s) and "wait" or "permanent" end
+      if seen == "done" then
+        l:already(w.id, action.wanted)
+      elseif seen == "wait" and not self:expired() then
+        recheck[#recheck + 1] = w
+      elseif seen == "permanent" and s and resend and not task_of(s) and s.status ~= action.wanted
+        and (self.sends[w.id] or 1) < self.attempts and not self:expired() then
+        again[#again + 1] = w.id
+      else
+        l:failed(w.id, w.err)
+      end
     end
-    if #again > 0 then
-      self.sched:after(math.max(self.poll_interval, 0.05), function() self:confirm_wanted(again) end)
+    if #recheck > 0 then
+      self.sched:after(math.max(self.poll_interval, 0.05), function()
+        self:look_up_refused(recheck, class, resend)
+      end)
     end
+    if #again > 0 then self:submit(again, true) end
     progress(self, "wait")
   end)
 end
@@ -250,7 +347,7 @@ local function worth_looking_again(err)
   if not err then return true end
   if LASTING[err.code] then return false end
   if err.kind == "transport" or err.code == "cloud.bad_response" then return true end
-  return retry.retryable_answer(err.status, err.code) and true or false
+  return retry.again(classify.answer{ status = err.status or 0, code = err.code })
 end
 
 --- A stop call whose answer was lost (a timeout, a dropped connection, an unreadable
@@ -413,7 +510,7 @@ function M.run(c)
   local op = setmetatable({
     action = c.action or actions.stop,
     sched = c.sched, ledger = c.ledger, project_id = c.project_id, service = c.service, log = c.log,
-    attempts = c.policy.attempts, timeout = c.policy.timeout,
+    attempts = c.policy.attempts, timeout = c.policy.timeout, later = c.policy.later,
     backoff_base = c.policy.base, backoff_cap = c.policy.cap,
     resend_grace = o.resend_grace or M.resend_grace(c.policy),
     kind = o.type, wait = o.wait, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
@@ -421,6 +518,7 @@ function M.run(c)
     accepted = 0, sends = {}, resent = {}, doubted = {},
     last = nil, deferred = {}, -- the deadline's last look: nil before it, false under way, then what it saw
   }, Op)
+  op.plan = poll_plan.new(o.poll_interval, op.deadline, core.now())
   op.sched:at_deadline(function() op:last_look() end)
   op:submit(op.ledger:ids())
   op.sched:run()

@@ -24,13 +24,15 @@ function M.client(fc, over)
   local opts = {
     project_id = fc.project_id, ak = fc.ak, sk = fc.sk,
     endpoints = { ecs = fc.url, bms = fc.url },
-    retry = { attempts = 3, base = 0.01, cap = 0.05 },
+    -- later: the minute Ecs.0603 asks for, shortened (the spec of that minimum sets its own)
+    retry = { attempts = 3, base = 0.01, cap = 0.05, later = 0.05 },
   }
   for k, v in pairs(over or {}) do opts[k] = v end
   return assert(cloud.new(opts))
 end
 
--- Every distinct requested id exactly once across stopped and failed.
+-- Every distinct requested id exactly once across stopped, failed and the servers skipped
+-- as already in the wanted state (found so by the operation).
 function M.assert_ledger(res, requested)
   local seen, distinct = {}, {}
   for _, id in ipairs(requested) do distinct[id] = true end
@@ -48,11 +50,11 @@ function M.assert_ledger(res, requested)
     assert(type(f.code) == "string" and type(f.message) == "string", "failure without code/message")
     seen[f.id] = true
   end
-  -- Found already in the wanted state: an outcome too, in skipped.
-  for _, sk in ipairs(res.skipped or {}) do
-    if type(sk.reason) == "string" and sk.reason:find("^already ") and distinct[sk.id] then
-      assert(not seen[sk.id], "id twice in the result: " .. sk.id)
-      seen[sk.id] = true
+  for _, s in ipairs(res.skipped or {}) do
+    if s.reason and s.reason:match("^already ") then
+      assert(distinct[s.id], "skipped an id not asked for: " .. tostring(s.id))
+      assert(not seen[s.id], "id twice in the result: " .. s.id)
+      seen[s.id] = true
     end
   end
   for id in pairs(distinct) do assert(seen[id], "id missing from the result: " .. id) end

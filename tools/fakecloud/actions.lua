@@ -175,7 +175,7 @@ function M.act(S, kind, body, real, now, project)
     S.stats.stop_types[sent] = (S.stats.stop_types[sent] or 0) + 1
   end
   local duration = tonumber(S.cfg.job_duration) or 0.05
-  local job = jobs.create(S, kind, subs, real, now, duration, tonumber(S.cfg.job_init), a.name)
+  local job = jobs.create(S, kind, subs, real, now, duration, tonumber(S.cfg.job_init), a.name, S.job_hold)
   return 200, { job_id = job.id }
 end
 

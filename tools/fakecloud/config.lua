@@ -14,6 +14,8 @@ M.DEFAULT = {
   flow_control = {}, -- no budget; see flow.lua
   refusals = {}, -- none; see flow.lua
   -- job_init (absent): seconds a job reads INIT; absent = the first fifth of job_duration
+  -- job_hold (absent): { status = "PENDING_PAYMENT", seconds = S }: jobs read that status
+  --   first, for S seconds, then go on as usual (see jobs.lua)
 }
 
 local function copy(v)

@@ -17,18 +17,22 @@ end
 -- real: monotonic-ish real time (due-ness); now: emulator clock (shown times).
 -- init: seconds the job reads INIT before RUNNING (default: the first fifth of duration).
 -- action: "stop" (the default) or "start".
+-- hold: { status =, seconds = } or nil: the job first reads that status (one the reference's
+-- list does not name, such as PENDING_PAYMENT) for that long, then goes on as above.
 -- What each action shows while under way, leaves behind, and calls its jobs.
 local ACTION = {
   stop = { task = "powering-off", final = "SHUTOFF", sub = "stopServer", batch = "batchStopServer" },
   start = { task = "powering-on", final = "ACTIVE", sub = "startServer", batch = "batchStartServer" },
 }
 
-function M.create(S, kind, subs, real, now, duration, init, action)
+function M.create(S, kind, subs, real, now, duration, init, action, hold)
+  local held = hold and hold.seconds or 0
   init = math.min(init or duration / 5, duration)
   action = action or "stop"
+  real = real + held
   local job = { id = ids.uuid(), kind = kind, subs = subs, t0 = real, due = real + duration,
-                running_at = real + init, begin = now, finish = now + duration, done = false,
-                action = action }
+                running_at = real + init, begin = now, finish = now + held + duration, done = false,
+                action = action, held_until = hold and real or nil, held_status = hold and hold.status }
   local task = ACTION[action].task
   for i = 1, #subs.ids do
     if not subs.code[i] then
@@ -71,6 +75,7 @@ end
 
 local function status_of(job, real)
   if job.done then return nil end
+  if job.held_until and real < job.held_until then return job.held_status end
   if real < job.running_at then return "INIT" end
   return "RUNNING"
 end

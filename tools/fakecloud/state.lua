@@ -40,6 +40,15 @@ local function apply(cfg, regenerate)
   if init ~= nil and not (tonumber(init) and tonumber(init) >= 0) then
     error("job_init must be a number of seconds >= 0", 0)
   end
+  local hold = config.val(cfg.job_hold)
+  S.job_hold = nil
+  if hold ~= nil then
+    local st, secs = config.val(hold.status), tonumber(config.val(hold.seconds))
+    if type(st) ~= "string" or st == "" or not secs or secs < 0 then
+      error("job_hold must be { status = <a job status>, seconds = <number >= 0> }", 0)
+    end
+    S.job_hold = { status = st, seconds = secs }
+  end
   local tf = config.val(cfg.transient_fail) or {}
   S.transient_ids = {}
   for _, id in ipairs(config.val(tf.ids) or {}) do S.transient_ids[id] = true end

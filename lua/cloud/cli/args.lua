@@ -15,6 +15,7 @@ local VALUED = {
   ["--timeout"] = "timeout", ["--connect-timeout"] = "connect_timeout", ["--retries"] = "retries",
   ["--iam-endpoint"] = "iam_endpoint", ["--credentials"] = "credentials",
   ["--record"] = "record", ["--from-record"] = "from_record",
+  ["--servers-per-minute"] = "servers_per_minute",
 }
 local SWITCHES = {
   ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
@@ -40,7 +41,7 @@ end
 -- Flags that may be repeated, each adding to a list; every other valued flag is given once.
 local LISTS = { tag = true, status = true }
 local NUMBERS = { concurrency = true, max_servers = true, poll_interval = true, wait_timeout = true,
-                  timeout = true, connect_timeout = true }
+                  timeout = true, connect_timeout = true, servers_per_minute = true }
 
 -- Stores one flag's value in o; returns true or nil, message. Values the library checks
 -- (endpoint, project id, stop type for the service) are passed on as given: its error
@@ -84,8 +85,8 @@ end
 -- @treturn table options: service, ids, ids_file, name, status, tags, exclude_file, type,
 --   region, project_id, endpoint, concurrency, max_servers, poll_interval, wait_timeout,
 --   ca_file, no_verify_tls, proxy, timeout, connect_timeout, retries, iam_endpoint,
---   credentials, record, from_record (cloud-start), all_projects, dry_run, no_wait, yes,
---   json, verbose, help, version (region and project_id may be comma-separated lists: a fleet)
+--   credentials, record, from_record (cloud-start), all_projects, servers_per_minute, dry_run,
+--   no_wait, yes, json, verbose, help, version (region and project_id may be comma-separated lists: a fleet)
 -- @return or nil, message naming the bad flag or value
 function M.parse(argv, action)
   action = action or "stop"

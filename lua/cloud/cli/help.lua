@@ -8,11 +8,11 @@ local M = {}
 
 local TEMPLATE = [==[
 usage: {P} ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [--tag K=V]...
-@stop|                  [--exclude-file FILE] [--type SOFT|HARD] [--region R[,R...]] [--project-id P]
-@start|                  [--exclude-file FILE] [--region R[,R...]] [--project-id P]
+@stop|                  [--exclude-file FILE] [--type SOFT|HARD] [--region R[,R...]] [--project-id P[,P...]]
+@start|                  [--exclude-file FILE] [--region R[,R...]] [--project-id P[,P...]]
                   [--all-projects] [--endpoint URL] [--concurrency N] [--max-servers N]
                   [--dry-run] [--no-wait] [--poll-interval SEC] [--wait-timeout SEC]
-                  [--record FILE] [--yes] [--json] [--verbose]
+                  [--servers-per-minute N] [--record FILE] [--yes] [--json] [--verbose]
                   [--ca-file FILE] [--no-verify-tls] [--proxy URL] [--timeout SEC]
                   [--connect-timeout SEC] [--retries N] [--iam-endpoint URL] [--credentials metadata]
 @start|      cloud-start [ecs|bms] --from-record FILE [--record FILE] [--dry-run] [--yes] ...
@@ -55,6 +55,9 @@ How to {verb}:
                           {P} ecs --ids-file ids.txt --poll-interval 2
   --wait-timeout SEC    the whole run ends within SEC seconds and one request timeout (default 600)
                           {P} ecs --ids-file ids.txt --wait-timeout 1200
+  --servers-per-minute N  send {verb}s for at most N servers a minute, from the start (default:
+                        learned from the cloud's flow control); give what your quota allows
+                          {P} ecs --ids-file ids.txt --servers-per-minute 1000 --wait-timeout 3600
   --yes, -y             do not ask before {doing} more than 5 servers chosen by filter or
                         record (without a terminal, {P} refuses unless --yes is given)
                           {P} ecs --name '^web%-' --yes

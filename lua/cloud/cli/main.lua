@@ -35,6 +35,7 @@ local EXIT_OF_KIND = { argument = EXIT.usage, refused = EXIT.usage, config = EXI
 local FLAG_OF = {
   type = "--type", max_servers = "--max-servers", concurrency = "--concurrency",
   poll_interval = "--poll-interval", wait_timeout = "--wait-timeout", region = "--region",
+  servers_per_minute = "--servers-per-minute",
   project_id = "--project-id", ["endpoints.ecs"] = "--endpoint", ["endpoints.bms"] = "--endpoint",
   ["filter.name"] = "--name", ["filter.status"] = "--status", ["filter.tags"] = "--tag",
   exclude = "--exclude-file", ids = "the server ids", record = "--record",
@@ -235,7 +236,7 @@ end
 function M.options(io_, o, bar, ids, exclude_list)
   local opts = { type = o.type, max_servers = o.max_servers, dry_run = o.dry_run or nil,
                  wait = not o.no_wait, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
-                 on_progress = bar and function(e) bar:event(e) end or nil }
+                 servers_per_minute = o.servers_per_minute, on_progress = bar and function(e) bar:event(e) end or nil }
   if o.by_record then
     opts.record, opts.write_record = o.from_record, o.record
     if not o.yes and not o.dry_run and bar then opts.confirm = confirmer(io_, o, bar) end

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Issue 15's figures (not a test): flow control and confirmation latency against the
+# emulator's models of the ECS reference; see reference.lua. Prints the tables on stdout,
+# progress on stderr.
+# usage: bench/stop/run_reference.sh     env: BUILD_TYPE (default Release), and the BENCH_*
+#        variables of reference.lua (BENCH_BASELINE_DIR=/path/to/lua to add another client)
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+bt=${BUILD_TYPE:-Release}
+# Own build dirs, so the lead's build/5.4 and build/luajit keep their settings.
+for lua in 5.4 luajit; do
+  cmake -S . -B "build/bench-$lua" -DLUA=$lua -DCMAKE_BUILD_TYPE="$bt" >/dev/null
+  cmake --build "build/bench-$lua" >/dev/null
+done
+mkdir -p bench/out
+# The driver runs in lua5.4 with the emulator's launcher (tools/); each client is a child.
+LUA_PATH="lua/?.lua;lua/?/init.lua;tools/?.lua;;" LUA_CPATH="build/bench-5.4/?.so;;" \
+  lua5.4 bench/stop/reference.lua

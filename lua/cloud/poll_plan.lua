@@ -1,0 +1,171 @@
+--- When to poll which job of one operation. A job is polled soon after its submission and
+-- then less often, towards poll_interval; all the operation's jobs share one budget of
+-- polls, as many as a fixed poller at poll_interval would make, so a 100-job stop does
+-- not poll 100 jobs every few seconds; only the close polls of one job at a time come on
+-- top. Pure: the caller passes the time.
+--
+-- The jobs of one operation take about as long as each other, so one of them, the oldest
+-- still open (the lead), is polled closely: between polls a tenth of its age (at least
+-- FIRST s, at most poll_interval), so its end is seen within max(FIRST, a tenth) of its
+-- duration. Once a job has been seen ended at some age, every job is next polled when it
+-- reaches that age: most have ended by then, and one poll each confirms it. Until then, a
+-- job that is not the lead is polled only every IDLE poll intervals, in case the lead is
+-- the slow one. A job polled at that age and found still running is polled closely from
+-- then on, as the lead is, and the age at which it ends becomes the age to poll at.
+-- @module cloud.poll_plan
+local M = {}
+local Plan = {}
+Plan.__index = Plan
+
+M.FIRST = 0.5 -- seconds: the first poll, and the least time between two polls of a job
+local SHARE = 0.1 -- of a job's age: the time between two close polls
+local IDLE = 2 -- poll intervals between polls of a job that is not the lead
+
+--- A plan for jobs polled every `poll_interval` seconds at the most, none after `deadline`
+-- (core.now() seconds), starting at `now`.
+function M.new(poll_interval, deadline, now)
+  return setmetatable({
+    interval = poll_interval,
+    gap = math.min(M.FIRST, poll_interval),
+    deadline = deadline,
+    open = {},        -- open jobs, oldest first: open[head .. #open]
+    head = 1,
+    n = 0,            -- open jobs
+    added = 0,        -- jobs added
+    tokens = 0,       -- polls the budget allows now
+    refilled = now,
+    ended_age = nil,  -- the age at which the last ended job was seen ended
+  }, Plan)
+end
+
+-- The budget refills at one poll per open job per poll_interval; what is not spent is kept
+-- (up to one poll per job added), so the close polls of the first job, paid for by those
+-- added after it, do not leave the last one waiting a whole poll_interval.
+local function refill(self, now)
+  local cap = math.max(1, self.added)
+  if self.interval > 0 then
+    self.tokens = math.min(cap, self.tokens + (now - self.refilled) * self.n / self.interval)
+  else
+    self.tokens = cap -- poll_interval = 0: no budget but the jobs themselves
+  end
+  self.refilled = now
+end
+
+--- Adds a job accepted at `now`; `state` is the caller's (returned by :due()). The budget
+-- grows by one poll, so the first poll of every job is paid for.
+function Plan:add(state, now)
+  refill(self, now)
+  local j = { state = state, submitted = now, last = nil, not_before = nil, polling = false }
+  self.open[#self.open + 1] = j
+  self.n, self.added = self.n + 1, self.added + 1
+  self.tokens = self.tokens + 1
+  return j
+end
+
+local function lead(self)
+  while self.open[self.head] and self.open[self.head].ended do self.head = self.head + 1 end
+  return self.open[self.head]
+end
+
+-- The next close poll of job j: soon after its submission, then a tenth of its age apart.
+local function close_poll(self, j)
+  if not j.last then return j.submitted + self.gap end
+  local step = math.min(self.interval, math.max(self.gap, SHARE * j.last))
+  return j.submitted + j.last + step
+end
+
+-- When job j is due, by the rules above (never after the deadline: a last look then), and
+-- how many polls the budget must hold for it to go: none for a close poll of the lead (one
+-- job at a time, at most one every FIRST seconds), one for any other.
+local function due_at(self, j, is_lead)
+  local est, need = self.ended_age, 1
+  local at
+  if est and not (j.last and j.last >= est) then
+    at = j.submitted + est -- when jobs like it have ended
+  elseif is_lead or est then
+    at = close_poll(self, j) -- the lead, or a job still running past that age
+    if is_lead then need = 0 end
+  else
+    at = j.submitted + (j.last or 0) + IDLE * self.interval
+  end
+  if j.not_before and j.not_before > at then at = j.not_before end
+  return math.min(at, math.max(self.deadline, j.submitted)), need
+end
+
+--- The jobs to poll now, the earliest due first, as many as the budget allows; each is
+-- marked as being polled until :polled() or :failed() is called for it.
+function Plan:due(now)
+  refill(self, now)
+  local first = lead(self)
+  local list = {}
+  for i = self.head, #self.open do
+    local j = self.open[i]
+    if not j.ended and not j.polling and not j.last_look then
+      local at, need = due_at(self, j, j == first)
+      if at <= now then list[#list + 1] = { j = j, at = at, need = need } end
+    end
+  end
+  table.sort(list, function(a, b) return a.at < b.at end)
+  local out = {}
+  local last_look = now >= self.deadline -- at the deadline each open job gets one, budget or not
+  for _, d in ipairs(list) do
+    if self.tokens >= d.need or last_look then
+      self.tokens = self.tokens - d.need
+      d.j.polling = true
+      out[#out + 1] = d.j
+    end
+  end
+  return out
+end
+
+--- When the next poll may be due (nil when no job is open and idle): never after the
+-- deadline, when each open job gets a last look whatever the budget.
+function Plan:next_time(now)
+  refill(self, now)
+  local first, soonest = lead(self), nil
+  for i = self.head, #self.open do
+    local j = self.open[i]
+    if not j.ended and not j.polling and not j.last_look then
+      local at, need = due_at(self, j, j == first)
+      if self.tokens < need and self.n > 0 and self.interval > 0 then
+        -- The budget refills at n / interval polls a second; the deadline's look is free.
+        at = math.min(self.deadline, math.max(at, now + (need - self.tokens) * self.interval / self.n))
+      end
+      if not soonest or at < soonest then soonest = at end
+    end
+  end
+  return soonest
+end
+
+--- Job j was polled: the poll went at `sent` (its age then is what the answer tells) and
+-- its job had `ended` or not.
+function Plan:polled(j, ended, sent)
+  j.polling = false
+  local age = sent - j.submitted
+  if ended then
+    j.ended = true
+    self.n = self.n - 1
+    -- The age jobs end at: first from the lead's close polls; later only a job seen running
+    -- at that age and then ended says it is more (one found ended there says nothing new,
+    -- and one polled late, for the budget, says nothing of its end).
+    if not self.ended_age or (j.last and j.last >= self.ended_age) then self.ended_age = age end
+  else
+    j.last = age
+    j.last_look = sent >= self.deadline -- none after the deadline's
+  end
+end
+
+--- The poll of job j failed: not again before `at`.
+function Plan.failed(_, j, at)
+  j.polling = false
+  j.not_before = at
+end
+
+--- Job j needs no more polls (the operation settled its servers otherwise).
+function Plan:drop(j)
+  if j.ended then return end
+  j.polling, j.ended = false, true
+  self.n = self.n - 1
+end
+
+return M
