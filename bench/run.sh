@@ -3,8 +3,10 @@
 # 100,000 servers (bench/stop/run_stop100k.sh), submission against concurrency
 # (bench/stop/concurrency.lua), flow control and confirmation latency against the
 # emulator's models of the ECS reference (bench/stop/run_reference.sh; BENCH_BASELINE_DIR
-# adds another client's Lua sources beside ours, e.g. the main branch's). Their tables go to bench/RESULTS.md with the machine and
-# the versions; full outputs to bench/out/*.log. A failing step is recorded, the rest run.
+# adds another client's Lua sources beside ours, e.g. the main branch's), fan-out over a
+# fleet (bench/fleet/run.sh) and memory at a million servers. Their tables go to
+# bench/RESULTS.md with the machine and the versions; full outputs to bench/out/*.log. A
+# failing step is recorded, the rest run.
 # usage: bench/run.sh  (or make bench)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +40,8 @@ step() {
   [ $rc -eq 0 ] || failed=1
 }
 
+# The official Node.js SDK (from the npm registry), first: the header names its version.
+[ -d bench/node/node_modules ] || (cd bench/node && npm ci --silent)
 ver() { "$@" 2>&1 | head -n 1; }
 sdk() { sed -n 's/^ *"version": *"\(.*\)".*/\1/p' "bench/node/node_modules/@huaweicloud/$1/package.json" | head -n 1; }
 {

@@ -27,8 +27,6 @@ local LUA = os.getenv("BENCH_LUA") or "lua5.4"
 local OUT = os.getenv("BENCH_OUT") or "bench/out"
 local CPATH = LUA == "luajit" and "build/bench-luajit/?.so;;" or "build/bench-5.4/?.so;;"
 
-local function read(path) return (assert(require("fakecloud.proc").read(path))) end
-
 -- T emulators; the i-th holds N*T/i servers (at least N), for the runs that put the same
 -- N*T servers on fewer targets.
 local emus = {}
@@ -40,12 +38,6 @@ end
 
 local function reset_all()
   for _, fc in ipairs(emus) do assert(fc:reset()) end
-end
-
-local function kv(line)
-  local t = {}
-  for k, v in line:gmatch("(%S+)=(%S+)") do t[k] = tonumber(v) or v end
-  return t
 end
 
 -- One client process: `mode` "client" or "fleet", over the emulators `list`, n servers each.
@@ -60,10 +52,10 @@ local function run(mode, list, n)
     :format(CPATH, mode, table.concat(urls, " "), list[1].project_id, list[1].ak, list[1].sk, n, POLL, CONC, TOTAL,
       timef, LUA, outf)
   assert(os.execute(cmd), "client failed: " .. cmd)
-  local r = kv(read(outf))
-  local e, u, s, m = read(timef):match("([%d.]+) ([%d.]+) ([%d.]+) (%d+)")
+  local r = common.kv(common.read(outf))
+  local e, u, s, m = common.read(timef):match("([%d.]+) ([%d.]+) ([%d.]+) (%d+)")
   r.wall, r.cpu_all, r.rss = tonumber(e), tonumber(u) + tonumber(s), tonumber(m) / 1024
-  assert(r.ok == "true" and r.stopped == n * #list, "not every server stopped: " .. read(outf))
+  assert(r.ok == "true" and r.stopped == n * #list, "not every server stopped: " .. common.read(outf))
   return r
 end
 

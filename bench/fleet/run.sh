@@ -5,11 +5,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-bt=${BUILD_TYPE:-Release}
-for lua in 5.4 luajit; do
-  cmake -S . -B "build/bench-$lua" -DLUA=$lua -DCMAKE_BUILD_TYPE="$bt" >/dev/null
-  cmake --build "build/bench-$lua" >/dev/null
-done
+. bench/build.sh
 mkdir -p bench/out
 export LUA_PATH="lua/?.lua;lua/?/init.lua;tools/?.lua;;" LUA_CPATH="build/bench-5.4/?.so;;"
 # The figure: the cloud's response time and job length as a cloud's, 10 targets of 10,000.

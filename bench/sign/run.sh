@@ -6,17 +6,12 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-bt=${BUILD_TYPE:-Release}
 out="$root/bench/out"
 mkdir -p "$out"
 lines="$out/sign.txt"
 : > "$lines"
 
-# Own build dirs, so the lead's build/5.4 and build/luajit keep their settings.
-for lua in 5.4 luajit; do
-  cmake -S . -B "build/bench-$lua" -DLUA=$lua -DCMAKE_BUILD_TYPE="$bt" >/dev/null
-  cmake --build "build/bench-$lua" >/dev/null
-done
+. bench/build.sh
 ${CC:-cc} -O2 -Wall -Wextra -o "$out/floor" bench/sign/floor.c -lcrypto
 ${CC:-cc} -O2 -Wall -Wextra -o "$out/csign" bench/sign/csign.c csrc/sign.c csrc/canon.c csrc/buf.c -lcrypto
 [ -d bench/node/node_modules ] || (cd bench/node && npm ci --silent)

@@ -1,5 +1,6 @@
--- What the stop benchmarks (concurrency.lua, floors.lua, stop100k.lua) share: progress
--- lines, BENCH_* settings, the median. Run from the repository root, with
+-- What the benchmarks (concurrency.lua, floors.lua, stop100k.lua, reference.lua, and
+-- bench/fleet/fleet.lua) share: progress lines, BENCH_* settings, the median, reading a
+-- child's output, files of ids. Run from the repository root, with
 --   package.path = "bench/stop/?.lua;" .. package.path
 --   local common = require "common"
 local M = {}
@@ -26,6 +27,27 @@ end
 function M.median(xs, less)
   table.sort(xs, less)
   return xs[math.floor((#xs + 1) / 2)]
+end
+
+--- A file's whole text; raises when it cannot be read.
+function M.read(path) return (assert(require("fakecloud.proc").read(path))) end
+
+--- The fields of a `key=value ...` line, numbers as numbers.
+function M.kv(line)
+  local t = {}
+  for k, v in line:gmatch("(%S+)=(%S+)") do t[k] = tonumber(v) or v end
+  return t
+end
+
+--- Writes the first n ids of the emulator's ECS fleet (fleet index i -> server_id), one a
+-- line, to `<dir>/<prefix>_<n>.txt`; returns the path.
+function M.write_ids(dir, prefix, n)
+  local ids = require "fakecloud.ids"
+  local path = ("%s/%s_%d.txt"):format(dir, prefix, n)
+  local f = assert(io.open(path, "wb"))
+  for i = 1, n do f:write(ids.server_id("ecs", i), "\n") end
+  f:close()
+  return path
 end
 
 return M

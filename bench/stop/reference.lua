@@ -13,7 +13,6 @@
 --      BENCH_BASELINE_DIR (the Lua sources of another client to run the same way, e.g. the
 --      main branch's lua/: "before"), BENCH_OUT (bench/out), BENCH_JOBS ("1 5 20")
 package.path = "bench/stop/?.lua;" .. package.path
-local ids = require "fakecloud.ids"
 local launcher = require "fakecloud.launcher"
 local common = require "common"
 
@@ -43,22 +42,6 @@ local function runs_of(with_spm)
   return out
 end
 
-local function read(path) return (assert(require("fakecloud.proc").read(path))) end
-
-local function write_ids(n)
-  local path = ("%s/reference_ids_%d.txt"):format(OUT, n)
-  local f = assert(io.open(path, "wb"))
-  for i = 1, n do f:write(ids.server_id("ecs", i), "\n") end
-  f:close()
-  return path
-end
-
-local function kv(line)
-  local t = {}
-  for k, v in line:gmatch("(%S+)=(%S+)") do t[k] = tonumber(v) or v end
-  return t
-end
-
 local function run_client(fc, run, ids_file, extra)
   local outf, errf = OUT .. "/reference.client", OUT .. "/reference.err"
   local cmd = ("env LUA_PATH='%s/?.lua;%s/?/init.lua;;' LUA_CPATH='%s/?.so;;' BENCH_URL='%s' BENCH_PROJECT='%s' "
@@ -66,8 +49,8 @@ local function run_client(fc, run, ids_file, extra)
     :format(run.dir, run.dir, BUILD[run.lua], fc.url, fc.project_id, fc.ak, fc.sk, run.env or "", extra or "",
             run.lua, ids_file, outf, errf)
   local ok = os.execute(cmd)
-  if ok ~= true and ok ~= 0 then error(run.name .. " failed: " .. read(errf)) end
-  local r = kv(read(outf))
+  if ok ~= true and ok ~= 0 then error(run.name .. " failed: " .. common.read(errf)) end
+  local r = common.kv(common.read(outf))
   local st = assert(fc:stats())
   r.action, r.refused = st.calls.action, st.refused["Common.0024"] or 0
   r.lists, r.polls = st.calls.list, st.calls.job
@@ -94,7 +77,7 @@ end
 
 -- Flow control: every run from a fresh window.
 local function flow(fc)
-  local file = write_ids(FLOW_N)
+  local file = common.write_ids(OUT, "reference_ids", FLOW_N)
   local runs, by = runs_of(true), {}
   for round = 1, REPEAT do
     for _, run in ipairs(runs) do
@@ -135,7 +118,7 @@ end
 local function latency(fc)
   local runs, rows = runs_of(false), {}
   for _, j in ipairs(JOBS) do
-    local file = write_ids(j * 1000)
+    local file = common.write_ids(OUT, "reference_ids", j * 1000)
     local by = {}
     for round = 1, REPEAT do
       for _, run in ipairs(runs) do

@@ -7,12 +7,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-bt=${BUILD_TYPE:-Release}
-# Own build dirs, so the lead's build/5.4 and build/luajit keep their settings.
-for lua in 5.4 luajit; do
-  cmake -S . -B "build/bench-$lua" -DLUA=$lua -DCMAKE_BUILD_TYPE="$bt" >/dev/null
-  cmake --build "build/bench-$lua" >/dev/null
-done
+. bench/build.sh
 mkdir -p bench/out
 # The driver runs in lua5.4 with the emulator's launcher (tools/); each client is a child.
 LUA_PATH="lua/?.lua;lua/?/init.lua;tools/?.lua;;" LUA_CPATH="build/bench-5.4/?.so;;" \

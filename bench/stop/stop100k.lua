@@ -35,23 +35,6 @@ local COMMAND = {
   node = "node bench/node/stop100k.js",
 }
 
-local function read(path) return (assert(require("fakecloud.proc").read(path))) end
-
--- The first n ids of the emulator's fleet, one a line (fleet index i -> server_id).
-local function write_ids(n)
-  local path = ("%s/ids_%d.txt"):format(OUT, n)
-  local f = assert(io.open(path, "wb"))
-  for i = 1, n do f:write(ids.server_id("ecs", i), "\n") end
-  f:close()
-  return path
-end
-
-local function kv(line)
-  local t = {}
-  for k, v in line:gmatch("(%S+)=(%S+)") do t[k] = tonumber(v) or v end
-  return t
-end
-
 -- One client process over one ids file; returns its line's fields plus time's.
 local function run_client(fc, client, ids_file)
   local timef, outf = OUT .. "/stop100k.time", OUT .. "/stop100k.client"
@@ -60,11 +43,11 @@ local function run_client(fc, client, ids_file)
     :format(fc.url, fc.project_id, fc.ak, fc.sk, POLL, CONC, client:find("/force$") and 1 or 0, timef,
             COMMAND[client:gsub("/force$", "")], ids_file, outf)
   local ok = os.execute(cmd)
-  local line = read(outf)
+  local line = common.read(outf)
   if ok ~= true and ok ~= 0 then error(client .. " failed: " .. line) end
-  local r = kv(line)
+  local r = common.kv(line)
   -- /usr/bin/time's last line (a "Command exited" line may come first).
-  local e, u, s, m = read(timef):match("([%d.]+) ([%d.]+) ([%d.]+) (%d+)%s*$")
+  local e, u, s, m = common.read(timef):match("([%d.]+) ([%d.]+) ([%d.]+) (%d+)%s*$")
   r.wall, r.cpu, r.rss_mb = tonumber(e), tonumber(u) + tonumber(s), tonumber(m) / 1024
   return r
 end
@@ -102,7 +85,7 @@ local function median_run(runs)
 end
 
 local function main(fc)
-  local files = { [SMALL] = write_ids(SMALL), [N] = write_ids(N) }
+  local files = { [SMALL] = common.write_ids(OUT, "ids", SMALL), [N] = common.write_ids(OUT, "ids", N) }
   -- The ids file must name the emulator's servers (ids.lua is what the fleet uses).
   assert(fc:server(ids.server_id("ecs", N)), "emulator does not know the last id")
   local rows = {}

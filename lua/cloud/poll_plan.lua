@@ -30,6 +30,10 @@ function M.new(poll_interval, deadline, now)
     deadline = deadline,
     open = {},        -- open jobs, oldest first: open[head .. #open]
     head = 1,
+    -- The open jobs neither being polled nor past their last look: the only ones :due() and
+    -- :next_time() look at (a paced stop queues a thousand jobs' polls behind its stop
+    -- calls; looking at every job for every answer would cost more than the polls).
+    idle = {},
     n = 0,            -- open jobs
     added = 0,        -- jobs added
     tokens = 0,       -- polls the budget allows now
@@ -57,6 +61,7 @@ function Plan:add(state, now)
   refill(self, now)
   local j = { state = state, submitted = now, last = nil, not_before = nil, polling = false }
   self.open[#self.open + 1] = j
+  self.idle[j] = true
   self.n, self.added = self.n + 1, self.added + 1
   self.tokens = self.tokens + 1
   return j
@@ -92,26 +97,33 @@ local function due_at(self, j, is_lead)
   return math.min(at, math.max(self.deadline, j.submitted)), need
 end
 
+--- The soonest a job added at `now` can be due (never after the deadline).
+function Plan:earliest_new(now)
+  return math.min(now + math.min(self.gap, self.ended_age or self.gap), math.max(self.deadline, now))
+end
+
 --- The jobs to poll now, the earliest due first, as many as the budget allows; each is
 -- marked as being polled until :polled() or :failed() is called for it.
 function Plan:due(now)
   refill(self, now)
   local first = lead(self)
   local list = {}
-  for i = self.head, #self.open do
-    local j = self.open[i]
-    if not j.ended and not j.polling and not j.last_look then
-      local at, need = due_at(self, j, j == first)
-      if at <= now then list[#list + 1] = { j = j, at = at, need = need } end
-    end
+  for j in pairs(self.idle) do
+    local at, need = due_at(self, j, j == first)
+    if at <= now then list[#list + 1] = { j = j, at = at, need = need } end
   end
-  table.sort(list, function(a, b) return a.at < b.at end)
+  -- The earliest first; of two due at once, the older job.
+  table.sort(list, function(a, b)
+    if a.at ~= b.at then return a.at < b.at end
+    return a.j.submitted < b.j.submitted
+  end)
   local out = {}
   local last_look = now >= self.deadline -- at the deadline each open job gets one, budget or not
   for _, d in ipairs(list) do
     if self.tokens >= d.need or last_look then
       self.tokens = self.tokens - d.need
       d.j.polling = true
+      self.idle[d.j] = nil
       out[#out + 1] = d.j
     end
   end
@@ -123,16 +135,13 @@ end
 function Plan:next_time(now)
   refill(self, now)
   local first, soonest = lead(self), nil
-  for i = self.head, #self.open do
-    local j = self.open[i]
-    if not j.ended and not j.polling and not j.last_look then
-      local at, need = due_at(self, j, j == first)
-      if self.tokens < need and self.n > 0 and self.interval > 0 then
-        -- The budget refills at n / interval polls a second; the deadline's look is free.
-        at = math.min(self.deadline, math.max(at, now + (need - self.tokens) * self.interval / self.n))
-      end
-      if not soonest or at < soonest then soonest = at end
+  for j in pairs(self.idle) do
+    local at, need = due_at(self, j, j == first)
+    if self.tokens < need and self.n > 0 and self.interval > 0 then
+      -- The budget refills at n / interval polls a second; the deadline's look is free.
+      at = math.min(self.deadline, math.max(at, now + (need - self.tokens) * self.interval / self.n))
     end
+    if not soonest or at < soonest then soonest = at end
   end
   return soonest
 end
@@ -152,19 +161,22 @@ function Plan:polled(j, ended, sent)
   else
     j.last = age
     j.last_look = sent >= self.deadline -- none after the deadline's
+    if not j.last_look then self.idle[j] = true end
   end
 end
 
 --- The poll of job j failed: not again before `at`.
-function Plan.failed(_, j, at)
+function Plan:failed(j, at)
   j.polling = false
   j.not_before = at
+  if not j.ended then self.idle[j] = true end
 end
 
 --- Job j needs no more polls (the operation settled its servers otherwise).
 function Plan:drop(j)
   if j.ended then return end
   j.polling, j.ended = false, true
+  self.idle[j] = nil
   self.n = self.n - 1
 end
 

@@ -198,7 +198,7 @@ function Scheduler:_pump_paced(limit, stops, now)
 end
 
 -- Hands waiting calls to the transport: as many as the pace allows in flight, and with
--- `ahead` (the default) as many again signed ahead. Stop calls go first, at the pace.
+-- `ahead` (the default) as many again signed ahead. Stop calls go at the pace.
 -- Without `ahead`, self.held says whether calls ahead would have gone.
 function Scheduler:_pump(ahead)
   if self.closed and not self.last_round then return end
@@ -211,7 +211,8 @@ function Scheduler:_pump(ahead)
   local stops = self.pace:stop_window()
   local stops_full = stops >= self.concurrency and stops + (full - cap) or stops
   if stops >= self.concurrency then stops = stops + (limit - cap) end
-  self:_pump_paced(limit, stops, core.now())
+  -- Polls and lookups first: the operation's plan keeps them few, and behind a thousand
+  -- stop calls they would learn of the first jobs' ends only once every stop was sent.
   while self.ninflight < limit and self.whead <= self.wtail do
     local call = self.waiting[self.whead]
     self.waiting[self.whead] = nil
@@ -221,6 +222,7 @@ function Scheduler:_pump(ahead)
   if self.whead > self.wtail then
     self.waiting, self.whead, self.wtail = {}, 1, 0
   end
+  self:_pump_paced(limit, stops, core.now())
   self.held = self.ninflight < full and (self.whead <= self.wtail
     or (self.phead <= self.ptail and not self.paced_at and self.nstops < stops_full))
 end

@@ -122,8 +122,23 @@ end
 
 -- An accepted job: polled as the operation's plan says.
 function Op:watch(job, batch)
-  self.plan:add({ job = job, batch = batch }, core.now())
+  local now = core.now()
+  self.plan:add({ job = job, batch = batch }, now)
+  -- A poll due before any the new job can have needs no new timer: that one looks again.
+  if self.tick and self.tick_at <= self.plan:earliest_new(now) then return end
   self:schedule_polls()
+end
+
+-- The plan changed with a poll's answer: its timer is set again a moment later, once for
+-- the answers that came meanwhile (each look goes over every job waiting for a poll; polls
+-- are half a second apart at the closest, so a hundredth of that changes nothing).
+function Op:plan_changed()
+  if self.replan then return end
+  self.replan = true
+  self.sched:after(math.min(0.02, self.plan.gap / 2), function()
+    self.replan = false
+    self:schedule_polls()
+  end)
 end
 
 -- One timer for the plan, set for the next time a poll may be due: moved when that time
@@ -170,11 +185,11 @@ function Op:polled(j, r)
     self.plan:polled(j, r.data.ended, now)
     if r.data.ended then
       self:settle(job, r.data, r.request_id)
-      return self:schedule_polls()
+      return self:plan_changed()
     end
     if not self:expired() then
       progress(self, "wait") -- a heartbeat, so progress displays keep moving
-      return self:schedule_polls()
+      return self:plan_changed()
     end
     self.plan:drop(j)
     local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet %s")
@@ -194,7 +209,7 @@ function Op:polled(j, r)
   job.poll_failures = (job.poll_failures or 0) + 1
   local interval = math.max(self.poll_interval, 0.05)
   self.plan:failed(j, now + retry.backoff(job.poll_failures, interval, math.min(64 * interval, 60)))
-  self:schedule_polls()
+  self:plan_changed()
 end
 
 function Op:open_ids(ids)
