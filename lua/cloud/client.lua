@@ -89,6 +89,15 @@ local function bad_value(source, field, problem)
   return nil, errors.new("cloud.bad_environment", ("%s (from %s) %s"):format(field, source, problem))
 end
 
+-- Sets the client's endpoint `name` from `url`; returns true, or nil and the setup error
+-- (a bad option raises), naming where the value came from.
+local function set_endpoint(c, name, url, source)
+  local ep, problem = parse_endpoint(url)
+  if not ep then return bad_value(source, "endpoints." .. name, problem) end
+  c._endpoints[name] = ep
+  return true
+end
+
 local function endpoint_from_env(service, region)
   local var = ("HUAWEICLOUD_SDK_REGION_%s_%s"):format(service:upper(), region:upper():gsub("-", "_"))
   local v = os.getenv(var)
@@ -192,12 +201,8 @@ local function build(opts, account)
       url = regions.endpoint(service, c.region)
     end
     if url then
-      local ep, problem = parse_endpoint(url)
-      if not ep then
-        local _, err = bad_value(source, "endpoints." .. service, problem)
-        return nil, err
-      end
-      c._endpoints[service] = ep
+      local ok, err = set_endpoint(c, service, url, source)
+      if not ok then return nil, err end
     end
   end
   if c.region and not explicit and not account and not regions.known(c.region) then
@@ -221,13 +226,8 @@ local function build(opts, account)
   }) do
     local name, url, source = e[1], e[2], e[3]
     if not url and e[4] and e[4] ~= "" then url, source = e[4], e[5] end
-    url = url or e[6]
-    local ep, problem = parse_endpoint(url)
-    if not ep then
-      local _, err = bad_value(source, "endpoints." .. name, problem)
-      return nil, err
-    end
-    c._endpoints[name] = ep
+    local ok, err = set_endpoint(c, name, url or e[6], source)
+    if not ok then return nil, err end
   end
 
   if resolved.ak and resolved.sk and not opts.credentials then
