@@ -67,9 +67,15 @@ function Plan:add(state, now)
   return j
 end
 
+-- The oldest open job; the ended ones before it leave the plan (a million-server stop
+-- has a thousand jobs, and their states hold their batches).
 local function lead(self)
-  while self.open[self.head] and self.open[self.head].ended do self.head = self.head + 1 end
-  return self.open[self.head]
+  local open = self.open
+  while open[self.head] and open[self.head].ended do
+    open[self.head] = nil
+    self.head = self.head + 1
+  end
+  return open[self.head]
 end
 
 -- The next close poll of job j: soon after its submission, then a tenth of its age apart.
@@ -152,7 +158,7 @@ function Plan:polled(j, ended, sent)
   j.polling = false
   local age = sent - j.submitted
   if ended then
-    j.ended = true
+    j.ended, j.state = true, nil -- the caller's state is let go: no more polls
     self.n = self.n - 1
     -- The age jobs end at: first from the lead's close polls; later only a job seen running
     -- at that age and then ended says it is more (one found ended there says nothing new,
@@ -175,7 +181,7 @@ end
 --- Job j needs no more polls (the operation settled its servers otherwise).
 function Plan:drop(j)
   if j.ended then return end
-  j.polling, j.ended = false, true
+  j.polling, j.ended, j.state = false, true, nil
   self.idle[j] = nil
   self.n = self.n - 1
 end
