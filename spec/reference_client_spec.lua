@@ -1,4 +1,4 @@
--- The client against the emulator's models of the ECS reference (../shared/api/ECS-BMS.md;
+-- The client against the emulator's models of the ECS reference (docs/reference/ECS-BMS.md;
 -- tools/fakecloud: flow_control, refusals, job_init, job_hold, sub-job errors): flow control
 -- as a throttle, idempotent stops, sub-job errors kept, jobs that pass through INIT, the
 -- minimum delay of Ecs.0603, and every row of cloud.classify's table as the client sees it.

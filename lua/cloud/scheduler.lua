@@ -290,7 +290,15 @@ local function interpret(call, resp, policy)
     -- (An answer read by the call's own reader is that reader's to judge; of other calls
     -- than a stop, only an error object is a refusal: a job's error_code is the job's.)
     local code = not call.decode and answer.code(data, not call.expects_job) or nil
-    local v = classified(r, policy, resp.status, code, call.expects_job and has_job_id(data) or nil)
+    local has_job -- nil: the call expects no job_id
+    if call.expects_job then has_job = has_job_id(data) end
+    if code == nil and has_job ~= false then
+      -- The common answer, as cloud.classify has it (2xx, no code: ok), without a verdict
+      -- table for each of a million-server stop's answers.
+      r.ok, r.data, r.retry, r.class, r.scope = true, data, false, "ok", "call"
+      return r
+    end
+    local v = classified(r, policy, resp.status, code, has_job)
     if v.class == "ok" or v.class == "ambiguous" then
       r.ok, r.data, r.retry = true, data, false
     else
