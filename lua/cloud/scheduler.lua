@@ -369,7 +369,8 @@ function Scheduler:_not_sent(call, at)
     or call.last and "not sent again: the operation's wait_timeout ended first"
     or "not sent: the operation's wait_timeout ended first"
   local r = call.last
-  if r and r.class == "throttled" then
+  if r and r.err and (r.class == "throttled" or at) then
+    -- The answer it last got, and that it was not sent again.
     r.err = errors.new(r.err.code, r.err.message .. "; " .. why, r.err.status, r.err.request_id)
   elseif not r then
     local err = errors.new("cloud.wait_timeout", why)
