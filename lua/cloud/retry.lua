@@ -11,6 +11,14 @@ function M.again(v)
   return AGAIN[v.class] == true
 end
 
+--- The least wait before sending again what verdict `v` (cloud.classify) refused: its
+-- row's minimum delay (Ecs.0603's minute), or the policy's `later` in its place; 0 when the
+-- row asks for none.
+function M.least_wait(policy, v)
+  if v.min_delay > 0 then return policy.later or v.min_delay end
+  return 0
+end
+
 --- Seconds from a Retry-After header: delta-seconds, or an HTTP date.
 function M.parse_retry_after(value, now_epoch)
   if not value then return nil end

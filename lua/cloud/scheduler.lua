@@ -251,7 +251,8 @@ local function classified(r, policy, status, code, has_job_id)
   local v = classify.answer{ status = status, code = code, has_job_id = has_job_id }
   r.class, r.scope = v.class, v.scope
   r.retry = retry.again(v)
-  if v.min_delay > 0 then r.min_delay = policy.later or v.min_delay end
+  local least = retry.least_wait(policy, v)
+  if least > 0 then r.min_delay = least end
   return v
 end
 

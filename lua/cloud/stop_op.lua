@@ -220,13 +220,6 @@ function Op:open_ids(ids)
   return open
 end
 
--- The least wait the cloud asked for before sending again (Ecs.0603's minute), or the
--- policy's `later` in its place.
-function Op:least_wait(v)
-  if v.min_delay > 0 then return self.later or v.min_delay end
-  return 0
-end
-
 -- An ended job, as the ledger read it (Ledger:apply_job): the servers it stopped are
 -- recorded; `v.failed` failed, `v.unknown` have no outcome in it. Each failure is judged by
 -- cloud.classify: already in the wanted state (Ecs.0100) is looked up; worth another try
@@ -249,10 +242,10 @@ function Op:settle(job, v, request_id)
         -- once a lookup shows it there.
         wanted[#wanted + 1] = { id = id, err = err }
       elseif retry.again(verdict) and (self.resent[id] or 0) < self.retry_failed
-        and core.now() + self:least_wait(verdict) < self.deadline then
+        and core.now() + retry.least_wait(self, verdict) < self.deadline then
         self.resent[id] = (self.resent[id] or 0) + 1
         again[#again + 1] = id
-        wait = math.max(wait, self:least_wait(verdict))
+        wait = math.max(wait, retry.least_wait(self, verdict))
       else
         self.ledger:failed(id, err)
       end
