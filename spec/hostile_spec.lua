@@ -132,17 +132,21 @@ describe("hostile servers", function()
 
     it("recovers when only some stop answers are broken, over more than one call", function()
       -- Every other action answer is cut mid-body and not acted on: chunk 1 is lost, then resent.
+      -- Lookups go 100 ids a call; one that times out (under valgrind on a busy machine) is
+      -- looked again on its own, so a resend splits into more calls, and the alternation can
+      -- then cut one of them three times: hence the library's six attempts, and time enough.
       assert(fc:configure{ hostile = { mode = "reset_mid_body", apply_to = ACTION, perform = false, rate = 0.5 } })
       local ids = env.ids("ecs", 1, 1500)
-      local res, took = run("ecs", ids)
-      assert.is_true(res.ok, res.failed[1] and tostring(res.failed[1].code))
+      local res, _, log = run("ecs", ids, { wait_timeout = 60 },
+        { timeout = 10, retry = { attempts = 6, base = 0.01, cap = 0.05 } })
+      local f = res.failed[1]
+      assert.is_true(res.ok, f and ("%s: %s\n%s"):format(f.code, f.message, log))
       assert.are.equal(1500, #res.stopped)
       local st = fc:stats()
       assert.are.equal(1500, st.servers.ecs.SHUTOFF)
       assert.are.equal(1500, st.stop_requests.total)
       assert.are.equal(0, st.stop_requests.sent_more_than_once)
       assert.is_true(st.hostile.reset_mid_body >= 1)
-      assert.is_true(took < 5)
     end)
 
     it("wrong_shape/dot_job_id: a job id '..' is a bad answer, never sent; the lookup settles it", function()

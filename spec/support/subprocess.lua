@@ -19,7 +19,9 @@ local function command(code, env, limit)
   for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. quote(v) end
   local script = os.tmpname()
   local f = assert(io.open(script, "w"))
-  f:write(code)
+  -- Unbuffered, so what the child printed is in the pipe before the sanitizer's check at
+  -- exit, whatever that check does.
+  f:write('io.stdout:setvbuf("no") ', code)
   f:close()
   if limit then
     parts[#parts + 1] = "timeout -s KILL " .. tostring(limit)
@@ -29,12 +31,24 @@ local function command(code, env, limit)
   return table.concat(parts, " "), script
 end
 
+-- What the sanitizers print for a finding in a child (the sanitizer run's preload goes
+-- along): the spec fails on it, whatever the child printed besides.
+local FINDINGS = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:" }
+
+--- Runs the snippet; returns what it printed (stdout and stderr) and its exit status.
+-- Raises when a sanitizer reported a finding in it. LeakSanitizer's own tracer sometimes
+-- crashes in the exit-time check ("Tracer caught signal 11 ... LeakSanitizer has
+-- encountered a fatal error", a known fault of the tool): that is no finding, and the
+-- child's output is whole (unbuffered), so it is returned as it is, exit status and all.
 function M.run(code, env, limit)
   local cmd, script = command(code, env, limit)
   local p = assert(io.popen(cmd .. " 2>&1"))
   local out = p:read("*a")
   local _, _, status = p:close()
   os.remove(script)
+  for _, finding in ipairs(FINDINGS) do
+    if out:find(finding, 1, true) then error("a sanitizer finding in the child:\n" .. out, 2) end
+  end
   return out, status
 end
 
