@@ -39,6 +39,11 @@ run_specs() { # name interpreter build_dir [env...]
   if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|definitely lost: [1-9]|Invalid (read|write|free)|uninitialised' "$out"; then
     echo "$name: the sanitizer reported an error (see $out)"
     failed=$((failed + 1))
+  elif [ "$rc" -ne 0 ] && grep -q 'LeakSanitizer has encountered a fatal error' "$out" \
+      && ! grep -qE ' [1-9][0-9]* (failures?|errors?)' "$out"; then
+    # LeakSanitizer's own tracer sometimes crashes in the exit-time check ("Tracer caught
+    # signal 11"), a known fault of the tool and no finding; leaks are checked by valgrind too.
+    echo "$name: LeakSanitizer's tracer crashed at exit, so its leak check did not run (valgrind's does)"
   elif [ "$rc" -ne 0 ] && ! grep -qE ' [1-9][0-9]* (failures?|errors?)' "$out"; then
     echo "$name: busted exited with status $rc"
     failed=$((failed + 1))
