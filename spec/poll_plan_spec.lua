@@ -145,6 +145,19 @@ describe("cloud.poll_plan", function()
     assert.are.equal(a, plan:due(5)[1])
   end)
 
+  it("makes a job added after the first ones all ended the lead, polled closely", function()
+    -- Ended jobs leave the plan's list: the one added next is still found as its oldest.
+    local plan = poll_plan.new(5, 1000, 0)
+    local jobs, ends = {}, {}
+    for i = 1, 100 do jobs[i], ends[i] = plan:add(i, 0), 1 end
+    local _, seen = drive(plan, jobs, ends, 0, 10, 0.01)
+    for i = 1, 100 do assert.truthy(seen[i], i) end
+    jobs[101], ends[101] = plan:add(101, 10), 16
+    for i = 1, 100 do ends[i] = math.huge end -- ended: never polled again
+    _, seen = drive(plan, jobs, ends, 10, 30, 0.01)
+    assert.is_true(seen[101] and seen[101] <= 16.6 + 0.02, tostring(seen[101]))
+  end)
+
   it("polls every job each turn with poll_interval = 0", function()
     local plan = poll_plan.new(0, 1000, 0)
     plan:add(1, 0) plan:add(2, 0)

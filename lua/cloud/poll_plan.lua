@@ -28,7 +28,7 @@ function M.new(poll_interval, deadline, now)
     interval = poll_interval,
     gap = math.min(M.FIRST, poll_interval),
     deadline = deadline,
-    open = {},        -- open jobs, oldest first: open[head .. #open]
+    open = {},        -- open jobs, oldest first: open[head .. added]
     head = 1,
     -- The open jobs neither being polled nor past their last look: the only ones :due() and
     -- :next_time() look at (a paced stop queues a thousand jobs' polls behind its stop
@@ -60,9 +60,11 @@ end
 function Plan:add(state, now)
   refill(self, now)
   local j = { state = state, submitted = now, last = nil, not_before = nil, polling = false }
-  self.open[#self.open + 1] = j
-  self.idle[j] = true
   self.n, self.added = self.n + 1, self.added + 1
+  -- By the count, not #open: once the lead's slots are cleared, # may be any border of
+  -- the array (LuaJIT gives 0 when most of it is cleared).
+  self.open[self.added] = j
+  self.idle[j] = true
   self.tokens = self.tokens + 1
   return j
 end
