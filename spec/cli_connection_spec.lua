@@ -145,7 +145,7 @@ describe("cloud-stop connection flags", function()
       { { "--retries", "-1" }, "--retries wants a whole number from 0 to 99, not '-1'" },
       { { "--retries", "2.5" }, "--retries wants a whole number" },
       { { "--credentials", "vault" }, "--credentials must be one of metadata (got vault)" },
-      { { "--iam-endpoint", "iam.example" }, "--iam-endpoint must look like https://host" },
+      { { "--iam-endpoint", "127.0.0.1" }, "--iam-endpoint must look like https://host" },
       { { "--no-verify-tls=yes" }, "--no-verify-tls takes no value" },
     }
     for _, c in ipairs(cases) do

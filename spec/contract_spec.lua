@@ -39,7 +39,7 @@ describe("argument errors", function()
     local line
     raised_at(here(), "concurrency", function() line = cloud.new{ concurrency = 0 } end)
     raised_at(here(), "region", function() cloud.new{ region = "localhost:18443/x" } end)
-    raised_at(here(), "endpoints.ecs", function() cloud.new{ endpoints = { ecs = "ftp://h" } } end)
+    raised_at(here(), "endpoints.ecs", function() cloud.new{ endpoints = { ecs = "ftp://127.0.0.1" } } end)
     raised_at(here(), "attempts", function() cloud.new{ retry = { attempts = 0 } } end)
     raised_at(here(), "type", function() client:stop_ecs{ ids = { "a" }, type = "GENTLE" } end)
     raised_at(here(), "type", function() client:stop_bms{ ids = { "a" }, type = "SOFT" } end)
@@ -57,16 +57,16 @@ describe("argument errors", function()
   end)
 
   it("malformed endpoints are refused at cloud.new, naming endpoints.ecs, before anything is sent", function()
-    local bad = { "https://h x", "https://h\r\nX-Injected: 1", "https://h\n", "https://h:0", "https://h:99999",
-                  "https://h:443:80", "https://h:", "https://:443", "https://a..b", "https://.h",
-                  "https://h:8a", "https://[zz]", "https://h/a b", "https://h/\27x" }
+    local bad = { "https://127.0.0.1 x", "https://127.0.0.1\r\nX-Injected: 1", "https://127.0.0.1\n", "https://127.0.0.1:0", "https://127.0.0.1:99999",
+                  "https://127.0.0.1:443:80", "https://127.0.0.1:", "https://:443", "https://127.0..0.1", "https://.127.0.0.1",
+                  "https://127.0.0.1:8a", "https://[zz]", "https://127.0.0.1/a b", "https://127.0.0.1/\27x" }
     for _, url in ipairs(bad) do
       local e = raised_at(here(), "endpoints.ecs", function() cloud.new{ ak = "a", sk = "b", project_id = "p",
         endpoints = { ecs = url } } end)
       assert.is_nil(e.message:find("[\r\n]"), e.message) -- the error line stays one line
     end
     for _, url in ipairs({ "https://ecs.cn-north-4.myhuaweicloud.com", "https://127.0.0.1:18443/x",
-                           "http://[::1]:8080/prefix", "https://h_1.example:65535" }) do
+                           "http://[::1]:8080/prefix", "https://h_1.localhost:65535" }) do
       assert(cloud.new{ ak = "a", sk = "b", project_id = "p", endpoints = { ecs = url } }):close()
     end
     assert.are.equal(0, fc:stats().calls.total)

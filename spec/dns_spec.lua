@@ -1,12 +1,16 @@
 -- A host name that does not resolve (a mistyped region, say) will not resolve on the next
 -- try either: the curl transport fails at once instead of retrying for half a minute.
--- Names under .invalid never resolve (RFC 6761), so no DNS server is needed: with none
--- reachable, the C library fails the lookup too, just as fast (RES_OPTIONS keeps a DNS
--- server that does not answer from taking longer than a second).
+-- Names under .invalid never resolve (RFC 6761), so no DNS server is needed. The C library
+-- would still ask the machine's name server, an address other than loopback: the child
+-- runs with no network but a loopback that is down, where the lookup fails just as it does
+-- for a name no server knows (RES_OPTIONS keeps a slow failure under a second either way).
 local subprocess = require "support.subprocess"
 
+-- Without user namespaces the lookup would leave the machine: the spec is pending then.
+local offline_it = subprocess.offline_available() and it or pending
+
 describe("an endpoint whose host name does not resolve", function()
-  it("fails at once with cloud.dns through the curl transport, without retrying", function()
+  offline_it("fails at once with cloud.dns through the curl transport, without retrying", function()
     local out = subprocess.run([[
       local core = require "cloud.core"
       local lines = {}
@@ -19,7 +23,7 @@ describe("an endpoint whose host name does not resolve", function()
       for _, l in ipairs(lines) do if l:find("^retry") then retries = retries + 1 end end
       local f = res.failed[1]
       print(f.code, retries, core.now() - t0 < 3, f.message)
-    ]], { RES_OPTIONS = "timeout:1 attempts:1" })
+    ]], { RES_OPTIONS = "timeout:1 attempts:1" }, nil, true)
     local code, retries, fast, message = out:match("^(%S+)\t(%d+)\t(%a+)\t([^\n]*)\n$")
     assert(code, out)
     assert.are.same({ "cloud.dns", "0", "true" }, { code, retries, fast })

@@ -8,7 +8,18 @@ local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 M.interpreter = (jit and "luajit") or "lua5.4"
 
-local function command(code, env, limit)
+-- A network namespace of the child's own (an unprivileged user namespace, so no root
+-- needed): only a loopback, which is down, so nothing it does reaches another address,
+-- not even a DNS query to the machine's name server.
+local OFFLINE = "unshare --map-root-user --net"
+
+--- True when children can run offline (M.run's `offline`): user namespaces are allowed.
+function M.offline_available()
+  local ok = os.execute(OFFLINE .. " true >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+local function command(code, env, limit, offline)
   local parts = { "env", "-i", "PATH=" .. quote(os.getenv("PATH") or "/usr/bin:/bin"),
     "LUA_PATH=" .. quote("lua/?.lua;lua/?/init.lua;tools/?.lua;spec/?.lua;;"),
     "LUA_CPATH=" .. quote(os.getenv("LUA_CPATH") or ";;") }
@@ -28,6 +39,7 @@ local function command(code, env, limit)
   end
   parts[#parts + 1] = M.interpreter
   parts[#parts + 1] = script
+  if offline then table.insert(parts, 1, OFFLINE) end
   return table.concat(parts, " "), script
 end
 
@@ -35,13 +47,14 @@ end
 -- along): the spec fails on it, whatever the child printed besides.
 local FINDINGS = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:" }
 
---- Runs the snippet; returns what it printed (stdout and stderr) and its exit status.
+--- Runs the snippet (with `offline`, in a network namespace of its own: see
+-- M.offline_available); returns what it printed (stdout and stderr) and its exit status.
 -- Raises when a sanitizer reported a finding in it. LeakSanitizer's own tracer sometimes
 -- crashes in the exit-time check ("Tracer caught signal 11 ... LeakSanitizer has
 -- encountered a fatal error", a known fault of the tool): that is no finding, and the
 -- child's output is whole (unbuffered), so it is returned as it is, exit status and all.
-function M.run(code, env, limit)
-  local cmd, script = command(code, env, limit)
+function M.run(code, env, limit, offline)
+  local cmd, script = command(code, env, limit, offline)
   local p = assert(io.popen(cmd .. " 2>&1"))
   local out = p:read("*a")
   local _, _, status = p:close()
