@@ -57,9 +57,11 @@ describe("argument errors", function()
   end)
 
   it("malformed endpoints are refused at cloud.new, naming endpoints.ecs, before anything is sent", function()
-    local bad = { "https://127.0.0.1 x", "https://127.0.0.1\r\nX-Injected: 1", "https://127.0.0.1\n", "https://127.0.0.1:0", "https://127.0.0.1:99999",
-                  "https://127.0.0.1:443:80", "https://127.0.0.1:", "https://:443", "https://127.0..0.1", "https://.127.0.0.1",
-                  "https://127.0.0.1:8a", "https://[zz]", "https://127.0.0.1/a b", "https://127.0.0.1/\27x" }
+    local bad = { "https://:443", "https://127.0..0.1", "https://.127.0.0.1", "https://[zz]" }
+    local tails = { " x", "\r\nX-Injected: 1", "\n", ":0", ":99999", ":443:80", ":", ":8a", "/a b", "/\27x" }
+    for _, tail in ipairs(tails) do
+      bad[#bad + 1] = "https://127.0.0.1" .. tail
+    end
     for _, url in ipairs(bad) do
       local e = raised_at(here(), "endpoints.ecs", function() cloud.new{ ak = "a", sk = "b", project_id = "p",
         endpoints = { ecs = url } } end)
