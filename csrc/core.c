@@ -1,5 +1,6 @@
 /* luaopen_cloud_core: the C core's entry point. Registers the signer, secrets, the
- * HTTP engine, the id set, the job reader and clock helpers that plain Lua lacks. Does no I/O. */
+ * HTTP engine, the id set, the job reader, record files and clock helpers that plain Lua
+ * lacks. Does no I/O. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include "compat.h"
 #include "body_lua.h"
+#include "file_lua.h"
 #include "http_lua.h"
 #include "idset_lua.h"
 #include "jobscan_lua.h"
@@ -85,6 +87,7 @@ int luaopen_cloud_core(lua_State *L) {
   idset_lua_open(L);
   lua_setfield(L, -2, "idset");
   body_lua_open(L);
+  file_lua_open(L);
   lua_pushliteral(L, CLOUD_CORE_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

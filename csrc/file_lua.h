@@ -1,0 +1,11 @@
+/* cloud.core.file (see file_lua.c), core.create_file and core.read_file. */
+#ifndef CLOUD_FILE_LUA_H
+#define CLOUD_FILE_LUA_H
+
+#include <lua.h>
+
+/* Registers the file metatable and sets create_file and read_file in the table on top of
+ * the stack (the module's). */
+void file_lua_open(lua_State *L);
+
+#endif
