@@ -1,6 +1,6 @@
 /* luaopen_cloud_core: the C core's entry point. Registers the signer, secrets, the
- * HTTP engine, the id set, the job reader, record files and clock helpers that plain Lua
- * lacks. Does no I/O. */
+ * HTTP engine, the id set, the job reader, record files, clock helpers that plain Lua
+ * lacks and the command line's signal trap. Does no I/O and traps nothing. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +15,7 @@
 #include "keyscan_lua.h"
 #include "secret.h"
 #include "sign_lua.h"
+#include "signals.h"
 
 #define CLOUD_CORE_VERSION "0.1.0"
 
@@ -74,6 +75,7 @@ int luaopen_cloud_core(lua_State *L) {
       {"secret", secret_new}, {"http", http_lua_new},
       {"now", core_now},    {"time", core_time},    {"sleep", core_sleep},
       {"file_mode", core_file_mode}, {"header_line", secret_header_line},
+      {"trap_signals", signals_trap}, {"caught_signal", signals_caught},
       {NULL, NULL}};
   secret_open(L);
   http_lua_open(L);

@@ -42,7 +42,7 @@ build = {
         "csrc/buf.c", "csrc/canon.c", "csrc/sign.c", "csrc/sign_lua.c", "csrc/secret.c",
         "csrc/http.c", "csrc/response.c", "csrc/http_lua.c", "csrc/jobscan.c",
         "csrc/jobscan_lua.c", "csrc/idset.c", "csrc/idset_lua.c", "csrc/utf8.c", "csrc/body_lua.c",
-        "csrc/keyscan.c", "csrc/keyscan_lua.c", "csrc/file.c", "csrc/file_lua.c", "csrc/core.c",
+        "csrc/keyscan.c", "csrc/keyscan_lua.c", "csrc/file.c", "csrc/file_lua.c", "csrc/signals.c", "csrc/core.c",
       },
       libraries = { "curl", "crypto" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },

@@ -23,7 +23,8 @@ local M = {}
 --   answer too large.
 -- @field cloud the cloud answered with an error (its own code), or with an answer that
 --   cannot be trusted.
--- @field interrupted raised: Ctrl-C during a stop; `result` holds what is known so far.
+-- @field interrupted raised: Ctrl-C during a stop (or SIGTERM or SIGHUP, once the program
+--   trapped them: core.trap_signals); `result` holds what is known so far.
 M.KINDS = { argument = true, config = true, refused = true, transport = true, cloud = true,
             interrupted = true }
 

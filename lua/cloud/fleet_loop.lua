@@ -11,6 +11,8 @@
 local core = require "cloud.core"
 local errors = require "cloud.errors"
 
+local caught_signal = core.caught_signal
+
 local M = {}
 
 -- Ctrl-C as the interpreter raises it, or as an operation reports it.
@@ -137,7 +139,16 @@ function Loop:run(tasks)
   local all = {}
   for i, task in ipairs(tasks) do all[i] = start(task) end
   if not self.interleave then
-    for _, t in ipairs(all) do resume(t) end
+    for i, t in ipairs(all) do
+      resume(t)
+      -- Interrupted: the tasks not yet begun end as interrupted before any call, as the
+      -- interleaved ones do (after Ctrl-C they would otherwise run in full).
+      if not t.ok and is_interrupt(t.res) then
+        for j = i + 1, #all do all[j].done, all[j].ok, all[j].res = true, false, "interrupted!" end
+        self.engine:drop_queued()
+        error({ interrupted = true, outcomes = all }, 0)
+      end
+    end
     return all
   end
   self.running = true
@@ -148,6 +159,8 @@ function Loop:run(tasks)
   local ok, e = pcall(function()
     for _, t in ipairs(all) do step(t) end
     while true do
+      -- A signal the command line trapped (core.trap_signals) ends every task as Ctrl-C does.
+      if caught_signal() then error("interrupted!", 0) end
       local now, next_wake, live = core.now(), math.huge, false
       for _, t in ipairs(all) do
         if not t.done and (#t.lane.inbox > 0 or t.wake <= now) then

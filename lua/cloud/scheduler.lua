@@ -20,6 +20,8 @@ local errors = require "cloud.errors"
 local pace = require "cloud.pace"
 local retry = require "cloud.retry"
 
+local caught_signal = core.caught_signal
+
 local M = {}
 local Scheduler = {}
 Scheduler.__index = Scheduler
@@ -502,6 +504,12 @@ end
 
 local function loop(self)
   while true do
+    -- SIGTERM or SIGHUP, where the command line trapped them (core.trap_signals; nil
+    -- otherwise), ends the operation as Ctrl-C does, before anything more is sent: calls
+    -- are added here but only go out in transport:run. That waits at most a second: curl's
+    -- poll returns early on the signal (EINTR, taken as a timeout), but the engine then
+    -- waits out the rest of its timeout, so the signal is seen within that second.
+    if caught_signal() then error("interrupted!", 0) end
     local now = core.now()
     local closing = not self.closed and self.deadline ~= nil and now >= self.deadline
     if closing then self:_close() end

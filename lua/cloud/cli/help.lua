@@ -127,7 +127,8 @@ Exit status: 0 every chosen server {done} (or nothing to {verb}, or a dry run);
   2 usage error: bad flag or value, more than --max-servers, no confirmation, or a record
     file that exists;
   3 nothing could be attempted: credentials, project, region or endpoint missing, or listing failed;
-    also an internal error (a bug), printed in full with a traceback.
+    also an internal error (a bug), printed in full with a traceback;
+  130, 143, 129 interrupted by Ctrl-C, SIGTERM or SIGHUP: what was accepted is printed.
 ]==]
 
 --- The help text of the command for `action` ("stop" or "start").

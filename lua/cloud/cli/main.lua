@@ -1,7 +1,8 @@
 --- cloud-stop and cloud-start: choose servers (or read a record), confirm, act, report.
 -- One code for both commands, told apart by their words (cloud.cli.words). Every outcome
 -- is an exit status: 0 all done, 1 some failed, 2 usage error or refusal, 3 nothing could
--- be attempted (or an internal error: a bug, printed in full).
+-- be attempted (or an internal error: a bug, printed in full); interrupted, 128 + the
+-- signal's number: 130 for Ctrl-C (SIGINT), 143 for SIGTERM, 129 for SIGHUP.
 -- @module cloud.cli.main
 local cloud = require "cloud"
 local core = require "cloud.core"
@@ -86,9 +87,12 @@ function M.undo_hint(io_, o)
 end
 
 -- An interrupted run prints what it knows: the calls already accepted may still complete.
+-- Ctrl-C, or SIGTERM or SIGHUP (trapped by M.run): the exit status says which, as a shell
+-- reports a process killed by it.
 local function interrupted(io_, o, partial)
-  io_.stderr:write(("\n%s: interrupted; %ss already accepted by the cloud may still complete\n")
-    :format(io_.w.program, io_.w.verb))
+  local signal, number = core.caught_signal()
+  io_.stderr:write(("\n%s: interrupted%s; %ss already accepted by the cloud may still complete\n")
+    :format(io_.w.program, signal and " by " .. signal or "", io_.w.verb))
   if partial and o then
     if o.json then
       io_.stdout:write(cloud.to_json(partial), "\n")
@@ -100,11 +104,11 @@ local function interrupted(io_, o, partial)
     io_.stdout:flush()
   end
   M.undo_hint(io_, o)
-  return EXIT.interrupted
+  return signal and 128 + number or EXIT.interrupted
 end
 
--- A raise: Ctrl-C (130), an argument error of the library (exit 2), or anything else,
--- which is a bug: printed in full, with where it happened.
+-- A raise: an interruption (130 for Ctrl-C), an argument error of the library (exit 2), or
+-- anything else, which is a bug: printed in full, with where it happened.
 local function raised(io_, o, r)
   if type(r) ~= "table" or r.trace == nil then r = { e = r, trace = tostring(r) } end -- the handler itself failed
   local e = r.e
@@ -359,19 +363,26 @@ local function run(argv, io_)
 end
 
 --- Runs cloud-stop (or cloud-start) on the process's own stdin, stdout and stderr.
+-- Run so (without `given`), it traps SIGTERM and SIGHUP (core.trap_signals): either ends
+-- the run as Ctrl-C does, and a second one kills.
 -- @tparam table argv the arguments after the program name
 -- @tparam[opt] table given stdin, stdout, stderr (file handles or anything with :write,
---   :flush, :read), isatty(fd), clock(): tests pass their own
+--   :flush, :read), isatty(fd), clock(): tests pass their own, and the process's signals
+--   are left as they are
 -- @tparam[opt] string action "stop" (cloud-stop, the default) or "start" (cloud-start)
 -- @treturn number the exit status
 function M.run(argv, given, action)
-  given = given or { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr, isatty = tty.isatty,
-                     clock = core.now }
+  if not given then
+    -- The command owns the process: systemd's and timeout's SIGTERM, a closed terminal's
+    -- SIGHUP end it as Ctrl-C does (what was accepted is reported, the record ends).
+    core.trap_signals()
+    given = { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr, isatty = tty.isatty, clock = core.now }
+  end
   local w = words[action or "stop"]
   if not w then error("cloud.cli.main.run: action must be \"stop\" or \"start\"", 2) end
   local io_ = { w = w }
   for k, v in pairs(given) do io_[k] = v end
-  -- Whatever raises outside a library call is a bug (or Ctrl-C): still one exit status.
+  -- Whatever raises outside a library call is a bug (or an interruption): still one exit status.
   local ok, code = xpcall(function() return run(argv, io_) end, traced)
   if ok then return code end
   return raised(io_, nil, code)
