@@ -25,8 +25,10 @@ local M = {}
 --   cannot be trusted.
 -- @field interrupted raised: Ctrl-C during a stop (or SIGTERM or SIGHUP, once the program
 --   trapped them: core.trap_signals); `result` holds what is known so far.
+-- @field record returned: the record could not be written (disk full, I/O error); the
+--   operation sent nothing more, and `result` holds the outcome of what it had sent.
 M.KINDS = { argument = true, config = true, refused = true, transport = true, cloud = true,
-            interrupted = true }
+            interrupted = true, record = true }
 
 --- The library's own codes (`Error.code`, `failure.code`), with their kinds. Any other code
 -- is the cloud's (`"Ecs.0114"`, `"APIGW.0301"`, ...), kind `cloud`; an error answer without
@@ -46,6 +48,13 @@ M.KINDS = { argument = true, config = true, refused = true, transport = true, cl
 --   stopped; nothing was sent.
 -- - `cloud.interrupted` (interrupted): Ctrl-C during a stop (raised, with
 --   `result`).
+-- - `cloud.record_exists` (refused): something is at the record's path already.
+-- - `cloud.record` (config): the record cannot be created, or read (not a regular
+--   file, too large, no record of this tool).
+-- - `cloud.fleet_repeat` (refused): two targets of a fleet turned out to be the same
+--   cloud and project once their projects were found through IAM; nothing was sent.
+-- - `cloud.record_write` (record): a write to the record failed (`errno` holds the
+--   system's number); nothing more was sent, `result` holds what is known.
 -- - `cloud.connect` (transport): no connection (refused, unreachable).
 -- - `cloud.dns` (transport): the endpoint's host name does not resolve; not
 --   retried.
@@ -70,6 +79,7 @@ local KIND_OF_CODE = {
   ["cloud.no_endpoint"] = "config", ["cloud.unknown_region"] = "config", ["cloud.bad_environment"] = "config",
   ["cloud.max_servers"] = "refused", ["cloud.interrupted"] = "interrupted",
   ["cloud.record_exists"] = "refused", ["cloud.record"] = "config", ["cloud.record_target"] = "refused",
+  ["cloud.record_write"] = "record", ["cloud.fleet_repeat"] = "refused",
   ["cloud.connect"] = "transport", ["cloud.dns"] = "transport", ["cloud.timeout"] = "transport",
   ["cloud.connection_dropped"] = "transport", ["cloud.response_too_large"] = "transport",
   ["cloud.tls"] = "transport", ["cloud.transport"] = "transport",
@@ -123,6 +133,16 @@ end
 function M.new(code, message, status, request_id, kind)
   return setmetatable({ code = code, message = message, status = status, request_id = request_id,
                         kind = kind or KIND_OF_CODE[code] or "cloud" }, Error)
+end
+
+--- Whether a raised value is an interruption: Ctrl-C (the interpreter raises the string
+-- "interrupted!"), SIGTERM or SIGHUP in the CLI (raised the same way), or an `Error` of
+-- kind `interrupted` made of one.
+-- @param v any raised value
+-- @treturn boolean
+function M.is_interruption(v)
+  if type(v) == "string" then return v:find("interrupted!$") ~= nil end
+  return M.kind(v) == "interrupted"
 end
 
 --- The kind of any raised or returned value: an Error's kind, or nil for anything else

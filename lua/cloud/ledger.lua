@@ -144,8 +144,19 @@ function Ledger:job(b, job_id, request_id)
   local job = { job_id = job_id, ids = b.ids, status = "SUBMITTED" }
   self.jobs[#self.jobs + 1] = job
   b.job_id = job_id
-  if self.recorder then self.recorder:batch(job_id, request_id, b.ids) end
+  if self.recorder then self.recorder:batch(job_id, request_id, b.ids, b.call) end
   return job
+end
+
+--- Batch `b` is about to be sent: with a recorder, its intent line goes to disk first.
+-- Returns true, or nil and the record's error, and then the call must not be sent.
+function Ledger:sending(b)
+  check_batch(self, b)
+  if not self.recorder then return true end
+  local call, err = self.recorder:intent(b.ids)
+  if not call then return nil, err end
+  b.call = call
+  return true
 end
 
 function Ledger:pending(id)

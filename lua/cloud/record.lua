@@ -1,9 +1,12 @@
 --- Records: a JSON Lines file written as an operation goes (docs/records.md). A writer owns
 -- the file; each target of an operation (one for a client, several for a fleet) writes
 -- through its own recorder, which puts the target's region and project on every line.
--- Every line is flushed as it is written, so a process killed half-way leaves a record
--- that reads up to that point. Secrets never reach a record: the caller is the AK's first
--- characters only.
+-- Write ahead: before a stop call leaves, an `intent` line names its servers and what was
+-- known of their state, made durable (fsync); the cloud's answer follows in a `batch`
+-- line. Every line goes to the file as it is written (no buffer), so a process killed at
+-- any point leaves a record that reads up to that point and covers every call it sent.
+-- A write that fails breaks the writer: the operation sends nothing more (docs/records.md).
+-- Secrets never reach a record: the caller is the AK's first characters only.
 -- @module cloud.record
 local core = require "cloud.core"
 local cjson = require("cjson").new()
@@ -12,10 +15,13 @@ local json = require "cloud.json"
 
 local M = {}
 
-M.FORMAT = "cloud-record/1"
+M.FORMAT = "cloud-record/2"
+-- Formats a reader takes: /1 had no intent lines and no before states.
+M.FORMATS = { ["cloud-record/1"] = true, [M.FORMAT] = true }
 -- Failures that leave a server's fate open: the action may still have happened.
 local DOUBT = { ["cloud.unconfirmed"] = true, ["cloud.wait_timeout"] = true, ["cloud.interrupted"] = true }
 M.DOUBT = DOUBT
+local EEXIST = 17
 
 local function iso(t)
   local s = math.floor(t)
@@ -25,45 +31,64 @@ end
 local Writer = {}
 Writer.__index = Writer
 
---- Opens a new record file at `path`. A file that exists is refused (a record is one
--- run's audit trail: it is never overwritten nor mixed with another run's). Returns the
--- writer, or nil and an error of kind refused (the file exists) or config (cannot write).
+--- Creates a new record file at `path`: a new regular file only, owner-only, created
+-- atomically and never through a symbolic link (the C core opens it with
+-- O_CREAT|O_EXCL|O_NOFOLLOW), so a file, a link or a FIFO already there is refused, never
+-- followed nor replaced. Returns the writer, or nil and an error: cloud.record_exists
+-- (refused) when something is at `path`, cloud.record (config) when it cannot be created.
 function M.open(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
+  local f, why, errno = core.create_file(path)
+  if f then return setmetatable({ f = f, path = path }, Writer) end
+  if errno == EEXIST then
     return nil, errors.new("cloud.record_exists", ("record %s already exists; a record is never overwritten:"
       .. " name a new file (e.g. with the date and time)"):format(path))
   end
-  local err
-  f, err = io.open(path, "wb")
-  if not f then return nil, errors.new("cloud.record", "cannot write the record: " .. tostring(err)) end
-  return setmetatable({ f = f, path = path }, Writer)
+  return nil, errors.new("cloud.record", "cannot create the record: " .. tostring(why))
 end
 
--- Writes whole lines and flushes them: what is written survives the process.
-function Writer:write(text)
-  if not self.f then return end
-  self.f:write(text)
-  self.f:flush()
+-- The writer's failure, once: an error of kind `record`, with the system's reason and errno.
+local function broken(self, why, errno)
+  local e = errors.new("cloud.record_write", ("could not write the record %s (%s); nothing more is sent, and what"
+    .. " was sent is covered by the lines written before"):format(self.path, tostring(why)))
+  e.errno = errno
+  self.err = e
+  return nil, e
 end
 
+--- Writes whole lines; `durable`: and waits until they are on disk (fsync). Returns true,
+-- or nil and the writer's error: after one failure every write fails the same way.
+function Writer:write(text, durable)
+  if self.err then return nil, self.err end
+  if not self.f then return broken(self, "the record was already closed") end
+  local ok, why, errno = self.f:write(text, durable)
+  if not ok then return broken(self, why, errno) end
+  return true
+end
+
+--- Closes the file (idempotent). Returns true, or nil and the writer's error (a failure
+-- that close itself reports, or an earlier one).
 function Writer:close()
-  if self.f then self.f:close() end
+  local f = self.f
   self.f = nil
+  if f then
+    local ok, why, errno = f:close()
+    if not ok and not self.err then broken(self, why, errno) end
+  end
+  if self.err then return nil, self.err end
+  return true
 end
 
 local Recorder = {}
 Recorder.__index = Recorder
 
---- A recorder for one target's operation. `target`: region (may be nil), project_id;
--- `action`: a table of cloud.actions; `selection`: "filter", "ids" or "record" (which
--- decides what a lookup's confirmation says about who changed a server).
+--- A recorder for one target's operation. `target`: region (may be nil), project_id (the
+-- one in use, found through IAM or given); `action`: a table of cloud.actions;
+-- `selection`: "filter", "ids" or "record".
 function Writer:recorder(target, action, selection)
   local stamp = ('"project_id":%s,"region":%s'):format(cjson.encode(target.project_id),
     target.region and cjson.encode(target.region) or "null")
-  return setmetatable({ writer = self, stamp = stamp, target = target, action = action,
-                        selection = selection, done_name = cjson.encode(action.done) }, Recorder)
+  return setmetatable({ writer = self, stamp = stamp, target = target, action = action, selection = selection,
+                        calls = 0, before = {} }, Recorder)
 end
 
 -- One line from a table: the stamp and the time put in front of its own fields.
@@ -75,27 +100,52 @@ function Recorder:line(kind, fields)
 end
 
 --- The header: what runs, where, on whose behalf, chosen how. `h` holds the fields of
--- docs/records.md (version, service, filter or ids, caller, endpoint, options).
+-- docs/records.md (version, service, endpoint, filter or ids, caller, options).
 function Recorder:header(h)
   local fields = { format = M.FORMAT, tool = "cloud", action = self.action.name, selection = self.selection }
   for k, v in pairs(h) do fields[k] = v end
-  self.writer:write(self:line("header", fields))
+  return self.writer:write(self:line("header", fields))
 end
 
---- A batch the cloud accepted: its job, the request that was answered, the ids.
-function Recorder:batch(job_id, request_id, ids)
-  self.writer:write(self:line("batch", { job_id = job_id, request_id = request_id, ids = ids,
-                                          count = #ids }))
+--- What was known of each server's state before the operation (`states`: id -> status,
+-- from the listing or a lookup). A server not in it was of unknown state.
+function Recorder:states(states)
+  self.before = states or {}
 end
 
--- Whether this operation changed a server the action reached by `how`: a job's sub-job
--- says so; a lookup does when the server was chosen in another state (by filter, or from a
--- record); an accepted call not waited for does not yet.
-local function changed_by(self, how)
+--- Written ahead of a call naming `ids`, and on disk before it leaves: its number and,
+-- for each server, the state known before (null: unknown). Returns the call's number, or
+-- nil and the writer's error, and then the call must not be sent.
+function Recorder:intent(ids)
+  self.calls = self.calls + 1
+  local before, known = {}, false
+  for i, id in ipairs(ids) do
+    before[i] = self.before[id] or cjson.null
+    known = known or self.before[id] ~= nil
+  end
+  local ok, err = self.writer:write(self:line("intent", { call = self.calls, ids = ids, count = #ids,
+    before = known and before or nil }), true)
+  if not ok then return nil, err end
+  return self.calls
+end
+
+--- A call the cloud accepted (`call`: its intent's number): its job, the request that
+-- was answered, the ids.
+function Recorder:batch(job_id, request_id, ids, call)
+  return self.writer:write(self:line("batch", { job_id = job_id, request_id = request_id, ids = ids,
+                                                count = #ids, call = call }))
+end
+
+-- Whether this operation changed server `id`, which the action reached by `how`: its
+-- job's sub-job says so; a lookup does only when the server was known to be in another
+-- state before (false when it was known to be there already); an accepted call not waited
+-- for does not yet.
+local function changed_by(self, how, id)
   if how == "job" then return true end
   if how == "lookup" then
-    if self.selection == "ids" then return nil end
-    return true
+    local before = self.before[id]
+    if before == nil then return nil end
+    return before ~= self.action.wanted
   end
   return nil
 end
@@ -103,32 +153,31 @@ end
 --- Servers the action reached (`how`: "job", "lookup" or "accepted"), each on its own line,
 -- written together.
 function Recorder:done(ids, how, job_id)
-  if #ids == 0 then return end
-  local changed = changed_by(self, how)
-  local tail = (',"outcome":%s,"changed":%s,"how":"%s"%s}\n'):format(self.done_name,
-    changed == nil and "null" or tostring(changed), how, job_id and (',"job_id":' .. cjson.encode(job_id)) or "")
-  local head = ('{"type":"outcome","time":"%s",%s,"id":'):format(iso(core.time()), self.stamp)
+  if #ids == 0 then return true end
   local out = {}
-  for i, id in ipairs(ids) do out[i] = head .. cjson.encode(id) .. tail end
-  self.writer:write(table.concat(out))
+  for i, id in ipairs(ids) do
+    out[i] = self:line("outcome", { id = id, outcome = self.action.done, changed = changed_by(self, how, id)
+      or cjson.null, how = how, job_id = job_id })
+  end
+  return self.writer:write(table.concat(out))
 end
 
---- A failure (the ledger's: code, message, status, request_id).
+--- A failure (the ledger's: code, message, status, request_id, errorcode_message).
 function Recorder:failed(f)
   local changed = DOUBT[f.code] and cjson.null or false
-  self.writer:write(self:line("outcome", { id = f.id, outcome = "failed", changed = changed, code = f.code,
-    message = f.message, status = f.status, request_id = f.request_id }))
+  return self.writer:write(self:line("outcome", { id = f.id, outcome = "failed", changed = changed, code = f.code,
+    message = f.message, status = f.status, request_id = f.request_id, errorcode_message = f.errorcode_message }))
 end
 
 --- Servers not acted on, with why (`{id, reason, status}`): never changed by this operation.
 function Recorder:skipped(list)
-  if #list == 0 then return end
+  if #list == 0 then return true end
   local out = {}
   for i, s in ipairs(list) do
     out[i] = self:line("outcome", { id = s.id, outcome = "skipped", changed = false, reason = s.reason,
                                     server_status = s.status })
   end
-  self.writer:write(table.concat(out))
+  return self.writer:write(table.concat(out))
 end
 
 --- The last line of a target: the result's counts, or why there is none.
@@ -145,8 +194,9 @@ function Recorder:finish(res, err)
     fields.error = { code = err.code, message = err.message, kind = err.kind, status = err.status,
                      request_id = err.request_id }
     fields.interrupted = err.kind == "interrupted" or nil
+    fields.signal = err.signal
   end
-  self.writer:write(self:line("end", fields))
+  return self.writer:write(self:line("end", fields))
 end
 
 --- What a filter chose, as plain values (a `where` function is shown as true).

@@ -93,7 +93,8 @@ end
 --- Queues a call: `{service=, method=, path=, query=, body= | body_fn=, idempotent=, label=,
 -- decode=, raw_body=, servers=, expects_job=}` (`decode(body)` reads a 2xx answer; with
 -- `raw_body` it may get a cloud.core.body instead of a string; `body_fn()` makes the body
--- when the call is first sent). `servers`: how many servers the call names (a stop): it
+-- when the call is first sent, `body_fn(false)` when it never will be; returning nil, err
+-- it refuses to be sent, and the call ends unsent with err). `servers`: how many servers the call names (a stop): it
 -- goes at the operation's pace, and flow control sends it again until the deadline.
 -- `expects_job`: a 2xx answer is acceptance only with a job_id (cloud.classify).
 -- `on_done(result)` gets `{ok=, status=, data=, err=, request_id=, ambiguous=, attempts=,
@@ -230,10 +231,13 @@ function Scheduler:_pump(ahead)
 end
 
 function Scheduler:_send(call)
-  call.tries.attempts = call.tries.attempts + 1
   if call.body_fn then
-    call.body, call.body_fn = call.body_fn(), nil -- kept for retries
+    local body, err = call.body_fn(true)
+    call.body_fn = nil
+    if body == nil then return self:_refused_to_send(call, err) end
+    call.body = body -- kept for retries
   end
+  call.tries.attempts = call.tries.attempts + 1
   local req = self.sign(call)
   call.sent_at = core.now()
   last_id = last_id + 1
@@ -381,9 +385,18 @@ function Scheduler:_not_sent(call, at)
     r = { ok = false, attempts = call.tries.attempts, unsent = true, err = err }
   end
   if at then self.log(("%s %s: %s"):format(call.method, call.label or call.path, why)) end
-  -- A call's on_done may count on what its body_fn sets up (stop_op makes its batch there).
-  if call.body_fn then call.body, call.body_fn = call.body_fn(), nil end
+  -- A call's on_done may count on what its body_fn sets up (stop_op makes its batch there);
+  -- false: it is not being sent.
+  if call.body_fn then call.body, call.body_fn = call.body_fn(false), nil end
   complete(call, r)
+end
+
+-- A call whose body_fn refused it (its write-ahead record line could not be written):
+-- finished unsent with that error, never handed to the transport.
+function Scheduler:_refused_to_send(call, err)
+  if call.servers then self.nstops = self.nstops - 1 end
+  self.log(("%s %s: not sent: %s"):format(call.method, call.label or call.path, tostring(err)))
+  complete(call, { ok = false, attempts = call.tries.attempts, unsent = true, err = err })
 end
 
 -- Flow control on a stop call: the call waits its turn again at the head of its queue,

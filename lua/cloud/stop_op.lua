@@ -74,10 +74,15 @@ function Op:submit(ids, again)
       servers = last - i + 1, expects_job = true,
       -- The batch and its body are made when first sent, not all up front: the first
       -- calls go out at once, and a large stop does not hold every body at the same time.
-      -- The batch tells this call's servers apart in its job's answer.
-      body_fn = function()
+      -- The batch tells this call's servers apart in its job's answer. A call about to be
+      -- sent is in the record first (write ahead); one the record cannot take is not sent.
+      body_fn = function(sending)
         if again then batch = l:batch_of({ unpack(ids, i, last) })
         else batch = l:batch(i, last) end -- ids is the ledger's own array
+        if sending then
+          local ok, err = l:sending(batch)
+          if not ok then return nil, err end
+        end
         return action.body(batch.ids, kind)
       end,
       path = ("/v1/%s/%s/action"):format(self.project_id, servers.RESOURCE[self.service]),
