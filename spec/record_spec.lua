@@ -53,7 +53,7 @@ describe("records", function()
 
   setup(function()
     fc = env.start{ job_duration = 0.05, fleet = FLEET }
-    client = env.client(fc)
+    client = env.default_client(fc) -- keys and a region: the project is found through IAM
   end)
   teardown(function()
     for _, p in ipairs(paths) do os.remove(p) end
@@ -75,7 +75,7 @@ describe("records", function()
     end
     local h = lines[1]
     assert.are.equal("header", h.type)
-    assert.are.same({ "cloud-record/1", "cloud", cloud.VERSION, "stop", "ecs", "filter" },
+    assert.are.same({ "cloud-record/2", "cloud", cloud.VERSION, "stop", "ecs", "filter" },
       { h.format, h.tool, h.version, h.action, h.service, h.selection })
     assert.are.same({ tags = { "env=staging" } }, h.filter)
     assert.are.equal(fc.ak:sub(1, 4) .. "…", h.caller)

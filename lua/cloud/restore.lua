@@ -1,16 +1,22 @@
 --- Undoing a stop from its record: `client:restore{ record = "path", ... }` starts exactly
 -- the servers the record shows this tool stopped, and reports every other server of the
 -- record as skipped, with why: it was already off before the stop, the stop failed, it
--- has been started or deleted since. A record cut short by a crash still shows the
--- batches the cloud accepted: their jobs say which servers the stop changed. Nothing is
--- started on a guess: a server whose change the record and the cloud cannot show is skipped.
+-- has been started or deleted since. A record cut short by a crash still shows every call
+-- that may have left (its intent line, written ahead): the call's job says which servers
+-- it stopped, and for a call whose answer never came, a lookup and the state the record
+-- shows before the call do. Nothing is started on a guess: a server whose change the
+-- record and the cloud cannot show is skipped, and when that leaves its fate unknown the
+-- result is not ok.
 -- @module cloud.restore
 local actions = require "cloud.actions"
 local check = require "cloud.check"
+local core = require "cloud.core"
 local errors = require "cloud.errors"
+local ready = require "cloud.ready"
 local record_read = require "cloud.record_read"
 local servers = require "cloud.servers"
 local stop = require "cloud.stop"
+local stop_op = require "cloud.stop_op"
 
 local M = {}
 
@@ -23,11 +29,18 @@ local OPTIONS = {
   servers_per_minute = true,
 }
 local ENDED = { SUCCESS = true, FAIL = true }
+local OFF = actions.stop.wanted
 
 local function skip(id, reason, extra)
   local s = { id = id, reason = reason }
   for k, v in pairs(extra or {}) do s[k] = v end
   return s
+end
+
+-- A server whose fate neither the record nor the cloud can tell: skipped, and the result
+-- is not ok (an `error` on a skip makes it so).
+local function unknown(id, reason, err)
+  return skip(id, reason, { error = err or errors.new("cloud.unconfirmed", reason) })
 end
 
 -- Why a recorded outcome means "not stopped by this tool", or nil when it does not say.
@@ -40,61 +53,60 @@ local function not_ours(s)
     if s.code == "Ecs.0100" then return "already SHUTOFF before the stop (Ecs.0100)" end
     return ("the stop failed (%s): not stopped by this tool"):format(tostring(s.code))
   end
+  if s.outcome == actions.stop.done and s.changed == false then return "already SHUTOFF before the stop" end
 end
 
 --- Sorts the record's servers of one target: `ours` (stopped by this tool, per the record),
--- `ask` (job id -> ids whose fate only their job can tell) and `skipped`.
+-- `ask` (job id -> ids whose fate their job can tell), `look` (ids of calls that may have
+-- left, with no answer: a lookup and the state before tell) and `skipped`.
 function M.classify(t)
-  local ours, ask, skipped = {}, {}, {}
+  local ours, ask, look, skipped = {}, {}, {}, {}
   for _, id in ipairs(t.order) do
     local s = t.servers[id]
     local why = not_ours(s)
     if why then
       skipped[#skipped + 1] = skip(id, why)
-    elseif s.outcome == "stopped" and s.changed == true then
+    elseif s.outcome == actions.stop.done and s.changed == true then
       ours[#ours + 1] = id
-    elseif s.job_id then
+    elseif s.job_id and stop_op.plain_job_id(s.job_id) then
       -- Accepted, and then: not waited for, a crash, a lookup that cannot say who changed
       -- it, or a doubt. The job's sub-job says.
       ask[s.job_id] = ask[s.job_id] or {}
       table.insert(ask[s.job_id], id)
+    elseif s.sent then
+      look[#look + 1] = id -- sent (or about to be), and no job known for it
     else
-      skipped[#skipped + 1] = skip(id, "the record cannot show that this tool stopped it (no job accepted it)")
+      skipped[#skipped + 1] = skip(id, "never sent: the stop ended before a call named it")
     end
   end
-  return ours, ask, skipped
+  return ours, ask, look, skipped
 end
 
 -- Asks each job (polling until it ends, within wait_timeout) what it did to its servers;
--- calls on_done(ours, skipped).
+-- calls on_done(ours, look, skipped): a server its job has no word on goes to `look`.
 local function ask_jobs(sched, project_id, ask, o, on_done)
-  local ours, skipped, pending = {}, {}, 0
-  local deadline = require("cloud.core").now() + o.wait_timeout
+  local ours, look, skipped, pending = {}, {}, {}, 0
+  local deadline = core.now() + o.wait_timeout
   local function finished()
     pending = pending - 1
-    if pending == 0 then on_done(ours, skipped) end
+    if pending == 0 then on_done(ours, look, skipped) end
   end
   local function poll(job_id, ids)
     sched:request({ service = o.service, method = "GET", idempotent = true, label = "job " .. job_id,
       path = ("/v1/%s/jobs/%s"):format(project_id, job_id) }, function(r)
       if not r.ok then
-        local why = r.status == 404 and ("job %s is no longer known to the cloud: the record cannot show that this "
-          .. "tool stopped it"):format(job_id)
-        for _, id in ipairs(ids) do
-          skipped[#skipped + 1] = why and skip(id, why)
-            or skip(id, "could not ask job " .. job_id .. ": " .. tostring(r.err), { error = r.err })
-        end
+        -- The job is gone (404) or cannot be asked: the servers and their state before tell.
+        for _, id in ipairs(ids) do look[#look + 1] = id end
         return finished()
       end
       local status = r.data.status
       if not ENDED[status] then
-        if require("cloud.core").now() < deadline then
+        if core.now() < deadline then
           return sched:after(o.poll_interval, function() poll(job_id, ids) end)
         end
         for _, id in ipairs(ids) do
           local why = ("job %s still %s after %gs"):format(job_id, tostring(status), o.wait_timeout)
-          skipped[#skipped + 1] = skip(id, why,
-            { error = errors.new("cloud.wait_timeout", "the stop's job has not ended") })
+          skipped[#skipped + 1] = unknown(id, why, errors.new("cloud.wait_timeout", "the stop's job has not ended"))
         end
         return finished()
       end
@@ -111,8 +123,7 @@ local function ask_jobs(sched, project_id, ask, o, on_done)
         elseif j and j.status == "FAIL" then
           skipped[#skipped + 1] = skip(id, not_ours({ outcome = "failed", changed = false, code = j.error_code }))
         else
-          skipped[#skipped + 1] = skip(id, ("job %s has no outcome for it: the record cannot show that this tool "
-            .. "stopped it"):format(job_id))
+          look[#look + 1] = id
         end
       end
       finished()
@@ -122,32 +133,72 @@ local function ask_jobs(sched, project_id, ask, o, on_done)
     pending = pending + 1
     poll(job_id, ids)
   end
-  if pending == 0 then on_done(ours, skipped) end
+  if pending == 0 then on_done(ours, look, skipped) end
 end
 
--- Looks the servers this tool stopped up now: only those still SHUTOFF, with nothing
--- under way, are started; the rest are skipped with what happened since.
-local function still_off(sched, project_id, service, ids, on_done)
+local function task_of(s)
+  local task = s and s["OS-EXT-STS:task_state"]
+  if type(task) == "string" and task ~= "" then return task end
+end
+
+-- What to do now with a server the record shows this tool stopped (`s`: as looked up):
+-- start it when it is still SHUTOFF with nothing under way; else why not.
+local function judge_ours(id, s)
+  local task = task_of(s)
+  if not s then return skip(id, "deleted since the stop") end
+  if s.status == actions.start.wanted or task == actions.start.under_way then
+    return skip(id, "started since the stop", { status = s.status })
+  end
+  if s.status ~= OFF or task then
+    return skip(id, ("now %s%s, not SHUTOFF"):format(tostring(s.status), task and (" (" .. task .. ")") or ""),
+      { status = s.status })
+  end
+end
+
+-- A server of a call that may have left, whose answer never came (`rec`: the record's
+-- view of it; `s`: as looked up): it is ours when it is off now and the record shows it
+-- was running before the call. Returns nil to start it, or the skip.
+local function judge_sent(id, rec, s)
+  local task = task_of(s)
+  if not s then return skip(id, "deleted since the stop") end
+  if task == actions.stop.under_way then
+    return unknown(id, ("still being stopped (%s): restore again once its stop has ended"):format(task))
+  end
+  if s.status == OFF and not task then
+    if rec.before == nil then
+      return unknown(id, "SHUTOFF now, but the record cannot show it was running before its stop call, whose answer"
+        .. " never came: start it yourself if it should run")
+    end
+    if rec.before == OFF then return skip(id, "already SHUTOFF before the stop") end
+    return nil
+  end
+  return skip(id, ("not stopped: its stop call did not reach it (now %s%s)"):format(tostring(s.status),
+    task and (" (" .. task .. ")") or ""), { status = s.status })
+end
+
+-- Looks the servers up now: those this tool stopped (`ours`) and those of calls without
+-- an answer (`look`) that are off and were running before are started, when still SHUTOFF
+-- with nothing under way; the rest are skipped with what happened since.
+local function decide(sched, project_id, service, t, ours, look, on_done)
   local to_start, skipped = {}, {}
-  if #ids == 0 then return on_done(to_start, skipped) end
-  servers.lookup(sched, project_id, service, ids, function(found, err)
-    for _, id in ipairs(ids) do
-      local s = found and found[id]
-      local task = s and s["OS-EXT-STS:task_state"]
-      task = type(task) == "string" and task ~= "" and task or nil
-      if not found then
-        skipped[#skipped + 1] = skip(id, "could not look the server up: " .. tostring(err), { error = err })
-      elseif not s then
-        skipped[#skipped + 1] = skip(id, "deleted since the stop")
-      elseif s.status == actions.start.wanted or task == actions.start.under_way then
-        skipped[#skipped + 1] = skip(id, "started since the stop", { status = s.status })
-      elseif s.status ~= actions.stop.wanted or task then
-        skipped[#skipped + 1] = skip(id, ("now %s%s, not SHUTOFF"):format(tostring(s.status),
-          task and (" (" .. task .. ")") or ""), { status = s.status })
+  local all = {}
+  for _, id in ipairs(ours) do all[#all + 1] = id end
+  for _, id in ipairs(look) do all[#all + 1] = id end
+  if #all == 0 then return on_done(to_start, skipped) end
+  servers.lookup(sched, project_id, service, all, function(found, err, missed)
+    local unseen = {}
+    for _, id in ipairs(missed or {}) do unseen[id] = true end
+    local function judge(id, verdict)
+      if not found or unseen[id] then
+        skipped[#skipped + 1] = unknown(id, "could not look the server up: " .. tostring(err), err)
+      elseif verdict then
+        skipped[#skipped + 1] = verdict
       else
         to_start[#to_start + 1] = id
       end
     end
+    for _, id in ipairs(ours) do judge(id, found and judge_ours(id, found[id])) end
+    for _, id in ipairs(look) do judge(id, found and judge_sent(id, t.servers[id], found[id])) end
     on_done(to_start, skipped)
   end)
 end
@@ -186,8 +237,11 @@ local function check_restore(opts)
 end
 
 -- The restore of one target once its record is read (`rd`); cloud.fleet calls it with
--- the record it read once for every target.
+-- the record it read once for every target. The client's project (found through IAM when
+-- none was given, as for the stop) says which of the record's targets is its own.
 function M.run(client, rd, path, start_opts)
+  local is_ready, not_ready = ready.ensure(client)
+  if not is_ready then return nil, not_ready end
   local t, terr = target_for(client, rd)
   if not t then return nil, terr end
   local service = t.service
@@ -203,13 +257,14 @@ function M.run(client, rd, path, start_opts)
   if not client:has_service(service) then
     return nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service)
   end
-  local ours, ask, skipped = M.classify(t)
+  local ours, ask, look, skipped = M.classify(t)
   local sched = client:_scheduler()
   local to_start
-  ask_jobs(sched, client.project_id, ask, o, function(more, skipped_jobs)
+  ask_jobs(sched, client.project_id, ask, o, function(more, look_more, skipped_jobs)
     for _, id in ipairs(more) do ours[#ours + 1] = id end
+    for _, id in ipairs(look_more) do look[#look + 1] = id end
     for _, s in ipairs(skipped_jobs) do skipped[#skipped + 1] = s end
-    still_off(sched, client.project_id, service, ours, function(ids, skipped_now)
+    decide(sched, client.project_id, service, t, ours, look, function(ids, skipped_now)
       to_start = ids
       for _, s in ipairs(skipped_now) do skipped[#skipped + 1] = s end
     end)
@@ -221,6 +276,9 @@ function M.run(client, rd, path, start_opts)
   opts.ids = to_start
   local so = stop.check(service, opts, actions.start)
   so.from_record, so.skipped_before = path, skipped
+  -- Each was just seen SHUTOFF: its own record can say the start changed it.
+  so.states = {}
+  for _, id in ipairs(to_start) do so.states[id] = OFF end
   local res, err = stop.checked(client, service, so)
   if res then
     res.record = { path = path, lines = rd.lines, bad_lines = rd.bad_lines, truncated = rd.truncated,

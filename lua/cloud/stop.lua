@@ -15,6 +15,7 @@ local ledger = require "cloud.ledger"
 local pattern = require "cloud.pattern"
 local ready = require "cloud.ready"
 local record = require "cloud.record"
+local servers = require "cloud.servers"
 
 local M = {}
 local Client = client_mod.Client
@@ -150,14 +151,38 @@ local function run_op(client, service, o, l, extra)
     project_id = client.project_id, service = service, policy = client._policy,
     log = function(line) client:_log(line) end, options = o, action = o.action })
   if ok then return end
-  if type(e) == "string" and e:find("interrupted!$") then
+  if errors.is_interruption(e) then
     local err = errors.new("cloud.interrupted", ("interrupted; %ss already accepted may still complete")
       :format(o.action.name), nil, nil, "interrupted")
+    err.signal = core.caught_signal() -- nil for Ctrl-C
     err.result = l:finish(extra, o.action.done)
     error(err, 0)
   end
   l:close()
   error(e, 0)
+end
+
+-- What is known of the state of each server about to be acted on, for the record (id ->
+-- status): what the listing showed, what the caller knew (a restore), or else, stopping by
+-- id, a lookup. A server whose state is unknown is left out: the record then cannot show
+-- that this operation changed it unless its job says so.
+local function known_states(client, service, o, plan)
+  if o.states then return o.states end
+  local states = {}
+  if plan.selected and plan.selected[1] and plan.selected[1].status then
+    for _, s in ipairs(plan.selected) do states[s.id] = s.status end
+    return states
+  end
+  local sched = client:_scheduler(o.deadline)
+  servers.lookup(sched, client.project_id, service, plan.ids, function(found, err)
+    for id, s in pairs(found) do
+      if type(s.status) == "string" then states[id] = s.status end
+    end
+    if err then client:_log("record: the state before the " .. o.action.name .. " of some servers is unknown: "
+      .. tostring(err)) end
+  end)
+  sched:run()
+  return states
 end
 
 -- The action itself, with options `o` already checked by check_stop, and `rec`, the
@@ -194,7 +219,7 @@ local function act_checked(client, service, o, rec)
     return ended(o, nil, errors.new("cloud.max_servers", ("%s: refusing to %s %d servers, more than"
       .. " max_servers = %d; nothing was sent"):format(where, action.name, #plan.ids, o.max_servers)))
   end
-  if rec then rec:skipped(plan.skipped) end
+  if rec and not rec:skipped(plan.skipped) then return ended(o, nil, rec.writer.err) end
   local extra = { selected = plan.selected, skipped = plan.skipped, dry_run = o.dry_run }
   if o.filter and #plan.ids == 0 then extra.hint = pattern.hint(o.name_pattern) end
   if not confirmed(o, plan) then
@@ -215,6 +240,7 @@ local function act_checked(client, service, o, rec)
     ended(o)
     l = ledger.new({})
   else
+    if rec then rec:states(known_states(client, service, o, plan)) end
     l = o.ledger and o.ledger:narrow(ids) or ledger.new(ids)
     if rec then l:record_to(rec) end
     run_op(client, service, o, l, extra)
@@ -257,15 +283,36 @@ local function stop_checked(client, service, o)
     writer, err = record.open(o.record)
     if not writer then return ended(o, nil, err) end
   end
+  -- The record names the project in use, found through IAM when none was given: keys and
+  -- project come first, so every line says where its servers are.
+  local is_ready, not_ready = ready.ensure(client)
   local rec = writer:recorder({ region = client.region, project_id = client.project_id }, o.action,
     o.from_record and "record" or (o.filter and "filter" or "ids"))
-  rec:header(header_of(client, service, o))
-  local ok, res, rerr = pcall(act_checked, client, service, o, rec)
+  local ok, res = rec:header(header_of(client, service, o))
+  local rerr
+  if not ok then
+    ok, res, rerr = true, ended(o, nil, res) -- the record cannot be written: nothing is sent
+  elseif not is_ready then
+    ok, res, rerr = true, ended(o, nil, not_ready)
+  else
+    ok, res, rerr = pcall(act_checked, client, service, o, rec)
+  end
   if ok then rec:finish(res, rerr)
   elseif errors.kind(res) == "interrupted" then rec:finish(res.result, res)
+  elseif errors.is_interruption(res) then
+    local err = errors.new("cloud.interrupted", "interrupted before any call was sent", nil, nil, "interrupted")
+    err.signal = core.caught_signal()
+    rec:finish(nil, err)
   else rec:finish(nil, errors.new("cloud.raised", tostring(res), nil, nil, "cloud")) end
-  if writer ~= o.record then writer:close() end
+  local closed, cerr = true, writer.err
+  if writer ~= o.record then closed, cerr = writer:close() end
   if not ok then error(res, 0) end
+  if not closed and (res or not rerr) then
+    -- A record that failed: the operation stopped sending when it did. The result of
+    -- what was sent goes with the error.
+    cerr.result = res
+    return nil, cerr
+  end
   return res, rerr
 end
 M.checked = stop_checked

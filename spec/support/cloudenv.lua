@@ -31,6 +31,26 @@ function M.client(fc, over)
   return assert(cloud.new(opts))
 end
 
+-- The README's set-up: keys and a region, the project found through IAM (no project id
+-- anywhere); only the endpoints point at the emulator, as a user's overrides would.
+function M.default_client(fc, over)
+  local opts = {
+    region = "cn-north-4", ak = fc.ak, sk = fc.sk,
+    endpoints = { ecs = fc.url, bms = fc.url, iam = fc.url },
+    retry = { attempts = 3, base = 0.01, cap = 0.05, later = 0.05 },
+  }
+  for k, v in pairs(over or {}) do opts[k] = v end
+  return assert(cloud.new(opts))
+end
+
+-- The same set-up for a process (the CLI): the variables a user sets, and the endpoint
+-- overrides the official SDKs read, pointed at the emulator.
+function M.default_env(fc)
+  return { HUAWEICLOUD_SDK_AK = fc.ak, HUAWEICLOUD_SDK_SK = fc.sk, HUAWEICLOUD_SDK_REGION = "cn-north-4",
+           HUAWEICLOUD_SDK_IAM_ENDPOINT = fc.url, HUAWEICLOUD_SDK_REGION_ECS_CN_NORTH_4 = fc.url,
+           HUAWEICLOUD_SDK_REGION_BMS_CN_NORTH_4 = fc.url }
+end
+
 -- Every distinct requested id exactly once across stopped, failed and the servers skipped
 -- as already in the wanted state (found so by the operation).
 function M.assert_ledger(res, requested)

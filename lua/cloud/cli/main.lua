@@ -25,12 +25,12 @@ local M = {}
 M.CONFIRM_ABOVE = 5
 local SAMPLE = 10
 
-local EXIT = { ok = 0, failed = 1, usage = 2, nothing = 3, internal = 3, interrupted = 130 }
+local EXIT = { ok = 0, failed = 1, usage = 2, nothing = 3, internal = 3, record = 4, interrupted = 130 }
 
 -- The exit status of each kind of library error (errors.lua): the caller's mistake and a
 -- refusal are the user's to change; the rest is the world's.
 local EXIT_OF_KIND = { argument = EXIT.usage, refused = EXIT.usage, config = EXIT.nothing,
-                       transport = EXIT.nothing, cloud = EXIT.nothing }
+                       transport = EXIT.nothing, cloud = EXIT.nothing, record = EXIT.record }
 
 -- The flag that sets each library option, so an argument error names what the user typed.
 local FLAG_OF = {
@@ -186,6 +186,17 @@ local function output(io_, o, res, elapsed)
   io_.stdout:flush()
 end
 
+--- The record could not be written (disk full, I/O error): nothing more was sent. What was
+-- sent is reported as any result, the error after it, and the undo hint (the record holds
+-- every call that left). Exit 4.
+function M.record_failed(io_, o, bar, err)
+  bar:finish(err.result)
+  output(io_, o, err.result, bar:elapsed())
+  io_.stderr:write(io_.w.program, ": stopped sending: ", (errors.format(err):gsub("%c", " ")), "\n")
+  M.undo_hint(io_, o)
+  return EXIT.record
+end
+
 -- The library's result decides: ok is 0; anything else asked for and not stopped is 1.
 local function exit_for(res)
   if res.ok then return EXIT.ok end
@@ -270,6 +281,7 @@ function M.act(io_, o, client, bar, ids, exclude_list)
   end
   local ok, res, err = call(io_, o, method, client, opts)
   if not ok then bar:clear() return res end
+  if not res and err.result then return M.record_failed(io_, o, bar, err) end
   if not res then bar:clear() return nothing(io_, o, err) end
   -- res.error: a check before any stop failed (the protection tag), so nothing was sent.
   if res.error then bar:clear() return nothing(io_, o, res.error) end
