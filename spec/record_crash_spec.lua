@@ -1,0 +1,290 @@
+-- Undo you can trust: cloud-stop --record F killed or interrupted at each phase of a stop,
+-- on a full disk, and the scheduling recipe, all in the README's set-up (keys and a region,
+-- the project found through IAM: no project id anywhere); then cloud-start --from-record F
+-- must start exactly the servers the cloud stopped, as the emulator counts them.
+local cjson = require "cjson"
+local cli = require "spec.support.cli"
+local env = require "support.cloudenv"
+local socket = require "socket"
+
+local TAG = "env=crash"
+-- 1,200 servers to stop (two calls: 1,000 and 200), 5 already off, 2 the filter leaves out.
+local FLEET = {
+  ecs = {
+    { count = 1200, name = "crash-%04d", tags = { TAG } },               -- 1..1200
+    { count = 5, name = "crash-off-%d", status = "SHUTOFF", tags = { TAG } }, -- 1201..1205
+    { count = 2, name = "other-%d", tags = { "env=other" } },             -- 1206..1207
+  },
+}
+local START = { script = cli.root .. "/bin/cloud-start.lua" }
+-- Signals by name, and the exit status each run ends with.
+local EXIT = { KILL = 137, TERM = 143, INT = 130 }
+
+local function tmpname()
+  local p = os.tmpname()
+  os.remove(p)
+  return p
+end
+
+local function count(text, pattern)
+  local n = 0
+  for _ in text:gmatch(pattern) do n = n + 1 end
+  return n
+end
+
+local function wait_until(what, timeout, fn)
+  local deadline = socket.gettime() + timeout
+  while not fn() do
+    assert(socket.gettime() < deadline, "timed out waiting for " .. what)
+    socket.sleep(0.02)
+  end
+end
+
+-- Each server's status, as the cloud has it now.
+local function statuses(fc)
+  local c = env.default_client(fc)
+  local list = assert(c:list_ecs{})
+  c:close()
+  local out = {}
+  for _, s in ipairs(list) do out[s.id] = s.status end
+  return out
+end
+
+-- A process started in the background; its pid, and its exit status once it ends.
+local function spawn(argv, environment, how)
+  local base = os.tmpname()
+  local cmd = cli.command(argv, environment, how)
+  os.execute(("(cd %s && %s </dev/null >%s 2>%s & echo $! >%s; wait $!; echo $? >%s) >/dev/null 2>&1 &"):format(
+    cli.quote(cli.root), cmd, cli.quote(base .. ".out"), cli.quote(base .. ".err"), cli.quote(base .. ".pid"),
+    cli.quote(base .. ".rc")))
+  local p = {}
+  wait_until("the child's pid", 5, function() return cli.slurp(base .. ".pid"):match("%d+") ~= nil end)
+  p.pid = cli.slurp(base .. ".pid"):match("%d+")
+  function p.signal(name) os.execute(("kill -%s %s"):format(name, p.pid)) end
+  function p.exit_code(timeout)
+    wait_until("the child's exit", timeout or 15, function() return cli.slurp(base .. ".rc"):match("%d+") ~= nil end)
+    return tonumber(cli.slurp(base .. ".rc"):match("%d+")), cli.slurp(base .. ".err")
+  end
+  function p.clean()
+    os.execute("kill -KILL " .. p.pid .. " 2>/dev/null")
+    for _, ext in ipairs({ "", ".out", ".err", ".pid", ".rc" }) do os.remove(base .. ext) end
+  end
+  return p
+end
+
+describe("undo you can trust (cloud-stop --record, then cloud-start --from-record)", function()
+  local fc, default
+  local files = {}
+  local function new_file()
+    local p = tmpname()
+    files[#files + 1] = p
+    return p
+  end
+
+  setup(function()
+    fc = env.start{ job_duration = 1, fleet = FLEET }
+    default = env.default_env(fc)
+  end)
+  teardown(function()
+    for _, p in ipairs(files) do os.remove(p) end
+    if fc then fc:stop() end
+  end)
+  before_each(function()
+    assert(fc:configure{ faults = {}, flow_control = {}, job_duration = 1, fleet = FLEET })
+    assert(fc:reset())
+  end)
+
+  -- Restores `rec` as the printed undo command does (once every job has ended), and checks
+  -- that the servers running again are exactly those the cloud had stopped.
+  local function restore_checks(rec, active)
+    active = active or 1200
+    wait_until("the cloud's jobs to end", 15, function()
+      local c = env.default_client(fc)
+      local list = assert(c:list_ecs{})
+      c:close()
+      for _, s in ipairs(list) do
+        local task = s["OS-EXT-STS:task_state"]
+        if type(task) == "string" and task ~= "" then return false end
+      end
+      return true
+    end)
+    assert(fc:configure{ faults = {}, flow_control = {}, job_duration = 0.05 })
+    local before = statuses(fc)
+    local stopped_by_cloud = 0
+    for n = 1, active do
+      if before[env.id("ecs", n)] == "SHUTOFF" then stopped_by_cloud = stopped_by_cloud + 1 end
+    end
+    local r = cli.run({ "--from-record", rec, "--yes", "--json", "--poll-interval", "0.05" }, default, START)
+    assert.are.equal(0, r.code, r.stderr .. r.stdout)
+    local doc = cjson.decode(r.stdout)
+    assert.is_true(doc.ok)
+    assert.are.equal(stopped_by_cloud, #doc.started)
+    local after = statuses(fc)
+    for n = 1, active do assert.are.equal("ACTIVE", after[env.id("ecs", n)], "server " .. n) end
+    for n = active + 1, active + 5 do assert.are.equal("SHUTOFF", after[env.id("ecs", n)], "server " .. n) end
+    local st = fc:stats()
+    assert.are.same({ stopped_by_cloud, 0 }, { st.start_requests.total, st.start_requests.sent_more_than_once })
+    assert.are.equal(0, st.stop_requests.sent_more_than_once)
+    return stopped_by_cloud
+  end
+
+  it("with no project id anywhere, the printed undo command starts exactly what was stopped", function()
+    local rec = new_file()
+    local r = cli.run({ "ecs", "--tag", TAG, "--yes", "--record", rec, "--poll-interval", "0.05" }, default)
+    assert.are.equal(0, r.code, r.stderr)
+    local undo = r.stderr:match("to undo: (cloud%-start [^\n]+)")
+    assert.are.equal("cloud-start --from-record " .. rec .. " --yes", undo)
+    local header = cjson.decode(cli.slurp(rec):match("^([^\n]*)\n"))
+    assert.are.same({ fc.project_id, "cn-north-4", "ecs", fc.url }, { header.project_id, header.region,
+      header.service, header.endpoint })
+    assert.are.equal(1200, restore_checks(rec))
+  end)
+
+  -- The phases of a stop, each with what makes the emulator hold it there and what shows
+  -- the stop has reached it.
+  local PHASES = {
+    { name = "before the first call (listing)",
+      config = { faults = { latency = 2, apply_to = { list = true, action = false, job = false } } },
+      reached = function(rec) return cli.slurp(rec):find('"type":"header"', 1, true) and socket.sleep(0.3) ~= 1 end },
+    { name = "during a call the cloud accepts late",
+      config = { faults = { latency = 3, latency_mode = "after_work", apply_to = { action = true, job = false,
+                                                                                    list = false } } },
+      reached = function() return fc:stats().stop_requests.total >= 1000 end },
+    { name = "between calls (the second waits for flow control)",
+      config = { flow_control = { budget = 1000, window = 60 } },
+      reached = function(rec)
+        return count(cli.slurp(rec), '"type":"batch"') >= 1 and (fc:stats().refused["Common.0024"] or 0) >= 1
+      end },
+    { name = "while polling the jobs",
+      config = { job_duration = 3 },
+      reached = function(rec) return count(cli.slurp(rec), '"type":"batch"') >= 2 end },
+  }
+
+  for _, phase in ipairs(PHASES) do
+    for _, sig in ipairs({ "KILL", "TERM", "INT" }) do
+      it(("SIG%s %s: the restore starts exactly what the cloud stopped"):format(sig, phase.name), function()
+        assert(fc:configure(phase.config))
+        local rec = new_file()
+        local child = spawn({ "ecs", "--tag", TAG, "--yes", "--record", rec, "--concurrency", "1",
+                              "--poll-interval", "0.1" }, default)
+        finally(child.clean)
+        wait_until("the phase", 20, function() return phase.reached(rec) end)
+        child.signal(sig)
+        local code, stderr = child.exit_code(15)
+        assert.are.equal(EXIT[sig], code, stderr)
+        local text = cli.slurp(rec)
+        assert.are.equal("\n", text:sub(-1)) -- every line written whole
+        local last = cjson.decode(text:match("([^\n]*)\n$"))
+        if sig == "KILL" then
+          assert.are_not.equal("end", last.type)
+        else
+          -- Handled as Ctrl-C is: the record completed, the undo command printed.
+          assert.are.same({ "end", true }, { last.type, last.interrupted })
+          assert.truthy(stderr:find("to undo: cloud-start --from-record " .. rec, 1, true), stderr)
+        end
+        -- Every call that left was written ahead: each batch has its intent before it.
+        local intents = {}
+        for line in text:gmatch("([^\n]*)\n") do
+          local l = cjson.decode(line)
+          if l.type == "intent" then intents[l.call] = true end
+          if l.type == "batch" then assert.is_true(intents[l.call], "a batch without its intent line") end
+        end
+        restore_checks(rec)
+      end)
+    end
+  end
+
+  it("a full disk: cloud-stop exits 4 and sends nothing more; the record covers what the cloud stopped", function()
+    if not os.execute("unshare --mount true >/dev/null 2>&1") then
+      return pending("needs root for unshare --mount (a small tmpfs to fill)")
+    end
+    -- 2,000 servers to stop: two calls of 1,000, each intent line about 48 KB.
+    assert(fc:configure{ fleet = { ecs = { { count = 2000, tags = { TAG } },
+      { count = 5, status = "SHUTOFF", tags = { TAG } } } } })
+    assert(fc:reset())
+    local dir, out = tmpname(), new_file()
+    os.execute("mkdir -p " .. cli.quote(dir))
+    finally(function() os.execute("rm -rf " .. cli.quote(dir)) end)
+    -- A tmpfs of 72 KiB: the header, the skipped servers and the first intent line fit; the
+    -- second call's intent line does not, so that call is never sent. The record is copied
+    -- out before the namespace (and its tmpfs) goes.
+    local rec = dir .. "/stop.jsonl"
+    local cmd = cli.command({ "ecs", "--tag", TAG, "--yes", "--record", rec, "--concurrency", "1",
+                              "--poll-interval", "0.05" }, default)
+    local script = ("mount -t tmpfs -o size=%dk tmpfs %s && cd %s && %s >%s.out 2>%s.err; echo $? >%s.rc; cp %s %s")
+      :format(72, cli.quote(dir), cli.quote(cli.root), cmd, out, out, out, cli.quote(rec), cli.quote(out))
+    assert(os.execute("unshare --mount sh -c " .. cli.quote(script)))
+    local code, stderr = tonumber(cli.slurp(out .. ".rc"):match("%d+")), cli.slurp(out .. ".err")
+    finally(function() for _, ext in ipairs({ ".out", ".err", ".rc" }) do os.remove(out .. ext) end end)
+    assert.are.equal(4, code, stderr)
+    assert.truthy(stderr:find("No space left on device", 1, true), stderr)
+    assert.truthy(stderr:find("to undo: cloud-start --from-record", 1, true), stderr)
+    -- The stop calls the record could not take were never sent.
+    local text = cli.slurp(out)
+    local sent = 0
+    for line in text:gmatch("([^\n]*)\n") do
+      local l = cjson.decode(line)
+      if l.type == "intent" then sent = sent + l.count end
+    end
+    assert.are.equal(1000, sent)
+    assert.are.equal(sent, fc:stats().stop_requests.total, stderr)
+    assert.are.equal(sent, restore_checks(out, 2000))
+  end)
+
+  it("refuses a FIFO or a device as --from-record at once, and a link or FIFO as --record", function()
+    local fifo = tmpname()
+    os.execute("mkfifo " .. cli.quote(fifo))
+    files[#files + 1] = fifo
+    for _, path in ipairs({ fifo, "/dev/zero" }) do
+      local r = cli.run({ "--from-record", path, "--yes" }, default, { script = START.script, timeout = 10 })
+      assert.are.equal(3, r.code, r.stderr)
+      assert.truthy(r.stderr:find("not a regular file", 1, true), r.stderr)
+    end
+    local target, link = new_file(), new_file()
+    os.execute(("ln -s %s %s"):format(cli.quote(target), cli.quote(link))) -- dangling
+    for _, path in ipairs({ fifo, link }) do
+      local r = cli.run({ "ecs", env.id("ecs", 1), "--record", path }, default, { timeout = 10 })
+      assert.are.equal(2, r.code, r.stderr)
+      assert.truthy(r.stderr:find("already exists", 1, true), r.stderr)
+    end
+    assert.is_nil(io.open(target, "rb")) -- the link was not followed
+    assert.are.equal(0, fc:stats().stop_requests.total)
+  end)
+
+  it("the scheduling recipe's night and morning lines work as printed", function()
+    -- The cron lines of docs/scheduling.md for ECS, run by sh as cron would: the time
+    -- fields and the user left out, `\%` as cron passes it, the log and records in a
+    -- scratch folder, and the installed commands found on PATH.
+    local doc = cli.slurp(cli.root .. "/docs/scheduling.md")
+    local night = doc:match("\n0 20 %* %* 1%-5  ops  (f=%$R/stop%-ecs[^\n]+)")
+    local morning = doc:match("\n30 7 %* %* 1%-5  ops  (cloud%-start %-%-from%-record %$R/stop%-ecs[^\n]+)")
+    assert.truthy(night and morning, "the recipe's ECS lines are not in docs/scheduling.md")
+    local dir = tmpname()
+    os.execute("mkdir -p " .. cli.quote(dir))
+    finally(function() os.execute("rm -rf " .. cli.quote(dir)) end)
+    assert(fc:configure{ fleet = { ecs = { { count = 6, tags = { "schedule=office-hours" } },
+      { count = 2, status = "SHUTOFF", tags = { "schedule=office-hours" } },
+      { count = 1, tags = { "schedule=office-hours", "stop-protect=true" } } } } })
+    assert(fc:reset())
+    local e = {}
+    for k, v in pairs(default) do e[k] = v end
+    e.PATH = cli.root .. "/bin:" .. (os.getenv("PATH") or "/usr/bin:/bin")
+    e.R = dir
+    local function cron(line)
+      line = line:gsub("\\%%", "%%"):gsub("/var/log/cloud/", dir .. "/")
+      local parts = { "env", "-i" }
+      for k, v in pairs(e) do parts[#parts + 1] = k .. "=" .. cli.quote(v) end
+      os.execute(("cd / && %s sh -c %s"):format(table.concat(parts, " "), cli.quote(line)))
+    end
+    cron(night)
+    local log = cli.slurp(dir .. "/ecs.log")
+    assert.truthy(log:find("ECS: 6 of 6 stopped", 1, true), log)
+    local st = fc:stats()
+    assert.are.same({ SHUTOFF = 8, ACTIVE = 1 }, st.servers.ecs)
+    cron(morning)
+    log = cli.slurp(dir .. "/ecs.log")
+    assert.truthy(log:find("ECS: 6 of 9 started", 1, true), log)
+    assert.are.same({ SHUTOFF = 2, ACTIVE = 7 }, fc:stats().servers.ecs)
+    assert.are.equal(6, fc:stats().start_requests.total)
+  end)
+end)
