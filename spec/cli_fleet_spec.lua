@@ -54,6 +54,14 @@ describe("cloud-stop over regions and projects", function()
     return p
   end
 
+  it("--region a,a --project-id P,P is refused before any call (exit 2): nothing is stopped twice", function()
+    local r = run({ "ecs", "--region", "region-a,region-a", "--project-id", a.project_id .. "," .. a.project_id,
+      "--tag", "env=dev", "--yes" })
+    assert.are.equal(2, r.code, r.stderr)
+    assert.truthy(r.stderr:find("same target", 1, true), r.stderr)
+    assert.are.equal(0, a:stats().calls.total)
+  end)
+
   it("--region a,b with a project each: both stopped, one record; cloud-start --from-record restores both", function()
     local rec = new_file()
     local r = run({ "ecs", "--region", "region-a,region-b", "--project-id", a.project_id .. "," .. PROJECT_B,

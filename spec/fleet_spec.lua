@@ -46,7 +46,7 @@ describe("cloud.fleet", function()
   end)
   before_each(function()
     for _, fc in ipairs({ a, b }) do
-      assert(fc:configure{ faults = {}, job_duration = 0.05 })
+      assert(fc:configure{ faults = {}, job_duration = 0.05, iam = {} })
       assert(fc:reset())
     end
   end)
@@ -186,6 +186,62 @@ describe("cloud.fleet", function()
     assert.is_true(res.ok)
     assert.are.equal(3, a:stats().stop_requests.total)
     assert.are.equal(2, b:stats().stop_requests.total)
+  end)
+
+  it("in the default set-up (each target's project found through IAM): stops, records and restores", function()
+    assert(a:configure{ iam = { projects = { { id = a.project_id, name = "region-a" } } } })
+    assert(b:configure{ iam = { projects = { { id = PROJECT_B, name = "region-b" } } } })
+    local function default_fleet()
+      return cloud.fleet{ ak = a.ak, sk = a.sk, retry = { attempts = 2, base = 0.01, cap = 0.02 }, targets = {
+        { region = "region-a", endpoints = { ecs = a.url, iam = a.url } },
+        { region = "region-b", endpoints = { ecs = b.url, iam = b.url } } } }
+    end
+    local f = default_fleet()
+    local path = tmpname()
+    files[#files + 1] = path
+    local res = assert(f:stop_ecs{ filter = { tags = { env = "dev" } }, poll_interval = 0.02, record = path })
+    f:close()
+    assert.is_true(res.ok)
+    assert.are.equal(20, #res.stopped)
+    local projects = {}
+    for _, l in ipairs(read_lines(path)) do projects[l.project_id] = true end
+    assert.are.same({ [a.project_id] = true, [PROJECT_B] = true }, projects) -- never null
+    f = default_fleet()
+    local back = assert(f:restore{ record = path, poll_interval = 0.02 })
+    f:close()
+    assert.is_true(back.ok)
+    assert.are.equal(20, #back.started)
+    assert.are.same({ 10, 0 }, { a:stats().start_requests.total, a:stats().start_requests.sent_more_than_once })
+    assert.are.same({ 10, 0 }, { b:stats().start_requests.total, b:stats().start_requests.sent_more_than_once })
+  end)
+
+  it("refuses a target named twice before any call: no server is stopped twice", function()
+    local function raises_repeat(targets)
+      local ok, e = pcall(cloud.fleet, { ak = a.ak, sk = a.sk, targets = targets })
+      assert.is_false(ok)
+      assert.are.same({ "argument", "targets[2]" }, { errors.kind(e), e.field })
+      assert.truthy(e.problem:find("same target as targets[1]", 1, true), e.problem)
+    end
+    -- The same region and project; the same region to be found through IAM with the same
+    -- keys; another region's name with the same endpoint and project (the same cloud).
+    raises_repeat({ { region = "region-a", project_id = a.project_id, endpoints = { ecs = a.url } },
+                    { region = "region-a", project_id = a.project_id, endpoints = { ecs = a.url } } })
+    raises_repeat({ { region = "region-a", endpoints = { ecs = a.url, iam = a.url } },
+                    { region = "region-a", endpoints = { ecs = a.url, iam = a.url } } })
+    raises_repeat({ { region = "region-a", project_id = a.project_id, endpoints = { ecs = a.url } },
+                    { region = "region-x", project_id = a.project_id, endpoints = { ecs = a.url } } })
+    -- Given on one, found through IAM on the other: the same project, known once it is found.
+    assert(a:configure{ iam = { projects = { { id = a.project_id, name = "region-a" } } } })
+    local f = cloud.fleet{ ak = a.ak, sk = a.sk, targets = {
+      { region = "region-a", project_id = a.project_id, endpoints = { ecs = a.url } },
+      { region = "region-a", endpoints = { ecs = a.url, iam = a.url } } } }
+    local res, err = f:stop_ecs{ filter = { tags = { env = "dev" } } }
+    f:close()
+    assert.is_nil(res)
+    assert.are.same({ "cloud.fleet_repeat", "refused" }, { err.code, err.kind })
+    assert.are.equal(0, a:stats().calls.action)
+    assert.are.equal(0, a:stats().calls.list)
+    assert.are.equal(0, a:stats().stop_requests.total)
   end)
 
   it("raises on a mistake before anything is sent", function()

@@ -264,6 +264,20 @@ function Client:describe(service)
            endpoint = ep and ep.url or nil }
 end
 
+--- Where this client acts for `service`: the endpoint's URL, and the project: its id,
+-- or while it is yet to be found through IAM, what it will be found from (the AK, the
+-- region and IAM's URL; nil when the keys are not known yet). Two clients that give the
+-- same pair act on the same servers (cloud.fleet refuses such a pair of targets).
+function Client:target_of(service)
+  local ep, iam = self._endpoints[service], self._endpoints.iam
+  local k = self._keys and self._keys.keys
+  local project = self.project_id
+  if not project and k and k.ak and iam then
+    project = table.concat({ "iam", k.ak, tostring(self.region), iam.url }, "\0")
+  end
+  return ep and ep.url, project
+end
+
 --- Hands a line to the user's logger, if any, with its level ("warning" for what the user
 -- should fix, such as a credentials file others may read; nil otherwise). A logger that
 -- raises is ignored, so it can never abandon calls in flight.

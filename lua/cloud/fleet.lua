@@ -12,6 +12,7 @@ local client_mod = require "cloud.client"
 local errors = require "cloud.errors"
 local fleet_loop = require "cloud.fleet_loop"
 local phase = require "cloud.nginx_phase"
+local ready = require "cloud.ready"
 local record = require "cloud.record"
 local record_read = require "cloud.record_read"
 local restore = require "cloud.restore"
@@ -36,6 +37,30 @@ for k in pairs(client_mod.OPTIONS) do KNOWN[k] = true end
 local DEFAULT_TOTAL = 64
 
 local function target_where(i) return ("%s targets[%d]"):format(WHERE, i) end
+
+-- The first pair of targets that act on the same servers (the same endpoint, so the same
+-- cloud, and the same project, given or to be found from the same keys and region), as
+-- i, j, service; nil when there is none. A target named twice would stop everything twice.
+local function repeated(self)
+  for j, b in ipairs(self.targets) do
+    for i = 1, j - 1 do
+      local a = self.targets[i]
+      for _, service in ipairs({ "ecs", "bms" }) do
+        if a.client and b.client then
+          local ep_a, project_a = a.client:target_of(service)
+          local ep_b, project_b = b.client:target_of(service)
+          if ep_a and ep_a == ep_b and project_a and project_a == project_b then return i, j, service end
+        end
+      end
+    end
+  end
+end
+
+local function repeat_problem(self, i, service)
+  local t = self.targets[i]
+  return ("names the same target as targets[%d] (%s endpoint %s, project %s): a fleet acts on each target once")
+    :format(i, service, (t.client:target_of(service)), t.client.project_id or ("of region " .. tostring(t.region)))
+end
 
 --- Builds a fleet. Raises on a malformed option or target; a target that cannot be set up
 -- (no credentials for it, no project) is kept with its error, and every operation reports
@@ -83,7 +108,30 @@ function M.new(opts)
     if c then entry.region, entry.project_id = c.region, c.project_id end
     self.targets[i] = entry
   end
+  local i, j, service = repeated(self)
+  if i then
+    self:close()
+    errors.argument(WHERE, ("targets[%d]"):format(j), repeat_problem(self, i, service))
+  end
   return self
+end
+
+-- Before anything is sent: every target's project known (found through IAM where none
+-- was given), and no two targets the same. Returns true, or nil and a refusal.
+function Fleet:_distinct(where)
+  local unknown = false
+  for _, entry in ipairs(self.targets) do unknown = unknown or (entry.client and not entry.client.project_id) end
+  if not unknown then return true end
+  self:_run(function(entry)
+    return function()
+      ready.ensure(entry.client) -- a target that cannot be set up reports it when it runs
+      entry.project_id = entry.client.project_id
+    end
+  end)
+  local i, j, service = repeated(self)
+  if not i then return true end
+  return nil, errors.new("cloud.fleet_repeat", ("%s: targets[%d] %s; nothing was sent"):format(where, j,
+    repeat_problem(self, i, service)), nil, nil, "refused")
 end
 
 function Fleet:__tostring()
@@ -255,6 +303,11 @@ function Fleet:_act(service, action, opts)
       checked[i] = stop.check(service, topts, action)
     end
   end
+  local distinct, rerr = self:_distinct(where)
+  if not distinct then
+    if writer then writer:close() end
+    return nil, rerr
+  end
   record_unreached(self, writer, action)
   local ok, by = pcall(self._run, self, function(entry, i)
     return function() return stop.checked(entry.client, service, checked[i]) end
@@ -285,6 +338,8 @@ function Fleet:restore(opts)
   stop.check("ecs", probe, actions.start) -- the start's options, checked once
   local rd, rerr = record_read.read(path)
   if not rd then return nil, rerr end
+  local distinct, derr = self:_distinct("fleet:restore")
+  if not distinct then return nil, derr end
   local writer, err = open_record(start_opts.record, "fleet:restore", "write_record")
   if start_opts.record and not writer then return nil, err end
   record_unreached(self, writer, actions.start)
