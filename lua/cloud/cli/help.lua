@@ -128,6 +128,8 @@ Exit status: 0 every chosen server {done} (or nothing to {verb}, or a dry run);
     file that exists;
   3 nothing could be attempted: credentials, project, region or endpoint missing, or listing failed;
     also an internal error (a bug), printed in full with a traceback;
+  4 the --record file could not be written (disk full): nothing more was sent, what was
+    sent is printed and covered by the record;
   130, 143, 129 interrupted by Ctrl-C, SIGTERM or SIGHUP: what was accepted is printed.
 ]==]
 
