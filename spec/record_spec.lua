@@ -41,6 +41,16 @@ local function tmpname()
   return p
 end
 
+-- The outcome lines by server: exactly one each, whatever raced (a job's answer, a lookup).
+local function outcomes_by_id(lines)
+  local by = {}
+  for _, o in ipairs(of_type(lines, "outcome")) do
+    assert.is_nil(by[o.id], "two outcome lines for " .. tostring(o.id))
+    by[o.id] = o
+  end
+  return by
+end
+
 describe("records", function()
   local fc, client
   local paths = {}
@@ -121,6 +131,66 @@ describe("records", function()
     -- The cloud refused its stop (Ecs.0100); the lookup found it SHUTOFF: skipped, unchanged.
     assert.are.same({ "skipped", false, "already SHUTOFF" }, { by[ids[2]].outcome, by[ids[2]].changed,
       by[ids[2]].reason })
+  end)
+
+  it("writes each call ahead: its intent line, with the states before, precedes its batch", function()
+    local path = new_path()
+    local res = client:stop_ecs{ filter = { tags = { env = "staging" } }, poll_interval = 0.02, record = path }
+    assert.is_true(res.ok)
+    local lines = read_record(path)
+    local seen_intent = {}
+    for _, l in ipairs(lines) do
+      if l.type == "intent" then
+        seen_intent[l.call] = l
+        assert.are.equal(#l.ids, l.count)
+        for i = 1, #l.ids do assert.are.equal("ACTIVE", l.before[i]) end
+      elseif l.type == "batch" then
+        assert.truthy(seen_intent[l.call], "a batch before its intent")
+        assert.are.same(seen_intent[l.call].ids, l.ids)
+      end
+    end
+    assert.are.equal(1, #of_type(lines, "intent"))
+    outcomes_by_id(lines)
+  end)
+
+  it("stopping by id, knows each server's state before from a lookup", function()
+    local path = new_path()
+    local ids = { env.id("ecs", 7), env.id("ecs", 1), env.id("ecs", 2) }
+    client:stop_ecs{ ids = ids, poll_interval = 0.02, record = path }
+    local intent = of_type(read_record(path), "intent")[1]
+    assert.are.same(ids, intent.ids)
+    assert.are.same({ "SHUTOFF", "ACTIVE", "ACTIVE" }, intent.before)
+  end)
+
+  it("after a lost answer, a lookup marks a server changed only when it was known running before", function()
+    -- The cloud takes the call and answers after the client's timeout: the servers are
+    -- looked up. One was ACTIVE before (stopped by this call), one SHUTOFF already.
+    assert(fc:configure{ faults = { latency = 1, latency_mode = "after_work",
+                                    apply_to = { action = true, job = false, list = false } } })
+    finally(function() fc:configure{ faults = {} } end)
+    local c = env.default_client(fc, { timeout = 0.3 })
+    finally(function() c:close() end)
+    local path = new_path()
+    local ids = { env.id("ecs", 3), env.id("ecs", 8) }
+    c:stop_ecs{ ids = ids, poll_interval = 0.02, resend_grace = 0.5, record = path }
+    local lines = read_record(path)
+    assert.are.equal(0, #of_type(lines, "batch")) -- the answer never came
+    local by = outcomes_by_id(lines)
+    assert.are.same({ "stopped", "lookup", true }, { by[ids[1]].outcome, by[ids[1]].how, by[ids[1]].changed })
+    assert.are.equal(false, by[ids[2]].changed) -- it was SHUTOFF before: not this tool's doing
+    assert.are.equal(1, fc:server(ids[1]).stop_requests) -- and never sent twice
+  end)
+
+  it("a failed line keeps the cloud's code, message and errorcode_message", function()
+    local path = new_path()
+    local missing = "00000000-0000-4000-8000-00000000dead"
+    local res = client:stop_ecs{ ids = { missing }, poll_interval = 0.02, record = path }
+    assert.are.equal(1, #res.failed)
+    local o = outcomes_by_id(read_record(path))[missing]
+    local f = res.failed[1]
+    assert.are.same({ "failed", false, f.code, f.message }, { o.outcome, o.changed, o.code, o.message })
+    assert.truthy(f.errorcode_message, "the emulator gives the sub-job's errorcode_message")
+    assert.are.equal(f.errorcode_message, o.errorcode_message)
   end)
 
   it("without waiting: accepted servers are not yet known to be changed", function()

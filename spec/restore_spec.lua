@@ -194,6 +194,56 @@ describe("restore", function()
     assert.are.same({ 2000, 0 }, { st.start_requests.total, st.start_requests.sent_more_than_once })
   end)
 
+  -- A record written by hand, as a crash or an attacker could leave it: a header and the
+  -- given lines, each stamped with the emulator's project and region.
+  local function hand_record(lines)
+    local path = new_path()
+    local f = assert(io.open(path, "wb"))
+    local stamp = { project_id = fc.project_id, region = "cn-north-4", time = "2026-01-01T00:00:00.000Z" }
+    local function put(t)
+      for k, v in pairs(stamp) do t[k] = v end
+      f:write(cjson.encode(t), "\n")
+    end
+    put{ type = "header", format = "cloud-record/2", tool = "cloud", action = "stop", service = "ecs",
+         selection = "ids" }
+    for _, l in ipairs(lines) do put(l) end
+    f:close()
+    return path
+  end
+
+  it("never puts a record's job id that is no plain token into a URL; the lookup decides instead", function()
+    local id = env.id("ecs", 1)
+    assert(client:stop_ecs{ ids = { id }, poll_interval = 0.02 })
+    local path = hand_record{
+      { type = "intent", call = 1, ids = { id }, count = 1, before = { "ACTIVE" } },
+      { type = "batch", call = 1, ids = { id }, count = 1, job_id = "../../v3/projects", request_id = "r" } }
+    local paths = {}
+    local c = env.default_client(fc, { on_request = function(info) paths[#paths + 1] = info.path end })
+    finally(function() c:close() end)
+    local res = c:restore{ record = path, poll_interval = 0.02 }
+    for _, p in ipairs(paths) do assert.is_nil(p:find("..", 1, true), p) end -- the job was never asked
+    assert.is_true(#paths > 0)
+    assert.is_true(res.ok)
+    assert.are.same({ id }, res.started)
+    assert.are.equal("ACTIVE", fc:server(id).status)
+  end)
+
+  it("of a record that cannot show a server was running before its lost call: not started, not ok", function()
+    local known, unknown = env.id("ecs", 2), env.id("ecs", 3)
+    client:stop_ecs{ ids = { known, unknown }, poll_interval = 0.02 }
+    local path = hand_record{
+      { type = "intent", call = 1, ids = { known, unknown }, count = 2, before = { "ACTIVE", cjson.null } } }
+    local res = client:restore{ record = path, poll_interval = 0.02 }
+    assert.is_false(res.ok)
+    assert.is_false(res.record.complete)
+    assert.are.same({ known }, res.started)
+    assert.are.equal(1, #res.skipped)
+    assert.are.equal(unknown, res.skipped[1].id)
+    assert.truthy(res.skipped[1].reason:find("cannot show it was running before", 1, true), res.skipped[1].reason)
+    assert.are.equal("SHUTOFF", fc:server(unknown).status)
+    assert.are.equal(0, fc:server(unknown).start_requests)
+  end)
+
   it("refuses a record of another project, of a start, or no record at all; nothing is sent", function()
     local path = new_path()
     client:start_ecs{ ids = { env.id("ecs", 31) }, poll_interval = 0.02, record = path }

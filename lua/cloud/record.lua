@@ -156,8 +156,10 @@ function Recorder:done(ids, how, job_id)
   if #ids == 0 then return true end
   local out = {}
   for i, id in ipairs(ids) do
-    out[i] = self:line("outcome", { id = id, outcome = self.action.done, changed = changed_by(self, how, id)
-      or cjson.null, how = how, job_id = job_id })
+    local changed = changed_by(self, how, id)
+    if changed == nil then changed = cjson.null end
+    out[i] = self:line("outcome", { id = id, outcome = self.action.done, changed = changed, how = how,
+                                    job_id = job_id })
   end
   return self.writer:write(table.concat(out))
 end
