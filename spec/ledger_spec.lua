@@ -34,6 +34,30 @@ describe("the ledger", function()
     assert.are.same({ 1, 0 }, { l:settled() })
   end)
 
+  it("writes one outcome per server to its record, whichever of a job and a lookup settles it first", function()
+    local lines = {}
+    local recorder = {
+      intent = function(_, ids) lines[#lines + 1] = { "intent", #ids } return 1 end,
+      batch = function(_, job_id) lines[#lines + 1] = { "batch", job_id } end,
+      done = function(_, ids, how) for _, id in ipairs(ids) do lines[#lines + 1] = { id, how } end end,
+      failed = function(_, f) lines[#lines + 1] = { f.id, "failed" } end,
+      skipped = function(_, list) for _, x in ipairs(list) do lines[#lines + 1] = { x.id, "skipped" } end end,
+    }
+    local l = ledger.new({ "a", "b", "c" })
+    l:record_to(recorder)
+    local b = l:batch(1, 3)
+    assert.is_true(l:sending(b))
+    l:job(b, "job-1", "req-1")
+    l:stopped("b") -- a lookup's answer came first for b
+    l:apply_job(answer("SUCCESS", { { "a", "SUCCESS" }, { "b", "SUCCESS" }, { "c", "SUCCESS" } }), b)
+    l:stopped("a") -- and then one for a, after the job's
+    l:failed("c", { code = "X", message = "late" }) -- c is settled already
+    l:already("a", "SHUTOFF")
+    assert.are.same({ { "intent", 3 }, { "batch", "job-1" }, { "b", "lookup" }, { "a", "job" }, { "c", "job" } },
+      lines)
+    l:close()
+  end)
+
   it("applies nothing while the job runs, and says an answer is no job answer", function()
     local l = ledger.new({ "a" })
     local b = l:batch(1, 1)
