@@ -229,19 +229,29 @@ describe("restore", function()
   end)
 
   it("of a record that cannot show a server was running before its lost call: not started, not ok", function()
-    local known, unknown = env.id("ecs", 2), env.id("ecs", 3)
+    local known, unknown, off, busy = env.id("ecs", 2), env.id("ecs", 3), env.id("ecs", 31), env.id("ecs", 4)
     client:stop_ecs{ ids = { known, unknown }, poll_interval = 0.02 }
+    assert(fc:configure{ job_duration = 30 }) -- still powering-off during the restore
+    client:stop_ecs{ ids = { busy }, wait = false }
     local path = hand_record{
-      { type = "intent", call = 1, ids = { known, unknown }, count = 2, before = { "ACTIVE", cjson.null } } }
+      { type = "intent", call = 1, ids = { known, unknown, off, busy }, count = 4,
+        before = { "ACTIVE", cjson.null, "SHUTOFF", "ACTIVE" } } }
     local res = client:restore{ record = path, poll_interval = 0.02 }
     assert.is_false(res.ok)
     assert.is_false(res.record.complete)
     assert.are.same({ known }, res.started)
-    assert.are.equal(1, #res.skipped)
-    assert.are.equal(unknown, res.skipped[1].id)
-    assert.truthy(res.skipped[1].reason:find("cannot show it was running before", 1, true), res.skipped[1].reason)
-    assert.are.equal("SHUTOFF", fc:server(unknown).status)
-    assert.are.equal(0, fc:server(unknown).start_requests)
+    local why = {}
+    for _, s in ipairs(res.skipped) do why[s.id] = s end
+    assert.truthy(why[unknown].reason:find("cannot show it was running before", 1, true), why[unknown].reason)
+    assert.truthy(why[unknown].error)
+    assert.are.same({ "already SHUTOFF before the stop" }, { why[off].reason, why[off].error })
+    assert.truthy(why[busy].reason:find("still being stopped", 1, true), why[busy].reason)
+    assert.truthy(why[busy].error)
+    assert.are.equal(0, fc:server(busy).start_requests)
+    for _, id in ipairs({ unknown, off }) do
+      assert.are.equal("SHUTOFF", fc:server(id).status)
+      assert.are.equal(0, fc:server(id).start_requests)
+    end
   end)
 
   it("refuses a record of another project, of a start, or no record at all; nothing is sent", function()
