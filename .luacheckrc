@@ -7,7 +7,7 @@ max_line_length = 120
 exclude_files = { "build/", "bench/node/node_modules/", "bench/out/", "fuzz/corpus-run/" }
 
 -- The cosocket transport and nginx helpers run inside nginx (lua-nginx-module).
-files["lua/cloud/nginx*.lua"] = { std = "ngx_lua+lua54" }
+files["lua/cloud/nginx/"] = { std = "ngx_lua+lua54" }
 
 -- The command line tool also runs under plain Lua 5.1.
 files["lua/cloud/cli/"] = { std = "lua54+luajit+lua51" }

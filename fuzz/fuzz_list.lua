@@ -1,6 +1,6 @@
 -- Fuzzes the list-answer reader. List answers are decoded by lua-cjson (no C of ours
 -- reads them), so this target runs in Lua: mutated answers go through the library's
--- decoding (cloud.answer, cloud.json), servers.read_page, and servers.fetch driven by a
+-- decoding (cloud.net.answer, cloud.base.json), servers.read_page, and servers.fetch driven by a
 -- scheduler stand-in that answers each page with another mutated answer, in any order,
 -- some failing. It checks that nothing raises, that what is taken is a page of at most
 -- 1000 servers with a count of 0 to defaults.list.max_count, that no more than
@@ -8,9 +8,9 @@
 -- allows, and that the fetch ends exactly once, with every server of the pages it read.
 -- usage: lua5.4 fuzz/fuzz_list.lua <corpus dir> <seconds> <crash dir> [seed]
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-local answer = require "cloud.answer"
-local servers = require "cloud.servers"
-local defaults = require "cloud.defaults"
+local answer = require "cloud.net.answer"
+local servers = require "cloud.op.servers"
+local defaults = require "cloud.base.defaults"
 
 local corpus_dir, seconds, crash_dir, seed = arg[1], tonumber(arg[2] or "60"), arg[3], tonumber(arg[4] or "1")
 assert(corpus_dir and crash_dir, "usage: fuzz_list.lua <corpus dir> <seconds> <crash dir> [seed]")

@@ -1,6 +1,6 @@
 -- Credentials from options, environment and ~/.huaweicloud/credentials, and cloud.stop_ecs
 -- with a client built from them (run in a fresh process with a known environment).
-local credentials = require "cloud.credentials"
+local credentials = require "cloud.auth.credentials"
 local subprocess = require "support.subprocess"
 local env = require "support.cloudenv"
 local cjson = require "cjson"

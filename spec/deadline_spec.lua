@@ -31,7 +31,7 @@ describe("wait_timeout bounds the call", function()
   end)
 
   it("poll_interval = 20 with wait_timeout = 3 returns after about 3 s, the servers seen stopped", function()
-    -- The job ends just before the deadline: polls follow it (cloud.poll_plan), and the one
+    -- The job ends just before the deadline: polls follow it (cloud.op.poll_plan), and the one
     -- due at the deadline still goes out and sees it ended.
     assert(fc:configure{ job_duration = 2.9 })
     local ids = env.ids("ecs", 1, 3)

@@ -1,8 +1,8 @@
--- One table of defaults (lua/cloud/defaults.lua): core.http's own defaults, for callers
+-- One table of defaults (lua/cloud/base/defaults.lua): core.http's own defaults, for callers
 -- that give none, and the nginx transport's equal it. The C engine is checked by what it
 -- does, against a server on 127.0.0.1 in this process.
 local core = require "cloud.core"
-local defaults = require "cloud.defaults"
+local defaults = require "cloud.base.defaults"
 local socket = require "socket"
 
 -- A server that accepts every connection, reads each request's head and hands the
@@ -83,7 +83,7 @@ describe("defaults", function()
   end)
 
   it("the nginx transport takes the same defaults", function()
-    local engine = require("cloud.nginx_transport").new{}
+    local engine = require("cloud.nginx.transport").new{}
     local d = defaults.http
     assert.are.same({ d.concurrency, d.timeout, d.connect_timeout, d.verify_tls, d.max_response },
       { engine.concurrency, engine.http.timeout, engine.http.connect_timeout, engine.http.verify,

@@ -1,7 +1,7 @@
 -- Surviving throttling and faults (the emulator injects them) without losing or
 -- double-sending a server; giving up cleanly when the cloud keeps failing.
 local env = require "support.cloudenv"
-local retry = require "cloud.retry"
+local retry = require "cloud.net.retry"
 local core = require "cloud.core"
 
 local NO_FAULTS = { seed = 1 }

@@ -41,14 +41,14 @@ describe("cloud.filter", function()
 
   it("refuses a name pattern whose backtracking could take seconds, naming filter.name", function()
     local errors = require "cloud.errors"
-    local pattern = require "cloud.pattern"
+    local pattern = require "cloud.op.pattern"
     -- The worst case found: 24 lazy terms and a tail that never matches took 2.2 s a name,
     -- four times more for each term. Now refused before anything is listed.
     local worst = (".-"):rep(24) .. "x"
     for _, p in ipairs({ worst, ("a*"):rep(24) .. "b", ("a?"):rep(24) .. ("a"):rep(24), "^a.*b.*c.*d.*e$",
                          ".*web.*prod.*stage", ("x"):rep(257) }) do
       assert.is_nil(pattern.affordable(p), p)
-      local ok, e = pcall(function() require("cloud.selection").compile("client:stop_ecs", { name = p }) end)
+      local ok, e = pcall(function() require("cloud.op.selection").compile("client:stop_ecs", { name = p }) end)
       assert.is_false(ok, p)
       assert.are.equal("argument", errors.kind(e))
       assert.are.equal("filter.name", e.field)
@@ -158,7 +158,7 @@ describe("stopping by filter", function()
   end)
 
   it("still skips a listed server tagged __type_baremetal when stopping ECS", function()
-    local selection = require "cloud.selection"
+    local selection = require "cloud.op.selection"
     local compiled = selection.compile("client:stop_ecs", { all = true })
     local listed = { { id = "b1", name = "bm-1", status = "ACTIVE", tags = { "__type_baremetal" } },
                      { id = "e1", name = "web-1", status = "ACTIVE", tags = {} } }

@@ -296,7 +296,7 @@ describe("core.idset", function()
 end)
 
 describe("core.job_outcomes with a set", function()
-  -- The ledger's rule (cloud.ledger): what the statuses mean is Lua's, not the scanner's.
+  -- The ledger's rule (cloud.op.ledger): what the statuses mean is Lua's, not the scanner's.
   local RULE = { ended = { SUCCESS = true, FAIL = true }, stopped = "SUCCESS" }
   local function answer(status, subs)
     local parts = {}

@@ -3,7 +3,7 @@
 local job_outcomes = require("cloud.core").job_outcomes
 local unpack = table.unpack or unpack
 local cjson = require("cjson").new()
-cjson.decode_max_depth(64) -- as lua/cloud/json.lua sets it
+cjson.decode_max_depth(64) -- as lua/cloud/base/json.lua sets it
 
 local function str(v)
   return type(v) == "string" and v or false

@@ -1,6 +1,6 @@
--- The ledger (cloud.ledger): the only owner of a stop's outcomes and of its C set. Batches
+-- The ledger (cloud.op.ledger): the only owner of a stop's outcomes and of its C set. Batches
 -- are handles holding their ids and number together; job answers are applied through it.
-local ledger = require "cloud.ledger"
+local ledger = require "cloud.op.ledger"
 
 -- A job answer as the cloud writes it: subs = { {server_id, status, error_code, fail_reason} ... }
 local function answer(status, subs, top)
@@ -82,10 +82,10 @@ describe("the ledger", function()
     local l, other = ledger.new({ "a" }), ledger.new({ "a" })
     local theirs = other:batch(1, 1)
     assert.has_error(function() l:apply_job(answer("SUCCESS", {}), theirs) end,
-      "cloud.ledger: not a batch of this ledger")
+      "cloud.op.ledger: not a batch of this ledger")
     assert.has_error(function() l:stopped_batch({ ids = { "a" }, number = 1 }) end,
-      "cloud.ledger: not a batch of this ledger")
-    assert.has_error(function() l:job(theirs, "job-1") end, "cloud.ledger: not a batch of this ledger")
+      "cloud.op.ledger: not a batch of this ledger")
+    assert.has_error(function() l:job(theirs, "job-1") end, "cloud.op.ledger: not a batch of this ledger")
   end)
 
   it("lists the jobs of its batches and stops a whole batch at once", function()
@@ -125,7 +125,8 @@ describe("the ledger", function()
     l:failed("b", { code = "X", message = "late" }) -- the first outcome stands
     l:already("c", "SHUTOFF")
     assert.are.same({ 3, 0 }, { l:settled() })
-    assert.has_error(function() l:already("a", "ACTIVE") end, "cloud.ledger: one operation wants one state, not ACTIVE")
+    assert.has_error(function() l:already("a", "ACTIVE") end,
+      "cloud.op.ledger: one operation wants one state, not ACTIVE")
     local res = l:finish({ skipped = { { id = "p", reason = "protected" } } })
     assert.is_true(res.ok)
     assert.are.same({ "a" }, res.stopped)

@@ -4,8 +4,8 @@
 -- whose peak resident memory (VmHWM) is measured, under a hard timeout.
 local env = require "support.cloudenv"
 local bounded = require "support.bounded"
-local servers = require "cloud.servers"
-local defaults = require "cloud.defaults"
+local servers = require "cloud.op.servers"
+local defaults = require "cloud.base.defaults"
 
 local MIB = 1024 * 1024
 local LIST = { action = false, job = false, list = true }

@@ -5,7 +5,7 @@
 -- counts the stops each server received: none may get two.
 local env = require "support.cloudenv"
 local bounded = require "support.bounded"
-local stop_op = require "cloud.stop_op"
+local stop_op = require "cloud.op.run"
 local core = require "cloud.core"
 
 local ACTION = { action = true, job = false, list = false }

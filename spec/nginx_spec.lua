@@ -262,7 +262,7 @@ describe("inside nginx", function()
       -- An unverified connection to it now waits in a pool: a verified call must not get it.
       r = fetch("url=" .. wrong)
       assert.are.equal("tls", r.error, require("cjson").encode(r) .. app:log():sub(-3000))
-      local pool = require("cloud.nginx_connect").pool_name
+      local pool = require("cloud.nginx.connect").pool_name
       assert.are_not.equal(pool("https", "h", 443, true), pool("https", "h", 443, false))
       assert.are_not.equal(pool("https", "h", 80, true), pool("http", "h", 80, true))
       local proxy = { host = "p", port = 3128 }
@@ -287,8 +287,8 @@ describe("inside nginx", function()
     end
     _G.ngx = setmetatable({}, { __index = function(_, k) error("touched ngx." .. k .. " at require time") end })
     local ok, err = pcall(function()
-      for _, m in ipairs{ "cloud", "cloud.transport", "cloud.nginx_transport", "cloud.nginx_http",
-        "cloud.nginx_reader", "cloud.nginx_phase", "cloud.nginx_connect", "cloud.nginx_tls", "cloud.nginx" } do
+      for _, m in ipairs{ "cloud", "cloud.net.transport", "cloud.nginx.transport", "cloud.nginx.http",
+        "cloud.nginx.reader", "cloud.nginx.phase", "cloud.nginx.connect", "cloud.nginx.tls", "cloud.nginx" } do
         require(m)
       end
     end)

@@ -1,11 +1,11 @@
--- cloud.pace: how fast an operation's stop calls go, driven here with a clock of the spec's
+-- cloud.net.pace: how fast an operation's stop calls go, driven here with a clock of the spec's
 -- own (the pace is pure: every call takes the time). The figures against the emulator's flow
 -- control are in spec/reference_client_spec.lua and bench/.
-local pace = require "cloud.pace"
+local pace = require "cloud.net.pace"
 
 local function near(a, b) return math.abs(a - b) < 1e-9 end
 
-describe("cloud.pace", function()
+describe("cloud.net.pace", function()
   it("with no pace given, lets stop calls out one at a time and opens up as they are accepted", function()
     local p = pace.new{ concurrency = 8 }
     assert.are.equal(1, p:stop_window())

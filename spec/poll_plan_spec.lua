@@ -1,7 +1,7 @@
--- cloud.poll_plan: when the jobs of one operation are polled, with a clock of the spec's own.
+-- cloud.op.poll_plan: when the jobs of one operation are polled, with a clock of the spec's own.
 -- The timing against the emulator is bench/'s (confirmation latency); stop_spec and
 -- reference_client_spec poll through it.
-local poll_plan = require "cloud.poll_plan"
+local poll_plan = require "cloud.op.poll_plan"
 
 -- Runs the plan from `from` to `to` in steps of `dt`; `ends[i]`: when job i ends. Returns the
 -- times each job was polled, and when each was seen ended.
@@ -22,7 +22,7 @@ local function drive(plan, jobs, ends, from, to, dt)
   return polls, seen
 end
 
-describe("cloud.poll_plan", function()
+describe("cloud.op.poll_plan", function()
   it("polls a job soon after its submission, then a tenth of its age apart, towards poll_interval", function()
     -- Budget enough (poll_interval 1 s, ten jobs of which one runs long): the close polls.
     local plan = poll_plan.new(1, 1000, 0)

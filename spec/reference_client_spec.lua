@@ -7,7 +7,7 @@ local env = require "support.cloudenv"
 local cjson = require "cjson"
 local classify = require "cloud.classify"
 local core = require "cloud.core"
-local ledger = require "cloud.ledger"
+local ledger = require "cloud.op.ledger"
 
 local ACTIVE, OFF, LOCKED, BROKEN = 18000, 60, 3, 3
 local UNKNOWN = "00000000-dead-4000-a000-000000000000"

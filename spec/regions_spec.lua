@@ -3,7 +3,7 @@
 -- well-formed one accepted with an explicit endpoint (private clouds on the same APIs).
 local cloud = require "cloud"
 local errors = require "cloud.errors"
-local regions = require "cloud.regions"
+local regions = require "cloud.auth.regions"
 
 local THIS_FILE = debug.getinfo(1, "S").short_src
 local function here() return debug.getinfo(2, "l").currentline end

@@ -2,9 +2,9 @@
 -- with no client: against the emulator, through its real HTTP engine and signer.
 local env = require "support.cloudenv"
 local core = require "cloud.core"
-local clock_mod = require "cloud.clock"
-local retry = require "cloud.retry"
-local scheduler = require "cloud.scheduler"
+local clock_mod = require "cloud.net.clock"
+local retry = require "cloud.net.retry"
+local scheduler = require "cloud.net.scheduler"
 
 describe("the scheduler", function()
   local fc

@@ -1,8 +1,8 @@
--- Starting servers: the stop's machinery run with the start action's data (cloud.actions):
+-- Starting servers: the stop's machinery run with the start action's data (cloud.op.actions):
 -- its body, its wanted state ACTIVE, its task state powering-on, `started` in the result.
 local env = require "support.cloudenv"
 local cloud = require "cloud"
-local actions = require "cloud.actions"
+local actions = require "cloud.op.actions"
 local classify = require "cloud.classify"
 local errors = require "cloud.errors"
 
@@ -141,7 +141,7 @@ describe("starting servers", function()
   end)
 end)
 
-describe("cloud.actions", function()
+describe("cloud.op.actions", function()
   it("agree with cloud.classify on what each action wants", function()
     for name, want in pairs(classify.wanted) do
       assert.are.equal(want, actions[name].wanted, name)

@@ -1,7 +1,7 @@
 -- Stopping ECS and BMS fleets against the local emulator: batching, jobs, per-server outcomes.
 local env = require "support.cloudenv"
 local cjson = require "cjson"
-local stop = require "cloud.stop_op"
+local stop = require "cloud.op.run"
 local unpack = table.unpack or unpack
 
 describe("stopping servers", function()
@@ -340,7 +340,7 @@ describe("stopping servers", function()
 end)
 
 describe("the ledger", function()
-  local ledger = require "cloud.ledger"
+  local ledger = require "cloud.op.ledger"
 
   it("gives each id one outcome, the first, and reports the rest unconfirmed", function()
     local l = ledger.new({ "a", "b", "c" })

@@ -3,7 +3,7 @@
 -- Wall time at concurrency 1, 8, 16 against the ideal calls / concurrency * latency;
 -- then the same with 30% of the answers 429 (Retry-After 0): calls sent against the
 -- 100 needed, and every server stopped exactly once. Stop calls start one at a time and
--- double each round while accepted (the slow start of cloud.pace, issue 15); the rows
+-- double each round while accepted (the slow start of cloud.net.pace, issue 15); the rows
 -- "arrival, pace given" pass servers_per_minute (far above these calls), which skips it.
 -- usage (from the repository root):
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;tools/?.lua;;" LUA_CPATH="build/bench-5.4/?.so;;" \

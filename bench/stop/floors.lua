@@ -17,7 +17,7 @@ package.cpath = (os.getenv("BENCH_CPATH") or "build/bench-5.4/?.so;") .. package
 local core = require "cloud.core"
 local launcher = require "fakecloud.launcher"
 local ids = require "fakecloud.ids"
-local stop = require "cloud.stop_op" -- stop_body: the body the client sends, made in C
+local stop = require "cloud.op.run" -- stop_body: the body the client sends, made in C
 local common = require "common"
 
 local N = common.num("BENCH_N", 100000)

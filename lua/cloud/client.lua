@@ -2,16 +2,16 @@
 -- kept across calls so connections are reused.
 -- @module cloud.client
 local core = require "cloud.core"
-local check = require "cloud.check"
-local clock = require "cloud.clock"
-local credentials = require "cloud.credentials"
-local defaults = require "cloud.defaults"
+local check = require "cloud.base.check"
+local clock = require "cloud.net.clock"
+local credentials = require "cloud.auth.credentials"
+local defaults = require "cloud.base.defaults"
 local errors = require "cloud.errors"
-local scheduler = require "cloud.scheduler"
-local keys = require "cloud.keys"
-local metadata = require "cloud.metadata"
-local regions = require "cloud.regions"
-local transport = require "cloud.transport"
+local scheduler = require "cloud.net.scheduler"
+local keys = require "cloud.auth.keys"
+local metadata = require "cloud.auth.metadata"
+local regions = require "cloud.auth.regions"
+local transport = require "cloud.net.transport"
 
 local M = {}
 local Client = {}
@@ -119,7 +119,7 @@ local function check_retry(policy)
 end
 
 -- Builds a client, without any I/O: keys from the metadata service and a project id
--- from IAM are fetched at the first call that needs them (cloud.ready). Returns `nil, err`
+-- from IAM are fetched at the first call that needs them (cloud.auth.ready). Returns `nil, err`
 -- when nothing can be attempted (no project id and no region to look it up by, an unknown
 -- region without endpoints, no region or endpoint); raises on a malformed option.
 -- `account`: a client for the account's own calls (IAM), which needs no project id and no
@@ -291,7 +291,7 @@ function M.new(opts)
   return build(opts, false)
 end
 
---- A client for the account's own calls (cloud.account: IAM), from the same options:
+--- A client for the account's own calls (cloud.auth.account: IAM), from the same options:
 -- no project id or ECS/BMS endpoint needed.
 function M.for_account(opts)
   return build(opts, true)
@@ -317,7 +317,7 @@ end
 --- A scheduler for one operation: the client hands it its engine, its signer, its
 -- policy, its clock and its logger, and the scheduler sees nothing else of it.
 -- `deadline`: the core.now() time the operation must end by (its wait_timeout), or nil.
--- `servers_per_minute`: the pace of its stop calls (nil: learned, cloud.pace).
+-- `servers_per_minute`: the pace of its stop calls (nil: learned, cloud.net.pace).
 function Client:_scheduler(deadline, servers_per_minute)
   return scheduler.new{
     transport = self._transport,
@@ -360,7 +360,7 @@ function Client:_renew_keys(call)
   return self._keys:renew(call.key_generation or 0)
 end
 
---- The project id found for this client (cloud.project).
+--- The project id found for this client (cloud.auth.project).
 function Client:_use_project(id)
   self.project_id = id
   self._headers["X-Project-Id"] = id

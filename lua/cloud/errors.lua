@@ -154,15 +154,16 @@ function M.kind(e)
   return nil
 end
 
--- The folder this file was loaded from: frames from files directly in it are the
--- library's own, and an argument error points past them, at the caller.
+-- The folder this file was loaded from: frames from files in it and its folders are the
+-- library's own, and an argument error points past them, at the caller. The command
+-- line (cli/) is a caller of the library, not part of it.
 local LIBRARY_DIR = (debug.getinfo(1, "S").source:match("^@(.*[/\\])[^/\\]+$"))
 
 local function is_library(info)
   if info.what == "C" then return true end
   local src = info.source:match("^@(.*)$")
   if not src or not LIBRARY_DIR then return false end
-  return src:sub(1, #LIBRARY_DIR) == LIBRARY_DIR and not src:find("[/\\]", #LIBRARY_DIR + 1)
+  return src:sub(1, #LIBRARY_DIR) == LIBRARY_DIR and not src:find("^cli[/\\]", #LIBRARY_DIR + 1)
 end
 
 -- "file:line: " of the first frame outside the library, or "" when there is none.

@@ -9,7 +9,7 @@
 -- local pick = F.all{ F.status("ACTIVE"), F.name("^web%-%d+$"), F.none{ F.tag("tier", "db") } }
 -- client:stop_ecs{ filter = { where = pick } }
 local errors = require "cloud.errors"
-local pattern = require "cloud.pattern"
+local pattern = require "cloud.op.pattern"
 
 local M = {}
 

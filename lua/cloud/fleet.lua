@@ -3,22 +3,22 @@
 -- (stop_ecs, stop_bms, start_ecs, start_bms, restore, list_ecs, list_bms). Each target gets
 -- its own client, so its own scheduler: its concurrency, retries and pacing. All of them
 -- share one HTTP engine, whose concurrency (`total_concurrency`) caps the whole fleet, and
--- run at once in one thread (cloud.fleet_loop). One target failing (bad credentials, an
+-- run at once in one thread (cloud.net.fleet_loop). One target failing (bad credentials, an
 -- unknown project) does not stop the others: its entry carries the error.
 -- @module cloud.fleet
-local actions = require "cloud.actions"
-local check = require "cloud.check"
+local actions = require "cloud.op.actions"
+local check = require "cloud.base.check"
 local client_mod = require "cloud.client"
 local errors = require "cloud.errors"
-local fleet_loop = require "cloud.fleet_loop"
-local phase = require "cloud.nginx_phase"
-local ready = require "cloud.ready"
-local record = require "cloud.record"
-local record_read = require "cloud.record_read"
-local restore = require "cloud.restore"
-local servers = require "cloud.servers"
-local stop = require "cloud.stop"
-local transport = require "cloud.transport"
+local fleet_loop = require "cloud.net.fleet_loop"
+local phase = require "cloud.nginx.phase"
+local ready = require "cloud.auth.ready"
+local record = require "cloud.record.write"
+local record_read = require "cloud.record.read"
+local restore = require "cloud.record.restore"
+local servers = require "cloud.op.servers"
+local stop = require "cloud.op.act"
+local transport = require "cloud.net.transport"
 
 local M = {}
 local Fleet = {}

@@ -12,8 +12,8 @@
 -- `client:restore{...}` starts again what a stop's record shows this tool stopped, and
 -- `cloud.fleet{...}` runs any of these across regions and projects at once.
 --
--- This file is the public face only: the work is done in cloud.stop, cloud.servers,
--- cloud.actions, cloud.restore and cloud.fleet (docs/architecture.md).
+-- This file is the public face only: the work is done in cloud.op.act, cloud.op.servers,
+-- cloud.op.actions, cloud.record.restore and cloud.fleet (docs/architecture.md).
 -- @module cloud
 -- @usage
 -- local cloud = require "cloud"
@@ -23,16 +23,16 @@
 -- local res = client:stop_ecs{ ids = { "616fb98f-46ca-475e-917e-2563e5a8cd19" } }
 -- for _, f in ipairs(res.failed) do print(f.id, f.code, f.message, f.request_id) end
 -- client:close()
-local account = require "cloud.account"
-local actions = require "cloud.actions"
+local account = require "cloud.auth.account"
+local actions = require "cloud.op.actions"
 local client_mod = require "cloud.client"
 local errors = require "cloud.errors"
 local fleet = require "cloud.fleet"
-local json = require "cloud.json"
-local regions = require "cloud.regions"
-local restore = require "cloud.restore"
-local stop = require "cloud.stop"
-local servers = require "cloud.servers"
+local json = require "cloud.base.json"
+local regions = require "cloud.auth.regions"
+local restore = require "cloud.record.restore"
+local stop = require "cloud.op.act"
+local servers = require "cloud.op.servers"
 
 local M = { VERSION = "0.1.0" }
 local Client = client_mod.Client

@@ -277,7 +277,7 @@ local function stop(args)
   end
   local c = args.metadata and metadata_client or args.shared and shared_client or client(over)
   if args.curl then -- the negative control: the blocking engine inside nginx
-    c._transport = require("cloud.transport").new{ transport = "curl", concurrency = 8 }
+    c._transport = require("cloud.net.transport").new{ transport = "curl", concurrency = 8 }
   end
   local ids = {}
   for n = tonumber(args.from), tonumber(args.to) do
@@ -326,7 +326,7 @@ end
 -- max, verify, proxy; answers with the transport's response table as JSON.
 function M.app.fetch()
   local a = ngx.req.get_uri_args()
-  local t = require("cloud.transport").new{ concurrency = 2, timeout = tonumber(a.timeout) or 5,
+  local t = require("cloud.net.transport").new{ concurrency = 2, timeout = tonumber(a.timeout) or 5,
     connect_timeout = 1, verify_tls = a.verify ~= "0", max_response = tonumber(a.max) or 1024 * 1024,
     proxy = a.proxy }
   local url = a.url or ("http://127.0.0.1:" .. ngx.var.server_port .. a.path)
@@ -338,7 +338,7 @@ end
 -- Four calls to /hits, two in flight and two queued, then the queued ones dropped: how
 -- many were dropped, answered and received, and what the transport has left.
 function M.app.drop()
-  local t = require("cloud.transport").new{ concurrency = 2, timeout = 5, connect_timeout = 1 }
+  local t = require("cloud.net.transport").new{ concurrency = 2, timeout = 5, connect_timeout = 1 }
   ngx.shared.app:set("hits", 0)
   local url = "http://127.0.0.1:" .. ngx.var.server_port .. "/hits"
   for id = 1, 4 do t:add(id, "GET", url, {}, nil, false) end

@@ -1,7 +1,7 @@
 --- Command-line parsing for cloud-stop and cloud-start: argv in, a checked options table out.
 -- Mistakes come back as `nil, message` (the caller exits 2); nothing here raises.
 -- @module cloud.cli.args
-local pattern = require "cloud.pattern"
+local pattern = require "cloud.op.pattern"
 
 local M = {}
 

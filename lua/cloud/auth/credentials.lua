@@ -1,0 +1,195 @@
+--- Where credentials come from, in the official SDKs' order: explicit options, then
+-- HUAWEICLOUD_SDK_* environment variables, then the credentials file
+-- (~/.huaweicloud/credentials, or HUAWEICLOUD_SDK_CREDENTIALS_FILE); the ECS metadata
+-- service (cloud.auth.keys, cloud.auth.metadata) is the last resort when none of them has keys.
+-- Every source that did not serve says why, so that "no credentials" can tell the user
+-- where we looked.
+-- @module cloud.auth.credentials
+local core = require "cloud.core"
+
+local M = {}
+
+local ENV = {
+  ak = "HUAWEICLOUD_SDK_AK",
+  sk = "HUAWEICLOUD_SDK_SK",
+  security_token = "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+  project_id = "HUAWEICLOUD_SDK_PROJECT_ID",
+  region = "HUAWEICLOUD_SDK_REGION",
+  file = "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+}
+M.ENV = ENV
+
+--- A credentials file larger than this is refused unread (a path to /dev/zero or a log
+-- must not fill the memory).
+M.FILE_LIMIT = 64 * 1024
+
+local function nonempty(s)
+  if s ~= nil and s ~= "" then return s end
+end
+
+-- The [basic] section of an INI text: its values, and whether it was there.
+local function parse(text)
+  local values, section, seen = {}, nil, false
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    line = line:gsub("^%s+", ""):gsub("%s+$", "")
+    local name = line:match("^%[(.-)%]$")
+    if name then
+      section = name:gsub("^%s+", ""):gsub("%s+$", "")
+      seen = seen or section == "basic"
+    elseif section == "basic" and line ~= "" and not line:match("^[#;]") then
+      local k, v = line:match("^([%w_]+)%s*=%s*(.-)$")
+      if k then values[k:lower()] = v end
+    end
+  end
+  return values, seen
+end
+
+--- Reads the [basic] section of an INI credentials file. Returns its values (a table,
+-- with `has_basic`) and the file's permission bits, or nil and why it cannot be used.
+function M.read_file(path)
+  local mode, kind, size = core.file_mode(path)
+  if not mode then
+    if kind == "No such file or directory" then return nil, "not found" end
+    return nil, "not readable (" .. tostring(kind) .. ")"
+  end
+  if kind == "directory" then return nil, "is a directory" end
+  if kind == "file" and size > M.FILE_LIMIT then return nil, "is larger than 64 KiB" end
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "not readable (" .. tostring(err):gsub("^.*: ", "") .. ")" end
+  -- At most one byte past the limit, whatever the file is (a device has no size).
+  local text, rerr = f:read(M.FILE_LIMIT + 1)
+  f:close()
+  if not text and rerr then return nil, "not readable (" .. tostring(rerr):gsub("^.*: ", "") .. ")" end
+  text = text or ""
+  if #text > M.FILE_LIMIT then return nil, "is larger than 64 KiB" end
+  local values, seen = parse(text)
+  values.has_basic = seen
+  return values, mode
+end
+
+--- The credentials file's path and where that path came from ("HUAWEICLOUD_SDK_CREDENTIALS_FILE"
+-- or "HOME"); nil when neither is set.
+function M.file_path(getenv)
+  local path = nonempty(getenv(ENV.file))
+  if path then return path, ENV.file end
+  local home = nonempty(getenv("HOME"))
+  if home then return home .. "/.huaweicloud/credentials", "HOME" end
+end
+
+-- The file, read once: { values = {...} } or { why = "..." }, with `label` naming it.
+local function file_source(getenv, warnings)
+  local path, from = M.file_path(getenv)
+  if not path then
+    return { why = "no path to look at (HOME and " .. ENV.file .. " are not set)", label = "credentials file" }
+  end
+  local label = "credentials file " .. path
+  local values, mode_or_why = M.read_file(path)
+  if not values then
+    local why = mode_or_why
+    if from == ENV.file then
+      -- A path the user set on purpose that cannot be used is worth a warning even when
+      -- the keys come from elsewhere; a missing default file is the normal case.
+      warnings[#warnings + 1] = ("credentials: %s names %s, which %s; it is ignored"):format(ENV.file, path,
+        why == "not found" and "does not exist" or why)
+      if why == "not found" then why = "not found (the path " .. ENV.file .. " gives)" end
+    elseif why == "not found" then
+      why = "none there"
+    else
+      warnings[#warnings + 1] = ("credentials: %s %s; it is ignored"):format(path, why)
+    end
+    return { why = why, label = label }
+  end
+  -- As ssh does for keys: a secret readable by others is worth saying so.
+  if math.floor(mode_or_why / 4) % 2 == 1 or math.floor(mode_or_why / 32) % 2 == 1 then
+    warnings[#warnings + 1] = ("credentials: %s is readable by group or others (mode %03o); "
+      .. "restrict it with chmod 600"):format(path, mode_or_why % 512)
+  end
+  return { values = values, label = label }
+end
+
+local function keys_from_file(file)
+  if not file.values then return nil, file.why end
+  local v = file.values
+  if not v.has_basic then return nil, "has no [basic] section" end
+  local ak, sk = nonempty(v.ak), nonempty(v.sk)
+  if ak and sk then return { ak = ak, sk = sk, security_token = nonempty(v.security_token) } end
+  if ak then return nil, "[basic] has ak but no sk" end
+  if sk then return nil, "[basic] has sk but no ak" end
+  return nil, "[basic] has no ak and sk"
+end
+
+--- Fills ak, sk, security_token, project_id and region of `opts` (a copy is returned)
+-- where the caller left them out. The key triple (ak, sk, security_token) comes whole
+-- from the first source that has both AK and SK, so keys from two places are never
+-- mixed. Also returned: `source` (where keys, project id and region came from),
+-- `tried` (`keys` and `project_id`: a line per source that did not serve, and why) and
+-- `warnings` (lines for the logger). `getenv` defaults to os.getenv (tests pass their own).
+function M.resolve(opts, getenv)
+  getenv = getenv or os.getenv
+  local out = {}
+  for k, v in pairs(opts) do out[k] = v end
+  local warnings, tried = {}, { keys = {}, project_id = {} }
+  out.warnings, out.tried = warnings, tried
+  local file
+  local function the_file()
+    file = file or file_source(getenv, warnings)
+    return file
+  end
+
+  out.source = { project_id = out.project_id ~= nil and "option" or nil,
+                 region = out.region ~= nil and "option" or nil }
+  if out.ak ~= nil or out.sk ~= nil then
+    out.source.keys = "options"
+  else
+    tried.keys[#tried.keys + 1] = "options: not given"
+    local eak, esk = nonempty(getenv(ENV.ak)), nonempty(getenv(ENV.sk))
+    local half
+    if eak and esk then
+      out.ak, out.sk = eak, esk
+      if out.security_token == nil then out.security_token = nonempty(getenv(ENV.security_token)) end
+      out.source.keys = "environment"
+    else
+      half = eak and (ENV.ak .. " set, " .. ENV.sk .. " missing")
+        or esk and (ENV.sk .. " set, " .. ENV.ak .. " missing")
+      tried.keys[#tried.keys + 1] = "environment: " .. (half or (ENV.ak .. " and " .. ENV.sk .. " not set"))
+      local f = the_file()
+      local k, why = keys_from_file(f)
+      if k then
+        out.ak, out.sk = k.ak, k.sk
+        if out.security_token == nil then out.security_token = k.security_token end
+        out.source.keys = "file"
+      else
+        tried.keys[#tried.keys + 1] = f.label .. ": " .. why
+      end
+    end
+    if half and out.source.keys then
+      warnings[#warnings + 1] = ("credentials: %s; using the keys of the %s"):format(half, out.source.keys)
+    end
+  end
+
+  -- Where project id and region came from: a bad value the caller passed is their mistake
+  -- (raised); one from the environment or a file is the setup's (returned as an error).
+  if out.project_id == nil then
+    tried.project_id[#tried.project_id + 1] = "options: not given"
+    out.project_id = nonempty(getenv(ENV.project_id))
+    if out.project_id then
+      out.source.project_id = ENV.project_id
+    else
+      tried.project_id[#tried.project_id + 1] = ENV.project_id .. ": not set"
+      local f = the_file()
+      out.project_id = f.values and nonempty(f.values.project_id)
+      if out.project_id then
+        out.source.project_id = "the credentials file"
+      else
+        tried.project_id[#tried.project_id + 1] = f.label .. ": " .. (f.why or "no project_id in [basic]")
+      end
+    end
+  end
+  if out.region == nil then
+    out.region = nonempty(getenv(ENV.region))
+    out.source.region = out.region and ENV.region or nil
+  end
+  return out
+end
+
+return M
