@@ -1,4 +1,4 @@
--- The figures of the README's reliability section, counted here rather than written by hand:
+-- The figures of docs/reliability.md, counted here rather than written by hand:
 -- bad inputs tried (each must raise an argument error before any request), hostile server
 -- behaviours (every mode of the emulator's `hostile` config on every call it bends), faults
 -- injected across stops of 20,000 servers, a cloud taking stops late, half the list calls
