@@ -32,7 +32,7 @@ docs:
 	bash tools/deps.sh
 	ldoc --fatalwarnings .
 
-# The README's reliability figures, counted against the emulator.
+# The reliability figures of docs/reliability.md, counted against the emulator.
 reliability: build
 	LUA_CPATH="build/5.4/?.so;;" lua5.4 tools/reliability.lua
 

@@ -58,6 +58,9 @@ sdk() { sed -n 's/^ *"version": *"\(.*\)".*/\1/p' "bench/node/node_modules/@huaw
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- lua csrc bench tools CMakeLists.txt 2>/dev/null || echo ' (lua/, csrc/, bench/, tools/ or CMakeLists.txt modified)')"
   [ -z "${BENCH_LUA_DIR:-}" ] || echo "- NOTE: our client's Lua sources from $BENCH_LUA_DIR, not lua/"
   echo
+  # The summary against the goals is kept by hand: carried over from the last file, to be
+  # checked against the new tables.
+  [ -f "$results" ] && sed -n '/^## Summary against the goals/,/^## sign$/p' "$results" | sed '$d'
 } >"$results.tmp"
 
 CLOUD_DEPS_EXTRA="gnuplot-nox" bash tools/deps.sh
