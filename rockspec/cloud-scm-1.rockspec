@@ -87,7 +87,6 @@ build = {
     ["cloud.net.pace"] = "lua/cloud/net/pace.lua",
     ["cloud.op.pattern"] = "lua/cloud/op/pattern.lua",
     ["cloud.auth.project"] = "lua/cloud/auth/project.lua",
-    ["cloud.auth.ready"] = "lua/cloud/auth/ready.lua",
     ["cloud.record.write"] = "lua/cloud/record/write.lua",
     ["cloud.record.read"] = "lua/cloud/record/read.lua",
     ["cloud.auth.regions"] = "lua/cloud/auth/regions.lua",

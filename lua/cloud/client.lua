@@ -10,6 +10,7 @@ local errors = require "cloud.errors"
 local scheduler = require "cloud.net.scheduler"
 local keys = require "cloud.auth.keys"
 local metadata = require "cloud.auth.metadata"
+local project = require "cloud.auth.project"
 local regions = require "cloud.auth.regions"
 local transport = require "cloud.net.transport"
 
@@ -119,7 +120,7 @@ local function check_retry(policy)
 end
 
 -- Builds a client, without any I/O: keys from the metadata service and a project id
--- from IAM are fetched at the first call that needs them (cloud.auth.ready). Returns `nil, err`
+-- from IAM are fetched at the first call that needs them (Client:ready). Returns `nil, err`
 -- when nothing can be attempted (no project id and no region to look it up by, an unknown
 -- region without endpoints, no region or endpoint); raises on a malformed option.
 -- `account`: a client for the account's own calls (IAM), which needs no project id and no
@@ -271,11 +272,11 @@ end
 function Client:target_of(service)
   local ep, iam = self._endpoints[service], self._endpoints.iam
   local k = self._keys and self._keys.keys
-  local project = self.project_id
-  if not project and k and k.ak and iam then
-    project = table.concat({ "iam", k.ak, tostring(self.region), iam.url }, "\0")
+  local where = self.project_id
+  if not where and k and k.ak and iam then
+    where = table.concat({ "iam", k.ak, tostring(self.region), iam.url }, "\0")
   end
-  return ep and ep.url, project
+  return ep and ep.url, where
 end
 
 --- Hands a line to the user's logger, if any, with its level ("warning" for what the user
@@ -354,13 +355,77 @@ function Client:_exclusive(where, fn, ...)
   return res, err
 end
 
+--- Makes the client ready for a call that sends: keys to sign with (temporary ones are
+-- fetched from the metadata service now), and a project id (looked up in IAM when none was
+-- configured). cloud.new does neither: it makes no I/O. Returns true, or nil and a config
+-- error (cloud.no_credentials, cloud.no_project_id) naming every place looked at.
+function Client:ready()
+  local ok, err = self._keys:ensure()
+  if not ok then return nil, err end
+  if self.project_id then return true end
+  local id, perr = project.find{ region = self.region, iam_url = self._endpoints.iam.url,
+    ak = self._keys:current().ak, tried = self._project_tried, scheduler = function() return self:_scheduler() end }
+  if not id then return nil, perr end
+  self:_use_project(id)
+  return true
+end
+
+-- The operation handed down to the lower layers (selection, listing, stop and start,
+-- restore): what they need of the client, and nothing else of it. The client itself is
+-- kept under a key no other file has.
+local CLIENT = {}
+local Operation = {}
+Operation.__index = Operation
+
+--- Makes the operation's client ready (`Client:ready`); then `op.project_id` is set.
+function Operation:ready()
+  local c = self[CLIENT]
+  local ok, err = c:ready()
+  self.project_id = c.project_id
+  return ok, err
+end
+
+--- A scheduler for the operation (`deadline`: the core.now() time it ends by; `servers_per_minute`:
+-- the pace of its stop calls, nil to learn it).
+function Operation:scheduler(deadline, servers_per_minute)
+  return self[CLIENT]:_scheduler(deadline, servers_per_minute)
+end
+
+--- Hands a line to the client's logger ("warning" level for what the user should fix).
+function Operation:log(line, level)
+  self[CLIENT]:_log(line, level)
+end
+
+--- Whether the client has an endpoint for `service`.
+function Operation:has_service(service)
+  return self[CLIENT]:has_service(service)
+end
+
+--- For a record's header: the caller (the AK's first characters), the user, the endpoint.
+function Operation:describe(service)
+  return self[CLIENT]:describe(service)
+end
+
+--- Runs `fn(op, ...)` as an operation of this client (`where` names the public call), one
+-- at a time per coroutine (see `_exclusive`). `op` carries `where`, `region`, `project_id`
+-- (once ready), `protect_tag` and `policy` (the retry policy and timeout), and the methods
+-- `ready`, `scheduler`, `log`, `has_service` and `describe`: the lower layers take it, never
+-- the client.
+function Client:operation(where, fn, ...)
+  return self:_exclusive(where, function(...)
+    local op = setmetatable({ [CLIENT] = self, where = where, region = self.region, project_id = self.project_id,
+                              protect_tag = self.protect_tag, policy = self._policy }, Operation)
+    return fn(op, ...)
+  end, ...)
+end
+
 --- After a 401 to `call`: true when it may be signed again with newer keys (temporary
 -- keys that expired on the way; fetched now if need be). Fixed keys: always false.
 function Client:_renew_keys(call)
   return self._keys:renew(call.key_generation or 0)
 end
 
---- The project id found for this client (cloud.auth.project).
+-- The project id found for this client (cloud.auth.project).
 function Client:_use_project(id)
   self.project_id = id
   self._headers["X-Project-Id"] = id

@@ -12,7 +12,6 @@ local client_mod = require "cloud.client"
 local errors = require "cloud.errors"
 local fleet_loop = require "cloud.net.fleet_loop"
 local phase = require "cloud.nginx.phase"
-local ready = require "cloud.auth.ready"
 local record = require "cloud.record.write"
 local record_read = require "cloud.record.read"
 local restore = require "cloud.record.restore"
@@ -124,7 +123,7 @@ function Fleet:_distinct(where)
   if not unknown then return true end
   self:_run(function(entry)
     return function()
-      ready.ensure(entry.client) -- a target that cannot be set up reports it when it runs
+      entry.client:ready() -- a target that cannot be set up reports it when it runs
       entry.project_id = entry.client.project_id
     end
   end)
@@ -310,7 +309,7 @@ function Fleet:_act(service, action, opts)
   end
   record_unreached(self, writer, action)
   local ok, by = pcall(self._run, self, function(entry, i)
-    return function() return stop.checked(entry.client, service, checked[i]) end
+    return function() return entry.client:operation(where, stop.checked, service, checked[i]) end
   end)
   if not ok then
     if type(by) == "table" and by.interrupted then interrupted(self, by, action.done, writer) end
@@ -349,7 +348,7 @@ function Fleet:restore(opts)
     for k, v in pairs(start_opts) do so[k] = v end
     so.record = writer
     so.on_progress = opts.on_progress and progress(i, entry) or nil
-    return function() return restore.run(entry.client, rd, path, so) end
+    return function() return entry.client:operation("fleet:restore", restore.run, rd, path, so) end
   end)
   if not ok then
     if type(by) == "table" and by.interrupted then interrupted(self, by, actions.start.done, writer) end

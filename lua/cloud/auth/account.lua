@@ -32,8 +32,8 @@ function M.projects(opts, regions)
     for _, r in ipairs(regions) do keep[r] = true end
   end
   local out, lerr
-  local ok, e = pcall(function()
-    local sched = c:_scheduler()
+  local ok, e = pcall(c.operation, c, "cloud.projects", function(op)
+    local sched = op:scheduler()
     sched:request({ service = "iam", method = "GET", path = "/v3/auth/projects", idempotent = true,
                     label = "list the account's projects" }, function(r)
       if not r.ok then lerr = r.err return end

@@ -2,7 +2,8 @@
 -- `GET /v3/projects?name={region}`, signed like every other call, made at the first call
 -- that needs the id (never in cloud.new: init_by_lua allows no I/O). Exactly one project
 -- must match. The answer is kept for the process (per worker inside nginx), keyed by
--- AK, region and IAM endpoint, so a second client with the same key asks no more.
+-- AK, region and IAM endpoint, so a second client with the same key asks no more. It is
+-- handed what it needs (`find`'s `p`), never a client.
 -- @module cloud.auth.project
 local errors = require "cloud.errors"
 local single_flight = require "cloud.net.single_flight"
@@ -16,31 +17,31 @@ function M.forget()
   cache = {}
 end
 
-local function lookup_url(client)
-  return client._endpoints.iam.url:gsub("/+$", "") .. "/v3/projects?name=" .. client.region
+local function lookup_url(p)
+  return p.iam_url:gsub("/+$", "") .. "/v3/projects?name=" .. p.region
 end
 
 -- The one GET, on a scheduler of the client's like any other call: signed with its keys at
 -- the cloud's time, retried, re-signed after a clock skew or with fresh temporary keys, seen
 -- by on_request. Returns the decoded answer and its request id, or nil and an error.
-local function ask(client)
-  local sched, result = client:_scheduler(), nil
-  sched:request({ service = "iam", method = "GET", path = "/v3/projects", query = { name = client.region },
-                  idempotent = true, label = "IAM project lookup (GET " .. lookup_url(client) .. ")" },
+local function ask(p)
+  local sched, result = p.scheduler(), nil
+  sched:request({ service = "iam", method = "GET", path = "/v3/projects", query = { name = p.region },
+                  idempotent = true, label = "IAM project lookup (GET " .. lookup_url(p) .. ")" },
     function(r) result = r end)
   sched:run()
   if result.ok then return result.data, result.request_id end
   return nil, result.err
 end
 
--- The project of `client.region` in IAM's answer: its id, or nil and why.
-local function pick(client, data)
+-- The project of `p.region` in IAM's answer: its id, or nil and why.
+local function pick(p, data)
   local list = data.projects
   if type(list) ~= "table" then return nil, "the answer has no 'projects' array" end
   local ids = {}
-  for _, p in ipairs(list) do
+  for _, x in ipairs(list) do
     -- IAM filters by name already; checked again here, so a loose match is never taken.
-    if type(p) == "table" and p.name == client.region and type(p.id) == "string" then ids[#ids + 1] = p.id end
+    if type(x) == "table" and x.name == p.region and type(x.id) == "string" then ids[#ids + 1] = x.id end
   end
   if #ids == 1 then
     if not ids[1]:match("^[%w%-_]+$") then return nil, "its project id has characters a project id cannot have" end
@@ -48,54 +49,52 @@ local function pick(client, data)
   end
   if #ids == 0 then
     local names = {}
-    for _, p in ipairs(list) do
-      if type(p) == "table" and type(p.name) == "string" then names[#names + 1] = p.name end
+    for _, x in ipairs(list) do
+      if type(x) == "table" and type(x.name) == "string" then names[#names + 1] = x.name end
     end
-    return nil, ("no project named %s%s"):format(client.region,
+    return nil, ("no project named %s%s"):format(p.region,
       #names > 0 and (" (it lists " .. table.concat(names, ", ") .. ")") or "")
   end
-  return nil, ("%d projects named %s (%s); pass project_id to choose one"):format(#ids, client.region,
+  return nil, ("%d projects named %s (%s); pass project_id to choose one"):format(#ids, p.region,
     table.concat(ids, ", "))
 end
 
-local function lookup(client)
-  local data, err = ask(client)
+local function lookup(p)
+  local data, err = ask(p)
   if not data then return nil, nil, err end
-  local id, why = pick(client, data)
+  local id, why = pick(p, data)
   if not id then return nil, why, nil end
   return id
 end
 
---- Makes sure `client` has a project id, looking it up in IAM when none was configured.
--- Returns true, or nil and a cloud.no_project_id error naming every place looked at.
-function M.ensure(client)
-  if client.project_id then return true end
-  local keys = client._keys:current()
-  local key = table.concat({ keys.ak, client.region, client._endpoints.iam.url }, "\0")
+--- Finds the project of a region in IAM (or in this process's memory of an earlier answer).
+-- `p`: region, iam_url (IAM's endpoint), ak (the key it is found with), tried (lines
+-- saying where a project id was looked for before, for the error), scheduler (a function
+-- making a scheduler of the client's). Returns the id, or nil and a cloud.no_project_id
+-- error naming every place looked at.
+function M.find(p)
+  local key = table.concat({ p.ak, p.region, p.iam_url }, "\0")
   local id = cache[key]
   local why, err
   if not id then
     local found
     found, why = single_flight.run("project\0" .. key, 60, function()
       if cache[key] then return cache[key] end
-      local pid, reason, e = lookup(client)
+      local pid, reason, e = lookup(p)
       if pid then cache[key] = pid return pid end
       err = e
       return nil, reason or (e and tostring(e))
     end)
     id = found
   end
-  if not id then
-    local lines = {}
-    for i, t in ipairs(client._project_tried or {}) do lines[i] = t end
-    lines[#lines + 1] = ("IAM (GET %s): %s"):format(lookup_url(client), tostring(why))
-    local e = errors.new("cloud.no_project_id", "no project id; looked in: " .. table.concat(lines, "; "),
-      err and err.status, err and err.request_id)
-    e.cause = err
-    return nil, e
-  end
-  client:_use_project(id)
-  return true
+  if id then return id end
+  local lines = {}
+  for i, t in ipairs(p.tried or {}) do lines[i] = t end
+  lines[#lines + 1] = ("IAM (GET %s): %s"):format(lookup_url(p), tostring(why))
+  local e = errors.new("cloud.no_project_id", "no project id; looked in: " .. table.concat(lines, "; "),
+    err and err.status, err and err.request_id)
+  e.cause = err
+  return nil, e
 end
 
 return M

@@ -13,7 +13,6 @@ local selection = require "cloud.op.selection"
 local errors = require "cloud.errors"
 local ledger = require "cloud.op.ledger"
 local pattern = require "cloud.op.pattern"
-local ready = require "cloud.auth.ready"
 local record = require "cloud.record.write"
 local servers = require "cloud.op.servers"
 
@@ -146,10 +145,10 @@ end
 -- Runs the operation; Ctrl-C (the interpreter raises "interrupted!" from a hook) leaves
 -- servers stopped or on their way, so what is known goes with the error: the job ids of
 -- stops already accepted are not lost.
-local function run_op(client, service, o, l, extra)
-  local ok, e = pcall(stop_op.run, { sched = client:_scheduler(o.deadline, o.servers_per_minute), ledger = l,
-    project_id = client.project_id, service = service, policy = client._policy,
-    log = function(line) client:_log(line) end, options = o, action = o.action })
+local function run_op(op, service, o, l, extra)
+  local ok, e = pcall(stop_op.run, { sched = op:scheduler(o.deadline, o.servers_per_minute), ledger = l,
+    project_id = op.project_id, service = service, policy = op.policy,
+    log = function(line) op:log(line) end, options = o, action = o.action })
   if ok then return end
   if errors.is_interruption(e) then
     local err = errors.new("cloud.interrupted", ("interrupted; %ss already accepted may still complete")
@@ -166,19 +165,19 @@ end
 -- status): what the listing showed, what the caller knew (a restore), or else, stopping by
 -- id, a lookup. A server whose state is unknown is left out: the record then cannot show
 -- that this operation changed it unless its job says so.
-local function known_states(client, service, o, plan)
+local function known_states(op, service, o, plan)
   if o.states then return o.states end
   local states = {}
   if plan.selected and plan.selected[1] and plan.selected[1].status then
     for _, s in ipairs(plan.selected) do states[s.id] = s.status end
     return states
   end
-  local sched = client:_scheduler(o.deadline)
-  servers.lookup(sched, client.project_id, service, plan.ids, function(found, err)
+  local sched = op:scheduler(o.deadline)
+  servers.lookup(sched, op.project_id, service, plan.ids, function(found, err)
     for id, s in pairs(found) do
       if type(s.status) == "string" then states[id] = s.status end
     end
-    if err then client:_log("record: the state before the " .. o.action.name .. " of some servers is unknown: "
+    if err then op:log("record: the state before the " .. o.action.name .. " of some servers is unknown: "
       .. tostring(err)) end
   end)
   sched:run()
@@ -188,7 +187,7 @@ end
 -- The action itself, with options `o` already checked by check_stop, and `rec`, the
 -- recorder of this target (or nil). The result is the ledger's: the ledger of the checked
 -- ids when the plan kept them all, else one of the plan's ids.
-local function act_checked(client, service, o, rec)
+local function act_checked(op, service, o, rec)
   local action = o.action
   local where = "client:" .. action.name .. "_" .. service
   -- wait_timeout bounds the whole call from here: listing, acting and waiting.
@@ -208,9 +207,9 @@ local function act_checked(client, service, o, rec)
     return res
   end
   -- Keys (temporary ones fetched now) and the project id (looked up in IAM) before any call.
-  local is_ready, not_ready = ready.ensure(client)
+  local is_ready, not_ready = op:ready()
   if not is_ready then return ended(o, nil, not_ready) end
-  local plan, err = selection.plan(client, service, o)
+  local plan, err = selection.plan(op, service, o)
   if not plan then return ended(o, nil, err) end
   for _, s in ipairs(excluded) do plan.skipped[#plan.skipped + 1] = s end
   plan.requested = plan.requested + #excluded
@@ -240,10 +239,10 @@ local function act_checked(client, service, o, rec)
     ended(o)
     l = ledger.new({})
   else
-    if rec then rec:states(known_states(client, service, o, plan)) end
+    if rec then rec:states(known_states(op, service, o, plan)) end
     l = o.ledger and o.ledger:narrow(ids) or ledger.new(ids)
     if rec then l:record_to(rec) end
-    run_op(client, service, o, l, extra)
+    run_op(op, service, o, l, extra)
   end
   local res = l:finish(extra, action.done)
   res.requested = plan.requested
@@ -258,8 +257,8 @@ local function act_checked(client, service, o, rec)
 end
 
 -- The header of a target's record: what runs, where, for whom, chosen how.
-local function header_of(client, service, o)
-  local h = client:describe(service)
+local function header_of(op, service, o)
+  local h = op:describe(service)
   h.version, h.service = core.version, service
   h.filter = o.filter and record.describe_filter(o.filter_opts) or nil
   if o.ids then h.ids = { count = #o.ids, source = o.record_source or "ids" } end
@@ -272,11 +271,11 @@ end
 -- The action, recorded when o.record asks: a path (this call's own file) or a writer
 -- shared with other targets (cloud.fleet). The record ends with the result, the error, or
 -- the partial result of an interruption; a path's file is closed.
-local function stop_checked(client, service, o)
-  if not client:has_service(service) then
+local function stop_checked(op, service, o)
+  if not op:has_service(service) then
     return ended(o, nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service))
   end
-  if not o.record then return act_checked(client, service, o, nil) end
+  if not o.record then return act_checked(op, service, o, nil) end
   local writer = o.record
   if not is_writer(writer) then
     local err
@@ -285,17 +284,17 @@ local function stop_checked(client, service, o)
   end
   -- The record names the project in use, found through IAM when none was given: keys and
   -- project come first, so every line says where its servers are.
-  local is_ready, not_ready = ready.ensure(client)
-  local rec = writer:recorder({ region = client.region, project_id = client.project_id }, o.action,
+  local is_ready, not_ready = op:ready()
+  local rec = writer:recorder({ region = op.region, project_id = op.project_id }, o.action,
     o.from_record and "record" or (o.filter and "filter" or "ids"))
-  local ok, res = rec:header(header_of(client, service, o))
+  local ok, res = rec:header(header_of(op, service, o))
   local rerr
   if not ok then
     ok, res, rerr = true, ended(o, nil, res) -- the record cannot be written: nothing is sent
   elseif not is_ready then
     ok, res, rerr = true, ended(o, nil, not_ready)
   else
-    ok, res, rerr = pcall(act_checked, client, service, o, rec)
+    ok, res, rerr = pcall(act_checked, op, service, o, rec)
   end
   if ok then rec:finish(res, rerr)
   elseif errors.kind(res) == "interrupted" then rec:finish(res.result, res)
@@ -331,8 +330,8 @@ function M.call(client, service, opts, action)
   if getmetatable(client) ~= Client then
     errors.argument(where, nil, "call it with ':' on a client from cloud.new")
   end
-  return client:_exclusive(where, function()
-    return stop_checked(client, service, check_stop(service, opts or {}, action))
+  return client:operation(where, function(op)
+    return stop_checked(op, service, check_stop(service, opts or {}, action))
   end)
 end
 
@@ -354,7 +353,8 @@ function M.one_shot(service, action)
     local o = check_stop(service, stop_opts, action)
     local client, err = client_mod.new(client_opts)
     if not client then return ended(o, nil, err) end
-    local ok, res, serr = pcall(stop_checked, client, service, o)
+    local ok, res, serr = pcall(client.operation, client, "cloud." .. action.name .. "_" .. service, stop_checked,
+      service, o)
     client:close()
     if not ok then error(res, 0) end -- as raised: it already names the call and field
     return res, serr

@@ -102,10 +102,11 @@ local function brief(s, reason)
 end
 
 --- Why a matching server must not be touched by `action` (cloud.op.actions; stop when nil), or nil.
-function M.skip_reason(client, service, s, force, exclude, action)
+-- `op`: the operation (or anything with its `protect_tag`).
+function M.skip_reason(op, service, s, force, exclude, action)
   action = action or actions.stop
   if exclude and exclude[s.id] then return "excluded" end
-  if not force and F.has_tag(s, client.protect_tag, "true") then return "protected" end
+  if not force and F.has_tag(s, op.protect_tag, "true") then return "protected" end
   if service == "ecs" and F.has_tag(s, BAREMETAL_TAG) then
     return "bare-metal server (use " .. action.name .. "_bms)"
   end
@@ -114,11 +115,11 @@ function M.skip_reason(client, service, s, force, exclude, action)
 end
 
 --- Splits listed servers into selected ({id, name, status}) and skipped ({..., reason}).
-function M.choose(client, service, list, compiled, force, action)
+function M.choose(op, service, list, compiled, force, action)
   local selected, skipped = {}, {}
   for _, s in ipairs(list) do
     if type(s) == "table" and type(s.id) == "string" and compiled.match(s) then
-      local reason = M.skip_reason(client, service, s, force, compiled.exclude, action)
+      local reason = M.skip_reason(op, service, s, force, compiled.exclude, action)
       if reason then skipped[#skipped + 1] = brief(s, reason)
       else selected[#selected + 1] = brief(s) end
     end
@@ -134,9 +135,10 @@ local function list_progress(o)
 end
 
 --- What a stop will touch. Returns a plan `{ ids, selected, skipped, requested }`, or
--- `nil, err` when the servers could not be listed. `o` holds the checked options.
-function M.plan(client, service, o)
-  local sched = client:_scheduler(o.deadline)
+-- `nil, err` when the servers could not be listed. `op`: the operation (a ready one:
+-- client:operation); `o` holds the checked options.
+function M.plan(op, service, o)
+  local sched = op:scheduler(o.deadline)
   if o.filter then
     local list, err
     local query = o.filter.query
@@ -147,11 +149,11 @@ function M.plan(client, service, o)
       for k, v in pairs(o.filter.query) do query[k] = v end
       query["not-tags"] = BAREMETAL_TAG
     end
-    servers.fetch(sched, client.project_id, service, query, function(l, e) list, err = l, e end,
+    servers.fetch(sched, op.project_id, service, query, function(l, e) list, err = l, e end,
       list_progress(o))
     sched:run()
     if not list then return nil, err end
-    local selected, skipped = M.choose(client, service, list, o.filter, o.force, o.action)
+    local selected, skipped = M.choose(op, service, list, o.filter, o.force, o.action)
     local ids = {}
     for i, s in ipairs(selected) do ids[i] = s.id end
     return { ids = ids, selected = selected, skipped = skipped, requested = #ids }
@@ -167,7 +169,7 @@ function M.plan(client, service, o)
   -- Stopping by id still honours the protection tag. One query for the protected servers
   -- (usually a few) costs far less than looking every id up.
   local protected, err
-  servers.fetch(sched, client.project_id, service, { tags = client.protect_tag .. "=true" },
+  servers.fetch(sched, op.project_id, service, { tags = op.protect_tag .. "=true" },
     function(l, e) protected, err = l, e end)
   sched:run()
   if not protected then
@@ -179,7 +181,7 @@ function M.plan(client, service, o)
   local guarded = {}
   for _, s in ipairs(protected) do
     -- Checked again here: the cloud's tag filter is not trusted to be exact.
-    if type(s) == "table" and type(s.id) == "string" and F.has_tag(s, client.protect_tag, "true") then
+    if type(s) == "table" and type(s.id) == "string" and F.has_tag(s, op.protect_tag, "true") then
       guarded[s.id] = s
     end
   end

@@ -8,7 +8,6 @@ local defaults = require "cloud.base.defaults"
 local errors = require "cloud.errors"
 local unpack = table.unpack or unpack
 
-local ready = require "cloud.auth.ready"
 local M = {}
 
 local RESOURCE = { ecs = "cloudservers", bms = "baremetalservers" }
@@ -141,12 +140,12 @@ end
 
 --- client:list_ecs and client:list_bms (cloud/init.lua binds them).
 function M.list(client, service, query)
-  return client:_exclusive("client:list_" .. service, function()
-    local ok, not_ready = ready.ensure(client)
+  return client:operation("client:list_" .. service, function(op)
+    local ok, not_ready = op:ready()
     if not ok then return nil, not_ready end
-    local sched = client:_scheduler()
+    local sched = op:scheduler()
     local out, err
-    M.fetch(sched, client.project_id, service, query or {}, function(list, e) out, err = list, e end)
+    M.fetch(sched, op.project_id, service, query or {}, function(list, e) out, err = list, e end)
     sched:run()
     return out, err
   end)

@@ -12,7 +12,6 @@ local actions = require "cloud.op.actions"
 local check = require "cloud.base.check"
 local core = require "cloud.core"
 local errors = require "cloud.errors"
-local ready = require "cloud.auth.ready"
 local record_read = require "cloud.record.read"
 local servers = require "cloud.op.servers"
 local stop = require "cloud.op.act"
@@ -203,21 +202,21 @@ local function decide(sched, project_id, service, t, ours, look, on_done)
   end)
 end
 
--- The record's target for this client: its project, and its region when both say one.
-local function target_for(client, rd)
+-- The record's target for the operation: its project, and its region when both say one.
+local function target_for(op, rd)
   local found
   for _, t in ipairs(rd.targets) do
-    if t.project_id == client.project_id and (not t.region or not client.region or t.region == client.region) then
+    if t.project_id == op.project_id and (not t.region or not op.region or t.region == op.region) then
       if found then
         return nil, errors.new("cloud.record_target", ("the record has several targets of project %s; give the "
-          .. "client a region"):format(client.project_id), nil, nil, "refused")
+          .. "client a region"):format(op.project_id), nil, nil, "refused")
       end
       found = t
     end
   end
   if not found then
     return nil, errors.new("cloud.record_target", ("the record has no servers of project %s%s")
-      :format(client.project_id, client.region and (" in " .. client.region) or ""), nil, nil, "refused")
+      :format(op.project_id, op.region and (" in " .. op.region) or ""), nil, nil, "refused")
   end
   if found.action ~= "stop" or not found.header then
     return nil, errors.new("cloud.record_target", ("the record is of a %s, not a stop: a restore starts what a "
@@ -239,10 +238,10 @@ end
 -- The restore of one target once its record is read (`rd`); cloud.fleet calls it with
 -- the record it read once for every target. The client's project (found through IAM when
 -- none was given, as for the stop) says which of the record's targets is its own.
-function M.run(client, rd, path, start_opts)
-  local is_ready, not_ready = ready.ensure(client)
+function M.run(op, rd, path, start_opts)
+  local is_ready, not_ready = op:ready()
   if not is_ready then return nil, not_ready end
-  local t, terr = target_for(client, rd)
+  local t, terr = target_for(op, rd)
   if not t then return nil, terr end
   local service = t.service
   if service ~= "ecs" and service ~= "bms" then
@@ -254,17 +253,17 @@ function M.run(client, rd, path, start_opts)
   probe.ids = {}
   local o = stop.check(service, probe, actions.start)
   o.service = service
-  if not client:has_service(service) then
+  if not op:has_service(service) then
     return nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service)
   end
   local ours, ask, look, skipped = M.classify(t)
-  local sched = client:_scheduler()
+  local sched = op:scheduler()
   local to_start
-  ask_jobs(sched, client.project_id, ask, o, function(more, look_more, skipped_jobs)
+  ask_jobs(sched, op.project_id, ask, o, function(more, look_more, skipped_jobs)
     for _, id in ipairs(more) do ours[#ours + 1] = id end
     for _, id in ipairs(look_more) do look[#look + 1] = id end
     for _, s in ipairs(skipped_jobs) do skipped[#skipped + 1] = s end
-    decide(sched, client.project_id, service, t, ours, look, function(ids, skipped_now)
+    decide(sched, op.project_id, service, t, ours, look, function(ids, skipped_now)
       to_start = ids
       for _, s in ipairs(skipped_now) do skipped[#skipped + 1] = s end
     end)
@@ -279,7 +278,7 @@ function M.run(client, rd, path, start_opts)
   -- Each was just seen SHUTOFF: its own record can say the start changed it.
   so.states = {}
   for _, id in ipairs(to_start) do so.states[id] = OFF end
-  local res, err = stop.checked(client, service, so)
+  local res, err = stop.checked(op, service, so)
   if res then
     res.record = { path = path, lines = rd.lines, bad_lines = rd.bad_lines, truncated = rd.truncated,
                    complete = t.ended }
@@ -293,10 +292,10 @@ function M.call(client, opts)
     errors.argument(WHERE, nil, "call it with ':' on a client from cloud.new")
   end
   local path, start_opts = check_restore(opts or {})
-  return client:_exclusive(WHERE, function()
+  return client:operation(WHERE, function(op)
     local rd, err = record_read.read(path)
     if not rd then return nil, err end
-    return M.run(client, rd, path, start_opts)
+    return M.run(op, rd, path, start_opts)
   end)
 end
 
