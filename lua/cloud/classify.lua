@@ -60,6 +60,38 @@ for _, row in ipairs(M.rows) do BY_CODE[row.code] = row end
 M.wanted = { stop = "SHUTOFF", start = "ACTIVE" }
 local ACTIONS = { stop = true, start = true, reboot = true }
 
+--- The statuses of a job and of its sub-jobs, as the reference's "Jobs" lists them: whether
+-- a job in that status has ended, and what an ended sub-job says of its server (`done`: the
+-- action happened; `failed`: it did not, with the sub-job's code). A status not listed here
+-- (`PENDING_PAYMENT`, or anything new) is reported as the cloud gave it and counts as not
+-- ended. The ledger's rule for the C job reader is built from these rows.
+-- @table job_rows
+M.job_rows = {
+  { status = "INIT", ended = false, why = "accepted, not yet started" },
+  { status = "RUNNING", ended = false, why = "under way" },
+  { status = "SUCCESS", ended = true, sub = "done", why = "ended; a sub-job in it did its server's action" },
+  { status = "FAIL", ended = true, sub = "failed", why = "ended; a sub-job in it failed, with its own code" },
+}
+
+--- The same rows by what they mean: `listed` (status -> true), `ended` (status -> true for
+-- ended ones), `sub_done` and `sub_failed` (the sub-job statuses of an action done and failed).
+M.job = { listed = {}, ended = {} }
+for _, row in ipairs(M.job_rows) do
+  M.job.listed[row.status] = true
+  if row.ended then M.job.ended[row.status] = true end
+  if row.sub == "done" then M.job.sub_done = row.status end
+  if row.sub == "failed" then M.job.sub_failed = row.status end
+end
+
+--- The task a listed server shows under way (`OS-EXT-STS:task_state`: "powering-off", ...),
+-- or nil when none: the one place that field is read.
+-- @tparam ?table server a server as listed
+-- @treturn ?string the task
+function M.task_of(server)
+  local t = type(server) == "table" and server["OS-EXT-STS:task_state"] or nil
+  if type(t) == "string" and t ~= "" then return t end
+end
+
 -- A caller's mistake, raised at the caller's line (errors.argument).
 local function argument(where, field, problem)
   errors.argument("cloud.classify." .. where, field, problem)
@@ -174,8 +206,7 @@ end
 function M.confirm(v, server)
   if type(v) ~= "table" or v.class ~= "done" then argument("confirm", "verdict", "must be a \"done\" verdict") end
   if server == nil then return "permanent" end
-  local task = server["OS-EXT-STS:task_state"]
-  if type(task) == "string" and task ~= "" then return "wait" end
+  if M.task_of(server) then return "wait" end
   if server.status == v.confirm then return "done" end
   return "permanent"
 end

@@ -145,6 +145,16 @@ function M.is_interruption(v)
   return M.kind(v) == "interrupted"
 end
 
+--- What the interpreter raises on Ctrl-C, and this library on SIGTERM and SIGHUP.
+M.INTERRUPTED = "interrupted!"
+
+--- Raises an interruption as Ctrl-C does (the interpreter's own "interrupted!"), so that
+-- one path handles Ctrl-C, SIGTERM and SIGHUP alike (`is_interruption`).
+-- @raise always
+function M.interrupt()
+  error(M.INTERRUPTED, 0)
+end
+
 --- The kind of any raised or returned value: an Error's kind, or nil for anything else
 -- (a plain string raised by other code is not one of ours).
 -- @param e any value, typically what `pcall` caught

@@ -196,7 +196,7 @@ local function merge(self, by, done, dry_run)
     elseif o and not o.ok then
       if errors.kind(o.res) == "interrupted" then
         t.err, t.result = o.res, o.res.result
-      elseif type(o.res) == "string" and o.res:find("interrupted!$") then
+      elseif errors.is_interruption(o.res) then
         t.err = errors.new("cloud.interrupted", "interrupted before any call was accepted", nil, nil, "interrupted")
       else
         error(o.res, 0)

@@ -115,7 +115,7 @@ local function raised(io_, o, r)
   local kind = errors.kind(e)
   if kind == "interrupted" then return interrupted(io_, o, e.result) end
   -- The interpreter's own Ctrl-C outside a library call (lua.c raises this string).
-  if type(e) == "string" and e:match("interrupted!$") then return interrupted(io_, o) end
+  if errors.is_interruption(e) then return interrupted(io_, o) end
   if kind == "argument" then
     io_.stderr:write(io_.w.program, ": ", M.argument_message(e, o and o.by_record), "\n")
     return EXIT.usage

@@ -15,10 +15,7 @@ local caught_signal = core.caught_signal
 
 local M = {}
 
--- Ctrl-C as the interpreter raises it, or as an operation reports it.
-local function is_interrupt(v)
-  return (type(v) == "string" and v:find("interrupted!$") ~= nil) or errors.kind(v) == "interrupted"
-end
+local is_interrupt = errors.is_interruption
 
 --- Whether a coroutine can yield from inside pcall here (Lua 5.2+, LuaJIT: yes).
 function M.can_interleave()
@@ -76,7 +73,7 @@ function Lane:run(wait)
   local got = take(self)
   if got then return got end
   if self.loop.running and coroutine.running() then
-    if coroutine.yield(self, wait) == "interrupt" then error("interrupted!", 0) end
+    if coroutine.yield(self, wait) == "interrupt" then errors.interrupt() end
     return take(self)
   end
   local deadline = core.now() + (wait or 0)
@@ -144,7 +141,7 @@ function Loop:run(tasks)
       -- Interrupted: the tasks not yet begun end as interrupted before any call, as the
       -- interleaved ones do (after Ctrl-C they would otherwise run in full).
       if not t.ok and is_interrupt(t.res) then
-        for j = i + 1, #all do all[j].done, all[j].ok, all[j].res = true, false, "interrupted!" end
+        for j = i + 1, #all do all[j].done, all[j].ok, all[j].res = true, false, errors.INTERRUPTED end
         self.engine:drop_queued()
         error({ interrupted = true, outcomes = all }, 0)
       end
@@ -154,13 +151,13 @@ function Loop:run(tasks)
   self.running = true
   -- A task that ended interrupted (LuaJIT's hook may fire inside one) ends the others too.
   local function step(t, signal)
-    if resume(t, signal) and not t.ok and is_interrupt(t.res) then error("interrupted!", 0) end
+    if resume(t, signal) and not t.ok and is_interrupt(t.res) then errors.interrupt() end
   end
   local ok, e = pcall(function()
     for _, t in ipairs(all) do step(t) end
     while true do
       -- A signal the command line trapped (core.trap_signals) ends every task as Ctrl-C does.
-      if caught_signal() then error("interrupted!", 0) end
+      if caught_signal() then errors.interrupt() end
       local now, next_wake, live = core.now(), math.huge, false
       for _, t in ipairs(all) do
         if not t.done and (#t.lane.inbox > 0 or t.wake <= now) then

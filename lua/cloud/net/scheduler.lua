@@ -522,7 +522,7 @@ local function loop(self)
     -- are added here but only go out in transport:run. That waits at most a second: curl's
     -- poll returns early on the signal (EINTR, taken as a timeout), but the engine then
     -- waits out the rest of its timeout, so the signal is seen within that second.
-    if caught_signal() then error("interrupted!", 0) end
+    if caught_signal() then errors.interrupt() end
     local now = core.now()
     local closing = not self.closed and self.deadline ~= nil and now >= self.deadline
     if closing then self:_close() end

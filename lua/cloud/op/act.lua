@@ -145,7 +145,7 @@ end
 -- Runs the operation; Ctrl-C (the interpreter raises "interrupted!" from a hook) leaves
 -- servers stopped or on their way, so what is known goes with the error: the job ids of
 -- stops already accepted are not lost.
-local function run_op(op, service, o, l, extra)
+local function run_op(op, service, o, l, extra, asked)
   local ok, e = pcall(stop_op.run, { sched = op:scheduler(o.deadline, o.servers_per_minute), ledger = l,
     project_id = op.project_id, service = service, policy = op.policy,
     log = function(line) op:log(line) end, options = o, action = o.action })
@@ -154,7 +154,7 @@ local function run_op(op, service, o, l, extra)
     local err = errors.new("cloud.interrupted", ("interrupted; %ss already accepted may still complete")
       :format(o.action.name), nil, nil, "interrupted")
     err.signal = core.caught_signal() -- nil for Ctrl-C
-    err.result = l:finish(extra, o.action.done)
+    err.result = l:finish(extra, o.action.done, asked)
     error(err, 0)
   end
   l:close()
@@ -198,13 +198,8 @@ local function act_checked(op, service, o, rec)
   if o.ids and #o.ids == 0 then
     -- Nothing left to ask for (an empty list, or every id excluded): a result, no request.
     if rec then rec:skipped(excluded) end
-    local res = ledger.new({}):finish({ selected = o.dry_run and {} or nil, skipped = excluded,
-                                        dry_run = o.dry_run }, action.done)
-    res.requested = #excluded
-    for _, s in ipairs(excluded) do
-      if s.error then res.ok = false end
-    end
-    return res
+    return ledger.new({}):finish({ selected = o.dry_run and {} or nil, skipped = excluded, dry_run = o.dry_run },
+      action.done, { requested = #excluded, by_ids = true })
   end
   -- Keys (temporary ones fetched now) and the project id (looked up in IAM) before any call.
   local is_ready, not_ready = op:ready()
@@ -220,13 +215,12 @@ local function act_checked(op, service, o, rec)
   end
   if rec and not rec:skipped(plan.skipped) then return ended(o, nil, rec.writer.err) end
   local extra = { selected = plan.selected, skipped = plan.skipped, dry_run = o.dry_run }
+  local asked = { requested = plan.requested, by_ids = o.ids ~= nil }
   if o.filter and #plan.ids == 0 then extra.hint = pattern.hint(o.name_pattern) end
   if not confirmed(o, plan) then
     ended(o)
     extra.cancelled = true
-    local res = ledger.new({}):finish(extra, action.done)
-    res.ok, res.requested = false, plan.requested
-    return res
+    return ledger.new({}):finish(extra, action.done, asked)
   end
   local ids = plan.check_error and plan.unchecked or plan.ids
   local l
@@ -242,18 +236,9 @@ local function act_checked(op, service, o, rec)
     if rec then rec:states(known_states(op, service, o, plan)) end
     l = o.ledger and o.ledger:narrow(ids) or ledger.new(ids)
     if rec then l:record_to(rec) end
-    run_op(op, service, o, l, extra)
+    run_op(op, service, o, l, extra, asked)
   end
-  local res = l:finish(extra, action.done)
-  res.requested = plan.requested
-  -- Stopping by id, a protected server that was skipped was asked for and not stopped;
-  -- a skip with an error (a restore that could not check a server) is no success either.
-  if o.ids then
-    for _, s in ipairs(plan.skipped) do
-      if s.reason == "protected" or s.error then res.ok = false end
-    end
-  end
-  return res
+  return l:finish(extra, action.done, asked)
 end
 
 -- The header of a target's record: what runs, where, for whom, chosen how.

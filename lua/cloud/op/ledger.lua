@@ -16,13 +16,13 @@ local M = {}
 local Ledger = {}
 Ledger.__index = Ledger
 
--- What a job answer means, decided here and handed to the C scanner that applies it
--- (core.job_outcomes): sub-jobs count once their job has ended, and a sub-job with
--- status `stopped` stopped its server.
-local JOB_RULE = { ended = { SUCCESS = true, FAIL = true }, stopped = "SUCCESS" }
--- The sub-job status that says the stop of its server failed; any other status left in
--- an ended job is no outcome.
-local SUB_FAILED = "FAIL"
+-- What a job answer means (cloud.classify's job rows), handed to the C scanner that
+-- applies it (core.job_outcomes): sub-jobs count once their job has ended, and a sub-job
+-- with status `stopped` did its server's action.
+local JOB_RULE = { ended = classify.job.ended, stopped = classify.job.sub_done }
+-- The sub-job status that says its server's action failed; any other status left in an
+-- ended job is no outcome.
+local SUB_FAILED = classify.job.sub_failed
 
 local function wrap(set)
   return setmetatable({ set = set, failure = {}, jobs = {} }, Ledger)
@@ -260,11 +260,14 @@ function Ledger:close()
 end
 
 --- The public result table. Anything still open is reported as unconfirmed, so no id is lost.
+-- `asked`: `requested` (how many servers the call asked for, skipped ones included; default:
+-- the ledger's size) and `by_ids` (the servers were named, not chosen by a filter).
 -- `done`: the result's name for the servers done ("stopped", the default, or the action's,
 -- e.g. "started"). The ids found already in the wanted state join `extra.skipped` (the
 -- plan's skips), with reason "already <state>" as a filter's skip says it. The ledger is
 -- closed afterwards.
-function Ledger:finish(extra, done)
+function Ledger:finish(extra, done, asked)
+  asked = asked or {}
   local set = self.set
   local open = list(self, "open")
   if #open > 0 then
@@ -273,9 +276,17 @@ function Ledger:finish(extra, done)
   end
   local stopped, failed = list(self, "stopped"), list(self, "failed")
   for i, id in ipairs(failed) do failed[i] = self.failure[id] end
-  local res = { ok = #failed == 0, requested = set:size(), [done or "stopped"] = stopped, failed = failed,
+  local res = { requested = asked.requested or set:size(), [done or "stopped"] = stopped, failed = failed,
                 jobs = self.jobs }
   for k, v in pairs(extra or {}) do res[k] = v end
+  -- The one place `ok` is decided: nothing failed, nothing cancelled, no skip carries an
+  -- error (a restore that could not tell), and asked by id, no server was skipped as
+  -- protected (it was asked for and not acted on).
+  local ok = #failed == 0 and not res.cancelled
+  for _, s in ipairs(res.skipped or {}) do
+    if s.error or (asked.by_ids and s.reason == "protected") then ok = false end
+  end
+  res.ok = ok
   local already = list(self, "already")
   if #already > 0 then
     local skipped, reason = {}, "already " .. self.wanted

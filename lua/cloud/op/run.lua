@@ -11,6 +11,7 @@ local actions = require "cloud.op.actions"
 local classify = require "cloud.classify"
 local core = require "cloud.core"
 local errors = require "cloud.errors"
+local ledger = require "cloud.op.ledger"
 local poll_plan = require "cloud.op.poll_plan"
 local retry = require "cloud.net.retry"
 local servers = require "cloud.op.servers"
@@ -19,9 +20,6 @@ local M = {}
 
 local MAX_IDS = 1000
 local unpack = table.unpack or unpack
--- The job statuses of the reference ("Jobs"); any other is reported as the cloud gave it
--- and counts as not ended (the ledger's rule decides what ends a job).
-local JOB_STATUS = { INIT = true, RUNNING = true, SUCCESS = true, FAIL = true }
 
 --- The os-stop body for `ids`, as a string. Stop calls themselves keep theirs in C
 -- memory (core.stop_body): at 40 KB a call, a million servers would otherwise leave
@@ -182,7 +180,7 @@ function Op:polled(j, r)
   local now = core.now()
   if r.ok then
     local status = r.data.status or "UNKNOWN"
-    if status ~= job.status and not JOB_STATUS[status] then
+    if status ~= job.status and not classify.job.listed[status] then
       self.log(("job %s reports status %s, which the API reference does not list; it counts as not ended")
         :format(job.job_id, status))
     end
@@ -232,6 +230,7 @@ end
 -- before the deadline; the rest stands with the cloud's code, message and
 -- errorcode_message. request_id: of that answer, for support.
 function Op:settle(job, v, request_id)
+  if self.watching then return self:report(job, v) end
   local again, missing, wanted, wait = {}, v.unknown, {}, 0
   for _, f in ipairs(v.failed) do
     local id = f.id
@@ -270,10 +269,7 @@ function Op:settle(job, v, request_id)
   progress(self, "wait")
 end
 
-local function task_of(s)
-  local t = s and s["OS-EXT-STS:task_state"]
-  if type(t) == "string" and t ~= "" then return t end
-end
+local task_of = classify.task_of
 
 --- Settles servers the cloud refused (`list`: `{id =, err =}` each, err with the cloud's
 -- code) by looking them up. `class` is the refusal's (cloud.classify): "done" (the state
@@ -350,7 +346,7 @@ end
 -- a stop), "under_way" (its task state: touched, never to be sent again), or nil (untouched).
 local function state_of(s, action)
   if s.status == action.wanted then return "done" end
-  if s["OS-EXT-STS:task_state"] == action.under_way then return "under_way" end
+  if task_of(s) == action.under_way then return "under_way" end
 end
 
 -- A lookup that failed is tried again (until the deadline) when another try may tell:
@@ -448,6 +444,7 @@ end
 -- (`failures`: how many times in a row it failed).
 function Op:resolve(ids, err, resend_at, failures)
   if #ids == 0 then return end
+  if self.watching then return self:unanswered(ids, err) end
   -- A lookup due at the deadline still goes out; after it, none can.
   if not self.sched:can_send() then return self:give_up(ids, err, resend_at) end
   servers.lookup(self.sched, self.project_id, self.service, ids, function(found, lookup_err, missed)
@@ -509,6 +506,68 @@ end
 -- tens of seconds to act on a stop; ECS-BMS.md).
 function M.resend_grace(policy)
   return math.max(2 * policy.timeout, 60)
+end
+
+-- Watching only (M.watch): an ended job's word on each of its servers.
+function Op:report(job, v)
+  local out, l = self.watching, self.ledger
+  local failed = {}
+  for _, f in ipairs(v.failed) do failed[f.id] = f end
+  for _, id in ipairs(job.ids) do
+    if failed[id] then
+      out.failed[#out.failed + 1] = failed[id]
+      l:failed(id, failed[id])
+    elseif l:pending(id) then
+      local why = ("job %s has no outcome for it"):format(job.job_id)
+      out.unknown[#out.unknown + 1] = { id = id, why = why, ended = true }
+      l:failed(id, errors.new("cloud.no_sub_job", why))
+    else
+      out.done[#out.done + 1] = id -- its sub-job did the action (the C reader marked it)
+    end
+  end
+end
+
+-- Watching only: servers whose job could not tell (gone, refused, not ended in time).
+function Op:unanswered(ids, err)
+  local out, l = self.watching, self.ledger
+  for _, id in ipairs(ids) do
+    if l:pending(id) then
+      out.unknown[#out.unknown + 1] = { id = id, why = tostring(err), err = err,
+                                        ended = err.code ~= "cloud.wait_timeout" }
+      l:failed(id, err)
+    end
+  end
+end
+
+--- Asks jobs accepted earlier what they did to their servers (a restore asks a stop's
+-- jobs), with the operation's own machinery: each is polled as the poll plan says until it
+-- ends or the deadline comes, and read by the ledger's C reader. `c`: sched (whose deadline
+-- is `deadline`), project_id, service, poll_interval, wait_timeout, deadline, log, and
+-- `jobs` (job id -> its servers' ids; a server in one job only). Returns `{ done = {id...},
+-- failed = { {id, code, message, errorcode_message}... }, unknown = { {id, why, err, ended}
+-- ... } }`: `ended` false when the job had not ended by the deadline.
+function M.watch(c)
+  local out, ids = { done = {}, failed = {}, unknown = {} }, {}
+  for _, list in pairs(c.jobs) do
+    for _, id in ipairs(list) do ids[#ids + 1] = id end
+  end
+  if #ids == 0 then return out end
+  local op = setmetatable({
+    action = actions.stop, sched = c.sched, ledger = ledger.new(ids), project_id = c.project_id,
+    service = c.service, log = c.log, poll_interval = c.poll_interval, wait_timeout = c.wait_timeout,
+    deadline = c.deadline, watching = out,
+  }, Op)
+  op.plan = poll_plan.new(c.poll_interval, op.deadline, core.now())
+  for job_id, list in pairs(c.jobs) do
+    local b = op.ledger:batch_of(list)
+    op:watch(op.ledger:job(b, job_id), b)
+  end
+  op.sched:run()
+  -- A job whose poll was never answered before the deadline has not told.
+  op:unanswered(op.ledger:open(), errors.new("cloud.wait_timeout", ("the job had not ended within %gs")
+    :format(c.wait_timeout)))
+  op.ledger:close()
+  return out
 end
 
 --- Runs the action on every id of ledger `l` and records each outcome in it.

@@ -10,12 +10,13 @@
 -- @module cloud.record.restore
 local actions = require "cloud.op.actions"
 local check = require "cloud.base.check"
+local classify = require "cloud.classify"
 local core = require "cloud.core"
 local errors = require "cloud.errors"
 local record_read = require "cloud.record.read"
 local servers = require "cloud.op.servers"
 local stop = require "cloud.op.act"
-local stop_op = require "cloud.op.run"
+local run = require "cloud.op.run"
 
 local M = {}
 
@@ -27,7 +28,6 @@ local OPTIONS = {
   retry_failed = true, on_progress = true, confirm = true, max_servers = true, force = true,
   servers_per_minute = true,
 }
-local ENDED = { SUCCESS = true, FAIL = true }
 local OFF = actions.stop.wanted
 
 local function skip(id, reason, extra)
@@ -67,7 +67,7 @@ function M.classify(t)
       skipped[#skipped + 1] = skip(id, why)
     elseif s.outcome == actions.stop.done and s.changed == true then
       ours[#ours + 1] = id
-    elseif s.job_id and stop_op.plain_job_id(s.job_id) then
+    elseif s.job_id and run.plain_job_id(s.job_id) then
       -- Accepted, and then: not waited for, a crash, a lookup that cannot say who changed
       -- it, or a doubt. The job's sub-job says.
       ask[s.job_id] = ask[s.job_id] or {}
@@ -81,64 +81,26 @@ function M.classify(t)
   return ours, ask, look, skipped
 end
 
--- Asks each job (polling until it ends, within wait_timeout) what it did to its servers;
--- calls on_done(ours, look, skipped): a server its job has no word on goes to `look`.
-local function ask_jobs(sched, project_id, ask, o, on_done)
-  local ours, look, skipped, pending = {}, {}, {}, 0
+-- Asks each job what it did to its servers, as an operation polls its jobs (cloud.op.run's
+-- watch); returns ours (SUCCESS sub-jobs), look (no word from the job: it is gone or has no
+-- sub-job for the server) and skipped (a FAIL sub-job, or a job not ended in time).
+local function ask_jobs(op, ask, o)
   local deadline = core.now() + o.wait_timeout
-  local function finished()
-    pending = pending - 1
-    if pending == 0 then on_done(ours, look, skipped) end
+  local w = run.watch{ sched = op:scheduler(deadline), project_id = op.project_id, service = o.service,
+    poll_interval = o.poll_interval, wait_timeout = o.wait_timeout, deadline = deadline, jobs = ask,
+    log = function(line) op:log(line) end }
+  local ours, look, skipped = w.done, {}, {}
+  for _, f in ipairs(w.failed) do
+    skipped[#skipped + 1] = skip(f.id, not_ours({ outcome = "failed", changed = false, code = f.code }))
   end
-  local function poll(job_id, ids)
-    sched:request({ service = o.service, method = "GET", idempotent = true, label = "job " .. job_id,
-      path = ("/v1/%s/jobs/%s"):format(project_id, job_id) }, function(r)
-      if not r.ok then
-        -- The job is gone (404) or cannot be asked: the servers and their state before tell.
-        for _, id in ipairs(ids) do look[#look + 1] = id end
-        return finished()
-      end
-      local status = r.data.status
-      if not ENDED[status] then
-        if core.now() < deadline then
-          return sched:after(o.poll_interval, function() poll(job_id, ids) end)
-        end
-        for _, id in ipairs(ids) do
-          local why = ("job %s still %s after %gs"):format(job_id, tostring(status), o.wait_timeout)
-          skipped[#skipped + 1] = unknown(id, why, errors.new("cloud.wait_timeout", "the stop's job has not ended"))
-        end
-        return finished()
-      end
-      local sub = {}
-      local entities = type(r.data.entities) == "table" and r.data.entities or {}
-      for _, j in ipairs(type(entities.sub_jobs) == "table" and entities.sub_jobs or {}) do
-        local e = type(j) == "table" and type(j.entities) == "table" and j.entities or {}
-        if type(e.server_id) == "string" then sub[e.server_id] = j end
-      end
-      for _, id in ipairs(ids) do
-        local j = sub[id]
-        if j and j.status == "SUCCESS" then
-          ours[#ours + 1] = id
-        elseif j and j.status == "FAIL" then
-          skipped[#skipped + 1] = skip(id, not_ours({ outcome = "failed", changed = false, code = j.error_code }))
-        else
-          look[#look + 1] = id
-        end
-      end
-      finished()
-    end)
+  for _, u in ipairs(w.unknown) do
+    if u.ended then look[#look + 1] = u.id
+    else skipped[#skipped + 1] = unknown(u.id, u.why, u.err) end
   end
-  for job_id, ids in pairs(ask) do
-    pending = pending + 1
-    poll(job_id, ids)
-  end
-  if pending == 0 then on_done(ours, look, skipped) end
+  return ours, look, skipped
 end
 
-local function task_of(s)
-  local task = s and s["OS-EXT-STS:task_state"]
-  if type(task) == "string" and task ~= "" then return task end
-end
+local task_of = classify.task_of
 
 -- What to do now with a server the record shows this tool stopped (`s`: as looked up):
 -- start it when it is still SHUTOFF with nothing under way; else why not.
@@ -257,16 +219,14 @@ function M.run(op, rd, path, start_opts)
     return nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service)
   end
   local ours, ask, look, skipped = M.classify(t)
-  local sched = op:scheduler()
-  local to_start
-  ask_jobs(sched, op.project_id, ask, o, function(more, look_more, skipped_jobs)
-    for _, id in ipairs(more) do ours[#ours + 1] = id end
-    for _, id in ipairs(look_more) do look[#look + 1] = id end
-    for _, s in ipairs(skipped_jobs) do skipped[#skipped + 1] = s end
-    decide(sched, op.project_id, service, t, ours, look, function(ids, skipped_now)
-      to_start = ids
-      for _, s in ipairs(skipped_now) do skipped[#skipped + 1] = s end
-    end)
+  local more, look_more, skipped_jobs = ask_jobs(op, ask, o)
+  for _, id in ipairs(more) do ours[#ours + 1] = id end
+  for _, id in ipairs(look_more) do look[#look + 1] = id end
+  for _, s in ipairs(skipped_jobs) do skipped[#skipped + 1] = s end
+  local sched, to_start = op:scheduler(), nil
+  decide(sched, op.project_id, service, t, ours, look, function(ids, skipped_now)
+    to_start = ids
+    for _, s in ipairs(skipped_now) do skipped[#skipped + 1] = s end
   end)
   sched:run()
   -- The start itself, by id, as client:start_* runs it; the record's skips come with it.
