@@ -80,14 +80,13 @@ int luaopen_cloud_core(lua_State *L) {
   secret_open(L);
   http_lua_open(L);
   luaL_newlib(L, funcs);
+  int core = lua_gettop(L);
   sign_lua_push(L);
   lua_setfield(L, -2, "sign");
-  jobscan_lua_push(L);
-  lua_setfield(L, -2, "job_outcomes");
+  jobscan_lua_register(L, core);
   keyscan_lua_push(L);
   lua_setfield(L, -2, "security_key");
-  idset_lua_open(L);
-  lua_setfield(L, -2, "idset");
+  idset_lua_register(L, core);
   body_lua_open(L);
   file_lua_open(L);
   lua_pushliteral(L, CLOUD_CORE_VERSION);

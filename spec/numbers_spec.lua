@@ -118,10 +118,10 @@ end)
 
 describe("core.idset batch numbers", function()
   it("refuse NaN, infinities and fractions", function()
-    local set = assert(core.idset({ "a", "b", "c" }, true))
+    local set = assert(core.checked_idset({ "a", "b", "c" }))
     for _, v in ipairs({ 0 / 0, math.huge, 1e300, 1.5 }) do
-      raises(function() set:batch(v, 2) end, "number has no integer representation", tostring(v))
-      raises(function() set:mark_all({ "a" }, "stopped", v) end, "number has no integer representation", tostring(v))
+      raises(function() set:batch(v, 2) end, "option 'first' must be a whole number", tostring(v))
+      raises(function() set:mark_all({ "a" }, "stopped", v) end, "option 'batch' must be a whole number", tostring(v))
     end
     local ids, b = set:batch(1, 2)
     assert.are.same({ "a", "b" }, ids)
