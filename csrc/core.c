@@ -72,17 +72,16 @@ int luaopen_cloud_core(lua_State *L);
 
 int luaopen_cloud_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
-      {"secret", secret_new}, {"http", http_lua_new},
+      {"http", http_lua_new},
       {"now", core_now},    {"time", core_time},    {"sleep", core_sleep},
-      {"file_mode", core_file_mode}, {"header_line", secret_header_line},
+      {"file_mode", core_file_mode},
       {"trap_signals", signals_trap}, {"caught_signal", signals_caught},
       {NULL, NULL}};
-  secret_open(L);
   http_lua_open(L);
   luaL_newlib(L, funcs);
   int core = lua_gettop(L);
-  sign_lua_push(L);
-  lua_setfield(L, -2, "sign");
+  secret_lua_register(L, core); /* before sign: the signer keeps the secret metatable */
+  sign_lua_register(L, core);
   jobscan_lua_register(L, core);
   keyscan_lua_push(L);
   lua_setfield(L, -2, "security_key");

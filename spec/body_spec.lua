@@ -1,7 +1,15 @@
 -- cloud.core.body and core.stop_body (csrc/body_lua.c): request bodies built in C memory,
 -- checked against lua-cjson and against the signer reading the same bytes as a string.
 local core = require "cloud.core"
+local errors = require "cloud.errors"
 local cjson = require "cjson"
+
+-- fn raises the argument error of cloud.errors, its message `message`.
+local function refuses(fn, message)
+  local ok, e = pcall(fn)
+  assert.is_false(ok)
+  assert.are.same({ "argument", message }, { errors.kind(e), e.message })
+end
 
 local function text(ids, kind)
   local b = core.stop_body(ids, kind)
@@ -69,7 +77,7 @@ describe("core.stop_body", function()
         ak = "AK", sk = "SK", date = "20231114T221320Z", headers = { ["Content-Type"] = "application/json" } }
     end
     assert.are.same(sign(body:string()), sign(body))
-    assert.has_error(function() sign({}) end, "cloud.core.sign: field 'body' must be a string or cloud.core.body")
+    refuses(function() sign({}) end, "cloud.core.sign: option 'body' must be a string or cloud.core.body")
   end)
 end)
 

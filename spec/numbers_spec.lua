@@ -108,8 +108,9 @@ describe("core.sign query numbers", function()
 
   it("refuses NaN and infinities, naming the key", function()
     for name, v in pairs({ ["0/0"] = 0 / 0, ["math.huge"] = math.huge, ["-math.huge"] = -math.huge }) do
-      raises(function() sign{ limit = v } end, "cloud.core.sign: query.limit must be a finite number", name)
-      raises(function() sign{ multi = { 1, v } } end, "cloud.core.sign: query.multi[2] must be a finite number", name)
+      raises(function() sign{ limit = v } end, "cloud.core.sign: option 'query.limit' must be a finite number", name)
+      raises(function() sign{ multi = { 1, v } } end,
+        "cloud.core.sign: option 'query.multi[2]' must be a finite number", name)
     end
     -- Finite numbers are fine, however large: written as %.17g.
     assert.truthy(sign{ limit = 1e300 }.canonical_request:find("\nlimit=1.0000000000000001e%2B300\n", 1, true))
