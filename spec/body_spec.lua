@@ -65,9 +65,10 @@ describe("core.stop_body", function()
   end)
 
   it("refuses ids that are not strings", function()
-    assert.has_error(function() core.stop_body({ "a", 1 }, "SOFT") end, "cloud.core.stop_body: ids[2] is not a string")
-    assert.has_error(function() core.stop_body("a", "SOFT") end)
-    assert.has_error(function() core.stop_body({ "a" }) end)
+    refuses(function() core.stop_body({ "a", 1 }, "SOFT") end, "cloud.core.stop_body: option 'ids[2]' is not a string")
+    refuses(function() core.stop_body("a", "SOFT") end,
+      "cloud.core.stop_body: option 'ids' must be a table, not string")
+    refuses(function() core.stop_body({ "a" }) end, "cloud.core.stop_body: option 'type' must be a string, not nil")
   end)
 
   it("signs the same as the same bytes in a string", function()
@@ -105,8 +106,10 @@ describe("core.start_body", function()
   end)
 
   it("refuses ids that are not strings, naming itself", function()
-    assert.has_error(function() core.start_body({ "a", {} }) end, "cloud.core.start_body: ids[2] is not a string")
-    assert.has_error(function() core.start_body("a") end)
+    refuses(function() core.start_body({ "a", {} }) end, "cloud.core.start_body: option 'ids[2]' is not a string")
+    refuses(function() core.start_body("a") end, "cloud.core.start_body: option 'ids' must be a table, not string")
+    refuses(function() core.stop_body({ "a" }, "SOFT").close(7) end,
+      "cloud.core.body:close: call it with ':' on a cloud.core.body")
   end)
 
   it("signs like the same bytes in a string", function()
