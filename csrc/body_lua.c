@@ -4,6 +4,7 @@
  * of megabytes of garbage. A body is closed (freed) by its user as soon as it is done
  * with; __gc is the safety net. core.stop_body and core.start_body build the os-stop and
  * os-start request bodies. */
+#include <stdio.h>
 #include <string.h>
 
 #include "body_lua.h"
@@ -11,36 +12,41 @@
 #include "hex.h"
 #include "class.h"
 #include "compat.h"
+#include "result.h"
 
 #define BODY_MT "cloud.core.body"
+/* The name of a method in its errors: METHOD("close") is "cloud.core.body:close". */
+#define METHOD(name) BODY_MT ":" name
 
 typedef struct {
   cbuf buf;
 } body_ud;
 
-static int body_close(lua_State *L) {
-  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+/* body:close(), and __gc */
+static int body_lua_close(lua_State *L) {
+  body_ud *b = result_checkudata(L, 1, BODY_MT, METHOD("close"), NULL);
   cbuf_free(&b->buf);
   return 0;
 }
 
 /* body:wipe(): close() that overwrites the bytes first, for an answer that held secrets
  * (the metadata service's security key). */
-static int body_wipe(lua_State *L) {
-  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+static int body_lua_wipe(lua_State *L) {
+  body_ud *b = result_checkudata(L, 1, BODY_MT, METHOD("wipe"), NULL);
   cbuf_wipe(&b->buf);
   return 0;
 }
 
-static int body_len(lua_State *L) {
-  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+/* #body */
+static int body_lua_len(lua_State *L) {
+  body_ud *b = result_checkudata(L, 1, BODY_MT, METHOD("__len"), NULL);
   lua_pushinteger(L, (lua_Integer)b->buf.len);
   return 1;
 }
 
 /* body:string() -> the bytes as a Lua string (for what needs one: nginx, tests) */
-static int body_string(lua_State *L) {
-  body_ud *b = luaL_checkudata(L, 1, BODY_MT);
+static int body_lua_string(lua_State *L) {
+  body_ud *b = result_checkudata(L, 1, BODY_MT, METHOD("string"), NULL);
   lua_pushlstring(L, b->buf.len ? b->buf.data : "", b->buf.len);
   return 1;
 }
@@ -110,7 +116,7 @@ static void add_json_chars(cbuf *b, const char *p, size_t n) {
  * [{"id":...},...]}} -- the shape os-stop and os-start share. `where` names the function. */
 static int servers_body(lua_State *L, const char *where, const char *head, const char *kind,
                         size_t kind_len) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  result_checktable(L, 1, where, "ids");
   size_t n = lua_rawlen(L, 1);
   /* The userdata first: on any error below, its __gc frees what was built. */
   cbuf *b = &new_body(L)->buf;
@@ -122,7 +128,11 @@ static int servers_body(lua_State *L, const char *where, const char *head, const
   }
   for (size_t i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, (lua_Integer)i);
-    if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "%s: ids[%d] is not a string", where, (int)i);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      char field[32];
+      snprintf(field, sizeof field, "ids[%lu]", (unsigned long)i);
+      return result_argerror(L, where, field, "is not a string"); /* the body's __gc frees it */
+    }
     size_t len;
     const char *id = lua_tolstring(L, -1, &len);
     cbuf_adds(b, i > 1 ? ",{\"id\":\"" : "{\"id\":\"");
@@ -137,27 +147,26 @@ static int servers_body(lua_State *L, const char *where, const char *head, const
 
 /* core.stop_body(ids, type) -> the body of an os-stop call for the array's ids, as a
  * cloud.core.body: {"os-stop":{"type":...,"servers":[{"id":...},...]}} */
-static int stop_body(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+static int body_lua_stop_body(lua_State *L) {
+  result_checktable(L, 1, "cloud.core.stop_body", "ids");
   size_t kind_len;
-  const char *kind = luaL_checklstring(L, 2, &kind_len);
+  const char *kind = result_checkstring(L, 2, "cloud.core.stop_body", "type", &kind_len);
   return servers_body(L, "cloud.core.stop_body", "{\"os-stop\":{\"type\":\"", kind, kind_len);
 }
 
 /* core.start_body(ids) -> the body of an os-start call (no type, per the API reference):
  * {"os-start":{"servers":[{"id":...},...]}} */
-static int start_body(lua_State *L) {
+static int body_lua_start_body(lua_State *L) {
   return servers_body(L, "cloud.core.start_body", "{\"os-start\":{\"servers\":[", NULL, 0);
 }
 
-void body_lua_open(lua_State *L) {
-  static const luaL_Reg meta[] = {{"__gc", body_close}, {"__len", body_len}, {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"close", body_close}, {"string", body_string},
-                                     {"wipe", body_wipe}, {NULL, NULL}};
+void body_lua_register(lua_State *L, int core) {
+  static const luaL_Reg meta[] = {{"__gc", body_lua_close}, {"__len", body_lua_len}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"close", body_lua_close}, {"string", body_lua_string},
+                                     {"wipe", body_lua_wipe}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"stop_body", body_lua_stop_body}, {"start_body", body_lua_start_body},
+                                   {NULL, NULL}};
   class_metatable(L, BODY_MT, meta, methods);
   lua_pop(L, 1);
-  lua_pushcfunction(L, stop_body);
-  lua_setfield(L, -2, "stop_body");
-  lua_pushcfunction(L, start_body);
-  lua_setfield(L, -2, "start_body");
+  class_functions(L, core, funcs);
 }

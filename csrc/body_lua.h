@@ -6,9 +6,9 @@
 #include <lua.h>
 #include "buf.h"
 
-/* Registers the body metatable and sets the constructors stop_body and start_body in the
- * table on top of the stack (the module's). */
-void body_lua_open(lua_State *L);
+/* Makes the body metatable and sets the constructors stop_body and start_body in the
+ * table at stack index core (the module's). */
+void body_lua_register(lua_State *L, int core);
 
 /* Pushes a new body that takes over *from's bytes (*from is left empty). May raise
  * (memory) before taking them: *from then still belongs to the caller. */

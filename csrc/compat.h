@@ -79,18 +79,4 @@ static inline int compat_tointegral(lua_State *L, int i, long long *out) {
   return 1;
 }
 
-/* luaL_checkinteger, without 5.1's cast of any double (NaN, 1e300) to an integer: a number
- * that is not a whole one in range is refused as 5.4 refuses it. */
-#if LUA_VERSION_NUM == 501
-static inline lua_Integer compat_checkinteger(lua_State *L, int i) {
-  long long v = 0;
-  luaL_checknumber(L, i); /* the usual message for a value that is no number */
-  if (!compat_tointegral(L, i, &v) || v < PTRDIFF_MIN || v > PTRDIFF_MAX)
-    luaL_argerror(L, i, "number has no integer representation");
-  return (lua_Integer)v;
-}
-#else
-#define compat_checkinteger(L, i) luaL_checkinteger((L), (i))
-#endif
-
 #endif

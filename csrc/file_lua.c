@@ -1,7 +1,8 @@
 /* core.create_file(path) -> cloud.core.file, core.read_file(path, max_bytes) -> string: the
  * binding of file.c. A failure of the world (the file exists, the disk is full) returns
  * nil, "<path>: <strerror>", errno; a caller's mistake (a path that is no string or holds
- * a NUL) raises. A reason holds the path and the system's words, nothing else. */
+ * a NUL) raises the argument error. A reason holds the path and the system's words,
+ * nothing else. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,9 +11,12 @@
 #include "compat.h"
 #include "file.h"
 #include "file_lua.h"
+#include "result.h"
 
 #define FILE_MT "cloud.core.file"
 #define SCRATCH_MT "cloud.core.file_read"
+/* The name of a method in its errors: METHOD("write") is "cloud.core.file:write". */
+#define METHOD(name) FILE_MT ":" name
 
 typedef struct {
   int fd;      /* -1 once closed (or never opened) */
@@ -20,26 +24,22 @@ typedef struct {
 } file_ud;
 
 /* The path argument at i: a string (a number is refused, not converted) without a NUL. */
-static const char *check_path(lua_State *L, int i, size_t *len) {
-  if (lua_type(L, i) != LUA_TSTRING)
-    luaL_argerror(L, i, lua_pushfstring(L, "string expected, got %s", luaL_typename(L, i)));
-  const char *p = lua_tolstring(L, i, len);
-  if (strlen(p) != *len) luaL_argerror(L, i, "the path holds a NUL byte");
+static const char *check_path(lua_State *L, int i, const char *where, size_t *len) {
+  const char *p = result_checkstring(L, i, where, "path", len);
+  if (strlen(p) != *len) result_argerror(L, where, "path", "holds a NUL byte");
   return p;
 }
 
 /* nil, "<path>: <strerror>", errno */
 static int fail(lua_State *L, const char *path, int err) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", path, strerror(err));
   lua_pushinteger(L, err);
-  return 3;
+  return result_fail(L, 1, "%s: %s", path, strerror(err));
 }
 
 /* core.create_file(path) -> file, or nil, reason, errno. */
-static int create_file(lua_State *L) {
+static int file_lua_create_file(lua_State *L) {
   size_t n;
-  const char *path = check_path(L, 1, &n);
+  const char *path = check_path(L, 1, "cloud.core.create_file", &n);
   /* The userdata first, closed, with its __gc: once the file is open, nothing can raise
    * before it is returned, and a raise here leaves no descriptor behind. */
   file_ud *u = lua_newuserdata(L, sizeof *u + n + 1);
@@ -52,16 +52,15 @@ static int create_file(lua_State *L) {
 }
 
 /* file:write(s [, durable]) -> true, or nil, reason, errno; nil, "closed", nil once closed. */
-static int file_write(lua_State *L) {
-  file_ud *u = luaL_checkudata(L, 1, FILE_MT);
+static int file_lua_write(lua_State *L) {
+  file_ud *u = result_checkudata(L, 1, FILE_MT, METHOD("write"), NULL);
   size_t n;
-  const char *s = luaL_checklstring(L, 2, &n);
+  if (lua_type(L, 2) != LUA_TNUMBER) result_checkstring(L, 2, METHOD("write"), "s", NULL);
+  const char *s = lua_tolstring(L, 2, &n); /* a number is written as its string, as file:write does */
   int durable = lua_toboolean(L, 3);
   if (u->fd < 0) {
     lua_pushnil(L);
-    lua_pushliteral(L, "closed");
-    lua_pushnil(L);
-    return 3;
+    return result_fail(L, 1, "closed");
   }
   int err = file_write_all(u->fd, s, n);
   if (!err && durable) err = file_sync(u->fd);
@@ -72,34 +71,34 @@ static int file_write(lua_State *L) {
 
 /* file:close() -> true, or nil, reason, errno (a write the kernel could not finish); again
  * true. __gc and __close are the same, their results unused. */
-static int file_close_lua(lua_State *L) {
-  file_ud *u = luaL_checkudata(L, 1, FILE_MT);
+static int file_lua_close(lua_State *L) {
+  file_ud *u = result_checkudata(L, 1, FILE_MT, METHOD("close"), NULL);
   int err = file_close(&u->fd);
   if (err) return fail(L, u->path, err);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-static int file_tostring(lua_State *L) {
-  file_ud *u = luaL_checkudata(L, 1, FILE_MT);
+static int file_lua_tostring(lua_State *L) {
+  file_ud *u = result_checkudata(L, 1, FILE_MT, METHOD("__tostring"), NULL);
   lua_pushfstring(L, u->fd < 0 ? "cloud.core.file %s (closed)" : "cloud.core.file %s", u->path);
   return 1;
 }
 
 /* What read_file reads into: a userdata, so that a raise while the bytes become a string
  * (memory) still frees them, at its __gc. */
-static int scratch_gc(lua_State *L) {
-  cbuf_free(luaL_checkudata(L, 1, SCRATCH_MT));
+static int file_lua_scratch_gc(lua_State *L) {
+  cbuf_free(result_checkudata(L, 1, SCRATCH_MT, SCRATCH_MT ":__gc", NULL));
   return 0;
 }
 
 /* core.read_file(path, max_bytes) -> string, or nil, reason, errno (nil for a file that is
  * not regular or too large). */
-static int read_file(lua_State *L) {
+static int file_lua_read_file(lua_State *L) {
   size_t n;
-  const char *path = check_path(L, 1, &n);
-  lua_Integer max = compat_checkinteger(L, 2);
-  if (max <= 0) return luaL_argerror(L, 2, "max_bytes must be a positive integer");
+  const char *path = check_path(L, 1, "cloud.core.read_file", &n);
+  long long max = result_checkwhole(L, 2, "cloud.core.read_file", "max_bytes");
+  if (max <= 0) return result_argerror(L, "cloud.core.read_file", "max_bytes", "must be a positive integer");
   /* A bound beyond memory is no bound: cbuf fails first, with ENOMEM. */
   size_t limit = (uintmax_t)max < SIZE_MAX ? (size_t)max : SIZE_MAX - 1;
   cbuf *b = lua_newuserdata(L, sizeof *b);
@@ -113,30 +112,24 @@ static int read_file(lua_State *L) {
     return 1;
   }
   if (err > 0) return fail(L, path, err);
-  lua_pushnil(L);
-  if (err == FILE_NOT_REGULAR) {
-    lua_pushfstring(L, "%s is not a regular file (%s)", path, kind);
-  } else {
-    char num[32];
-    snprintf(num, sizeof num, "%lld", (long long)max);
-    lua_pushfstring(L, "%s is larger than %s bytes", path, num);
-  }
-  lua_pushnil(L);
-  return 3;
+  lua_pushnil(L); /* no errno: the system did not refuse */
+  if (err == FILE_NOT_REGULAR) return result_fail(L, 1, "%s is not a regular file (%s)", path, kind);
+  char num[32]; /* lua_pushfstring has no long long format in 5.1 */
+  snprintf(num, sizeof num, "%lld", max);
+  return result_fail(L, 1, "%s is larger than %s bytes", path, num);
 }
 
-void file_lua_open(lua_State *L) {
-  static const luaL_Reg meta[] = {{"__gc", file_close_lua}, {"__close", file_close_lua},
-                                  {"__tostring", file_tostring}, {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"write", file_write}, {"close", file_close_lua}, {NULL, NULL}};
-  static const luaL_Reg scratch_meta[] = {{"__gc", scratch_gc}, {NULL, NULL}};
+void file_lua_register(lua_State *L, int core) {
+  static const luaL_Reg meta[] = {{"__gc", file_lua_close}, {"__close", file_lua_close},
+                                  {"__tostring", file_lua_tostring}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"write", file_lua_write}, {"close", file_lua_close}, {NULL, NULL}};
+  static const luaL_Reg scratch_meta[] = {{"__gc", file_lua_scratch_gc}, {NULL, NULL}};
   static const luaL_Reg none[] = {{NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"create_file", file_lua_create_file}, {"read_file", file_lua_read_file},
+                                   {NULL, NULL}};
   class_metatable(L, FILE_MT, meta, methods);
   lua_pop(L, 1);
   class_metatable(L, SCRATCH_MT, scratch_meta, none);
   lua_pop(L, 1);
-  lua_pushcfunction(L, create_file);
-  lua_setfield(L, -2, "create_file");
-  lua_pushcfunction(L, read_file);
-  lua_setfield(L, -2, "read_file");
+  class_functions(L, core, funcs);
 }

@@ -4,8 +4,8 @@
 
 #include <lua.h>
 
-/* Registers the file metatable and sets create_file and read_file in the table on top of
- * the stack (the module's). */
-void file_lua_open(lua_State *L);
+/* Makes the file metatable and sets create_file and read_file in the table at stack index
+ * core (the module's). */
+void file_lua_register(lua_State *L, int core);
 
 #endif

@@ -3,7 +3,6 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <limits.h>
 #include <string.h>
 #include <openssl/crypto.h>
 
@@ -14,19 +13,23 @@
 #include "http.h"
 #include "http_lua.h"
 #include "number.h"
+#include "result.h"
 #include "secret.h"
 
 #define HTTP_MT "cloud.core.http"
 #define WHERE "cloud.core.http"
+/* The name of a method in its errors: METHOD("add") is "cloud.core.http:add". */
+#define METHOD(name) HTTP_MT ":" name
 
 typedef struct {
   http_engine *engine;
 } engine_ud;
 
-static engine_ud *check_open(lua_State *L) {
-  engine_ud *u = luaL_checkudata(L, 1, HTTP_MT);
-  if (!u->engine) luaL_error(L, WHERE ": the engine is closed");
-  return u->engine ? u : NULL;
+/* The open engine a method was called on. */
+static engine_ud *check_open(lua_State *L, const char *where) {
+  engine_ud *u = result_checkudata(L, 1, HTTP_MT, where, NULL);
+  if (!u->engine) result_argerror(L, where, NULL, "the engine is closed");
+  return u;
 }
 
 /* Transfers at once: each is a connection, and the ports to one host run out well below. */
@@ -42,7 +45,7 @@ static long long opt_integer(lua_State *L, int t, const char *name, long long df
     if (lua_type(L, -1) != LUA_TNUMBER || !compat_tointegral(L, -1, &v) || v < min || v > max) {
       char range[64]; /* lua_pushfstring has no long long format in 5.1 */
       snprintf(range, sizeof range, "from %lld to %lld", min, max);
-      luaL_error(L, WHERE ": option '%s' must be an integer %s", name, range);
+      result_argerror(L, WHERE, name, "must be an integer %s", range);
     }
   }
   lua_pop(L, 1);
@@ -60,7 +63,7 @@ static long opt_millis(lua_State *L, int t, const char *name, double dflt) {
     if (!(v >= 0.001) || !number_fits_long(ms)) { /* NaN fails both */
       char range[64];
       snprintf(range, sizeof range, "from 0.001 to %ld", LONG_MAX / 1000);
-      luaL_error(L, WHERE ": option '%s' must be a number of seconds %s", name, range);
+      result_argerror(L, WHERE, name, "must be a number of seconds %s", range);
     }
   }
   lua_pop(L, 1);
@@ -71,7 +74,7 @@ static const char *opt_string(lua_State *L, int t, const char *name) {
   lua_getfield(L, t, name);
   const char *s = NULL;
   if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, WHERE ": option '%s' must be a string", name);
+    if (lua_type(L, -1) != LUA_TSTRING) result_argerror(L, WHERE, name, "must be a string");
     s = lua_tostring(L, -1);
   }
   lua_pop(L, 1); /* the options table keeps it alive */
@@ -80,18 +83,22 @@ static const char *opt_string(lua_State *L, int t, const char *name) {
 
 /* core.http{ concurrency, timeout, connect_timeout, verify_tls, ca_file, proxy, proxy_from_env,
  *             max_response } */
-int http_lua_new(lua_State *L) {
+static int http_lua_http(lua_State *L) {
   static const char *const known[] = {"concurrency", "timeout", "connect_timeout", "verify_tls",
                                       "ca_file", "proxy", "proxy_from_env", "max_response", NULL};
-  if (lua_isnoneornil(L, 1)) lua_newtable(L);
-  luaL_checktype(L, 1, LUA_TTABLE);
+  if (lua_isnoneornil(L, 1)) {
+    lua_settop(L, 0);
+    lua_newtable(L);
+  }
+  if (lua_type(L, 1) != LUA_TTABLE)
+    return result_argerror(L, WHERE, NULL, "expected an options table, not %s", result_typename(L, 1));
   lua_settop(L, 1);
   lua_pushnil(L);
   while (lua_next(L, 1)) {
     int ok = 0;
     if (lua_type(L, -2) == LUA_TSTRING)
       for (int i = 0; known[i]; i++) ok |= strcmp(lua_tostring(L, -2), known[i]) == 0;
-    if (!ok) luaL_error(L, WHERE ": unknown option '%s'", lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+    if (!ok) result_argerror(L, WHERE, lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?", "is unknown");
     lua_pop(L, 1);
   }
   http_options o;
@@ -106,7 +113,7 @@ int http_lua_new(lua_State *L) {
   o.max_response = (size_t)max_response;
   lua_getfield(L, 1, "verify_tls");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    luaL_error(L, WHERE ": option 'verify_tls' must be a boolean");
+    result_argerror(L, WHERE, "verify_tls", "must be true or false");
   o.verify_tls = lua_isnil(L, -1) || lua_toboolean(L, -1);
   lua_pop(L, 1);
   o.ca_file = opt_string(L, 1, "ca_file");
@@ -114,7 +121,8 @@ int http_lua_new(lua_State *L) {
   lua_getfield(L, 1, "proxy_from_env");
   o.proxy_from_env = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (o.proxy && o.proxy_from_env) luaL_error(L, WHERE ": options 'proxy' and 'proxy_from_env' exclude each other");
+  if (o.proxy && o.proxy_from_env)
+    result_argerror(L, WHERE, "proxy_from_env", "and option 'proxy' exclude each other: give one");
 
   engine_ud *u = lua_newuserdata(L, sizeof *u); /* userdata first, then the resource */
   u->engine = NULL;
@@ -125,16 +133,22 @@ int http_lua_new(lua_State *L) {
   return 1;
 }
 
-static int engine_close(lua_State *L) {
-  engine_ud *u = luaL_checkudata(L, 1, HTTP_MT);
+/* engine:close(), __close and __gc: ends every transfer; again does nothing. */
+static int http_lua_close(lua_State *L) {
+  engine_ud *u = result_checkudata(L, 1, HTTP_MT, METHOD("close"), NULL);
   http_engine_free(u->engine);
   u->engine = NULL;
   return 0;
 }
 
-/* Builds "Name: value" lines from the headers table at index t. A value may be a
- * cloud.core.secret (a security token): its bytes go from C memory to the list, and the
- * list is wiped when freed (http_slist_wipe). */
+/* header_list's reason when memory ran out, told apart from the caller's mistakes by
+ * its address. */
+static const char OUT_OF_MEMORY[] = "out of memory";
+
+/* Builds "Name: value" lines from the headers table at index t; else NULL, with *bad what
+ * is wrong with the headers (the end of "option 'headers' ...") or OUT_OF_MEMORY. A value
+ * may be a cloud.core.secret (a security token): its bytes go from C memory to the list,
+ * and the list is wiped when freed (http_slist_wipe). */
 static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
   struct curl_slist *list = NULL;
   char line[8192];
@@ -145,19 +159,19 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
     int secret = 0;
     if (lua_type(L, -2) != LUA_TSTRING ||
         (lua_type(L, -1) != LUA_TSTRING && !(secret = secret_peek(L, -1, &value)))) {
-      *bad = "header names and values must be strings (or secrets)";
+      *bad = "must map names to strings (or secrets)";
     } else {
       name.p = lua_tolstring(L, -2, &name.n);
       if (!secret) value.p = lua_tolstring(L, -1, &value.n);
-      if (!canon_is_token(name) || !canon_is_field_value(value)) *bad = "a header is malformed";
-      else if (name.n + value.n + 3 > sizeof line) *bad = "a header is too long";
+      if (!canon_is_token(name) || !canon_is_field_value(value)) *bad = "holds a malformed header";
+      else if (name.n + value.n + 3 > sizeof line) *bad = "holds a header too long";
     }
     struct curl_slist *next = NULL;
     if (!*bad) {
       snprintf(line, sizeof line, "%.*s: %.*s", (int)name.n, name.p, (int)value.n, value.p);
       next = curl_slist_append(list, line);
       if (secret) OPENSSL_cleanse(line, sizeof line);
-      if (!next) *bad = "out of memory";
+      if (!next) *bad = OUT_OF_MEMORY;
     }
     if (*bad) {
       lua_pop(L, 2);
@@ -171,7 +185,7 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
   struct curl_slist *next = curl_slist_append(list, "Expect:");
   if (!next) {
     http_slist_wipe(list);
-    *bad = "out of memory";
+    *bad = OUT_OF_MEMORY;
     return NULL;
   }
   return next;
@@ -179,27 +193,27 @@ static struct curl_slist *header_list(lua_State *L, int t, const char **bad) {
 
 /* engine:add(id, method, url, headers, body, fresh, raw): body, a string or a
  * cloud.core.body; raw, a 2xx answer's body comes back as a cloud.core.body, not a string */
-static int engine_add(lua_State *L) {
-  engine_ud *u = check_open(L);
-  long long id = 0;
-  luaL_checknumber(L, 2); /* the usual message for what is no number */
-  if (!compat_tointegral(L, 2, &id)) return luaL_argerror(L, 2, "the id must be an integer");
-  const char *method = luaL_checkstring(L, 3);
-  const char *url = luaL_checkstring(L, 4);
-  luaL_checktype(L, 5, LUA_TTABLE);
+static int http_lua_add(lua_State *L) {
+  engine_ud *u = check_open(L, METHOD("add"));
+  long long id = result_checkwhole(L, 2, METHOD("add"), "id");
+  const char *method = result_checkstring(L, 3, METHOD("add"), "method", NULL);
+  const char *url = result_checkstring(L, 4, METHOD("add"), "url", NULL);
+  result_checktable(L, 5, METHOD("add"), "headers");
   size_t body_len = 0;
   const char *body = NULL;
   if (!lua_isnoneornil(L, 6) && !(body = body_lua_bytes(L, 6, &body_len)))
-    return luaL_argerror(L, 6, "a string or cloud.core.body expected");
+    return result_argerror(L, METHOD("add"), "body", "must be a string or cloud.core.body, not %s",
+                           result_typename(L, 6));
   int fresh = lua_toboolean(L, 7);
   int raw = lua_toboolean(L, 8);
   if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-    return luaL_error(L, WHERE ": url must start with http:// or https://");
+    return result_argerror(L, METHOD("add"), "url", "must start with http:// or https://");
   const char *bad;
   struct curl_slist *headers = header_list(L, 5, &bad);
-  if (!headers) return luaL_error(L, WHERE ": %s", bad);
+  if (!headers && bad == OUT_OF_MEMORY) return luaL_error(L, METHOD("add") ": out of memory");
+  if (!headers) return result_argerror(L, METHOD("add"), "headers", "%s", bad);
   if (http_engine_add(u->engine, id, method, url, headers, body, body_len, fresh, raw) != 0)
-    return luaL_error(L, WHERE ": out of memory");
+    return luaL_error(L, METHOD("add") ": out of memory");
   return 0;
 }
 
@@ -238,11 +252,14 @@ static void push_response(lua_State *L, http_response *r) {
 
 /* engine:run(timeout_seconds) -> array of finished responses, or nil when none finished
  * (no table is made for nothing: the loop calling this runs often) */
-static int engine_run(lua_State *L) {
-  engine_ud *u = check_open(L);
-  double timeout = (double)luaL_optnumber(L, 2, 0), ms = timeout * 1000.0 + 0.5;
+static int http_lua_run(lua_State *L) {
+  engine_ud *u = check_open(L, METHOD("run"));
+  if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TNUMBER)
+    return result_argerror(L, METHOD("run"), "timeout", "must be a number of seconds, not %s",
+                           result_typename(L, 2));
+  double timeout = (double)lua_tonumber(L, 2), ms = timeout * 1000.0 + 0.5;
   if (!(timeout <= 0) && !number_fits_long(ms)) /* NaN too; at most 0 is no wait */
-    return luaL_argerror(L, 2, "the timeout must be a number of seconds, not NaN or too large");
+    return result_argerror(L, METHOD("run"), "timeout", "must be a number of seconds, not NaN or too large");
   size_t ndone = http_engine_run(u->engine, timeout > 0 ? (long)ms : 0);
   if (ndone == 0) return 0;
   lua_createtable(L, ndone > 64 ? 64 : (int)ndone, 0);
@@ -257,8 +274,8 @@ static int engine_run(lua_State *L) {
 }
 
 /* engine:pending() -> active, queued */
-static int engine_pending(lua_State *L) {
-  engine_ud *u = check_open(L);
+static int http_lua_pending(lua_State *L) {
+  engine_ud *u = check_open(L, METHOD("pending"));
   lua_pushinteger(L, (lua_Integer)http_engine_active(u->engine));
   lua_pushinteger(L, (lua_Integer)http_engine_queued(u->engine));
   return 2;
@@ -299,10 +316,10 @@ static void note_dropped(long long id, void *ud) {
  * (an abandoned operation must send nothing more; on an engine shared by several
  * operations, each drops only its own; at a deadline, the caller takes back the calls of
  * the dropped ids). `dropped` is the array of their ids. */
-static int engine_drop_queued(lua_State *L) {
-  engine_ud *u = check_open(L);
+static int http_lua_drop_queued(lua_State *L) {
+  engine_ud *u = check_open(L, METHOD("drop_queued"));
   int some = !lua_isnoneornil(L, 2);
-  if (some) luaL_checktype(L, 2, LUA_TTABLE);
+  if (some) result_checktable(L, 2, METHOD("drop_queued"), "ids");
   lua_settop(L, 2);
   size_t queued = http_engine_queued(u->engine);
   /* index 3: the ids dropped, with room for all (no growth, so no raise, during the walk) */
@@ -314,8 +331,8 @@ static int engine_drop_queued(lua_State *L) {
   return 2;
 }
 
-static int engine_tostring(lua_State *L) {
-  engine_ud *u = luaL_checkudata(L, 1, HTTP_MT);
+static int http_lua_tostring(lua_State *L) {
+  engine_ud *u = result_checkudata(L, 1, HTTP_MT, METHOD("__tostring"), NULL);
   if (!u->engine) {
     lua_pushliteral(L, "cloud.core.http (closed)");
   } else {
@@ -325,12 +342,14 @@ static int engine_tostring(lua_State *L) {
   return 1;
 }
 
-void http_lua_open(lua_State *L) {
-  static const luaL_Reg methods[] = {{"add", engine_add},     {"run", engine_run},
-                                     {"pending", engine_pending}, {"drop_queued", engine_drop_queued},
-                                     {"close", engine_close}, {NULL, NULL}};
-  static const luaL_Reg meta[] = {{"__gc", engine_close}, {"__close", engine_close},
-                                  {"__tostring", engine_tostring}, {NULL, NULL}};
+void http_lua_register(lua_State *L, int core) {
+  static const luaL_Reg methods[] = {{"add", http_lua_add},         {"run", http_lua_run},
+                                     {"pending", http_lua_pending}, {"drop_queued", http_lua_drop_queued},
+                                     {"close", http_lua_close},     {NULL, NULL}};
+  static const luaL_Reg meta[] = {{"__gc", http_lua_close}, {"__close", http_lua_close},
+                                  {"__tostring", http_lua_tostring}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"http", http_lua_http}, {NULL, NULL}};
   class_metatable(L, HTTP_MT, meta, methods);
   lua_pop(L, 1);
+  class_functions(L, core, funcs);
 }

@@ -14,10 +14,12 @@
 #include <string.h>
 
 #include "body_lua.h"
+#include "class.h"
 #include "compat.h"
 #include "idset_lua.h"
 #include "jobscan.h"
 #include "jobscan_lua.h"
+#include "result.h"
 
 #define WHERE "cloud.core.job_outcomes"
 #define STATE_MT "cloud.core.jobscan_state"
@@ -28,8 +30,9 @@ static const char *const TOP_KEYS[JOBSCAN_NTOP] = {"status", "error_code", "fail
 static const char *const SUB_KEYS[JOBSCAN_NFIELDS] = {
     "sub_status", "sub_error_code", "sub_fail_reason", "server_id", "sub_errorcode_message"};
 
-static int state_gc(lua_State *L) {
-  jobscan_result *r = luaL_checkudata(L, 1, STATE_MT);
+/* The scratch's __gc. */
+static int jobscan_lua_scratch_gc(lua_State *L) {
+  jobscan_result *r = result_checkudata(L, 1, STATE_MT, STATE_MT ":__gc", NULL);
   jobscan_free(r);
   return 0;
 }
@@ -149,26 +152,30 @@ static void apply_outcomes(lua_State *L, jobscan_result *r, const char *body, id
   }
 }
 
-static int job_outcomes(lua_State *L) {
+/* core.job_outcomes(answer [, set, batch, ids, rule]) -> job_answer, or nil and why the
+ * answer is no job answer. */
+static int jobscan_lua_job_outcomes(lua_State *L) {
   jobscan_result *r = lua_touserdata(L, lua_upvalueindex(1));
   size_t n;
-  /* Not luaL_checkstring: a number is no answer. A cloud.core.body is read in place. */
+  /* Not a string check: a number is no answer. A cloud.core.body is read in place. */
   const char *body = body_lua_bytes(L, 1, &n); /* stays alive in slot 1 while we push */
-  if (!body) return luaL_argerror(L, 1, "a string or cloud.core.body expected");
+  if (!body)
+    return result_argerror(L, WHERE, "answer", "must be a string or cloud.core.body, not %s",
+                           result_typename(L, 1));
   idset *set = NULL;
   const idset_batch *batch = NULL;
   const char *stopped = NULL;
   if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
-    luaL_checktype(L, 5, LUA_TTABLE);
+    result_checktable(L, 4, WHERE, "ids");
+    result_checktable(L, 5, WHERE, "rule");
     lua_settop(L, 5);
-    set = idset_lua_bind(L, 2); /* pushes the set's ids array: slot 6 */
-    batch = idset_lua_checkbatch(L, set, 3);
+    set = idset_lua_bind(L, 2, WHERE, "set"); /* pushes the set's ids array: slot 6 */
+    batch = idset_lua_checkbatch(L, set, 3, WHERE);
     lua_getfield(L, 5, "ended"); /* slot 7 */
-    if (!lua_istable(L, 7)) return luaL_argerror(L, 5, "rule.ended must be a set of job statuses");
+    if (!lua_istable(L, 7)) return result_argerror(L, WHERE, "rule.ended", "must be a set of job statuses");
     lua_getfield(L, 5, "stopped"); /* slot 8: the rule table keeps the string alive */
     stopped = lua_type(L, 8) == LUA_TSTRING ? lua_tostring(L, 8) : NULL;
-    if (!stopped) return luaL_argerror(L, 5, "rule.stopped must be a sub-job status");
+    if (!stopped) return result_argerror(L, WHERE, "rule.stopped", "must be a sub-job status");
   }
   int rc = jobscan_parse(r, body, n);
   if (rc == JOBSCAN_OK && r->nsubs >= INT_MAX) rc = JOBSCAN_ENOMEM;
@@ -177,12 +184,10 @@ static int job_outcomes(lua_State *L) {
     return luaL_error(L, WHERE ": out of memory");
   }
   if (rc != JOBSCAN_OK) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "invalid job answer: %s at byte %zu", r->error, r->error_at + 1);
-    lua_pushnil(L);
-    lua_pushstring(L, msg);
-    jobscan_shrink(r, KEEP_BYTES);
-    return 2;
+    char at[32]; /* lua_pushfstring has no size_t format */
+    snprintf(at, sizeof at, "%zu", r->error_at + 1);
+    jobscan_shrink(r, KEEP_BYTES); /* r->error is a literal: it outlives the shrink */
+    return result_fail(L, 0, "invalid job answer: %s at byte %s", r->error, at);
   }
   if (set) {
     /* Sub-jobs count once the job has ended; a running job's answer brings none back. */
@@ -211,13 +216,14 @@ static int job_outcomes(lua_State *L) {
   return 1;
 }
 
-void jobscan_lua_push(lua_State *L) {
+void jobscan_lua_register(lua_State *L, int core) {
+  static const luaL_Reg meta[] = {{"__gc", jobscan_lua_scratch_gc}, {NULL, NULL}};
+  static const luaL_Reg none[] = {{NULL, NULL}};
+  class_metatable(L, STATE_MT, meta, none);
+  lua_pop(L, 1);
   jobscan_result *r = lua_newuserdata(L, sizeof *r); /* userdata first, then the buffers */
   jobscan_init(r);
-  if (luaL_newmetatable(L, STATE_MT)) {
-    lua_pushcfunction(L, state_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  lua_pushcclosure(L, job_outcomes, 1);
+  luaL_setmetatable(L, STATE_MT);
+  lua_pushcclosure(L, jobscan_lua_job_outcomes, 1);
+  lua_setfield(L, core, "job_outcomes");
 }

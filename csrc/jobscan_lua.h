@@ -3,7 +3,8 @@
 
 #include <lua.h>
 
-/* Pushes core.job_outcomes: a closure over its per-state scratch (the parse buffers). */
-void jobscan_lua_push(lua_State *L);
+/* Sets core.job_outcomes, a closure over its per-state scratch (the parse buffers), in the
+ * table at stack index core. */
+void jobscan_lua_register(lua_State *L, int core);
 
 #endif

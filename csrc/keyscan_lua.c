@@ -10,14 +10,16 @@
 #include "compat.h"
 #include "keyscan.h"
 #include "keyscan_lua.h"
+#include "result.h"
 #include "secret.h"
 
 #define STATE_MT "cloud.core.keyscan_state"
+#define WHERE "cloud.core.security_key"
 
 /* The parse buffers live in a userdata made before parsing, so an error while the
  * answer is being turned into Lua values (memory) still wipes them, at its __gc. */
-static int state_gc(lua_State *L) {
-  keyscan_result *r = luaL_checkudata(L, 1, STATE_MT);
+static int keyscan_lua_scratch_gc(lua_State *L) {
+  keyscan_result *r = result_checkudata(L, 1, STATE_MT, STATE_MT ":__gc", NULL);
   keyscan_free(r);
   return 0;
 }
@@ -45,24 +47,25 @@ static const char *unusable(const keyscan_result *r) {
   return NULL;
 }
 
-static int security_key(lua_State *L) {
+/* core.security_key(answer) -> credential, or nil and why it is none */
+static int keyscan_lua_security_key(lua_State *L) {
   size_t n;
   const char *p = body_lua_bytes(L, 1, &n);
-  if (!p) return luaL_argerror(L, 1, "a string or cloud.core.body expected");
+  if (!p)
+    return result_argerror(L, WHERE, "answer", "must be a string or cloud.core.body, not %s",
+                           result_typename(L, 1));
   keyscan_result *r = lua_newuserdata(L, sizeof *r);
   keyscan_init(r);
   luaL_setmetatable(L, STATE_MT);
   int rc = keyscan_parse(r, p, n);
   if (rc == KEYSCAN_ENOMEM) {
     keyscan_free(r);
-    return luaL_error(L, "cloud.core.security_key: out of memory");
+    return luaL_error(L, WHERE ": out of memory");
   }
   const char *why = rc == KEYSCAN_OK ? unusable(r) : r->error;
   if (why) {
-    keyscan_free(r);
-    lua_pushnil(L);
-    lua_pushstring(L, why);
-    return 2;
+    keyscan_free(r); /* why is a literal, or r->error, a static reason */
+    return result_fail(L, 0, "%s", why);
   }
   lua_createtable(L, 0, 4);
   lua_pushlstring(L, r->f[KEYSCAN_ACCESS].data, r->f[KEYSCAN_ACCESS].len);
@@ -77,10 +80,11 @@ static int security_key(lua_State *L) {
   return 1;
 }
 
-void keyscan_lua_push(lua_State *L) {
-  static const luaL_Reg meta[] = {{"__gc", state_gc}, {NULL, NULL}};
-  static const luaL_Reg methods[] = {{NULL, NULL}};
-  class_metatable(L, STATE_MT, meta, methods);
+void keyscan_lua_register(lua_State *L, int core) {
+  static const luaL_Reg meta[] = {{"__gc", keyscan_lua_scratch_gc}, {NULL, NULL}};
+  static const luaL_Reg none[] = {{NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"security_key", keyscan_lua_security_key}, {NULL, NULL}};
+  class_metatable(L, STATE_MT, meta, none);
   lua_pop(L, 1);
-  lua_pushcfunction(L, security_key);
+  class_functions(L, core, funcs);
 }

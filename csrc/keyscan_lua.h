@@ -4,7 +4,7 @@
 
 #include <lua.h>
 
-/* Registers the scratch metatable and pushes core.security_key. */
-void keyscan_lua_push(lua_State *L);
+/* Makes the scratch metatable and sets core.security_key in the table at stack index core. */
+void keyscan_lua_register(lua_State *L, int core);
 
 #endif

@@ -1,3 +1,5 @@
+/* cloud.core.secret: a secret key (or a security token) in C memory, wiped when closed or
+ * collected; core.secret and core.header_line. */
 #include "secret.h"
 
 #include <stdlib.h>
@@ -5,7 +7,11 @@
 #include <openssl/crypto.h>
 #include "class.h"
 #include "compat.h"
+#include "result.h"
 #include "sign.h"
+
+/* The name of a method in its errors: METHOD("close") is "cloud.core.secret:close". */
+#define METHOD(name) SECRET_MT ":" name
 
 typedef struct {
   char *bytes;
@@ -14,8 +20,8 @@ typedef struct {
 } secret;
 
 /* One idempotent release for __gc, __close and close(): cleanse, free, NULL. */
-static int secret_release(lua_State *L) {
-  secret *s = luaL_checkudata(L, 1, SECRET_MT);
+static int secret_lua_close(lua_State *L) {
+  secret *s = result_checkudata(L, 1, SECRET_MT, METHOD("close"), NULL);
   sign_key_free(s->key);
   s->key = NULL;
   if (s->bytes) {
@@ -27,8 +33,8 @@ static int secret_release(lua_State *L) {
   return 0;
 }
 
-static int secret_tostring(lua_State *L) {
-  secret *s = luaL_checkudata(L, 1, SECRET_MT);
+static int secret_lua_tostring(lua_State *L) {
+  secret *s = result_checkudata(L, 1, SECRET_MT, METHOD("__tostring"), NULL);
   lua_pushstring(L, s->bytes ? "cloud.core.secret (hidden)" : "cloud.core.secret (closed)");
   return 1;
 }
@@ -49,11 +55,11 @@ void secret_push(lua_State *L, const char *p, size_t n) {
 }
 
 /* core.secret(s): copies s into memory that is wiped on collection. */
-int secret_new(lua_State *L) {
+static int secret_lua_secret(lua_State *L) {
   size_t n;
   const char *p = lua_tolstring(L, 1, &n);
   if (lua_type(L, 1) != LUA_TSTRING || n == 0)
-    return luaL_error(L, "cloud.core.secret: expected a non-empty string");
+    return result_argerror(L, "cloud.core.secret", "sk", "must be a non-empty string"); /* never its value */
   secret_push(L, p, n);
   return 1;
 }
@@ -79,13 +85,13 @@ cstr secret_check(lua_State *L, int i, int mt, const char *where, const char *fi
     out.p = lua_tolstring(L, i, &out.n);
   } else {
     secret *s = to_secret(L, i, mt);
-    if (!s) luaL_error(L, "%s: field '%s' must be a string or a cloud.core.secret", where, field);
-    if (!s->bytes) luaL_error(L, "%s: field '%s' is a closed secret", where, field);
+    if (!s) result_argerror(L, where, field, "must be a string or a cloud.core.secret");
+    if (!s->bytes) result_argerror(L, where, field, "is a closed secret");
     out.p = s->bytes;
     out.n = s->len;
     *key = s->key;
   }
-  if (out.n == 0) luaL_error(L, "%s: field '%s' must not be empty", where, field);
+  if (out.n == 0) result_argerror(L, where, field, "must not be empty");
   return out;
 }
 
@@ -100,13 +106,16 @@ int secret_peek(lua_State *L, int i, cstr *out) {
 /* core.header_line(name, value) -> "name: value\r\n", value a string or a secret. Only
  * for the nginx transport: cosockets send Lua strings, so a security token must become
  * one there, for as long as the request is being written. */
-int secret_header_line(lua_State *L) {
+static int secret_lua_header_line(lua_State *L) {
+  static const char where[] = "cloud.core.header_line";
   cstr name, value;
-  name.p = luaL_checklstring(L, 1, &name.n);
+  name.p = result_checkstring(L, 1, where, "name", &name.n);
   if (lua_type(L, 2) == LUA_TSTRING) value.p = lua_tolstring(L, 2, &value.n);
-  else if (!secret_peek(L, 2, &value)) return luaL_argerror(L, 2, "a string or an open cloud.core.secret expected");
-  if (!canon_is_token(name) || !canon_is_field_value(value))
-    return luaL_error(L, "cloud.core.header_line: a header is malformed");
+  else if (!secret_peek(L, 2, &value))
+    return result_argerror(L, where, "value", "must be a string or an open cloud.core.secret");
+  if (!canon_is_token(name)) return result_argerror(L, where, "name", "is not a header name");
+  if (!canon_is_field_value(value)) /* never quoted: it may be a secret */
+    return result_argerror(L, where, "value", "is not a header value");
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   luaL_addlstring(&b, name.p, name.n);
@@ -117,10 +126,12 @@ int secret_header_line(lua_State *L) {
   return 1;
 }
 
-void secret_open(lua_State *L) {
-  static const luaL_Reg meta[] = {{"__gc", secret_release}, {"__close", secret_release},
-                                  {"__tostring", secret_tostring}, {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"close", secret_release}, {NULL, NULL}};
+void secret_lua_register(lua_State *L, int core) {
+  static const luaL_Reg meta[] = {{"__gc", secret_lua_close}, {"__close", secret_lua_close},
+                                  {"__tostring", secret_lua_tostring}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"close", secret_lua_close}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"secret", secret_lua_secret}, {"header_line", secret_lua_header_line},
+                                   {NULL, NULL}};
   if (class_metatable(L, SECRET_MT, meta, methods)) {
     lua_pushliteral(L, "cloud.core.secret");
     lua_setfield(L, -2, "__name");
@@ -128,4 +139,5 @@ void secret_open(lua_State *L) {
     lua_setfield(L, -2, "__metatable");
   }
   lua_pop(L, 1);
+  class_functions(L, core, funcs);
 }

@@ -1,21 +1,25 @@
 /* core.sign{...}: checks a Lua request table, hands plain buffers to sign.c and
- * returns the signature with its parts. core.sign({...}, true) returns only what the
- * HTTP layer sends: headers, wire path, query string. Errors name the field, never a secret.
- * Per Lua state, one scratch userdata (the function's upvalue) holds the hashing
- * contexts, the result buffers and the pair arrays, so a call allocates little. */
+ * returns the signature with its parts. core.sign_for_sending{...} signs the same way and
+ * returns only what the HTTP layer sends: headers, wire path, query string. A caller's
+ * mistake raises the argument error naming the field, never a secret. Per Lua state, one
+ * scratch userdata (both functions' upvalue) holds the hashing contexts, the result
+ * buffers and the pair arrays, so a call allocates little. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "body_lua.h"
+#include "class.h"
 #include "compat.h"
 #include "number.h"
+#include "result.h"
 #include "secret.h"
 #include "sign.h"
 #include "sign_lua.h"
 
-#define WHERE "cloud.core.sign"
+#define WHERE_SIGN "cloud.core.sign"
+#define WHERE_SEND "cloud.core.sign_for_sending"
 #define STATE_MT "cloud.core.sign_state"
 #define EXTRA_HEADERS 3 /* Host, X-Sdk-Date, X-Security-Token */
 
@@ -31,6 +35,7 @@ static const char *const KEYS[] = {NULL, "method", "host", "path", "query", "hea
                                    "query_string", "signature", "Authorization"};
 #define KEYS_UPVALUE lua_upvalueindex(2)
 #define FIELDS_UPVALUE lua_upvalueindex(4) /* set of the option names */
+#define WHERE_UPVALUE lua_upvalueindex(5) /* the function's name, for its errors */
 /* The signer's own X-Sdk-Date header name: push_result finds it by pointer. */
 static const char KEYS_X_SDK_DATE[] = "X-Sdk-Date";
 /* X-Security-Token when its value is a secret: push_headers finds it by pointer and
@@ -52,14 +57,16 @@ static const char *const OWN_HEADERS[] = {"host", "x-sdk-date", "authorization",
 typedef struct {
   sign_ctx *ctx;
   sign_result result;
+  char now[17]; /* the date signed with, when the request has none */
   cpair *query;
   size_t query_cap;
   cpair *headers;
   size_t headers_cap;
 } sign_state;
 
-static int state_gc(lua_State *L) {
-  sign_state *st = luaL_checkudata(L, 1, STATE_MT);
+/* The scratch's __gc. */
+static int sign_lua_scratch_gc(lua_State *L) {
+  sign_state *st = result_checkudata(L, 1, STATE_MT, STATE_MT ":__gc", NULL);
   sign_ctx_free(st->ctx);
   sign_result_free(&st->result);
   free(st->query);
@@ -68,11 +75,15 @@ static int state_gc(lua_State *L) {
   return 0;
 }
 
+/* The name of the function called (core.sign or core.sign_for_sending), for its errors:
+ * a literal, so the pointer outlives the call. */
+static const char *where(lua_State *L) { return lua_touserdata(L, WHERE_UPVALUE); }
+
 static cpair *pairs_room(lua_State *L, cpair **p, size_t *cap, size_t n) {
   if (n <= *cap) return *p;
   size_t want = n < 16 ? 16 : n;
   cpair *grown = realloc(*p, want * sizeof **p);
-  if (!grown) luaL_error(L, WHERE ": out of memory");
+  if (!grown) luaL_error(L, "%s: out of memory", where(L));
   *p = grown;
   *cap = want;
   return grown;
@@ -83,10 +94,10 @@ static void check_fields(lua_State *L) {
   lua_pushnil(L);
   while (lua_next(L, 1)) {
     lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, WHERE ": field names must be strings");
+    if (lua_type(L, -1) != LUA_TSTRING) result_argerror(L, where(L), NULL, "option names must be strings");
     lua_pushvalue(L, -1);
     lua_rawget(L, FIELDS_UPVALUE); /* a hash lookup of the interned name: no string compares */
-    if (lua_isnil(L, -1)) luaL_error(L, WHERE ": unknown field '%s'", lua_tostring(L, -2));
+    if (lua_isnil(L, -1)) result_argerror(L, where(L), lua_tostring(L, -2), "is unknown");
     lua_pop(L, 1);
   }
 }
@@ -99,8 +110,8 @@ static const char *opt_string(lua_State *L, int k, size_t *n, int required) {
   *n = 0;
   if (t == LUA_TSTRING) s = lua_tolstring(L, -1, n);
   lua_pop(L, 1); /* the options table keeps the string alive */
-  if (t == LUA_TNIL && required) luaL_error(L, WHERE ": field '%s' is required", name);
-  if (t != LUA_TNIL && t != LUA_TSTRING) luaL_error(L, WHERE ": field '%s' must be a string", name);
+  if (t == LUA_TNIL && required) result_argerror(L, where(L), name, "is required");
+  if (t != LUA_TNIL && t != LUA_TSTRING) result_argerror(L, where(L), name, "must be a string");
   return s;
 }
 
@@ -109,7 +120,7 @@ static cstr body_field(lua_State *L) {
   cstr s = {NULL, 0};
   int t = get_field(L, K_BODY);
   if (t != LUA_TNIL && !(s.p = body_lua_bytes(L, -1, &s.n)))
-    luaL_error(L, WHERE ": field 'body' must be a string or cloud.core.body");
+    result_argerror(L, where(L), "body", "must be a string or cloud.core.body");
   lua_pop(L, 1);
   return s;
 }
@@ -117,7 +128,7 @@ static cstr body_field(lua_State *L) {
 static cstr need_string(lua_State *L, int k) {
   cstr s;
   s.p = opt_string(L, k, &s.n, 1);
-  if (s.n == 0) luaL_error(L, WHERE ": field '%s' must not be empty", KEYS[k]);
+  if (s.n == 0) result_argerror(L, where(L), KEYS[k], "must not be empty");
   return s;
 }
 
@@ -153,6 +164,19 @@ static int query_scalar(lua_State *L, int *anchor, cstr *out) {
   }
 }
 
+/* Raises for the query value of `key`: its element i (from 1), or the value itself (0). */
+static void query_error(lua_State *L, const char *key, size_t i, const char *problem) {
+  if (i) lua_pushfstring(L, "query.%s[%d]", key, (int)i);
+  else lua_pushfstring(L, "query.%s", key);
+  result_argerror(L, where(L), lua_tostring(L, -1), "%s", problem);
+}
+
+/* Raises for the header `name`. */
+static void header_error(lua_State *L, const char *name, const char *problem) {
+  lua_pushfstring(L, "headers[\"%s\"]", name);
+  result_argerror(L, where(L), lua_tostring(L, -1), "%s", problem);
+}
+
 /* Counts the values of an array-valued query key; raises when it is not an array. */
 static size_t array_length(lua_State *L, int t, const char *key) {
   size_t n = lua_rawlen(L, t), count = 0;
@@ -161,7 +185,7 @@ static size_t array_length(lua_State *L, int t, const char *key) {
     count++;
     lua_pop(L, 1);
   }
-  if (count != n) luaL_error(L, WHERE ": query.%s must be a scalar or an array", key);
+  if (count != n) query_error(L, key, 0, "must be a scalar or an array");
   return n;
 }
 
@@ -173,12 +197,12 @@ static size_t collect_query(lua_State *L, sign_state *st) {
     lua_pop(L, 1);
     return 0;
   }
-  if (!lua_istable(L, q)) luaL_error(L, WHERE ": field 'query' must be a table");
+  if (!lua_istable(L, q)) result_argerror(L, where(L), "query", "must be a table");
 
   size_t total = 0;
   lua_pushnil(L);
   while (lua_next(L, q)) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, WHERE ": query keys must be strings");
+    if (lua_type(L, -2) != LUA_TSTRING) result_argerror(L, where(L), "query", "must have strings for keys");
     total += lua_istable(L, -1) ? array_length(L, lua_gettop(L), lua_tostring(L, -2)) : 1;
     lua_pop(L, 1);
   }
@@ -196,15 +220,11 @@ static size_t collect_query(lua_State *L, sign_state *st) {
       if (is_array) lua_rawgeti(L, v, (lua_Integer)i);
       else lua_pushvalue(L, v);
       int scalar = query_scalar(L, &anchor, &pairs[k].value);
-      if (scalar < 0) {
-        if (is_array) luaL_error(L, WHERE ": query.%s[%d] must be a finite number", key.p, (int)i);
-        luaL_error(L, WHERE ": query.%s must be a finite number", key.p);
-      }
-      if (scalar == 0) {
-        if (is_array)
-          luaL_error(L, WHERE ": query.%s[%d] must be a string, number or boolean", key.p, (int)i);
-        luaL_error(L, WHERE ": query.%s must be a string, number, boolean or array of them", key.p);
-      }
+      if (scalar < 0) query_error(L, key.p, is_array ? i : 0, "must be a finite number");
+      if (scalar == 0)
+        query_error(L, key.p, is_array ? i : 0,
+                    is_array ? "must be a string, number or boolean"
+                             : "must be a string, number, boolean or array of them");
       pairs[k++].name = key;
       lua_pop(L, 1);
     }
@@ -229,7 +249,7 @@ static size_t collect_headers(lua_State *L, sign_state *st) {
     pairs_room(L, &st->headers, &st->headers_cap, EXTRA_HEADERS);
     return 0;
   }
-  if (!lua_istable(L, h)) luaL_error(L, WHERE ": field 'headers' must be a table");
+  if (!lua_istable(L, h)) result_argerror(L, where(L), "headers", "must be a table");
   size_t n = 0;
   lua_pushnil(L);
   while (lua_next(L, h)) {
@@ -240,18 +260,14 @@ static size_t collect_headers(lua_State *L, sign_state *st) {
   size_t k = 0;
   lua_pushnil(L);
   while (lua_next(L, h)) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, WHERE ": header names must be strings");
-    if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, WHERE ": headers['%s'] must be a string", lua_tostring(L, -2));
+    if (lua_type(L, -2) != LUA_TSTRING) result_argerror(L, where(L), "headers", "must have strings for names");
+    if (lua_type(L, -1) != LUA_TSTRING) header_error(L, lua_tostring(L, -2), "must be a string");
     cstr name, value;
     name.p = lua_tolstring(L, -2, &name.n);
     value.p = lua_tolstring(L, -1, &value.n);
-    if (!canon_is_token(name))
-      luaL_error(L, WHERE ": headers: name '%s' is not a valid header name", name.p);
-    if (is_own_header(name))
-      luaL_error(L, WHERE ": headers['%s'] is set by the signer; leave it out", name.p);
-    if (!canon_is_field_value(value))
-      luaL_error(L, WHERE ": headers['%s'] contains CR, LF or NUL", name.p);
+    if (!canon_is_token(name)) header_error(L, name.p, "is not a valid header name");
+    if (is_own_header(name)) header_error(L, name.p, "is set by the signer; leave it out");
+    if (!canon_is_field_value(value)) header_error(L, name.p, "contains CR, LF or NUL");
     pairs[k].name = name;
     pairs[k++].value = value; /* both kept alive by the headers table */
     lua_pop(L, 1);
@@ -333,40 +349,40 @@ static int push_request(lua_State *L, const sign_result *r, const cpair *headers
   return 3;
 }
 
-static int sign_lua(lua_State *L) {
+/* Checks the request table at 1 and signs it into st->result; q receives the request
+ * (its headers with the signer's own), for the caller to push what it returns. */
+static sign_state *sign_checked(lua_State *L, sign_request *q) {
   sign_state *st = lua_touserdata(L, lua_upvalueindex(1));
-  luaL_checktype(L, 1, LUA_TTABLE);
-  int for_sending = lua_toboolean(L, 2);
+  if (lua_type(L, 1) != LUA_TTABLE)
+    result_argerror(L, where(L), NULL, "expected a table of request fields, not %s", result_typename(L, 1));
   lua_settop(L, 1);
   lua_pushnil(L); /* slot 2: anchor for converted query numbers, made on demand */
   check_fields(L);
 
-  sign_request q;
-  memset(&q, 0, sizeof q);
-  q.method = need_string(L, K_METHOD);
-  if (!canon_is_token(q.method)) luaL_error(L, WHERE ": field 'method' is not an HTTP method");
-  q.host = need_string(L, K_HOST);
-  for (size_t i = 0; i < q.host.n; i++) {
-    unsigned char c = (unsigned char)q.host.p[i];
-    if (c <= ' ' || c == '/' || c == 127) luaL_error(L, WHERE ": field 'host' is not a host[:port]");
+  memset(q, 0, sizeof *q);
+  q->method = need_string(L, K_METHOD);
+  if (!canon_is_token(q->method)) result_argerror(L, where(L), "method", "is not an HTTP method");
+  q->host = need_string(L, K_HOST);
+  for (size_t i = 0; i < q->host.n; i++) {
+    unsigned char c = (unsigned char)q->host.p[i];
+    if (c <= ' ' || c == '/' || c == 127) result_argerror(L, where(L), "host", "is not a host[:port]");
   }
-  q.path.p = opt_string(L, K_PATH, &q.path.n, 1);
-  if (q.path.n == 0 || q.path.p[0] != '/') luaL_error(L, WHERE ": field 'path' must start with '/'");
-  q.body = body_field(L);
-  q.ak = need_string(L, K_AK);
-  if (!canon_is_field_value(q.ak) || memchr(q.ak.p, ',', q.ak.n) || memchr(q.ak.p, ' ', q.ak.n))
-    luaL_error(L, WHERE ": field 'ak' has characters an access key cannot have");
-  if (get_field(L, K_SK) == LUA_TNIL) luaL_error(L, WHERE ": field 'sk' is required");
-  q.sk = secret_check(L, lua_gettop(L), lua_upvalueindex(3), WHERE, "sk", &q.key);
+  q->path.p = opt_string(L, K_PATH, &q->path.n, 1);
+  if (q->path.n == 0 || q->path.p[0] != '/') result_argerror(L, where(L), "path", "must start with '/'");
+  q->body = body_field(L);
+  q->ak = need_string(L, K_AK);
+  if (!canon_is_field_value(q->ak) || memchr(q->ak.p, ',', q->ak.n) || memchr(q->ak.p, ' ', q->ak.n))
+    result_argerror(L, where(L), "ak", "has characters an access key cannot have");
+  if (get_field(L, K_SK) == LUA_TNIL) result_argerror(L, where(L), "sk", "is required");
+  q->sk = secret_check(L, lua_gettop(L), lua_upvalueindex(3), where(L), "sk", &q->key);
   lua_pop(L, 1); /* the options table keeps it alive */
 
-  char now[17];
-  q.date.p = opt_string(L, K_DATE, &q.date.n, 0);
-  if (!q.date.p) {
-    sign_format_date((long long)time(NULL), now);
-    q.date = lit(now);
-  } else if (!sign_is_date(q.date)) {
-    luaL_error(L, WHERE ": field 'date' must look like 20261122T101500Z");
+  q->date.p = opt_string(L, K_DATE, &q->date.n, 0);
+  if (!q->date.p) {
+    sign_format_date((long long)time(NULL), st->now);
+    q->date = lit(st->now);
+  } else if (!sign_is_date(q->date)) {
+    result_argerror(L, where(L), "date", "must look like 20261122T101500Z");
   }
   /* The token: a string, or a secret (temporary keys keep theirs in C memory; the headers
    * to send then carry the secret itself, and only the HTTP layer reads its bytes). */
@@ -375,50 +391,62 @@ static int sign_lua(lua_State *L) {
   if (get_field(L, K_SECURITY_TOKEN) != LUA_TNIL) {
     const struct sign_key *unused;
     token_is_secret = lua_type(L, -1) != LUA_TSTRING;
-    token = secret_check(L, lua_gettop(L), lua_upvalueindex(3), WHERE, "security_token", &unused);
+    token = secret_check(L, lua_gettop(L), lua_upvalueindex(3), where(L), "security_token", &unused);
     if (!canon_is_field_value(token))
-      luaL_error(L, WHERE ": field 'security_token' must be a non-empty header value");
+      result_argerror(L, where(L), "security_token", "must be a non-empty header value");
   }
   lua_pop(L, 1); /* the options table keeps it alive */
 
-  q.nquery = collect_query(L, st);
-  q.query = st->query;
+  q->nquery = collect_query(L, st);
+  q->query = st->query;
   size_t n = collect_headers(L, st);
-  q.headers = st->headers;
-  q.headers[n].name = lit("Host");
-  q.headers[n++].value = q.host;
-  q.headers[n].name = lit(KEYS_X_SDK_DATE);
-  q.headers[n++].value = q.date;
+  q->headers = st->headers;
+  q->headers[n].name = lit("Host");
+  q->headers[n++].value = q->host;
+  q->headers[n].name = lit(KEYS_X_SDK_DATE);
+  q->headers[n++].value = q->date;
   if (token.p) {
-    q.headers[n].name = lit(token_is_secret ? KEYS_X_SECURITY_TOKEN_SECRET : "X-Security-Token");
-    q.headers[n++].value = token;
+    q->headers[n].name = lit(token_is_secret ? KEYS_X_SECURITY_TOKEN_SECRET : "X-Security-Token");
+    q->headers[n++].value = token;
   }
-  q.nheaders = n;
+  q->nheaders = n;
 
   size_t bad = 0;
-  int rc = sign_request_sign(st->ctx, &q, &st->result, &bad);
+  int rc = sign_request_sign(st->ctx, q, &st->result, &bad);
   if (rc == SIGN_EDUPHEADER) {
-    lua_pushlstring(L, q.headers[bad].name.p, q.headers[bad].name.n);
-    luaL_error(L, WHERE ": headers: '%s' is given twice (names are case-insensitive)",
-               lua_tostring(L, -1));
+    lua_pushlstring(L, q->headers[bad].name.p, q->headers[bad].name.n);
+    header_error(L, lua_tostring(L, -1), "is given twice (names are case-insensitive)");
   }
-  if (rc == SIGN_ENOMEM) luaL_error(L, WHERE ": out of memory");
-  if (rc != SIGN_OK) luaL_error(L, WHERE ": the crypto library failed");
-  if (for_sending) return push_request(L, &st->result, q.headers, q.nheaders, q.path);
+  if (rc == SIGN_ENOMEM) luaL_error(L, "%s: out of memory", where(L));
+  if (rc != SIGN_OK) luaL_error(L, "%s: the crypto library failed", where(L));
+  return st;
+}
+
+/* core.sign(req) -> signature: the signature and its parts. */
+static int sign_lua_sign(lua_State *L) {
+  sign_request q;
+  sign_state *st = sign_checked(L, &q);
   push_result(L, &st->result, q.headers, q.nheaders);
   return 1;
 }
 
-void sign_lua_push(lua_State *L) {
+/* core.sign_for_sending(req) -> headers, wire path, query string: what the client sends. */
+static int sign_lua_sign_for_sending(lua_State *L) {
+  sign_request q;
+  sign_state *st = sign_checked(L, &q);
+  return push_request(L, &st->result, q.headers, q.nheaders, q.path);
+}
+
+void sign_lua_register(lua_State *L, int core) {
+  static const luaL_Reg meta[] = {{"__gc", sign_lua_scratch_gc}, {NULL, NULL}};
+  static const luaL_Reg none[] = {{NULL, NULL}};
+  class_metatable(L, STATE_MT, meta, none);
+  lua_pop(L, 1);
   sign_state *st = lua_newuserdata(L, sizeof *st); /* userdata first, then the resources */
   memset(st, 0, sizeof *st);
-  if (luaL_newmetatable(L, STATE_MT)) {
-    lua_pushcfunction(L, state_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  luaL_setmetatable(L, STATE_MT);
   st->ctx = sign_ctx_new();
-  if (!st->ctx) luaL_error(L, WHERE ": OpenSSL has no SHA-256/HMAC");
+  if (!st->ctx) luaL_error(L, WHERE_SIGN ": OpenSSL has no SHA-256/HMAC");
   lua_createtable(L, K_COUNT, 0);
   for (int k = 1; k <= K_COUNT; k++) {
     lua_pushstring(L, KEYS[k]);
@@ -430,5 +458,12 @@ void sign_lua_push(lua_State *L) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, KEYS[k]);
   }
-  lua_pushcclosure(L, sign_lua, 4);
+  /* Both functions close over the same four upvalues, and a fifth: their own name. */
+  for (int i = 0; i < 4; i++) lua_pushvalue(L, -4);
+  lua_pushlightuserdata(L, (void *)WHERE_SEND);
+  lua_pushcclosure(L, sign_lua_sign_for_sending, 5);
+  lua_setfield(L, core, "sign_for_sending");
+  lua_pushlightuserdata(L, (void *)WHERE_SIGN);
+  lua_pushcclosure(L, sign_lua_sign, 5);
+  lua_setfield(L, core, "sign");
 }

@@ -3,7 +3,8 @@
 
 #include <lua.h>
 
-/* Pushes core.sign: a closure over its per-state scratch (contexts and buffers). */
-void sign_lua_push(lua_State *L);
+/* Sets core.sign and core.sign_for_sending, closures over their per-state scratch
+ * (contexts and buffers), in the table at stack index core. */
+void sign_lua_register(lua_State *L, int core);
 
 #endif

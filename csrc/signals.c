@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <string.h>
 
+#include "class.h"
 #include "compat.h"
+#include "result.h"
 #include "signals.h"
 
 /* The first signal caught, 0 before any. The core's one C global, and the one place a
@@ -41,20 +43,17 @@ static int trap_one(int sig) {
   return sigaction(sig, &sa, NULL);
 }
 
-int signals_trap(lua_State *L) {
+/* core.trap_signals() -> true, or nil and why */
+static int signals_lua_trap_signals(lua_State *L) {
   for (size_t i = 0; i < sizeof TRAPPED / sizeof TRAPPED[0]; i++) {
-    if (trap_one(TRAPPED[i]) != 0) {
-      int e = errno;
-      lua_pushnil(L);
-      lua_pushfstring(L, "cloud.core.trap_signals: %s", strerror(e));
-      return 2;
-    }
+    if (trap_one(TRAPPED[i]) != 0) return result_fail(L, 0, "cloud.core.trap_signals: %s", strerror(errno));
   }
   lua_pushboolean(L, 1);
   return 1;
 }
 
-int signals_caught(lua_State *L) {
+/* core.caught_signal() -> name, number of the first signal caught; nil before any */
+static int signals_lua_caught_signal(lua_State *L) {
   int sig = caught;
   if (!sig) {
     lua_pushnil(L);
@@ -63,4 +62,10 @@ int signals_caught(lua_State *L) {
   lua_pushstring(L, sig == SIGTERM ? "SIGTERM" : "SIGHUP");
   lua_pushinteger(L, sig);
   return 2;
+}
+
+void signals_lua_register(lua_State *L, int core) {
+  static const luaL_Reg funcs[] = {{"trap_signals", signals_lua_trap_signals},
+                                   {"caught_signal", signals_lua_caught_signal}, {NULL, NULL}};
+  class_functions(L, core, funcs);
 }

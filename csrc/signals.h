@@ -5,9 +5,8 @@
 
 #include <lua.h>
 
-/* core.trap_signals() -> true, or nil and why */
-int signals_trap(lua_State *L);
-/* core.caught_signal() -> name, number of the first signal caught; nil before any */
-int signals_caught(lua_State *L);
+/* Sets core.trap_signals (-> true, or nil and why) and core.caught_signal (-> name, number
+ * of the first signal caught; nil before any) in the table at stack index core. */
+void signals_lua_register(lua_State *L, int core);
 
 #endif

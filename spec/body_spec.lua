@@ -1,7 +1,15 @@
 -- cloud.core.body and core.stop_body (csrc/body_lua.c): request bodies built in C memory,
 -- checked against lua-cjson and against the signer reading the same bytes as a string.
 local core = require "cloud.core"
+local errors = require "cloud.errors"
 local cjson = require "cjson"
+
+-- fn raises the argument error of cloud.errors, its message `message`.
+local function refuses(fn, message)
+  local ok, e = pcall(fn)
+  assert.is_false(ok)
+  assert.are.same({ "argument", message }, { errors.kind(e), e.message })
+end
 
 local function text(ids, kind)
   local b = core.stop_body(ids, kind)
@@ -57,9 +65,10 @@ describe("core.stop_body", function()
   end)
 
   it("refuses ids that are not strings", function()
-    assert.has_error(function() core.stop_body({ "a", 1 }, "SOFT") end, "cloud.core.stop_body: ids[2] is not a string")
-    assert.has_error(function() core.stop_body("a", "SOFT") end)
-    assert.has_error(function() core.stop_body({ "a" }) end)
+    refuses(function() core.stop_body({ "a", 1 }, "SOFT") end, "cloud.core.stop_body: option 'ids[2]' is not a string")
+    refuses(function() core.stop_body("a", "SOFT") end,
+      "cloud.core.stop_body: option 'ids' must be a table, not string")
+    refuses(function() core.stop_body({ "a" }) end, "cloud.core.stop_body: option 'type' must be a string, not nil")
   end)
 
   it("signs the same as the same bytes in a string", function()
@@ -69,7 +78,7 @@ describe("core.stop_body", function()
         ak = "AK", sk = "SK", date = "20231114T221320Z", headers = { ["Content-Type"] = "application/json" } }
     end
     assert.are.same(sign(body:string()), sign(body))
-    assert.has_error(function() sign({}) end, "cloud.core.sign: field 'body' must be a string or cloud.core.body")
+    refuses(function() sign({}) end, "cloud.core.sign: option 'body' must be a string or cloud.core.body")
   end)
 end)
 
@@ -97,8 +106,10 @@ describe("core.start_body", function()
   end)
 
   it("refuses ids that are not strings, naming itself", function()
-    assert.has_error(function() core.start_body({ "a", {} }) end, "cloud.core.start_body: ids[2] is not a string")
-    assert.has_error(function() core.start_body("a") end)
+    refuses(function() core.start_body({ "a", {} }) end, "cloud.core.start_body: option 'ids[2]' is not a string")
+    refuses(function() core.start_body("a") end, "cloud.core.start_body: option 'ids' must be a table, not string")
+    refuses(function() core.stop_body({ "a" }, "SOFT").close(7) end,
+      "cloud.core.body:close: call it with ':' on a cloud.core.body")
   end)
 
   it("signs like the same bytes in a string", function()

@@ -2,6 +2,7 @@
 -- exclusively and durably, never through a symlink; files read back only when regular and
 -- small enough. Checked against the file system itself, in a directory of the spec's own.
 local core = require "cloud.core"
+local errors = require "cloud.errors"
 local subprocess = require "support.subprocess"
 
 local EEXIST, ENOENT, ENOSPC = 17, 2, 28
@@ -42,10 +43,12 @@ end
 
 local function pack(...) return { n = select("#", ...), ... } end
 
--- fn raises, and its message says text.
+-- fn raises a caller's mistake (the argument error of cloud.errors), and its message
+-- says text.
 local function raises(fn, text)
   local ok, err = pcall(fn)
   assert.is_false(ok, "did not raise: " .. text)
+  assert.are.equal("argument", errors.kind(err), tostring(err))
   assert.truthy(tostring(err):find(text, 1, true), tostring(err))
 end
 
@@ -157,10 +160,10 @@ describe("core.create_file", function()
   end)
 
   it("raises for a path that is not a string or holds a NUL", function()
-    raises(function() core.create_file() end, "bad argument #1")
-    raises(function() core.create_file(42) end, "string expected, got number")
-    raises(function() core.create_file({}) end, "string expected, got table")
-    raises(function() core.create_file(dir .. "/a\0b") end, "the path holds a NUL byte")
+    raises(function() core.create_file() end, "cloud.core.create_file: option 'path' must be a string, not nil")
+    raises(function() core.create_file(42) end, "option 'path' must be a string, not number")
+    raises(function() core.create_file({}) end, "option 'path' must be a string, not table")
+    raises(function() core.create_file(dir .. "/a\0b") end, "option 'path' holds a NUL byte")
     assert.is_nil(slurp(dir .. "/a"))
   end)
 end)
@@ -214,9 +217,9 @@ describe("cloud.core.file", function()
 
   it("raises for a write of no string, or on something that is not a file", function()
     local f = assert(core.create_file(dir .. "/record.jsonl"))
-    raises(function() f:write() end, "bad argument #1 to 'write'")
-    raises(function() f:write({}) end, "bad argument #1 to 'write'")
-    raises(function() f.write({}, "x") end, "cloud.core.file expected")
+    raises(function() f:write() end, "cloud.core.file:write: option 's' must be a string, not nil")
+    raises(function() f:write({}) end, "cloud.core.file:write: option 's' must be a string, not table")
+    raises(function() f.write({}, "x") end, "cloud.core.file:write: call it with ':' on a cloud.core.file")
     f:close()
   end)
 
@@ -298,14 +301,14 @@ describe("core.read_file", function()
   it("raises for a bad path or max_bytes", function()
     local path = dir .. "/ids.txt"
     spit(path, "x")
-    raises(function() core.read_file(nil, 10) end, "bad argument #1")
-    raises(function() core.read_file(7, 10) end, "string expected, got number")
-    raises(function() core.read_file(path .. "\0", 10) end, "the path holds a NUL byte")
-    raises(function() core.read_file(path) end, "bad argument #2")
-    raises(function() core.read_file(path, "many") end, "bad argument #2")
-    raises(function() core.read_file(path, 0) end, "max_bytes must be a positive integer")
-    raises(function() core.read_file(path, -1) end, "max_bytes must be a positive integer")
-    raises(function() core.read_file(path, 1.5) end, "bad argument #2")
-    raises(function() core.read_file(path, 0 / 0) end, "bad argument #2")
+    raises(function() core.read_file(nil, 10) end, "cloud.core.read_file: option 'path' must be a string, not nil")
+    raises(function() core.read_file(7, 10) end, "option 'path' must be a string, not number")
+    raises(function() core.read_file(path .. "\0", 10) end, "option 'path' holds a NUL byte")
+    raises(function() core.read_file(path) end, "option 'max_bytes' must be a whole number")
+    raises(function() core.read_file(path, "many") end, "option 'max_bytes' must be a whole number")
+    raises(function() core.read_file(path, 0) end, "option 'max_bytes' must be a positive integer")
+    raises(function() core.read_file(path, -1) end, "option 'max_bytes' must be a positive integer")
+    raises(function() core.read_file(path, 1.5) end, "option 'max_bytes' must be a whole number")
+    raises(function() core.read_file(path, 0 / 0) end, "option 'max_bytes' must be a whole number")
   end)
 end)

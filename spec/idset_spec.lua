@@ -1,13 +1,30 @@
--- core.idset (csrc/idset.c, csrc/idset_lua.c): the ledger's C set of ids, and what
--- core.job_outcomes does with one. Checked against plain Lua tables doing the same.
+-- core.idset and core.checked_idset (csrc/idset.c, csrc/idset_lua.c): the ledger's C set
+-- of ids, and what core.job_outcomes does with one. Checked against plain Lua tables doing
+-- the same.
 local core = require "cloud.core"
+local errors = require "cloud.errors"
 local unpack = table.unpack or unpack
 
--- fn raises, and its message says text.
+-- fn raises a caller's mistake, the argument error of cloud.errors, whose message says
+-- text; returns the error.
 local function raises(fn, text)
   local ok, err = pcall(fn)
   assert.is_false(ok, "did not raise: " .. text)
+  assert.are.equal("argument", errors.kind(err), tostring(err))
   assert.truthy(tostring(err):find(text, 1, true), tostring(err))
+  return err
+end
+
+-- core.checked_idset(ids) refuses them: the argument error names the field, and its
+-- message ends in the problem. Returns the error.
+local function refused(ids, where)
+  local ok, e = pcall(core.checked_idset, ids, where)
+  assert.is_false(ok, "accepted")
+  assert.are.equal("argument", errors.kind(e), tostring(e))
+  assert.are.equal(where or "cloud.core.checked_idset", e.where)
+  assert.truthy(e.field == "ids" or e.field:match("^ids%[%d+%]$"), e.field)
+  assert.are.equal(e.message:sub(-#e.problem), e.problem)
+  return e
 end
 
 local function ids_of(n, fmt)
@@ -19,42 +36,57 @@ end
 describe("core.idset", function()
   it("keeps the caller's array when nothing repeats, else a distinct copy in order", function()
     local ids = { "a", "b", "c" }
-    local set = core.idset(ids, true)
+    local set = core.checked_idset(ids)
     assert.are.equal(ids, set:ids())
     assert.are.equal(3, set:size())
     local dup = { "a", "b", "a", "c", "b", "c", "d" }
-    set = core.idset(dup, true)
+    set = core.checked_idset(dup)
     assert.are_not.equal(dup, set:ids())
     assert.are.same({ "a", "b", "c", "d" }, set:ids())
     assert.are.same({ "a", "b", "a", "c", "b", "c", "d" }, dup) -- the caller's array untouched
   end)
 
-  it("refuses what is not an array of ids, naming the place", function()
+  it("refuses what is not an array of ids, raising the argument error that names the place", function()
     local function refuses(ids, text)
-      local set, why, field, problem = core.idset(ids, true)
-      assert.is_nil(set)
-      assert.truthy(why:find(text, 1, true), why)
-      -- The field and the problem come apart too, so nobody reads them out of the message.
-      assert.truthy(field == "ids" or field:match("^ids%[%d+%]$"), field)
-      assert.truthy(why:find(field, 1, true) and why:sub(-#problem) == problem, why)
+      local e = refused(ids)
+      assert.truthy(e.message:find(text, 1, true), e.message)
     end
     refuses({}, "option 'ids' is empty")
     refuses({ x = "a" }, "option 'ids' must be an array (found key x)")
     refuses({ "a", [2.5] = "b" }, "found key 2.5")
     refuses({ "a", [true] = "b" }, "found key boolean")
-    refuses({ "a", 42 }, "ids[2] must be a non-empty string")
-    refuses({ "a", "" }, "ids[2] must be a non-empty string")
-    refuses({ "a", "b\0c" }, "ids[2]")
-    refuses({ "a", "b\127" }, "ids[2]")
-    refuses({ "a", "b", "c\n" }, "ids[3] must be a non-empty string without control characters")
+    refuses({ "a", 42 }, "option 'ids[2]' must be a non-empty string")
+    refuses({ "a", "" }, "option 'ids[2]' must be a non-empty string")
+    refuses({ "a", "b\0c" }, "option 'ids[2]'")
+    refuses({ "a", "b\127" }, "option 'ids[2]'")
+    refuses({ "a", "b", "c\n" }, "option 'ids[3]' must be a non-empty string without control characters")
     local holes = { "a", "b", "c" }
     holes[2] = nil
-    local set, why = core.idset(holes, true)
-    assert.is_nil(set)
+    local why = refused(holes).message
     -- Which one depends on the border the VM finds (# is 1 or 3 here): a hole, or key 3 beyond it.
     assert.truthy(why:find("option 'ids' must be an array without holes", 1, true)
       or why:find("option 'ids' must be an array (found key 3)", 1, true), why)
-    assert.has_error(function() core.idset("a") end)
+    raises(function() core.idset("a") end, "option 'ids' must be a table, not string")
+    raises(function() core.checked_idset("a") end, "option 'ids' must be a table, not string")
+  end)
+
+  it("names the call it was given to, and points at the caller's line", function()
+    local e = refused({ "a", 7 }, "client:stop_ecs")
+    assert.are.same({ "cloud.argument", "ids[2]", "must be a non-empty string without control characters" },
+      { e.code, e.field, e.problem })
+    assert.are.equal("client:stop_ecs: option 'ids[2]' must be a non-empty string without control characters",
+      e.message)
+    assert.truthy(tostring(e):find("^spec/idset_spec%.lua:%d+: client:stop_ecs: "), tostring(e))
+    raises(function() core.checked_idset({ "a" }, 7) end, "cloud.core.checked_idset: option 'where' must be a string")
+  end)
+
+  it("returns one value, however it is called: no flag changes what comes back", function()
+    assert.are.equal(1, select("#", core.idset({ "a" })))
+    assert.are.equal(1, select("#", core.idset({ "a" }, "cloud.op.ledger")))
+    assert.are.equal(1, select("#", core.checked_idset({ "a" })))
+    assert.are.equal(1, select("#", core.checked_idset({ "a" }, "client:stop_ecs")))
+    -- The old flag is no where: refused, not read as "checked".
+    raises(function() core.idset({ "a" }, true) end, "option 'where' must be a string, not boolean")
   end)
 
   it("finds a control character at any place of an id of any length", function()
@@ -62,25 +94,23 @@ describe("core.idset", function()
       for pos = 1, len do
         for _, c in ipairs({ 0, 9, 31, 127 }) do
           local id = ("x"):rep(pos - 1) .. string.char(c) .. ("x"):rep(len - pos)
-          local set, why = core.idset({ "a", id }, true)
-          assert(set == nil and why:find("ids[2]", 1, true), ("byte %d at %d of %d passed"):format(c, pos, len))
+          local ok, e = pcall(core.checked_idset, { "a", id })
+          assert(not ok and e.field == "ids[2]", ("byte %d at %d of %d passed"):format(c, pos, len))
         end
       end
       -- The bytes either side of the refused ranges pass: space, '~', and U+0080 (C2 80).
       local id = (" ~\194\128"):rep(10):sub(1, len):gsub("\194$", "~")
-      assert(core.idset({ id }, true), ("%q refused"):format(id))
+      assert(core.checked_idset({ id }), ("%q refused"):format(id))
     end
   end)
 
   it("refuses an id longer than 256 bytes, naming its index", function()
     local long = ("a"):rep(257)
-    local set, why = core.idset({ "a", "b", long }, true)
-    assert.is_nil(set)
-    assert.are.equal("ids[3] is longer than 256 bytes", why)
-    set, why = core.idset({ long }, true)
-    assert.is_nil(set)
-    assert.are.equal("ids[1] is longer than 256 bytes", why)
-    assert(core.idset({ "a", ("é"):rep(128) }, true)) -- 256 bytes
+    local e = refused({ "a", "b", long })
+    assert.are.same({ "ids[3]", "is longer than 256 bytes" }, { e.field, e.problem })
+    e = refused({ long })
+    assert.are.same({ "ids[1]", "is longer than 256 bytes" }, { e.field, e.problem })
+    assert(core.checked_idset({ "a", ("é"):rep(128) })) -- 256 bytes
     assert(core.idset({ long }), "ids from the cloud are not the caller's: no limit")
   end)
 
@@ -94,14 +124,14 @@ describe("core.idset", function()
     }
     for _, s in ipairs(bad) do
       for _, id in ipairs({ s, ("0"):rep(20) .. s, s .. ("0"):rep(20) }) do
-        local set, why = core.idset({ "a", "b", id }, true)
-        assert(set == nil, ("%q accepted"):format(id))
-        assert.are.equal("ids[3] is not valid UTF-8", why)
+        local ok, e = pcall(core.checked_idset, { "a", "b", id })
+        assert(not ok, ("%q accepted"):format(id))
+        assert.are.same({ "ids[3]", "is not valid UTF-8" }, { e.field, e.problem })
       end
     end
     for _, id in ipairs({ "é", "一", "\240\159\152\128", "\244\143\191\191", "\237\159\191", "\238\128\128",
                           "\224\160\128", "\240\144\128\128", "web-\229\144\141" }) do
-      assert(core.idset({ id }, true), ("%q refused"):format(id))
+      assert(core.checked_idset({ id }), ("%q refused"):format(id))
     end
     assert(core.idset({ "\255" }), "ids from the cloud are not the caller's: any bytes")
   end)
@@ -135,7 +165,7 @@ describe("core.idset", function()
                     "\240\144\128\128", "\244\143\191\191" }
     local stray = { "\128", "\191", "\192", "\194", "\224", "\237", "\240", "\244", "\245", "\160", "\159",
                     "\144", "\143", "\255" }
-    local refused = 0
+    local refusals = 0
     for _ = 1, 20000 do
       local t = {}
       for k = 1, math.random(1, 12) do
@@ -144,44 +174,39 @@ describe("core.idset", function()
       end
       local id = table.concat(t)
       local want = utf8_valid(id)
-      local set, why = core.idset({ id }, true)
-      assert(want == (set ~= nil), ("%q: reference says %s, core.idset %s"):format(id, tostring(want), tostring(why)))
-      if not set then refused = refused + 1 end
+      local ok, why = pcall(core.checked_idset, { id })
+      assert(want == ok, ("%q: reference says %s, core.checked_idset %s"):format(id, tostring(want), tostring(why)))
+      if not ok then refusals = refusals + 1 end
     end
-    assert(refused > 1000 and refused < 19000, "the random ids test both ways: " .. refused .. " refused")
+    assert(refusals > 1000 and refusals < 19000, "the random ids test both ways: " .. refusals .. " refused")
   end)
 
   it("reads an array filled in any order, with repeats or extra keys, as one filled in order", function()
     local ids = ids_of(50)
     local backwards = {}
     for i = #ids, 1, -1 do backwards[i] = ids[i] end
-    assert.are.same(ids, core.idset(backwards, true):ids())
+    assert.are.same(ids, core.checked_idset(backwards):ids())
     local repeated = { unpack(ids) }
     repeated[51] = ids[1]
-    assert.are.same(ids, core.idset(repeated, true):ids())
+    assert.are.same(ids, core.checked_idset(repeated):ids())
     local extra = { unpack(ids) }
     extra.x = "y"
-    local set, why = core.idset(extra, true)
-    assert.is_nil(set)
-    assert.truthy(why:find("found key x", 1, true), why)
+    assert.are.equal("must be an array (found key x)", refused(extra).problem)
     local zero = { unpack(ids) }
     zero[0] = "z"
-    set, why = core.idset(zero, true)
-    assert.is_nil(set)
-    assert.truthy(why:find("found key 0", 1, true), why)
+    assert.are.equal("must be an array (found key 0)", refused(zero).problem)
   end)
 
   it("takes any strings when not checking (ids read from the cloud), but only strings", function()
     local set = core.idset({ "", "a\n", "a\n" })
     assert.are.same({ "", "a\n" }, set:ids())
-    local none, why = core.idset({ "a", 1 })
-    assert.is_nil(none)
-    assert.truthy(why:find("ids[2] is not a string", 1, true))
+    local e = raises(function() core.idset({ "a", 1 }) end, "cloud.core.idset: option 'ids[2]' is not a string")
+    assert.are.same({ "cloud.core.idset", "ids[2]" }, { e.where, e.field })
     assert.are.equal(0, core.idset({}):size())
   end)
 
   it("marks many at once", function()
-    local set = core.idset({ "a", "b", "c" }, true)
+    local set = core.checked_idset({ "a", "b", "c" })
     set:mark("a", "failed")
     assert.are.equal(2, set:mark_all({ "a", "b", "c", "zzz", 7 }, "stopped"))
     assert.are.same({ "b", "c" }, set:list("stopped"))
@@ -189,7 +214,7 @@ describe("core.idset", function()
 
   it("marks a batch of positions without looking its ids up, and a list batch by its ids", function()
     local ids = ids_of(10)
-    local set = core.idset(ids, true)
+    local set = core.checked_idset(ids)
     local chunk, b = set:batch(3, 6)
     set:mark("d", "failed") -- not a member: changes nothing
     set:mark(ids[4], "failed")
@@ -199,14 +224,15 @@ describe("core.idset", function()
     local list, lb = set:batch({ ids[1], ids[9], "zzz" })
     assert.are.equal(2, set:mark_all(list, "stopped", lb))
     assert.are.same({ 4, 5, 1, 0 }, { set:counts() })
-    assert.has_error(function() set:mark_all(chunk, "stopped", 3) end,
-      "bad argument #3 to 'mark_all' (not a batch of this set)")
+    local e = raises(function() set:mark_all(chunk, "stopped", 3) end,
+      "cloud.core.idset:mark_all: option 'batch' is not a batch of this set")
+    assert.are.same({ "cloud.core.idset:mark_all", "batch" }, { e.where, e.field })
     raises(function() set:mark_all(chunk, "stopped", 2 ^ 32 + 1) end, "not a batch of this set")
     raises(function() set:mark_all(chunk, "stopped", 0) end, "not a batch of this set")
   end)
 
   it("gives each id one outcome, the first, and counts them", function()
-    local set = core.idset({ "a", "b", "c" }, true)
+    local set = core.checked_idset({ "a", "b", "c" })
     assert.are.equal("open", set:state("a"))
     assert.is_nil(set:state("zzz"))
     assert.is_nil(set:state(1))
@@ -221,12 +247,15 @@ describe("core.idset", function()
     assert.are.same({ "a" }, set:list("stopped"))
     assert.are.same({ "b" }, set:list("failed"))
     assert.are.same({}, set:list("already"))
-    raises(function() set:mark("c", "open") end, "an outcome is stopped, failed or already")
-    raises(function() set:mark("c", "gone") end, "invalid option 'gone'")
+    raises(function() set:mark("c", "open") end, [[option 'outcome' must be "stopped", "failed" or "already"]])
+    raises(function() set:mark("c", "gone") end, [[option 'outcome' must be "stopped", "failed" or "already"]])
+    raises(function() set:list("gone") end, [[option 'outcome' must be "open", "stopped", "failed" or "already"]])
+    raises(function() set.mark(nil, "c", "stopped") end,
+      "cloud.core.idset:mark: call it with ':' on a cloud.core.idset")
   end)
 
   it("has a third outcome, already (in the wanted state before we acted), as final as the others", function()
-    local set = core.idset({ "a", "b", "c", "d" }, true)
+    local set = core.checked_idset({ "a", "b", "c", "d" })
     assert.is_true(set:mark("b", "already"))
     assert.is_false(set:mark("b", "stopped"))
     assert.is_false(set:mark("b", "failed"))
@@ -249,7 +278,7 @@ describe("core.idset", function()
       ids[i] = id
       if not want[id] then want[id] = true; order[#order + 1] = id end
     end
-    local set = core.idset(ids, true)
+    local set = core.checked_idset(ids)
     assert.are.equal(#order, set:size())
     assert.are.same(order, set:ids())
     for i = 1, #order, 97 do assert.are.equal("open", set:state(order[i])) end
@@ -267,7 +296,7 @@ describe("core.idset", function()
     }
     for _, c in ipairs(cases) do
       local ids = { "a", "b", "c", "d" }
-      local set = assert(core.idset(ids, true))
+      local set = assert(core.checked_idset(ids))
       c[2](ids)
       local got, why = set:batch(1, 4)
       assert.is_nil(got, c[1])
@@ -279,7 +308,7 @@ describe("core.idset", function()
     end
     -- The same values written again are no change.
     local ids = { "a", "b" }
-    local set = assert(core.idset(ids, true))
+    local set = assert(core.checked_idset(ids))
     ids[1] = "a"
     assert.are.same({ "a", "b" }, (set:batch(1, 2)))
     assert.are.same({ "a", "b" }, set:list("open"))
@@ -287,11 +316,11 @@ describe("core.idset", function()
   end)
 
   it("is closed once, then refuses use", function()
-    local set = core.idset({ "a" }, true)
+    local set = core.checked_idset({ "a" })
     set:close()
     set:close()
     assert.truthy(tostring(set):find("closed", 1, true))
-    raises(function() set:state("a") end, "the set is closed")
+    raises(function() set:state("a") end, "cloud.core.idset:state: the set is closed")
   end)
 end)
 
@@ -309,7 +338,7 @@ describe("core.job_outcomes with a set", function()
 
   it("stops the job's open servers with a SUCCESS sub-job and returns the rest", function()
     local ids = ids_of(1000)
-    local set = core.idset(ids, true)
+    local set = core.checked_idset(ids)
     local job, batch = set:batch(1, 500)
     assert.are.same({ unpack(ids, 1, 500) }, job)
     local other
@@ -352,7 +381,7 @@ describe("core.job_outcomes with a set", function()
   end)
 
   it("leaves no mark behind on a resend's missing servers: the next answer still counts", function()
-    local set = core.idset({ "a", "b", "c" }, true)
+    local set = core.checked_idset({ "a", "b", "c" })
     local ab, resend = set:batch({ "a", "b" })
     local empty = answer("SUCCESS", {})
     assert.are.same({ "a", "b" }, core.job_outcomes(empty, set, resend, ab, RULE).missing)
@@ -367,7 +396,7 @@ describe("core.job_outcomes with a set", function()
 
   it("finds the servers of an answer in any order", function()
     local ids = ids_of(300)
-    local set = core.idset(ids, true)
+    local set = core.checked_idset(ids)
     local job, batch = set:batch(1, 300)
     local subs = {}
     for i = 300, 1, -1 do subs[#subs + 1] = { ids[i], i == 7 and "FAIL" or "SUCCESS" } end
@@ -377,7 +406,7 @@ describe("core.job_outcomes with a set", function()
   end)
 
   it("keeps only the first other sub-job of a server, and lets a later SUCCESS stop it", function()
-    local set = core.idset({ "a", "b" }, true)
+    local set = core.checked_idset({ "a", "b" })
     local ab, batch = set:batch(1, 2)
     local d = core.job_outcomes(answer("SUCCESS", { { "a", "FAIL", "X" }, { "a", "FAIL", "Y" },
       { "b", "RUNNING" }, { "b", "SUCCESS" } }), set, batch, ab, RULE)
@@ -390,7 +419,7 @@ describe("core.job_outcomes with a set", function()
   end)
 
   it("applies nothing while the job runs, and nothing to servers already settled", function()
-    local set = core.idset({ "a", "b" }, true)
+    local set = core.checked_idset({ "a", "b" })
     local ab, batch = set:batch(1, 2)
     local body = answer("RUNNING", { { "a", "SUCCESS" } })
     local d = core.job_outcomes(body, set, batch, ab, RULE)
@@ -404,7 +433,7 @@ describe("core.job_outcomes with a set", function()
   end)
 
   it("takes what the statuses mean from the rule it is given", function()
-    local set = core.idset({ "a", "b", "c" }, true)
+    local set = core.checked_idset({ "a", "b", "c" })
     local abc, batch = set:batch(1, 3)
     local rule = { ended = { DONE = true }, stopped = "OFF" }
     local subs = { { "a", "OFF" }, { "b", "SUCCESS" }, { "c", "FAIL" } }
@@ -419,19 +448,25 @@ describe("core.job_outcomes with a set", function()
   end)
 
   it("still refuses invalid answers and checks its arguments", function()
-    local set = core.idset({ "a" }, true)
+    local set = core.checked_idset({ "a" })
     local a, batch = set:batch(1, 1)
     local d, err = core.job_outcomes("{", set, batch, a, RULE)
     assert.is_nil(d)
     assert.truthy(err:find("invalid job answer", 1, true))
-    assert.has_error(function() core.job_outcomes("{}", set, batch) end)
-    raises(function() core.job_outcomes("{}", set, batch, a) end, "table expected")
-    raises(function() core.job_outcomes("{}", set, batch, a, { stopped = "SUCCESS" }) end, "rule.ended")
-    raises(function() core.job_outcomes("{}", set, batch, a, { ended = {} }) end, "rule.stopped")
-    raises(function() core.job_outcomes("{}", set, 0, a, RULE) end, "not a batch of this set")
-    assert.has_error(function() core.job_outcomes("{}", {}, batch, a) end)
-    raises(function() set:batch(0, 1) end, "out of range")
-    raises(function() set:batch(1, 2) end, "out of range")
+    local where = "cloud.core.job_outcomes: "
+    raises(function() core.job_outcomes("{}", set, batch) end, where .. "option 'ids' must be a table, not nil")
+    raises(function() core.job_outcomes("{}", set, batch, a) end, where .. "option 'rule' must be a table, not nil")
+    raises(function() core.job_outcomes("{}", set, batch, a, { stopped = "SUCCESS" }) end,
+      where .. "option 'rule.ended' must be a set of job statuses")
+    raises(function() core.job_outcomes("{}", set, batch, a, { ended = {} }) end,
+      where .. "option 'rule.stopped' must be a sub-job status")
+    raises(function() core.job_outcomes("{}", set, 0, a, RULE) end,
+      where .. "option 'batch' is not a batch of this set")
+    raises(function() core.job_outcomes("{}", {}, batch, a, RULE) end,
+      where .. "option 'set' must be a cloud.core.idset, not table")
+    raises(function() set:batch(0, 1) end, "cloud.core.idset:batch: option 'first' is out of range")
+    raises(function() set:batch(1, 2) end, "cloud.core.idset:batch: option 'last' is out of range")
+    raises(function() set:batch(1.5, 2) end, "cloud.core.idset:batch: option 'first' must be a whole number")
     assert.are.equal("open", set:state("a"))
   end)
 end)

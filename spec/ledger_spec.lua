@@ -1,6 +1,7 @@
 -- The ledger (cloud.op.ledger): the only owner of a stop's outcomes and of its C set. Batches
 -- are handles holding their ids and number together; job answers are applied through it.
 local ledger = require "cloud.op.ledger"
+local errors = require "cloud.errors"
 
 -- A job answer as the cloud writes it: subs = { {server_id, status, error_code, fail_reason} ... }
 local function answer(status, subs, top)
@@ -152,10 +153,14 @@ describe("the ledger", function()
     narrow:close() -- closing again is harmless
   end)
 
-  it("checks a caller's ids, saying what is wrong", function()
-    local l, why = ledger.checked({ "a", "" })
-    assert.is_nil(l)
-    assert.truthy(why:find("ids[2]", 1, true), why)
+  it("checks a caller's ids, raising from C the argument error of the call they were given to", function()
+    local ok, e = pcall(ledger.checked, { "a", "" }, "client:stop_ecs")
+    assert.is_false(ok)
+    assert.are.same({ "argument", "client:stop_ecs", "ids[2]" }, { errors.kind(e), e.where, e.field })
+    ok, e = pcall(ledger.new, { "a", 7 })
+    assert.is_false(ok)
+    assert.are.same({ "argument", "cloud.op.ledger", "ids[2]", "is not a string" },
+      { errors.kind(e), e.where, e.field, e.problem })
   end)
   it("names the result's array of servers done as the action asks", function()
     local l = ledger.new({ "a", "b" })

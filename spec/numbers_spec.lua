@@ -2,14 +2,17 @@
 -- hold are refused with an error naming the field, before any conversion (a cast of such
 -- a double is undefined behaviour; the ASan run's float-cast-overflow check would report it).
 local core = require "cloud.core"
+local errors = require "cloud.errors"
 
 local BAD = { ["math.huge"] = math.huge, ["-math.huge"] = -math.huge, ["0/0"] = 0 / 0, ["1e300"] = 1e300,
               ["1e30"] = 1e30 }
 
--- fn raises, and its message contains text (plain).
+-- fn raises a caller's mistake (the argument error of cloud.errors), and its message
+-- contains text (plain).
 local function raises(fn, text, what)
   local ok, err = pcall(fn)
   assert.is_false(ok, what .. ": accepted")
+  assert.are.equal("argument", errors.kind(err), what .. ": " .. tostring(err))
   assert.truthy(tostring(err):find(text, 1, true), what .. ": " .. tostring(err))
 end
 
@@ -77,14 +80,15 @@ describe("core.http engine calls", function()
 
   it("run refuses a wait of NaN or one too long to count in milliseconds", function()
     for _, v in ipairs({ 0 / 0, math.huge, 1e300, 2 ^ 63 / 1000 }) do
-      raises(function() e:run(v) end, "the timeout must be a number of seconds", tostring(v))
+      raises(function() e:run(v) end, "cloud.core.http:run: option 'timeout' must be a number of seconds", tostring(v))
     end
     assert.is_nil(e:run(-math.huge)) -- at most 0: no wait
   end)
 
   it("add refuses an id that is not an integer", function()
     for _, v in ipairs({ 0 / 0, math.huge, 1e300, 1.5 }) do
-      raises(function() e:add(v, "GET", "http://127.0.0.1:1/", {}) end, "the id must be an integer", tostring(v))
+      raises(function() e:add(v, "GET", "http://127.0.0.1:1/", {}) end,
+        "cloud.core.http:add: option 'id' must be a whole number", tostring(v))
     end
     assert.are.same({ 0, 0 }, { e:pending() })
   end)
@@ -93,7 +97,7 @@ end)
 describe("core.sleep", function()
   it("refuses NaN and seconds a time_t cannot hold; returns at once for none", function()
     for _, v in ipairs({ 0 / 0, math.huge, 1e300 }) do
-      raises(function() core.sleep(v) end, "seconds must be a number, not NaN or too large", tostring(v))
+      raises(function() core.sleep(v) end, "option 'seconds' must be a number, not NaN or too large", tostring(v))
     end
     core.sleep(-math.huge)
     core.sleep(0)
@@ -108,8 +112,9 @@ describe("core.sign query numbers", function()
 
   it("refuses NaN and infinities, naming the key", function()
     for name, v in pairs({ ["0/0"] = 0 / 0, ["math.huge"] = math.huge, ["-math.huge"] = -math.huge }) do
-      raises(function() sign{ limit = v } end, "cloud.core.sign: query.limit must be a finite number", name)
-      raises(function() sign{ multi = { 1, v } } end, "cloud.core.sign: query.multi[2] must be a finite number", name)
+      raises(function() sign{ limit = v } end, "cloud.core.sign: option 'query.limit' must be a finite number", name)
+      raises(function() sign{ multi = { 1, v } } end,
+        "cloud.core.sign: option 'query.multi[2]' must be a finite number", name)
     end
     -- Finite numbers are fine, however large: written as %.17g.
     assert.truthy(sign{ limit = 1e300 }.canonical_request:find("\nlimit=1.0000000000000001e%2B300\n", 1, true))
@@ -118,10 +123,10 @@ end)
 
 describe("core.idset batch numbers", function()
   it("refuse NaN, infinities and fractions", function()
-    local set = assert(core.idset({ "a", "b", "c" }, true))
+    local set = assert(core.checked_idset({ "a", "b", "c" }))
     for _, v in ipairs({ 0 / 0, math.huge, 1e300, 1.5 }) do
-      raises(function() set:batch(v, 2) end, "number has no integer representation", tostring(v))
-      raises(function() set:mark_all({ "a" }, "stopped", v) end, "number has no integer representation", tostring(v))
+      raises(function() set:batch(v, 2) end, "option 'first' must be a whole number", tostring(v))
+      raises(function() set:mark_all({ "a" }, "stopped", v) end, "option 'batch' must be a whole number", tostring(v))
     end
     local ids, b = set:batch(1, 2)
     assert.are.same({ "a", "b" }, ids)

@@ -26,9 +26,9 @@ describe("the scheduler", function()
     local sched = scheduler.new{
       transport = engine,
       sign = function(call)
-        local headers, path, query = core.sign({ method = call.method, host = host, path = call.path,
+        local headers, path, query = core.sign_for_sending{ method = call.method, host = host, path = call.path,
           query = call.query, headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = fc.project_id },
-          body = call.body, ak = fc.ak, sk = sk, date = clock:date() }, true)
+          body = call.body, ak = fc.ak, sk = sk, date = clock:date() }
         return { url = fc.url .. path .. (query ~= "" and "?" .. query or ""), headers = headers }
       end,
       policy = { concurrency = 2, timeout = 5, attempts = attempts or 3, base = 0.01, cap = 0.02 },

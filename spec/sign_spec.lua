@@ -1,6 +1,7 @@
 -- Our own known answers (hashed by the emulator's independent crypto: libcrypto through
 -- LuaJIT's FFI, or the openssl command under Lua 5.4), and bad input.
 local core = require "cloud.core"
+local errors = require "cloud.errors"
 local crypto = require "fakecloud.crypto"
 local openssl = { sha256 = crypto.sha256_hex, hmac_sha256 = crypto.hmac_sha256_hex }
 
@@ -46,16 +47,25 @@ describe("core.sign known answers", function()
       "x-sdk-date:20261122T101500Z\n\nhost;x-sdk-date\n" .. openssl.sha256(""))
   end)
 
-  it("returns only what is sent when asked: headers, wire path, query string", function()
+  it("returns only what is sent from sign_for_sending: headers, wire path, query string", function()
     local opts = base{ path = "/v1/p/名字/a b", query = { b = "1", a = "x y" } }
     local full = core.sign(opts)
-    local headers, path, query = core.sign(opts, true)
+    local headers, path, query = core.sign_for_sending(opts)
     assert.are.same(full.headers, headers)
     assert.are.equal("/v1/p/%E5%90%8D%E5%AD%97/a%20b", path)
     assert.are.equal(full.query_string, query)
     assert.are.equal("a=x%20y&b=1", query)
-    local _, slash = core.sign(base{ path = "/v1/p/" }, true)
+    local _, slash = core.sign_for_sending(base{ path = "/v1/p/" })
     assert.are.equal("/v1/p/", slash)
+  end)
+
+  it("returns as many values whatever it is given: no flag changes the shape", function()
+    assert.are.equal(1, select("#", core.sign(base())))
+    assert.are.equal(3, select("#", core.sign_for_sending(base())))
+    -- A second argument is no flag: it is passed over, and the shape stays.
+    assert.are.equal(1, select("#", core.sign(base(), true)))
+    assert.are.equal("table", type(core.sign(base(), true)))
+    assert.are.equal(3, select("#", core.sign_for_sending(base(), false)))
   end)
 
   it("encodes % and + in query keys and values, and sorts by raw key then value", function()
@@ -106,59 +116,79 @@ describe("core.sign known answers", function()
     assert.is_nil(tostring(secret):find(SK, 1, true))
     secret:close()
     secret:close() -- idempotent
-    assert.has_error(function() core.sign(base{ sk = secret }) end,
-      "cloud.core.sign: field 'sk' is a closed secret")
+    local ok, e = pcall(core.sign, base{ sk = secret })
+    assert.is_false(ok)
+    assert.are.same({ "argument", "sk", "is a closed secret" }, { errors.kind(e), e.field, e.problem })
+    assert.are.equal("cloud.core.sign: option 'sk' is a closed secret", e.message)
   end)
 end)
 
 describe("core.sign bad input", function()
-  local function fails(over, message)
-    local o = base(over)
-    local ok, err = pcall(core.sign, o)
-    assert.is_false(ok)
-    assert.is_truthy(tostring(err):find(message, 1, true), tostring(err))
-    assert.is_nil(tostring(err):find(SK, 1, true))
+  -- Both functions refuse alike: the argument error of cloud.errors, naming the function
+  -- and the field (field nil: the whole call; false: not checked), and never the SK.
+  local function fails(over, field, message)
+    for _, name in ipairs({ "sign", "sign_for_sending" }) do
+      local ok, e = pcall(core[name], base(over))
+      assert.is_false(ok)
+      assert.are.equal("argument", errors.kind(e), tostring(e))
+      assert.are.same({ "cloud.argument", "cloud.core." .. name }, { e.code, e.where })
+      if field ~= false then assert.are.equal(field, e.field) end
+      assert.is_truthy(e.message:find(message, 1, true), e.message)
+      assert.is_truthy(tostring(e):find("^spec/sign_spec%.lua:%d+: cloud%.core%." .. name .. ": "), tostring(e))
+      assert.is_nil(tostring(e):find(SK, 1, true))
+    end
   end
 
   it("names a missing field", function()
-    fails({ ak = NONE }, "field 'ak' is required")
-    fails({ sk = NONE }, "field 'sk' is required")
-    fails({ method = NONE }, "field 'method' is required")
-    fails({ host = NONE }, "field 'host' is required")
-    fails({ path = NONE }, "field 'path' is required")
+    fails({ ak = NONE }, "ak", "option 'ak' is required")
+    fails({ sk = NONE }, "sk", "option 'sk' is required")
+    fails({ method = NONE }, "method", "option 'method' is required")
+    fails({ host = NONE }, "host", "option 'host' is required")
+    fails({ path = NONE }, "path", "option 'path' is required")
   end)
 
   it("names a field of the wrong type", function()
-    fails({ body = {} }, "field 'body' must be a string")
-    fails({ body = 12 }, "field 'body' must be a string")
-    fails({ sk = 42 }, "field 'sk' must be a string or a cloud.core.secret")
-    fails({ query = "a=1" }, "field 'query' must be a table")
-    fails({ headers = "x" }, "field 'headers' must be a table")
-    fails({ date = "2026-11-22" }, "field 'date' must look like")
-    fails({ path = "v1/x" }, "field 'path' must start with '/'")
-    fails({ host = "a b" }, "field 'host' is not a host[:port]")
-    fails({ ak = "A,K" }, "field 'ak' has characters")
-    fails({ sk = "" }, "field 'sk' must not be empty")
-    fails({ colour = "red" }, "unknown field 'colour'")
+    fails({ body = {} }, "body", "option 'body' must be a string")
+    fails({ body = 12 }, "body", "option 'body' must be a string")
+    fails({ sk = 42 }, "sk", "option 'sk' must be a string or a cloud.core.secret")
+    fails({ query = "a=1" }, "query", "option 'query' must be a table")
+    fails({ headers = "x" }, "headers", "option 'headers' must be a table")
+    fails({ date = "2026-11-22" }, "date", "option 'date' must look like")
+    fails({ path = "v1/x" }, "path", "option 'path' must start with '/'")
+    fails({ host = "a b" }, "host", "option 'host' is not a host[:port]")
+    fails({ ak = "A,K" }, "ak", "option 'ak' has characters")
+    fails({ sk = "" }, "sk", "option 'sk' must not be empty")
+    fails({ colour = "red" }, "colour", "option 'colour' is unknown")
+    fails({ [1] = "x" }, nil, "option names must be strings")
+    for _, name in ipairs({ "sign", "sign_for_sending" }) do
+      local ok, e = pcall(core[name], "GET /")
+      assert.is_false(ok)
+      assert.are.same({ "argument", "expected a table of request fields, not string" }, { errors.kind(e), e.problem })
+    end
   end)
 
   it("rejects query values that are tables of tables", function()
-    fails({ query = { tags = { { "a" } } } }, "query.tags[1] must be a string, number or boolean")
-    fails({ query = { tags = { a = 1 } } }, "query.tags must be a scalar or an array")
-    fails({ query = { [1] = "x" } }, "query keys must be strings")
-    fails({ query = { f = print } }, "query.f must be a string, number, boolean or array")
+    fails({ query = { tags = { { "a" } } } }, "query.tags[1]",
+      "option 'query.tags[1]' must be a string, number or boolean")
+    fails({ query = { tags = { a = 1 } } }, "query.tags", "option 'query.tags' must be a scalar or an array")
+    fails({ query = { [1] = "x" } }, "query", "option 'query' must have strings for keys")
+    fails({ query = { f = print } }, "query.f", "option 'query.f' must be a string, number, boolean or array")
   end)
 
   it("rejects bad header names and values", function()
-    fails({ headers = { ["X Bad"] = "1" } }, "name 'X Bad' is not a valid header name")
-    fails({ headers = { ["X-Bad\n"] = "1" } }, "is not a valid header name")
-    fails({ headers = { ["X-Ok"] = "a\r\nX-Injected: 1" } }, "headers['X-Ok'] contains CR, LF or NUL")
-    fails({ headers = { ["X-Ok"] = "a\0b" } }, "contains CR, LF or NUL")
-    fails({ headers = { Host = "evil" } }, "headers['Host'] is set by the signer")
-    fails({ headers = { ["x-sdk-date"] = "1" } }, "is set by the signer")
-    fails({ headers = { ["content-type"] = "a", ["Content-Type"] = "b" } }, "is given twice")
-    fails({ headers = { ["X-Security-Token"] = "a" }, security_token = "b" }, "is given twice")
-    fails({ security_token = "a\nb" }, "field 'security_token' must be a non-empty header value")
+    fails({ headers = { ["X Bad"] = "1" } }, 'headers["X Bad"]',
+      'option \'headers["X Bad"]\' is not a valid header name')
+    fails({ headers = { ["X-Bad\n"] = "1" } }, 'headers["X-Bad\n"]', "is not a valid header name")
+    fails({ headers = { ["X-Ok"] = "a\r\nX-Injected: 1" } }, 'headers["X-Ok"]', "contains CR, LF or NUL")
+    fails({ headers = { ["X-Ok"] = "a\0b" } }, 'headers["X-Ok"]', "contains CR, LF or NUL")
+    fails({ headers = { ["X-Ok"] = 1 } }, 'headers["X-Ok"]', "must be a string")
+    fails({ headers = { [1] = "x" } }, "headers", "option 'headers' must have strings for names")
+    fails({ headers = { Host = "evil" } }, 'headers["Host"]', "is set by the signer")
+    fails({ headers = { ["x-sdk-date"] = "1" } }, 'headers["x-sdk-date"]', "is set by the signer")
+    -- Which of the two is named depends on the order the table is walked in.
+    fails({ headers = { ["content-type"] = "a", ["Content-Type"] = "b" } }, false, "is given twice")
+    fails({ headers = { ["X-Security-Token"] = "a" }, security_token = "b" }, false, "is given twice")
+    fails({ security_token = "a\nb" }, "security_token", "option 'security_token' must be a non-empty header value")
   end)
 
   it("never crashes on random input", function()
@@ -176,7 +206,7 @@ describe("core.sign bad input", function()
       if math.random() < 0.5 then o.query = { [tostring(any())] = any(), k = { any(), any() } } end
       if math.random() < 0.5 then o.headers = { [tostring(any())] = any() } end
       local ok, err = pcall(core.sign, o)
-      assert.is_true(ok or type(err) == "string")
+      assert.is_true(ok or errors.kind(err) == "argument", tostring(err))
     end
   end)
 end)

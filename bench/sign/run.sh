@@ -35,7 +35,7 @@ record env LUA_CPATH="build/bench-luajit/?.so;;" luajit bench/sign/sign_bench.lu
 record node bench/node/sign_bench.js
 
 # One row per request; ratios against lua5.4's core.sign (luajit's in brackets), and
-# against the client's own call, core.sign(opts, true) ("send").
+# against the client's own call, core.sign_for_sending(opts) ("send").
 awk '
   { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
     ns[f["request"], f["impl"] ~ /^node/ ? "node" : f["impl"]] = f["ns_per_call"]
@@ -49,7 +49,7 @@ awk '
       printf "%-20s %7d %7d %7d %7d %7d %7d %7d %7d  %5.2f [%5.2f]   %5.2f [%5.2f]   %5.2f [%5.2f]\n", r, c, j,
              cs, js, ns[r, "c"], fl, ns[r, "openssl-oneshot"], n, c / fl, j / fl, n / c, n / j, n / cs, n / js
     }
-    print "(ns per call; send = core.sign(opts, true), what the client calls: only the headers,"
+    print "(ns per call; send = core.sign_for_sending(opts), what the client calls: only the headers,"
     print " path and query it sends; C-only = sign_request_sign without Lua (csign.c); floor ="
     print " the bare crypto, OpenSSL EVP with algorithms fetched once; oneshot = the same crypto"
     print " through EVP_Digest + HMAC(), the calls csrc/sign.c makes; [luajit] ratios in brackets)"

@@ -85,13 +85,13 @@ local function stopped_once(res, st)
 end
 
 -- Milliseconds the client spends checking the ids before its first call goes out
--- (core.idset(ids, true), what client:stop_ecs does first), median of 5.
+-- (core.checked_idset(ids), what client:stop_ecs does first), median of 5.
 local function id_check_ms(list)
   local times = {}
   for k = 1, 5 do
     collectgarbage("collect")
     local t0 = core.now()
-    local set = assert(core.idset(list, true))
+    local set = assert(core.checked_idset(list))
     times[k] = (core.now() - t0) * 1000
     set:close()
   end
@@ -158,7 +158,8 @@ local function report(rows, faulty, check_ms)
   print(" the emulator's work, so its single worker's CPU time adds to every call; _given = the")
   print(" pace given, servers_per_minute = 1e9: stop calls skip the slow start, one call, then two,")
   print(" four... while accepted)")
-  print(("checking the %d ids before the first call (core.idset(ids, true)): %.1f ms, median of 5"):format(N, check_ms))
+  print(("checking the %d ids before the first call (core.checked_idset(ids)): %.1f ms, median of 5")
+    :format(N, check_ms))
   print()
   print(("%d%% of answers 429 (Retry-After 0), retry base 0.05 s, cap 1 s, 6 attempts"):format(RATE_429 * 100))
   print(("%-12s %8s %8s %8s %8s %10s %8s %12s %10s"):format("concurrency", "wall s", "calls", "minimum", "429s",

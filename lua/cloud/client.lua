@@ -305,11 +305,11 @@ function Client:_signed(call)
   local ep = self._endpoints[call.service]
   local k = self._keys:current()
   call.key_generation = k.generation
-  local headers, wire_path, query = core.sign({
+  local headers, wire_path, query = core.sign_for_sending{
     method = call.method, host = ep.host, path = ep.path .. call.path, query = call.query,
     headers = call.service == "iam" and self._iam_headers or self._headers,
     body = call.body, ak = k.ak, sk = k.sk, security_token = k.token, date = self._clock:date(),
-  }, true)
+  }
   local url = ep.origin .. wire_path
   if query ~= "" then url = url .. "?" .. query end
   return { url = url, headers = headers }

@@ -42,14 +42,12 @@ local function check_record(where, opts)
 end
 
 -- Checks the ids in one pass and returns the ledger of them (its set, made in C while
--- checking: a million ids are checked in milliseconds); nil for an empty array, which
--- asks for nothing.
+-- checking: a million ids are checked in milliseconds, and a refusal raised from there
+-- naming `where` and the id); nil for an empty array, which asks for nothing.
 local function check_ids(where, ids)
   if type(ids) ~= "table" then errors.argument(where, "ids", "must be an array of server ids") end
   if next(ids) == nil then return nil end
-  local l, field, problem = ledger.checked(ids, where)
-  if not l then errors.argument(where, field, problem) end
-  return l
+  return ledger.checked(ids, where)
 end
 
 local function check_exclude(where, list)

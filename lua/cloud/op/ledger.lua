@@ -28,22 +28,19 @@ local function wrap(set)
   return setmetatable({ set = set, failure = {}, jobs = {} }, Ledger)
 end
 
---- A ledger of the distinct ids of `ids`, any array of strings (ids read from the cloud).
+--- A ledger of the distinct ids of `ids`, any array of strings (ids read from the cloud);
+-- anything else raises the argument error (core.idset).
 function M.new(ids)
-  local set, why = core.idset(ids)
-  if not set then error("cloud.op.ledger: " .. why, 2) end
-  return wrap(set)
+  return wrap(core.idset(ids, "cloud.op.ledger"))
 end
 
 --- A ledger of a caller's ids, checked in one pass in C (a million in milliseconds): non-
--- empty strings without control characters, in an array without holes. Returns the
--- ledger, or nil, the field ("ids" or "ids[3]") and what is wrong with it. `where` names
--- the call they were given to ("client:stop_ecs"), for the error should the caller change
--- them meanwhile.
+-- empty strings without control characters, in an array without holes. A refusal raises,
+-- from C, the argument error of `where`, the call they were given to ("client:stop_ecs"),
+-- naming the field ("ids" or "ids[3]"); `where` also names that call in the error should
+-- the caller change them meanwhile.
 function M.checked(ids, where)
-  local set, _, field, problem = core.idset(ids, true)
-  if not set then return nil, field, problem end
-  local l = wrap(set)
+  local l = wrap(core.checked_idset(ids, where))
   l.where = where
   return l
 end
