@@ -1,7 +1,10 @@
 -- One emulator per spec file, and clients pointed at it.
 local cloud = require "cloud"
+local core = require "cloud.core"
 local launcher = require "fakecloud.launcher"
 local ids = require "fakecloud.ids"
+
+local unpack = table.unpack or unpack
 
 local M = {}
 
@@ -29,6 +32,33 @@ function M.client(fc, over)
   }
   for k, v in pairs(over or {}) do opts[k] = v end
   return assert(cloud.new(opts))
+end
+
+-- Runs fn() while recording each cloud.core.secret made, by core.secret (fixed keys and
+-- tokens) and by core.security_key (the metadata service's keys). A client holds its keys
+-- only as such values, so this is how a spec gets at them without reading the client's
+-- private fields: to see that none shows, and that closing the client wipes them.
+-- Returns the list of secrets, then what fn returned.
+function M.secrets_made(fn)
+  local made = {}
+  local secret, security_key = core.secret, core.security_key
+  core.secret = function(...)
+    local s = secret(...)
+    made[#made + 1] = s
+    return s
+  end
+  core.security_key = function(...)
+    local k, why = security_key(...)
+    if k then
+      made[#made + 1] = k.secret
+      made[#made + 1] = k.security_token
+    end
+    return k, why
+  end
+  local out = (function(...) return { n = select("#", ...), ... } end)(pcall(fn))
+  core.secret, core.security_key = secret, security_key
+  if not out[1] then error(out[2], 0) end
+  return made, unpack(out, 2, out.n)
 end
 
 -- The README's set-up: keys and a region, the project found through IAM (no project id
