@@ -1,6 +1,7 @@
 -- One emulator per spec file, and clients pointed at it.
 local cloud = require "cloud"
 local core = require "cloud.core"
+local transport = require "cloud.net.transport"
 local launcher = require "fakecloud.launcher"
 local ids = require "fakecloud.ids"
 
@@ -32,6 +33,23 @@ function M.client(fc, over)
   }
   for k, v in pairs(over or {}) do opts[k] = v end
   return assert(cloud.new(opts))
+end
+
+-- A transport for cloud.new's `transport` option: a real engine (built from `opts`, the
+-- client's engine options, such as concurrency and timeout) behind a stand-in whose
+-- methods in `over` replace the engine's (each gets the engine first, then the call's
+-- arguments); every other method passes through. The spec sees what the client hands its
+-- transport through the public option, not by swapping a field of the client. Returns the
+-- stand-in and the engine; closing the client closes the engine.
+function M.stand_in(opts, over)
+  local engine = transport.new{ concurrency = opts.concurrency, timeout = opts.timeout,
+                                connect_timeout = opts.connect_timeout, transport = opts.transport }
+  local stand_in = setmetatable({}, { __index = function(_, k)
+    local f = over[k]
+    if f then return function(_, ...) return f(engine, ...) end end
+    return function(_, ...) return engine[k](engine, ...) end
+  end })
+  return stand_in, engine
 end
 
 -- Runs fn() while recording each cloud.core.secret made, by core.secret (fixed keys and
