@@ -256,8 +256,9 @@ function Client:__tostring()
     tostring(self.project_id), ak)
 end
 
---- What a record says of this client for `service`: the endpoint, and the caller as the
--- AK's first characters (never more, never the SK) and the local user.
+--- What a record says of this client for `service` ("ecs", "bms", or "iam": where the
+-- project id is looked up): the endpoint, and the caller as the AK's first characters
+-- (never more, never the SK) and the local user.
 function Client:describe(service)
   local ep = self._endpoints[service]
   local k = self._keys and self._keys.keys
