@@ -138,6 +138,22 @@ describe("metadata credentials", function()
     assert.has_error(function() cloud.new{ credentials = "keys" } end)
   end)
 
+  it("fetches its keys on an engine of its own when the client is given an engine object", function()
+    local seen = {}
+    local opts = { concurrency = 2 }
+    opts.transport = env.stand_in(opts, { add = function(t, id, method, url, ...)
+      seen[#seen + 1] = url
+      return t:add(id, method, url, ...)
+    end })
+    local c = client(fc, opts)
+    local res = assert(c:stop_ecs{ ids = env.ids("ecs", 1, 2), poll_interval = 0.02 })
+    c:close()
+    assert.is_true(res.ok)
+    assert.are.equal(1, fc:stats().metadata.key_calls)
+    assert.truthy(#seen >= 2, #seen) -- the stop and its job's polls went through it
+    for _, url in ipairs(seen) do assert.is_nil(url:find("/openstack/latest/securitykey", 1, true), url) end
+  end)
+
   it("keeps the temporary secret and security token out of Lua strings it holds, logs and errors", function()
     assert(fc:configure{ metadata = { ttl = 3, expires_early = 1 }, job_duration = 0.1,
                          faults = { latency = 1.2, apply_to = { job = false, list = false } } })
