@@ -73,6 +73,7 @@ build = {
     ["cloud.fleet"] = "lua/cloud/fleet.lua",
     ["cloud.net.fleet_loop"] = "lua/cloud/net/fleet_loop.lua",
     ["cloud.base.json"] = "lua/cloud/base/json.lua",
+    ["cloud.base.utc"] = "lua/cloud/base/utc.lua",
     ["cloud.auth.keys"] = "lua/cloud/auth/keys.lua",
     ["cloud.op.ledger"] = "lua/cloud/op/ledger.lua",
     ["cloud.auth.metadata"] = "lua/cloud/auth/metadata.lua",
