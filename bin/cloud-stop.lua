@@ -1,11 +1,11 @@
 #!/usr/bin/env lua5.4
--- cloud-stop and cloud-start in Lua (this same file under both names: its name says which):
--- stop or start Huawei Cloud ECS/BMS servers in batches. See `cloud-stop --help`.
--- Runs under Lua 5.4, LuaJIT and Lua 5.1 alike; bin/cloud-stop picks the interpreter. Run
--- from a checkout (or through a symlink to one), it uses that checkout's lua/ and C core
--- build (build/5.4, build/luajit or build/5.1) first, so a checkout never runs against an
--- older installed copy. Installed, it looks beside its bin/ first: share/lua/<v> and
--- lib/lua/<v>, the layout of a LuaRocks tree and of a CMake install, whichever tree that is.
+-- cloud-stop and cloud-start in Lua (bin/cloud-start.lua is a symlink to this file; the name
+-- it was run by says which): stop or start Huawei Cloud ECS/BMS servers in batches. See
+-- `cloud-stop --help`. Runs under Lua 5.4, LuaJIT and Lua 5.1 alike; bin/cloud-stop picks the
+-- interpreter. Run from a checkout (or through a symlink to one), it uses that checkout's lua/
+-- and C core build (build/5.4, build/luajit or build/5.1) first, so a checkout never runs
+-- against an older installed copy. Installed, it looks beside its bin/ first: share/lua/<v>
+-- and lib/lua/<v>, the layout of a LuaRocks tree and of a CMake install, whichever tree that is.
 -- With CLOUD_STOP_PROBE set it only loads the module and exits 0, or 1 when it cannot.
 
 local function exists(path)
@@ -14,20 +14,34 @@ local function exists(path)
   return false
 end
 
-local function real_path(path)
+-- readlink's answer for `path` (with -f: the real path), or nil.
+local function readlink(flags, path)
   local q = "'" .. path:gsub("'", "'\\''") .. "'"
-  local p = io.popen("readlink -f " .. q .. " 2>/dev/null")
-  local real = p and p:read("*l")
+  local p = io.popen("readlink " .. flags .. q .. " 2>/dev/null")
+  local out = p and p:read("*l")
   if p then p:close() end
-  if not real or real == "" then real = path end
-  return real
+  if out == "" then out = nil end
+  return out
+end
+
+-- The command is told by the name run, not by the file it resolves to: the first name along
+-- the symlink chain from `path` that is cloud-start.lua or cloud-stop.lua (LuaRocks installs
+-- a copy named cloud-start.lua, CMake the symlink); "stop" when none is.
+local function command_of(path)
+  for _ = 1, 40 do
+    local name = path:match("[^/]*$")
+    if name == "cloud-start.lua" then return "start" end
+    if name == "cloud-stop.lua" then return "stop" end
+    local link = readlink("", path)
+    if not link then break end
+    path = link:sub(1, 1) == "/" and link or (path:match("^(.*/)") or "") .. link
+  end
+  return "stop"
 end
 
 local abi = _VERSION:match("%d+%.%d+") -- LuaJIT says 5.1
-local script = arg and arg[0] and real_path(arg[0])
--- The file's own name (through any symlink) says the command: cloud-start.lua starts,
--- anything else (cloud-stop.lua) stops.
-local command = script and script:match("cloud%-start%.lua$") and "start" or "stop"
+local script = arg and arg[0] and (readlink("-f ", arg[0]) or arg[0])
+local command = arg and arg[0] and command_of(arg[0]) or "stop"
 local program = "cloud-" .. command
 if script then
   local root = (script:match("^(.*)/[^/]*$") or ".") .. "/.."

@@ -75,6 +75,7 @@ build = {
     ["cloud.fleet"] = "lua/cloud/fleet.lua",
     ["cloud.net.fleet_loop"] = "lua/cloud/net/fleet_loop.lua",
     ["cloud.base.json"] = "lua/cloud/base/json.lua",
+    ["cloud.base.utc"] = "lua/cloud/base/utc.lua",
     ["cloud.auth.keys"] = "lua/cloud/auth/keys.lua",
     ["cloud.op.ledger"] = "lua/cloud/op/ledger.lua",
     ["cloud.auth.metadata"] = "lua/cloud/auth/metadata.lua",
@@ -105,8 +106,9 @@ build = {
   },
   -- The launcher and the script it runs, installed as they are (not wrapped for one Lua):
   -- bin/cloud-stop picks a Lua that loads the module, so the 5.4 and 5.1 rocks can share a
-  -- tree's bin/. cloud-start is the same two files under its own name. nginx/cloud.conf lands in the rock's conf/ directory,
-  -- $(luarocks show --rock-dir cloud)/conf/cloud.conf.
+  -- tree's bin/. bin/cloud-start and bin/cloud-start.lua are symlinks to them; LuaRocks
+  -- copies what a symlink points to, and the copy's name says it starts. nginx/cloud.conf
+  -- lands in the rock's conf/ directory, $(luarocks show --rock-dir cloud)/conf/cloud.conf.
   install = {
     bin = { ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua",
             ["cloud-start"] = "bin/cloud-start", ["cloud-start.lua"] = "bin/cloud-start.lua" },

@@ -18,6 +18,13 @@ local START = { script = cli.root .. "/bin/cloud-start.lua" }
 
 local function ecs(n) return ids.server_id("ecs", n) end
 
+local function readlink(path)
+  local p = io.popen("readlink " .. cli.quote(path))
+  local target = p:read("*l")
+  p:close()
+  return target
+end
+
 local function tmpname()
   local p = os.tmpname()
   os.remove(p)
@@ -62,9 +69,30 @@ describe("cloud-start", function()
     assert(fc:reset())
   end)
 
-  it("is cloud-stop's own launcher and script under another name", function()
-    assert.are.equal(cli.slurp(cli.root .. "/bin/cloud-stop"), cli.slurp(cli.root .. "/bin/cloud-start"))
-    assert.are.equal(cli.slurp(cli.script), cli.slurp(START.script))
+  it("is cloud-stop's own launcher and script, symlinks under another name", function()
+    assert.are.equal("cloud-stop", readlink(cli.root .. "/bin/cloud-start"))
+    assert.are.equal("cloud-stop.lua", readlink(START.script))
+  end)
+
+  it("is told by the name run: a symlink to bin/cloud-start, or one named cloud-start", function()
+    local dir = tmpname()
+    assert(os.execute("mkdir " .. cli.quote(dir)))
+    local links = { up = "/bin/cloud-start", ["cloud-start"] = "/bin/cloud-stop", down = "/bin/cloud-stop",
+                    ["up.lua"] = "/bin/cloud-start.lua", ["cloud-start.lua"] = "/bin/cloud-stop.lua" }
+    for name, target in pairs(links) do
+      assert(os.execute("ln -s " .. cli.quote(cli.root .. target) .. " " .. cli.quote(dir .. "/" .. name)))
+    end
+    assert(os.execute("ln -s up " .. cli.quote(dir .. "/up-again"))) -- relative, two hops
+    local said = {}
+    for _, name in ipairs({ "up", "up-again", "cloud-start", "down" }) do
+      said[name] = run({ "--version" }, { interpreter = false, script = dir .. "/" .. name }).stdout:match("^%S+")
+    end
+    for _, name in ipairs({ "up.lua", "cloud-start.lua" }) do
+      said[name] = run({ "--version" }, { script = dir .. "/" .. name }).stdout:match("^%S+")
+    end
+    os.execute("rm -rf " .. cli.quote(dir))
+    assert.are.same({ up = "cloud-start", ["up-again"] = "cloud-start", ["cloud-start"] = "cloud-start",
+                      down = "cloud-stop", ["up.lua"] = "cloud-start", ["cloud-start.lua"] = "cloud-start" }, said)
   end)
 
   it("runs through bin/cloud-start, the launcher, under each Lua", function()

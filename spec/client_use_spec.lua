@@ -38,15 +38,16 @@ describe("a client", function()
     assert.are.equal(0, fc:stats().calls.total)
   end)
 
-  -- The client's transport, made to raise when an operation runs far past its time: a
-  -- callback stealing the operation's answers would otherwise hang the spec, not fail it.
-  local function guard(c, seconds)
-    local tr, deadline = c._transport, core.now() + seconds
-    c._transport = setmetatable({ run = function(_, wait)
+  -- Client options `opts` with a transport (cloud.new's option) made to raise when an
+  -- operation runs far past its time: a callback stealing the operation's answers would
+  -- otherwise hang the spec, not fail it.
+  local function guarded(opts, seconds)
+    local deadline = core.now() + seconds
+    opts.transport = env.stand_in(opts, { run = function(tr, wait)
       if core.now() > deadline then error("the operation hung: its answers were taken") end
       return tr:run(wait)
-    end }, { __index = function(_, k) return function(_, ...) return tr[k](tr, ...) end end })
-    return function() c._transport = tr; c:close() end
+    end })
+    return opts
   end
 
   -- Stops 2,000 servers (two calls in flight at once) on client c with `extra` options;
@@ -62,8 +63,7 @@ describe("a client", function()
   end
 
   it("refuses a call from its own on_progress as busy; the outer stop ends with every outcome", function()
-    local c = env.client(fc, { concurrency = 2 })
-    local done = guard(c, 20)
+    local c = env.client(fc, guarded({ concurrency = 2 }, 20))
     local raised, calls = nil, 0
     local res = nested(c, { on_progress = function()
       calls = calls + 1
@@ -72,7 +72,7 @@ describe("a client", function()
         raised = ok and "no error" or e
       end
     end }, function() return raised end)
-    done()
+    c:close()
     assert.is_true(res.ok)
     assert.are.equal("argument", errors.kind(raised), tostring(raised))
     assert.truthy(tostring(raised):find("client:stop_ecs: the client is busy", 1, true), tostring(raised))
@@ -85,16 +85,15 @@ describe("a client", function()
     fc:configure{ faults = { seed = 5, status = { [503] = 0.5 }, retry_after = 0 } }
     local raised
     local c
-    c = env.client(fc, { concurrency = 2, retry = { attempts = 6, base = 0.01, cap = 0.02 },
+    c = env.client(fc, guarded({ concurrency = 2, retry = { attempts = 6, base = 0.01, cap = 0.02 },
       logger = function()
         if raised == nil then
           local ok, e = pcall(function() return c:list_bms() end)
           raised = ok and "no error" or e
         end
-      end })
-    local done = guard(c, 20)
+      end }, 20))
     local _, inner = nested(c, {}, function() return raised end)
-    done()
+    c:close()
     assert.are.equal("argument", errors.kind(inner), tostring(inner))
     assert.truthy(tostring(inner):find("client:list_bms: the client is busy", 1, true), tostring(inner))
     assert.are.equal(0, fc:stats().calls.list) -- the stop by id with force lists nothing

@@ -64,6 +64,18 @@ describe("fakecloud signature verifier", function()
     assert.are.equal("", auth.canonical_query(""))
     assert.are.equal(1573789015, auth.parse_sdk_date("20191115T033655Z"))
   end)
+
+  it("reads X-Sdk-Date outside nginx by gmtime alone, refusing what is no time", function()
+    assert.are.equal(951782400, auth.parse_sdk_date("20000229T000000Z"))
+    assert.are.equal(0, auth.parse_sdk_date("19700101T000000Z"))
+    for t = 0, 4102444800, 97 * 86400 + 3661 do -- 1970 to 2100
+      assert.are.equal(t, auth.parse_sdk_date(auth.format_sdk_date(t)))
+    end
+    for _, bad in ipairs({ "20190229T000000Z", "21000229T000000Z", "20191301T000000Z", "20191100T000000Z",
+                           "20191115T240000Z", "20191115T036000Z", "2019-11-15T03:36:55Z", "" }) do
+      assert.is_nil(auth.parse_sdk_date(bad), bad)
+    end
+  end)
 end)
 
 describe("fakecloud emulator", function()
@@ -145,6 +157,26 @@ describe("fakecloud emulator", function()
       assert.is_nil(body.error_msg:find(fc.sk, 1, true))
       local unknown = client.for_emulator(fc, { ak = "NOSUCHAK" })
       assert.are.equal(401, (unknown:list("ecs")))
+    end)
+
+    it("reads X-Sdk-Date inside nginx: a leap day is a date, 29 February 2019 is none", function()
+      local code, body = client.for_emulator(fc, { date = "20000229T120000Z" }):list("ecs")
+      assert.are.equal(401, code)
+      assert.matches("signature expired: x-sdk-date 20000229T120000Z", body.error_msg, 1, true)
+      for _, bad in ipairs({ "20190229T120000Z", "20191301T120000Z", "20191115T240000Z" }) do
+        local code2, body2 = client.for_emulator(fc, { date = bad }):list("ecs")
+        assert.are.equal(401, code2)
+        assert.matches("X-Sdk-Date is not YYYYMMDDTHHMMSSZ", body2.error_msg, 1, true)
+      end
+      -- The window, to the minute: 14 minutes off either way is taken, 16 is not.
+      for _, off in ipairs({ -14, 14 }) do
+        assert.are.equal(200, (client.for_emulator(fc, { clock_skew = off * 60 }):list("ecs")), off)
+      end
+      for _, off in ipairs({ -16, 16 }) do
+        local code3, body3 = client.for_emulator(fc, { clock_skew = off * 60 }):list("ecs")
+        assert.are.equal(401, code3, off)
+        assert.matches("signature expired", body3.error_msg, 1, true)
+      end
     end)
 
     it("refuses a date 15 minutes off, and follows its own clock skew", function()

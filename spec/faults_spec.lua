@@ -23,7 +23,7 @@ describe("retry policy", function()
 
   it("reads Retry-After as seconds or as an HTTP date", function()
     assert.are.equal(7, retry.parse_retry_after("7"))
-    local now = retry.parse_http_date("Sun, 22 Nov 2026 10:15:00 GMT")
+    local now = require("cloud.base.utc").from_http_date("Sun, 22 Nov 2026 10:15:00 GMT")
     assert.are.equal(1795342500, now)
     assert.are.equal(20, retry.parse_retry_after("Sun, 22 Nov 2026 10:15:20 GMT", now))
     assert.is_nil(retry.parse_retry_after("soon"))

@@ -138,15 +138,34 @@ describe("metadata credentials", function()
     assert.has_error(function() cloud.new{ credentials = "keys" } end)
   end)
 
+  it("fetches its keys on an engine of its own when the client is given an engine object", function()
+    local seen = {}
+    local opts = { concurrency = 2 }
+    opts.transport = env.stand_in(opts, { add = function(t, id, method, url, ...)
+      seen[#seen + 1] = url
+      return t:add(id, method, url, ...)
+    end })
+    local c = client(fc, opts)
+    local res = assert(c:stop_ecs{ ids = env.ids("ecs", 1, 2), poll_interval = 0.02 })
+    c:close()
+    assert.is_true(res.ok)
+    assert.are.equal(1, fc:stats().metadata.key_calls)
+    assert.truthy(#seen >= 2, #seen) -- the stop and its job's polls went through it
+    for _, url in ipairs(seen) do assert.is_nil(url:find("/openstack/latest/securitykey", 1, true), url) end
+  end)
+
   it("keeps the temporary secret and security token out of Lua strings it holds, logs and errors", function()
     assert(fc:configure{ metadata = { ttl = 3, expires_early = 1 }, job_duration = 0.1,
                          faults = { latency = 1.2, apply_to = { job = false, list = false } } })
     local lines = {}
     local c = client(fc, { concurrency = 1, logger = function(l) lines[#lines + 1] = l end })
-    local res = assert(c:stop_ecs{ ids = env.ids("ecs", 1, 2500), poll_interval = 0.2, force = true })
-    local keys = c._keys.keys
-    assert.are.equal("userdata", type(keys.sk))
-    assert.are.equal("userdata", type(keys.token))
+    -- The keys come as C secrets (a secret key and a token per fetch, refetched on the way).
+    local made, res = env.secrets_made(function()
+      return assert(c:stop_ecs{ ids = env.ids("ecs", 1, 2500), poll_interval = 0.2, force = true })
+    end)
+    assert.is_true(#made >= 4 and #made % 2 == 0, #made)
+    local last = made[#made - 1] -- the newest keys' secret key: the client holds it until closed
+    assert.are.equal("cloud.core.secret (hidden)", tostring(last))
     -- Every string reachable from the client, its result and the log: none is a 40-hex SK
     -- or a 600-hex token as the emulator issues them.
     local function scan(v, seen, where)
@@ -167,9 +186,10 @@ describe("metadata credentials", function()
     assert.truthy(#lines >= 1) -- the 401 went through the log, its token hidden
     for _, l in ipairs(lines) do assert.is_nil(l:find("x-security-token:%x")) end
     c:close()
-    local ok, e = pcall(core.sign, { method = "GET", host = "h", path = "/", ak = "A", sk = keys.sk })
+    local ok, e = pcall(core.sign, { method = "GET", host = "h", path = "/", ak = "A", sk = last })
     assert.is_false(ok)
     assert.are.same({ "argument", "sk", "is a closed secret" }, { e.kind, e.field, e.problem })
+    assert.are.equal("cloud.core.secret (closed)", tostring(made[#made]))
   end)
 end)
 
@@ -194,14 +214,18 @@ describe("a security token given with fixed keys", function()
 
   it("is sent and signed from C memory, and never shows, not even in the gateway's 401", function()
     local lines = {}
-    local c = env.client(fc, { ak = "TOKAK", sk = "TOKSK000000000", security_token = TOKEN,
-                               logger = function(l) lines[#lines + 1] = l end })
+    local made, c = env.secrets_made(function()
+      return env.client(fc, { ak = "TOKAK", sk = "TOKSK000000000", security_token = TOKEN,
+                              logger = function(l) lines[#lines + 1] = l end })
+    end)
+    assert.are.equal(2, #made) -- the secret key and the token, each copied into C memory
     local res = assert(c:stop_ecs{ ids = env.ids("ecs", 1, 2), poll_interval = 0.02 })
     assert.is_true(res.ok) -- the emulator checks X-Security-Token
-    assert.are.equal("userdata", type(c._keys.keys.token))
     never("client", c)
     never("tostring(client)", tostring(c))
     c:close()
+    assert.are.same({ "cloud.core.secret (closed)", "cloud.core.secret (closed)" },
+      { tostring(made[1]), tostring(made[2]) })
     -- A wrong SK: the gateway's 401 quotes its canonical request, token included.
     c = env.client(fc, { ak = "TOKAK", sk = "WRONGSK", security_token = TOKEN,
                          logger = function(l) lines[#lines + 1] = l end })

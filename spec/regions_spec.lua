@@ -119,7 +119,7 @@ describe("regions", function()
     assert.are.equal("https://iam.myhuaweicloud.com", regions.iam_endpoint("my-private-1"))
     local function iam(vars, opts)
       local c = assert(with_env(vars, function() return cloud.new(opts) end))
-      local url = c._endpoints.iam.url
+      local url = c:describe("iam").endpoint
       c:close()
       return url
     end

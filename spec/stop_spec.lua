@@ -84,24 +84,20 @@ describe("stopping servers", function()
     assert.is_true(stats.connections <= stats.calls.action + 8, "connections: " .. stats.connections)
   end)
 
-  -- Puts a stand-in before client c's transport: `over` replaces some of its methods
-  -- (each gets the real transport first), the rest pass through. Returns the real one.
-  local function wrap_transport(c, over)
-    local tr = c._transport
-    c._transport = setmetatable({}, { __index = function(_, k)
-      local f = over[k]
-      if f then return function(_, ...) return f(tr, ...) end end
-      return function(_, ...) return tr[k](tr, ...) end
-    end })
-    return tr
+  -- A client (options `opts`) whose transport is a stand-in before a real one, given
+  -- through cloud.new's `transport` option: `over` replaces some of its methods (each gets
+  -- the real transport first), the rest pass through. Returns the client and the real one.
+  local function wrapped_client(opts, over)
+    local stand_in, tr = env.stand_in(opts, over)
+    opts.transport = stand_in
+    return env.client(fc, opts), tr
   end
 
   -- What a stop (by client options `over` and stop options `stop`, 6,500 servers, not
   -- waited for) hands its transport, and when it lets the transport run.
   local function outstanding(over, stop_opts)
-      local c = env.client(fc, over)
       local added, finished, most, order = 0, 0, 0, {}
-      local tr = wrap_transport(c, {
+      local c = wrapped_client(over, {
         add = function(t, ...)
           added = added + 1
           most = math.max(most, added - finished)
@@ -119,7 +115,6 @@ describe("stopping servers", function()
       local opts = { ids = env.ids("ecs", 1, 6500), wait = false, force = true }
       for k, v in pairs(stop_opts or {}) do opts[k] = v end
       local res = c:stop_ecs(opts)
-      c._transport = tr
       c:close()
       assert.is_true(res.ok)
       assert.are.equal(7, fc:stats().calls.action)
@@ -153,11 +148,10 @@ describe("stopping servers", function()
   end)
 
   it("sends nothing more for an operation that raised, not even what was signed ahead", function()
-    local c = env.client(fc, { concurrency = 2 })
     -- The operation breaks at its second turn of the transport: by then two calls are
     -- under way and two more signed ahead, queued behind them.
     local runs = 0
-    local tr = wrap_transport(c, { run = function(t, wait)
+    local c, tr = wrapped_client({ concurrency = 2 }, { run = function(t, wait)
       runs = runs + 1
       if runs == 2 then
         assert.are.same({ 2, 2 }, { t:pending() })
@@ -172,7 +166,6 @@ describe("stopping servers", function()
     assert.are.same({ 2, 0 }, { tr:pending() }) -- the two under way stay; those ahead are gone
     -- The next operation on the same client sends its own call only; the two already
     -- under way finish on its turns of the engine (their answers belong to nobody).
-    c._transport = tr
     local res = c:stop_ecs{ ids = { env.id("ecs", 5000) }, wait = false, force = true }
     while tr:pending() > 0 do tr:run(0.1) end
     c:close()

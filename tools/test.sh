@@ -84,9 +84,26 @@ rock_loads() { # interpreter lua-version
       assert(require("cloud").new and require("cloud.core").sign{method="GET", host="h", path="/", ak="a", sk="b"})'
 }
 
-# The tree's cloud-stop runs (outside the checkout) with CLOUD_LUA=$1, or as it chooses.
+# The tree's cloud-stop runs (outside the checkout) with CLOUD_LUA=$1, or as it chooses;
+# and so does its cloud-start, saying it is cloud-start.
 rock_command() { # [interpreter]
-  (cd / && CLOUD_LUA=${1:-} "$root/build/rocks/bin/cloud-stop" --version) | grep -q '^cloud-stop '
+  local name
+  for name in cloud-stop cloud-start; do
+    (cd / && CLOUD_LUA=${1:-} "$root/build/rocks/bin/$name" --version) | grep -q "^$name " || return 1
+  done
+}
+
+# A CMake install of build/5.4 into a scratch prefix: bin/cloud-start is installed as the
+# symlink it is in git, and still starts; run outside the checkout.
+cmake_install_runs() {
+  local prefix name rc=0
+  prefix=$(mktemp -d)
+  cmake --install build/5.4 --prefix "$prefix" || rc=1
+  for name in cloud-stop cloud-start; do
+    (cd / && "$prefix/bin/$name" --version) | grep -q "^$name " || rc=1
+  done
+  rm -rf "$prefix"
+  return "$rc"
 }
 
 # Both rocks into one tree as the README installs them: offline, next to Debian's lua-cjson.
@@ -105,8 +122,9 @@ check_rocks() {
   rock_check "every module of the 5.1 rock loads under luajit" rock_loads luajit 5.1
   rock_check "every module of the 5.1 rock loads under lua5.1" rock_loads lua5.1 5.1
   for lua in "" lua5.4 luajit lua5.1; do
-    rock_check "the tree's cloud-stop runs${lua:+ with CLOUD_LUA=$lua}" rock_command "$lua"
+    rock_check "the tree's cloud-stop and cloud-start run${lua:+ with CLOUD_LUA=$lua}" rock_command "$lua"
   done
+  rock_check "cmake --install of build/5.4: cloud-stop and cloud-start run" cmake_install_runs
   rock_check "nginx/cloud.conf is in the rock's conf/" \
     cmp nginx/cloud.conf "$(luarocks --lua-version 5.1 --tree "$tree" show --rock-dir cloud)/conf/cloud.conf"
 }

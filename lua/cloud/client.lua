@@ -236,7 +236,10 @@ local function build(opts, account)
   else
     -- The last resort (or the one asked for): fetched at the first call, not here.
     local tried = opts.credentials and {} or resolved.tried.keys
-    c._keys = keys.temporary(metadata.new(c._endpoints.metadata, opts.transport), tried,
+    -- The metadata service gets an engine of its own, of the client's kind: never a given
+    -- engine object (a fleet's lane), whose answers to calls in flight it would take.
+    local kind = type(opts.transport) == "string" and opts.transport or nil
+    c._keys = keys.temporary(metadata.new(c._endpoints.metadata, kind), tried,
       function() return c._clock:now() end, function(line, level) c:_log(line, level) end)
   end
   c._headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = c.project_id }
@@ -256,8 +259,9 @@ function Client:__tostring()
     tostring(self.project_id), ak)
 end
 
---- What a record says of this client for `service`: the endpoint, and the caller as the
--- AK's first characters (never more, never the SK) and the local user.
+--- What a record says of this client for `service` ("ecs", "bms", or "iam": where the
+-- project id is looked up): the endpoint, and the caller as the AK's first characters
+-- (never more, never the SK) and the local user.
 function Client:describe(service)
   local ep = self._endpoints[service]
   local k = self._keys and self._keys.keys

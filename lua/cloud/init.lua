@@ -127,9 +127,11 @@ M.new = client_mod.new
 --   `attempt`, `request_id`. What it raises is logged and ignored.
 -- @tfield[opt="stop-protect"] string protect_tag servers tagged `<protect_tag>=true` are
 --   not stopped without the stop option `force`.
--- @tfield[opt] string transport `"curl"` (libcurl in the C core) or `"nginx"` (cosockets,
+-- @tfield[opt] string|table transport `"curl"` (libcurl in the C core) or `"nginx"` (cosockets,
 --   without blocking the worker); default: `"nginx"` inside nginx, else `"curl"`.
---   `"nginx"` outside nginx raises.
+--   `"nginx"` outside nginx raises. Or an engine object, used as it is (`cloud.net.transport`
+--   says its methods: `add`, `run`, `pending`, `drop_queued`, `close`): one the caller built
+--   with `cloud.net.transport.new`, or wrapped to watch what the client sends (the specs do).
 
 --- The retry policy (`cloud.new{ retry = ... }`). What an answer means is `cloud.classify`'s
 -- table (the code first, the HTTP status when the code is absent or unknown). Retried with

@@ -275,10 +275,9 @@ local function stop(args)
         and i.attempt >= 1 and type(i.request_id) == "string" and (i.ok or i.code ~= nil)
     end
   end
+  -- The negative control: the blocking engine inside nginx.
+  if args.curl then over.transport = "curl" end
   local c = args.metadata and metadata_client or args.shared and shared_client or client(over)
-  if args.curl then -- the negative control: the blocking engine inside nginx
-    c._transport = require("cloud.net.transport").new{ transport = "curl", concurrency = 8 }
-  end
   local ids = {}
   for n = tonumber(args.from), tonumber(args.to) do
     ids[#ids + 1] = require("fakecloud.ids").server_id(args.service, n)

@@ -1,7 +1,11 @@
 -- One emulator per spec file, and clients pointed at it.
 local cloud = require "cloud"
+local core = require "cloud.core"
+local transport = require "cloud.net.transport"
 local launcher = require "fakecloud.launcher"
 local ids = require "fakecloud.ids"
+
+local unpack = table.unpack or unpack
 
 local M = {}
 
@@ -29,6 +33,50 @@ function M.client(fc, over)
   }
   for k, v in pairs(over or {}) do opts[k] = v end
   return assert(cloud.new(opts))
+end
+
+-- A transport for cloud.new's `transport` option: a real engine (built from `opts`, the
+-- client's engine options, such as concurrency and timeout) behind a stand-in whose
+-- methods in `over` replace the engine's (each gets the engine first, then the call's
+-- arguments); every other method passes through. The spec sees what the client hands its
+-- transport through the public option, not by swapping a field of the client. Returns the
+-- stand-in and the engine; closing the client closes the engine.
+function M.stand_in(opts, over)
+  local engine = transport.new{ concurrency = opts.concurrency, timeout = opts.timeout,
+                                connect_timeout = opts.connect_timeout, transport = opts.transport }
+  local stand_in = setmetatable({}, { __index = function(_, k)
+    local f = over[k]
+    if f then return function(_, ...) return f(engine, ...) end end
+    return function(_, ...) return engine[k](engine, ...) end
+  end })
+  return stand_in, engine
+end
+
+-- Runs fn() while recording each cloud.core.secret made, by core.secret (fixed keys and
+-- tokens) and by core.security_key (the metadata service's keys). A client holds its keys
+-- only as such values, so this is how a spec gets at them without reading the client's
+-- private fields: to see that none shows, and that closing the client wipes them.
+-- Returns the list of secrets, then what fn returned.
+function M.secrets_made(fn)
+  local made = {}
+  local secret, security_key = core.secret, core.security_key
+  core.secret = function(...)
+    local s = secret(...)
+    made[#made + 1] = s
+    return s
+  end
+  core.security_key = function(...)
+    local k, why = security_key(...)
+    if k then
+      made[#made + 1] = k.secret
+      made[#made + 1] = k.security_token
+    end
+    return k, why
+  end
+  local out = (function(...) return { n = select("#", ...), ... } end)(pcall(fn))
+  core.secret, core.security_key = secret, security_key
+  if not out[1] then error(out[2], 0) end
+  return made, unpack(out, 2, out.n)
 end
 
 -- The README's set-up: keys and a region, the project found through IAM (no project id

@@ -104,24 +104,37 @@ function M.sign(sk, string_to_sign)
   return crypto.hmac_sha256_hex(sk, string_to_sign)
 end
 
--- YYYYMMDDTHHMMSSZ -> epoch seconds (UTC), without os.time's local-time rules.
+function M.format_sdk_date(t)
+  return os.date("!%Y%m%dT%H%M%SZ", math.floor(t))
+end
+
+-- The emulator keeps no calendar arithmetic of its own: the client has one
+-- (lua/cloud/base/utc.lua), and a bug shared by both would be invisible.
+local MONTHS = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
+
+-- Outside nginx (specs calling verify directly): the second whose gmtime text is `s`,
+-- found by bisection over 1970 to past 3000 (the text's fixed width orders it as time
+-- is ordered), or nil when no second has that text (30 February, hour 24).
+local function gmtime_search(s)
+  local lo, hi = 0, 2 ^ 35
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if M.format_sdk_date(mid) < s then lo = mid + 1 else hi = mid end
+  end
+  if M.format_sdk_date(lo) == s then return lo end
+end
+
+-- YYYYMMDDTHHMMSSZ -> epoch seconds (UTC), or nil. Inside nginx, nginx's own HTTP date
+-- parser reads the same parts written as an HTTP date; it checks the day against the
+-- month (leap years too) and skips the weekday, so none is computed.
 function M.parse_sdk_date(s)
   local Y, m, d, H, Mi, S = (s or ""):match("^(%d%d%d%d)(%d%d)(%d%d)T(%d%d)(%d%d)(%d%d)Z$")
   if not Y then return nil end
-  Y, m, d = tonumber(Y), tonumber(m), tonumber(d)
-  if m < 1 or m > 12 or d < 1 or d > 31 then return nil end
-  local y = m <= 2 and Y - 1 or Y
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  local days = era * 146097 + doe - 719468
-  return days * 86400 + tonumber(H) * 3600 + tonumber(Mi) * 60 + tonumber(S)
-end
-
-function M.format_sdk_date(t)
-  return os.date("!%Y%m%dT%H%M%SZ", math.floor(t))
+  local ngx = rawget(_G, "ngx")
+  if not (ngx and ngx.parse_http_time) then return gmtime_search(s) end
+  local month = MONTHS[tonumber(m)]
+  if not month then return nil end
+  return ngx.parse_http_time(("Day, %s %s %s %s:%s:%s GMT"):format(d, month, Y, H, Mi, S))
 end
 
 -- Verify a received request. creds: list of {ak, sk, security_token}.

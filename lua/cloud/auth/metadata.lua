@@ -10,6 +10,7 @@
 local core = require "cloud.core"
 local sync = require "cloud.net.sync"
 local transport = require "cloud.net.transport"
+local utc = require "cloud.base.utc"
 
 local M = {}
 local Source = {}
@@ -80,22 +81,6 @@ function Source:_get_key(token)
   return self:_call("GET", KEY_PATH, token and { ["X-Metadata-Token"] = token } or {}, true)
 end
 
--- "2026-11-29T12:00:00Z" or with fractions of a second, in UTC, as epoch seconds.
-local function parse_time(s)
-  local y, mo, d, h, mi, sec, frac = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(%.?%d*)Z$")
-  if not y then return nil end
-  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-  if mo < 1 or mo > 12 or d < 1 or d > 31 then return nil end
-  -- Days from the civil date (os.time would read the local time zone).
-  if mo <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
-  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec) + (tonumber("0" .. frac) or 0)
-end
-M.parse_time = parse_time
-
 --- Fetches the keys. Returns `{ ak, sk = secret, token = secret, expires_at = epoch }`, or
 -- nil and why (in the service's own words when the instance has no agency). Never
 -- raises for what the service answers.
@@ -118,7 +103,7 @@ function Source:fetch()
   local key, bad = core.security_key(r.body)
   if type(r.body) == "userdata" then r.body:wipe() end
   if not key then return nil, "its answer is unusable: " .. bad end
-  local expires = parse_time(key.expires_at)
+  local expires = utc.from_iso8601(key.expires_at)
   if not expires then
     key.secret:close()
     key.security_token:close()

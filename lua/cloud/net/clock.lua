@@ -3,7 +3,7 @@
 -- skew found once holds for every later call.
 -- @module cloud.net.clock
 local core = require "cloud.core"
-local retry = require "cloud.net.retry"
+local utc = require "cloud.base.utc"
 
 local M = {}
 local Clock = {}
@@ -26,7 +26,7 @@ end
 --- Seconds the clock of an answer's Date header (IMF-fixdate) is ahead of ours, or nil.
 -- Measured against our own clock, never the corrected one: `clock:skew(h)` reads no state.
 function Clock.skew(_, date_header)
-  local server = retry.parse_http_date(date_header)
+  local server = utc.from_http_date(date_header)
   if server then return server - core.time() end
 end
 

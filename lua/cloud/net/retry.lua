@@ -1,5 +1,7 @@
 --- Which failures are worth another attempt, and how long to wait before it.
 -- @module cloud.net.retry
+local utc = require "cloud.base.utc"
+
 local M = {}
 
 -- The classes of cloud.classify worth another attempt: a server-side error, "try again
@@ -24,29 +26,9 @@ function M.parse_retry_after(value, now_epoch)
   if not value then return nil end
   local n = tonumber(value)
   if n then return n >= 0 and n or nil end
-  local t = M.parse_http_date(value)
+  local t = utc.from_http_date(value)
   if t and now_epoch then return math.max(0, t - now_epoch) end
   return nil
-end
-
-local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9,
-                 Oct = 10, Nov = 11, Dec = 12 }
-
---- Epoch seconds of an IMF-fixdate ("Sun, 22 Nov 2026 10:15:00 GMT"), or nil.
-function M.parse_http_date(s)
-  if not s then return nil end
-  local d, mon, y, h, mi, sec = s:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
-  if not d or not MONTHS[mon] then return nil end
-  -- Days from the civil date (no os.time: it reads the local time zone).
-  y, mon, d = tonumber(y), MONTHS[mon], tonumber(d)
-  if mon <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (mon + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  local days = era * 146097 + doe - 719468
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
 end
 
 --- The library's one backoff: `base` doubled for each attempt after the first (n is

@@ -1,0 +1,44 @@
+--- UTC times as epoch seconds, from the two forms the cloud writes them in: an HTTP
+-- date (a Date or Retry-After header) and an ISO 8601 time (the metadata service's
+-- expires_at). The library's one copy of the calendar arithmetic: os.time would read the
+-- local time zone. (The emulator counts days its own way, through libc, so that a bug
+-- here cannot hide behind the same bug there.)
+-- @module cloud.base.utc
+local floor = math.floor
+
+local M = {}
+
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9,
+                 Oct = 10, Nov = 11, Dec = 12 }
+
+--- Epoch seconds of a civil date and time in UTC (proleptic Gregorian calendar; month
+-- 1-12). Days from the civil date as in Howard Hinnant's `days_from_civil`: years start
+-- in March, so the leap day is the last day of a year, and 400 years are 146097 days.
+function M.epoch(y, mon, d, h, mi, s)
+  if mon <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400                              -- [0, 399]
+  local doy = floor((153 * ((mon + 9) % 12) + 2) / 5) + d - 1 -- [0, 365], from March 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468                -- 719468: 0000-03-01 to 1970-01-01
+  return days * 86400 + h * 3600 + mi * 60 + s
+end
+
+--- Epoch seconds of an IMF-fixdate ("Sun, 22 Nov 2026 10:15:00 GMT"), or nil.
+function M.from_http_date(s)
+  if not s then return nil end
+  local d, mon, y, h, mi, sec = s:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d or not MONTHS[mon] then return nil end
+  return M.epoch(tonumber(y), MONTHS[mon], tonumber(d), tonumber(h), tonumber(mi), tonumber(sec))
+end
+
+--- Epoch seconds of "2026-11-29T12:00:00Z", with or without fractions of a second, or nil.
+function M.from_iso8601(s)
+  local y, mo, d, h, mi, sec, frac = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(%.?%d*)Z$")
+  if not y then return nil end
+  mo, d = tonumber(mo), tonumber(d)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 then return nil end
+  return M.epoch(tonumber(y), mo, d, tonumber(h), tonumber(mi), tonumber(sec)) + (tonumber("0" .. frac) or 0)
+end
+
+return M
