@@ -241,6 +241,13 @@ M.stop_bms = stop.one_shot("bms")
 -- @tfield[opt] function confirm `function(plan) -> boolean`, called once the servers are
 --   chosen and before anything is sent, with `{ selected =, skipped =, requested = }`;
 --   false sends nothing and the result has `cancelled = true`.
+-- @tfield[opt] string record the path of a new record of this call (docs/records.md): written
+--   ahead of each call and as it goes; a path where anything exists is refused
+--   (`cloud.record_exists`), and a record that cannot be written stops the call from sending
+--   more (`nil, err` of kind `record`, `err.result` the outcome of what was sent).
+-- @tfield[opt] string record_source with `ids` and `record`: where the ids came from, as the
+--   record's header says it (the CLI writes `"arguments"` or `"--ids-file FILE"`); default
+--   `"ids"`.
 
 --- A filter (`stop_options.filter`): every key given must hold for a server to be chosen.
 -- `status`, `tags` and a single `flavor` also go into the cloud's list query; everything
