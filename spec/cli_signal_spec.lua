@@ -16,44 +16,7 @@ local FLEET = { ecs = { { count = 1001, name = "web-%04d", tags = { "env=staging
 -- The stop call is done at once but answered late: the signal comes while the client waits.
 local LATE_STOP = { latency = 3, latency_mode = "after_work", apply_to = { action = true, job = false, list = false } }
 
-local function remove_all(base, exts)
-  for _, ext in ipairs(exts) do os.remove(base .. ext) end
-end
-
--- Starts cloud-stop in the background with `env`; its pid is the interpreter's own (the
--- shell that writes it execs the command).
-local function start(argv, env, how)
-  local base = os.tmpname()
-  local inner = "echo $$ >" .. cli.quote(base .. ".pid") .. "; exec " .. cli.command(argv, env, how)
-  os.execute(("(cd %s && sh -c %s </dev/null >%s 2>%s; echo $? >%s) >/dev/null 2>&1 &"):format(cli.quote(cli.root),
-    cli.quote(inner), cli.quote(base .. ".out"), cli.quote(base .. ".err"), cli.quote(base .. ".rc")))
-  local h = {}
-  function h.kill(signal)
-    local pid
-    for _ = 1, 250 do
-      pid = cli.slurp(base .. ".pid"):match("%d+")
-      if pid then break end
-      socket.sleep(0.02)
-    end
-    os.execute(("kill -%s %s"):format(signal, assert(pid, "no pid")))
-  end
-  -- The exit status once it ended, waiting up to `timeout` seconds.
-  function h.wait(timeout)
-    local deadline = socket.gettime() + timeout
-    repeat
-      local rc = tonumber(cli.slurp(base .. ".rc"):match("%d+") or "")
-      if rc then return rc end
-      socket.sleep(0.02)
-    until socket.gettime() > deadline
-  end
-  -- What it printed, on stdout and on stderr; its files go.
-  function h.done()
-    local out, err = cli.slurp(base .. ".out"), cli.slurp(base .. ".err")
-    remove_all(base, { "", ".pid", ".out", ".err", ".rc" })
-    return out, err
-  end
-  return h
-end
+local start = cli.background
 
 local function until_true(cond, timeout)
   local deadline = socket.gettime() + timeout
@@ -66,9 +29,7 @@ end
 
 -- The record's lines, decoded.
 local function record_lines(path)
-  local lines = {}
-  for line in cli.slurp(path):gmatch("([^\n]*)\n") do lines[#lines + 1] = cjson.decode(line) end
-  return lines
+  return cli.record_lines(cli.slurp(path))
 end
 
 describe("cloud-stop on SIGTERM and SIGHUP", function()
@@ -119,7 +80,7 @@ describe("cloud-stop on SIGTERM and SIGHUP", function()
     assert.is_true(until_true(function() return (fc:stats().stop_requests.total or 0) >= 1 end, 15))
     local sent = calls()
     local t0 = socket.gettime()
-    h.kill(signal)
+    h.signal(signal)
     local rc = h.wait(10)
     local took = socket.gettime() - t0
     local out, err = h.done()
@@ -171,7 +132,7 @@ describe("cloud-stop on SIGTERM and SIGHUP", function()
                       "--endpoint", fc.url, "--poll-interval", "0.05" }, env)
     -- Polled: the stop was accepted, and the client knows its job.
     assert.is_true(until_true(function() local _, jobs = calls() return jobs >= 2 end, 15))
-    h.kill("TERM")
+    h.signal("TERM")
     local rc = h.wait(10)
     local out, err = h.done()
     check_interrupted(rc, 143, err, "SIGTERM", record_lines(rec), false)
@@ -256,7 +217,7 @@ describe("cloud-stop over two regions on SIGTERM", function()
     local h = start({ "ecs", "--region", "region-a,region-b", "--project-id", a.project_id .. "," .. PROJECT_B,
       "--tag", "env=dev", "--yes", "--json", "--record", rec, "--poll-interval", "0.05" }, env, how)
     assert.is_true(until_true(ready, 15))
-    h.kill("TERM")
+    h.signal("TERM")
     local rc = h.wait(10)
     local out, err = h.done()
     return rc, cjson.decode(out), err, record_lines(rec)

@@ -44,47 +44,12 @@ local function wait_until(what, timeout, fn, every)
   end
 end
 
--- The whole lines of a text, decoded (a last line cut short is left out). Split with a
--- plain find: a pattern would try every start in a long line cut short, as a full disk
--- leaves it, and take minutes under valgrind.
-local function decoded_lines(text)
-  local out, at = {}, 1
-  while true do
-    local nl = text:find("\n", at, true)
-    if not nl then return out end
-    out[#out + 1] = cjson.decode(text:sub(at, nl - 1))
-    at = nl + 1
-  end
-end
-
 -- The last whole line of a text that ends in one. (text:match("([^\n]*)\n$") would try every
 -- start: minutes on a record whose lines run to 48 KB.)
 local function last_line(text)
   local i = #text - 1
   while i > 0 and text:byte(i) ~= 10 do i = i - 1 end
   return text:sub(i + 1, -2)
-end
-
--- A process started in the background; its pid, and its exit status once it ends.
-local function spawn(argv, environment, how)
-  local base = os.tmpname()
-  local cmd = cli.command(argv, environment, how)
-  os.execute(("(cd %s && %s </dev/null >%s 2>%s & echo $! >%s; wait $!; echo $? >%s) >/dev/null 2>&1 &"):format(
-    cli.quote(cli.root), cmd, cli.quote(base .. ".out"), cli.quote(base .. ".err"), cli.quote(base .. ".pid"),
-    cli.quote(base .. ".rc")))
-  local p = {}
-  wait_until("the child's pid", 5, function() return cli.slurp(base .. ".pid"):match("%d+") ~= nil end)
-  p.pid = cli.slurp(base .. ".pid"):match("%d+")
-  function p.signal(name) os.execute(("kill -%s %s"):format(name, p.pid)) end
-  function p.exit_code(timeout)
-    wait_until("the child's exit", timeout or 15, function() return cli.slurp(base .. ".rc"):match("%d+") ~= nil end)
-    return tonumber(cli.slurp(base .. ".rc"):match("%d+")), cli.slurp(base .. ".err")
-  end
-  function p.clean()
-    os.execute("kill -KILL " .. p.pid .. " 2>/dev/null")
-    for _, ext in ipairs({ "", ".out", ".err", ".pid", ".rc" }) do os.remove(base .. ext) end
-  end
-  return p
 end
 
 describe("undo you can trust (cloud-stop --record, then cloud-start --from-record)", function()
@@ -176,12 +141,13 @@ describe("undo you can trust (cloud-stop --record, then cloud-start --from-recor
       it(("SIG%s %s: the restore starts exactly what the cloud stopped"):format(sig, phase.name), function()
         assert(fc:configure(phase.config))
         local rec = new_file()
-        local child = spawn({ "ecs", "--tag", TAG, "--yes", "--record", rec, "--concurrency", "1",
-                              "--poll-interval", "0.1" }, default)
-        finally(child.clean)
+        local child = cli.background({ "ecs", "--tag", TAG, "--yes", "--record", rec, "--concurrency", "1",
+                                       "--poll-interval", "0.1" }, default)
+        finally(function() child.done() end)
         wait_until("the phase", 20, function() return phase.reached(rec) end, 0.05)
         child.signal(sig)
-        local code, stderr = child.exit_code(15)
+        local code = child.wait(15)
+        local _, stderr = child.done()
         assert.are.equal(EXIT[sig], code, stderr)
         local text = cli.slurp(rec)
         assert.are.equal("\n", text:sub(-1)) -- every line written whole
@@ -195,7 +161,7 @@ describe("undo you can trust (cloud-stop --record, then cloud-start --from-recor
         end
         -- Every call that left was written ahead: each batch has its intent before it.
         local intents = {}
-        for _, l in ipairs(decoded_lines(text)) do
+        for _, l in ipairs(cli.record_lines(text)) do
           if l.type == "intent" then intents[l.call] = true end
           if l.type == "batch" then assert.is_true(intents[l.call], "a batch without its intent line") end
         end
@@ -232,7 +198,7 @@ describe("undo you can trust (cloud-stop --record, then cloud-start --from-recor
     -- The stop calls the record could not take were never sent.
     local text = cli.slurp(out)
     local sent = 0
-    for _, l in ipairs(decoded_lines(text)) do
+    for _, l in ipairs(cli.record_lines(text)) do
       if l.type == "intent" then sent = sent + l.count end
     end
     assert.are.equal(1000, sent)

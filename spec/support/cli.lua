@@ -72,6 +72,59 @@ function M.run(argv, env, opts)
   return r
 end
 
+--- Starts cloud-stop (or with how.script, cloud-start) in the background with `env`; its pid
+-- is the interpreter's own (the shell that writes it execs the command). Returns a handle:
+-- `signal(name)` sends one ("TERM", "KILL", ...), `wait(timeout)` gives the exit status once it
+-- ended (nil after `timeout` seconds), `done()` gives what it printed (stdout, stderr) and
+-- removes its files.
+function M.background(argv, env, how)
+  local socket = require "socket"
+  local base = os.tmpname()
+  local inner = "echo $$ >" .. quote(base .. ".pid") .. "; exec " .. M.command(argv, env, how)
+  os.execute(("(cd %s && sh -c %s </dev/null >%s 2>%s; echo $? >%s) >/dev/null 2>&1 &"):format(quote(M.root),
+    quote(inner), quote(base .. ".out"), quote(base .. ".err"), quote(base .. ".rc")))
+  local h = {}
+  function h.signal(name)
+    local pid
+    for _ = 1, 250 do
+      pid = slurp(base .. ".pid"):match("%d+")
+      if pid then break end
+      socket.sleep(0.02)
+    end
+    os.execute(("kill -%s %s"):format(name, assert(pid, "no pid")))
+  end
+  function h.wait(timeout)
+    local deadline = socket.gettime() + timeout
+    repeat
+      local rc = tonumber(slurp(base .. ".rc"):match("%d+") or "")
+      if rc then return rc end
+      socket.sleep(0.02)
+    until socket.gettime() > deadline
+  end
+  function h.done()
+    local pid = slurp(base .. ".pid"):match("%d+")
+    if pid and not slurp(base .. ".rc"):match("%d+") then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+    local out, err = slurp(base .. ".out"), slurp(base .. ".err")
+    for _, ext in ipairs({ "", ".pid", ".out", ".err", ".rc" }) do os.remove(base .. ext) end
+    return out, err
+  end
+  return h
+end
+
+--- The whole lines of a record's text, decoded; a last line cut short (a crash, a full
+-- disk) is left out. Split with a plain find: a pattern would try every start in a long line
+-- cut short, and take minutes under valgrind.
+function M.record_lines(text)
+  local cjson = require "cjson"
+  local out, at = {}, 1
+  while true do
+    local nl = text:find("\n", at, true)
+    if not nl then return out end
+    out[#out + 1] = cjson.decode(text:sub(at, nl - 1))
+    at = nl + 1
+  end
+end
+
 -- tmux ------------------------------------------------------------------------------
 
 local Tmux = {}
