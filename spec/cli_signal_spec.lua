@@ -34,14 +34,8 @@ end
 
 describe("cloud-stop on SIGTERM and SIGHUP", function()
   local fc, env
-  local files = {}
-
-  local function new_file()
-    local p = os.tmpname()
-    os.remove(p) -- a record is never written over a file that exists
-    files[#files + 1] = p
-    return p
-  end
+  local scratch = cli.scratch()
+  local new_file = scratch.new
 
   setup(function()
     fc = assert(launcher.start{ config = { job_duration = 0.02, fleet = FLEET } })
@@ -49,7 +43,7 @@ describe("cloud-stop on SIGTERM and SIGHUP", function()
             HUAWEICLOUD_SDK_PROJECT_ID = fc.project_id, CLOUD_METADATA_ENDPOINT = "http://127.0.0.1:1" }
   end)
   teardown(function()
-    for _, p in ipairs(files) do os.remove(p) end
+    scratch.clean()
     if fc then fc:stop() end
   end)
   before_each(function()

@@ -25,20 +25,10 @@ local function readlink(path)
   return target
 end
 
-local function tmpname()
-  local p = os.tmpname()
-  os.remove(p)
-  return p
-end
-
 describe("cloud-start", function()
   local fc, env
-  local files = {}
-  local function new_file()
-    local p = tmpname()
-    files[#files + 1] = p
-    return p
-  end
+  local scratch = cli.scratch()
+  local new_file = scratch.new
 
   local function run(argv, how, extra_env)
     local e = {}
@@ -61,7 +51,7 @@ describe("cloud-start", function()
     env = { HUAWEICLOUD_SDK_AK = fc.ak, HUAWEICLOUD_SDK_SK = fc.sk, HUAWEICLOUD_SDK_PROJECT_ID = fc.project_id }
   end)
   teardown(function()
-    for _, p in ipairs(files) do os.remove(p) end
+    scratch.clean()
     if fc then fc:stop() end
   end)
   before_each(function()
@@ -75,7 +65,7 @@ describe("cloud-start", function()
   end)
 
   it("is told by the name run: a symlink to bin/cloud-start, or one named cloud-start", function()
-    local dir = tmpname()
+    local dir = new_file()
     assert(os.execute("mkdir " .. cli.quote(dir)))
     local links = { up = "/bin/cloud-start", ["cloud-start"] = "/bin/cloud-stop", down = "/bin/cloud-stop",
                     ["up.lua"] = "/bin/cloud-start.lua", ["cloud-start.lua"] = "/bin/cloud-stop.lua" }

@@ -20,12 +20,6 @@ local START = { script = cli.root .. "/bin/cloud-start.lua" }
 -- Signals by name, and the exit status each run ends with.
 local EXIT = { KILL = 137, TERM = 143, INT = 130 }
 
-local function tmpname()
-  local p = os.tmpname()
-  os.remove(p)
-  return p
-end
-
 -- How many times `plain` (no pattern) stands in `text`.
 local function count(text, plain)
   local n, at = 0, 1
@@ -54,19 +48,15 @@ end
 
 describe("undo you can trust (cloud-stop --record, then cloud-start --from-record)", function()
   local fc, default
-  local files = {}
-  local function new_file()
-    local p = tmpname()
-    files[#files + 1] = p
-    return p
-  end
+  local scratch = cli.scratch()
+  local new_file = scratch.new
 
   setup(function()
     fc = env.start{ job_duration = 0.5, fleet = FLEET }
     default = env.default_env(fc)
   end)
   teardown(function()
-    for _, p in ipairs(files) do os.remove(p) end
+    scratch.clean()
     if fc then fc:stop() end
   end)
   before_each(function()
@@ -178,7 +168,7 @@ describe("undo you can trust (cloud-stop --record, then cloud-start --from-recor
     assert(fc:configure{ fleet = { ecs = { { count = 2000, tags = { TAG } },
       { count = 5, status = "SHUTOFF", tags = { TAG } } } } })
     assert(fc:reset())
-    local dir, out = tmpname(), new_file()
+    local dir, out = new_file(), new_file()
     os.execute("mkdir -p " .. cli.quote(dir))
     finally(function() os.execute("rm -rf " .. cli.quote(dir)) end)
     -- A tmpfs of 72 KiB: the header, the skipped servers and the first intent line fit; the
@@ -207,9 +197,8 @@ describe("undo you can trust (cloud-stop --record, then cloud-start --from-recor
   end)
 
   it("refuses a FIFO or a device as --from-record at once, and a link or FIFO as --record", function()
-    local fifo = tmpname()
+    local fifo = new_file()
     os.execute("mkfifo " .. cli.quote(fifo))
-    files[#files + 1] = fifo
     for _, path in ipairs({ fifo, "/dev/zero" }) do
       local r = cli.run({ "--from-record", path, "--yes" }, default, { script = START.script, timeout = 10 })
       assert.are.equal(3, r.code, r.stderr)
@@ -234,7 +223,7 @@ describe("undo you can trust (cloud-stop --record, then cloud-start --from-recor
     local night = doc:match("\n0 20 %* %* 1%-5  ops  (f=%$R/stop%-ecs[^\n]+)")
     local morning = doc:match("\n30 7 %* %* 1%-5  ops  (cloud%-start %-%-from%-record %$R/stop%-ecs[^\n]+)")
     assert.truthy(night and morning, "the recipe's ECS lines are not in docs/scheduling.md")
-    local dir = tmpname()
+    local dir = new_file()
     os.execute("mkdir -p " .. cli.quote(dir))
     finally(function() os.execute("rm -rf " .. cli.quote(dir)) end)
     assert(fc:configure{ fleet = { ecs = { { count = 6, tags = { "schedule=office-hours" } },

@@ -72,6 +72,22 @@ function M.run(argv, env, opts)
   return r
 end
 
+--- Paths for a spec's files: `new()` names one where nothing is yet (a record is never
+-- written over a file), `keep(path)` takes one made elsewhere, and `clean()` removes them all.
+function M.scratch()
+  local paths, s = {}, {}
+  function s.keep(path) paths[#paths + 1] = path return path end
+  function s.new()
+    local path = os.tmpname()
+    os.remove(path)
+    return s.keep(path)
+  end
+  function s.clean()
+    for _, path in ipairs(paths) do os.remove(path) end
+  end
+  return s
+end
+
 --- Starts cloud-stop (or with how.script, cloud-start) in the background with `env`; its pid
 -- is the interpreter's own (the shell that writes it execs the command). Returns a handle:
 -- `signal(name)` sends one ("TERM", "KILL", ...), `wait(timeout)` gives the exit status once it
