@@ -261,7 +261,7 @@ describe("the client against the reference's behaviours", function()
       -- Still held at wait_timeout: the job's status is what the cloud said, and so is the failure.
       assert(fc:configure{ job_hold = { status = "PENDING_PAYMENT", seconds = 30 } })
       local id = env.id("ecs", 11)
-      res = stop({ id }, { poll_interval = 0.05, wait_timeout = 0.4 })
+      res = stop({ id }, { poll_interval = 0.05, wait_timeout = 2 })
       assert.are.equal("PENDING_PAYMENT", res.jobs[1].status)
       assert.are.equal("cloud.wait_timeout", res.failed[1].code)
       assert.truthy(res.failed[1].message:find("still PENDING_PAYMENT", 1, true), res.failed[1].message)

@@ -233,7 +233,7 @@ describe("stopping servers", function()
   it("fails servers whose job outlives wait_timeout, saying the job still runs", function()
     fc:configure{ job_duration = 30 }
     local ids = env.ids("ecs", 20, 22)
-    local res = client:stop_ecs{ ids = ids, poll_interval = 0.05, wait_timeout = 1 }
+    local res = client:stop_ecs{ ids = ids, poll_interval = 0.05, wait_timeout = 4 }
     fc:configure{ job_duration = 0.05 }
     env.assert_ledger(res, ids)
     assert.is_false(res.ok)
