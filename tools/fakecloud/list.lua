@@ -3,6 +3,7 @@
 -- 100 pages of a 100,000-server fleet scans it once.
 local fleet = require "fakecloud.fleet"
 local json = require "fakecloud.json"
+local scope = require "fakecloud.list_scope"
 
 local M = {}
 
@@ -33,7 +34,7 @@ local function group_ok(g, f, extra_tag)
   for _, t in ipairs(f.tags) do if not has_tag(tags, t) then return false end end
   for _, t in ipairs(f.not_tags) do if has_tag(tags, t) then return false end end
   if f.flavor and g.flavor.id ~= f.flavor then return false end
-  if f.ep and f.ep ~= "all_granted_eps" and g.enterprise_project_id ~= f.ep then return false end
+  if f.eps and not f.eps[g.enterprise_project_id] then return false end
   if f.reservation_id and g.reservation_id ~= f.reservation_id then return false end
   return true
 end
@@ -74,33 +75,56 @@ local function scan(S, kind, f)
       end
     end
   end
+  if f.stubs then -- the ids no listed server has: K false, the id in place of an index
+    local seen = {}
+    for n, K in ipairs(Ks) do seen[fleet.id(K, Is[n])] = true end
+    for _, id in ipairs(f.server_ids) do
+      if not seen[id] then Ks[#Ks + 1], Is[#Is + 1] = false, id end
+    end
+  end
   return Ks, Is
 end
 
-local function parse(kind, args)
+-- The list's filters, or nil, status, answer when the caller may not list what it names.
+local function parse(S, kind, args)
   local function one(k) local v = args[k] return v and v[#v] end
   local f = { tags = split_commas(args.tags), not_tags = split_commas(args["not-tags"]),
               name = one("name"), status = one("status"), flavor = one("flavor"),
-              ep = one("enterprise_project_id"), reservation_id = one("reservation_id") }
+              reservation_id = one("reservation_id") }
   if f.name == "" then f.name = nil end
   if kind == "ecs" then
     f.ip, f.ip_eq = one("ip"), one("ip_eq")
-    local sid = args.server_id and split_commas(args.server_id)
-    if sid and #sid > 0 then f.server_ids = sid end
+    f.server_ids = scope.server_ids(S.cfg, args.server_id)
+    f.stubs = f.server_ids and scope.stubs(S.cfg)
+  end
+  if not f.server_ids then
+    local eps, status, answer = scope.visible(S.cfg, kind, one("enterprise_project_id"))
+    if eps == false then return nil, status, answer end
+    f.eps = eps
   end
   return f
 end
 
 local function filter_key(f)
-  if f.server_ids then return "ids:" .. table.concat(f.server_ids, ",") end
+  if f.server_ids then return ("ids:%s:%s"):format(tostring(f.stubs), table.concat(f.server_ids, ",")) end
+  local eps = {}
+  for e in pairs(f.eps or {}) do eps[#eps + 1] = e end
+  table.sort(eps)
   return table.concat({ table.concat(f.tags, ","), table.concat(f.not_tags, ","),
-    f.name or "", f.status or "", f.flavor or "", f.ep or "", f.reservation_id or "",
-    f.ip or "", f.ip_eq or "" }, "\0")
+    f.name or "", f.status or "", f.flavor or "", f.eps and "eps:" .. table.concat(eps, ",") or "",
+    f.reservation_id or "", f.ip or "", f.ip_eq or "" }, "\0")
 end
 
 local function unfiltered(f)
-  return not f.server_ids and #f.tags == 0 and #f.not_tags == 0 and not (f.name or
-    f.status or f.flavor or (f.ep and f.ep ~= "all_granted_eps") or f.reservation_id or f.ip or f.ip_eq)
+  return not f.server_ids and not f.eps and #f.tags == 0 and #f.not_tags == 0 and not (f.name or
+    f.status or f.flavor or f.reservation_id or f.ip or f.ip_eq)
+end
+
+-- What the reference answers for an id no server has: every field null but id and fault.
+local function stub(id)
+  return { id = id, name = json.null, status = json.null, tags = json.null, flavor = json.null,
+           metadata = json.null, ["OS-EXT-STS:task_state"] = json.null,
+           fault = { code = 404, message = "Instance " .. id .. " could not be found." } }
 end
 
 -- args: name -> list of decoded values.
@@ -117,7 +141,8 @@ function M.list(S, kind, args)
   if limit < 1 or limit > 1000 then
     return 400, { error = { code = PREFIX[kind] .. ".0005", message = "limit must be 1..1000" } }
   end
-  local f = parse(kind, args)
+  local f, refused, answer = parse(S, kind, args)
+  if not f then return refused, answer end
   local first = (offset - 1) * limit + 1
   local page = {}
   if unfiltered(f) then
@@ -142,7 +167,11 @@ function M.list(S, kind, args)
   end
   for n = first, math.min(#c.Is, first + limit - 1) do
     local K = c.Ks[n]
-    page[#page + 1] = fleet.render(K, c.Is[n], K.kind == "bms" and kind == "ecs" and BM_TAG or nil)
+    if K then
+      page[#page + 1] = fleet.render(K, c.Is[n], K.kind == "bms" and kind == "ecs" and BM_TAG or nil)
+    else
+      page[#page + 1] = stub(c.Is[n])
+    end
   end
   return 200, { count = #c.Is, servers = json.array(page) }
 end

@@ -5,6 +5,7 @@ local faults = require "fakecloud.faults"
 local hostile = require "fakecloud.hostile"
 local flow = require "fakecloud.flow"
 local json = require "fakecloud.json"
+local list_scope = require "fakecloud.list_scope"
 
 local M = {}
 local S
@@ -26,6 +27,7 @@ local function fresh_counters()
 end
 
 local function apply(cfg, regenerate)
+  list_scope.check(cfg) -- before anything is applied
   S.cfg = cfg
   local creds = {}
   for i, c in ipairs(config.val(cfg.credentials) or {}) do
