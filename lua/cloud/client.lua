@@ -25,7 +25,7 @@ local KNOWN = {
   concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
   proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
   on_request = true,
-  credentials = true,
+  credentials = true, enterprise_project_id = true,
 }
 local SERVICES = { ecs = true, bms = true }
 -- endpoints = { ... } also takes IAM's (project lookup) and the metadata service's.
@@ -73,6 +73,19 @@ local function parse_endpoint(url)
   if path:find("[%c ]") then return nil, "has a space or control character in its path" end
   path = path:gsub("/+$", "")
   return { origin = scheme .. "://" .. hostport, host = hostport, path = path, url = url }
+end
+
+--- Checks an enterprise project option (`field` of `where`): an EPS id (letters,
+-- digits, '-', '_'), "all_granted_eps", or false for none; nil is the default,
+-- "all_granted_eps" (as the Terraform provider lists). Returns the value; raises on another.
+function M.enterprise_project(where, field, v)
+  if v == nil then return defaults.enterprise_project_id end
+  if v == false then return false end
+  if type(v) ~= "string" or not v:match("^[%w%-_]+$") or #v > 64 then
+    errors.argument(where, field, "must be an enterprise project id (letters, digits, '-', '_'; at most 64),"
+      .. " \"all_granted_eps\", or false for none")
+  end
+  return v
 end
 
 -- A region names a host part ("ecs.<region>.myhuaweicloud.com"): nothing but lower-case
@@ -154,6 +167,7 @@ local function build(opts, account)
   if (opts.ak == nil) ~= (opts.sk == nil) then
     errors.argument(WHERE, opts.ak and "sk" or "ak", "is required with '" .. (opts.ak and "ak" or "sk") .. "'")
   end
+  local eps = M.enterprise_project(WHERE, "enterprise_project_id", opts.enterprise_project_id)
   local c = setmetatable({}, Client)
   local http = defaults.http
   c._concurrency = check.integer(WHERE, opts, "concurrency", http.concurrency, 1, 1024)
@@ -166,6 +180,9 @@ local function build(opts, account)
   c._logger = opts.logger
   c._on_request = opts.on_request
   c.protect_tag = opts.protect_tag or defaults.protect_tag
+  -- What lists name as their enterprise project, and the ECS id form this cloud reads
+  -- (learned by cloud.op.servers), shared by every operation's scheduler.
+  c._listing = { enterprise_project_id = eps, forms = {} }
 
   local resolved = credentials.resolve(opts)
   for _, line in ipairs(resolved.warnings) do c:_log(line, "warning") end
@@ -334,6 +351,7 @@ function Client:_scheduler(deadline, servers_per_minute)
     renew = function(call) return self:_renew_keys(call) end,
     deadline = deadline,
     servers_per_minute = servers_per_minute,
+    listing = self._listing,
   }
 end
 
@@ -412,13 +430,15 @@ end
 
 --- Runs `fn(op, ...)` as an operation of this client (`where` names the public call), one
 -- at a time per coroutine (see `_exclusive`). `op` carries `where`, `region`, `project_id`
--- (once ready), `protect_tag` and `policy` (the retry policy and timeout), and the methods
+-- (once ready), `protect_tag`, `enterprise_project_id` (what lists name, false for none)
+-- and `policy` (the retry policy and timeout), and the methods
 -- `ready`, `scheduler`, `log`, `has_service` and `describe`: the lower layers take it, never
 -- the client.
 function Client:operation(where, fn, ...)
   return self:_exclusive(where, function(...)
     local op = setmetatable({ [CLIENT] = self, where = where, region = self.region, project_id = self.project_id,
-                              protect_tag = self.protect_tag, policy = self._policy }, Operation)
+                              protect_tag = self.protect_tag, policy = self._policy,
+                              enterprise_project_id = self._listing.enterprise_project_id }, Operation)
     return fn(op, ...)
   end, ...)
 end

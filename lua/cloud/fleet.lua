@@ -27,7 +27,7 @@ local WHERE = "cloud.fleet"
 -- What a target may set for itself; the rest of the client's options are the fleet's.
 local TARGET_OPTIONS = {
   region = true, project_id = true, endpoints = true, ak = true, sk = true, security_token = true,
-  concurrency = true, retry = true, protect_tag = true,
+  concurrency = true, retry = true, protect_tag = true, enterprise_project_id = true,
 }
 -- The shared engine's: one value for the whole fleet.
 local ENGINE_OPTIONS = { "timeout", "connect_timeout", "verify_tls", "ca_file", "proxy", "max_response" }
@@ -65,7 +65,7 @@ end
 -- (no credentials for it, no project) is kept with its error, and every operation reports
 -- that error for it.
 -- @tparam table opts targets (an array of { region, project_id, endpoints, and any of ak, sk,
---   security_token, concurrency, retry, protect_tag }), total_concurrency (the calls in
+--   security_token, concurrency, retry, protect_tag, enterprise_project_id }), total_concurrency (the calls in
 --   flight across the fleet, 1-1024, default 64), and the client options of cloud.new for
 --   every target (timeout, connect_timeout, verify_tls, ca_file, proxy and max_response are
 --   the shared engine's).

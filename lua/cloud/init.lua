@@ -127,6 +127,11 @@ M.new = client_mod.new
 --   `attempt`, `request_id`. What it raises is logged and ignored.
 -- @tfield[opt="stop-protect"] string protect_tag servers tagged `<protect_tag>=true` are
 --   not stopped without the stop option `force`.
+-- @tfield[opt="all_granted_eps"] string|boolean enterprise_project_id the enterprise
+--   project lists name: an EPS id, `"all_granted_eps"` (every one granted, as the Terraform
+--   provider lists, so a user whose rights come through enterprise projects sees their
+--   servers), or `false` for none. Lookups by id and the protection-tag check name
+--   `all_granted_eps` unless it is `false`; stop calls name none.
 -- @tfield[opt] string|table transport `"curl"` (libcurl in the C core) or `"nginx"` (cosockets,
 --   without blocking the worker); default: `"nginx"` inside nginx, else `"curl"`.
 --   `"nginx"` outside nginx raises. Or an engine object, used as it is (`cloud.net.transport`
@@ -268,6 +273,8 @@ M.stop_bms = stop.one_shot("bms")
 --   for example built with `cloud.filter`.
 -- @tfield[opt] boolean all `true`: every server (of the other keys, only `exclude` may go
 --   with it).
+-- @tfield[opt] string|boolean enterprise_project_id where to list, in place of the
+--   client's option (same values); not a choice by itself.
 
 --- What `on_progress` receives: one table per step of the stop.
 -- @table progress_event
@@ -299,7 +306,7 @@ M.stop_bms = stop.one_shot("bms")
 --   lookup), so nothing was sent: that error, which every id in `failed` carries too.
 -- @tfield[opt] boolean cancelled true when `confirm` said no: nothing was sent.
 -- @tfield[opt] string hint a filter that chose nothing and whose name pattern has a bare
---   `-`: how to write it.
+--   `-`: how to write it; or that listed naming no enterprise project: why that may be.
 
 --- A server that was not stopped (`result.failed`).
 -- @table failure
@@ -396,11 +403,14 @@ function Client:restore(opts)
 end
 
 --- All ECS servers matching a cloud-side query, every page read (the first tells the
--- count, the rest are fetched concurrently).
+-- count, the rest are fetched concurrently). `enterprise_project_id` is the client's
+-- (default `all_granted_eps`) unless the query names one. A query with `server_id` is a
+-- lookup of those ids (the reference ignores the other filters then), sure whichever
+-- form of several ids the cloud reads: the servers found, in the order asked.
 -- @tparam[opt] table query the list call's query parameters: `status`, `name` (the cloud's
 --   fuzzy match), `flavor`, `tags`, `not-tags`, `enterprise_project_id`, `reservation_id`,
---   `ip`, `ip_eq`, `server_id = "a,b"`; values are strings, numbers, booleans or arrays of
---   them. Default: every server. Paging (`offset`, `limit`) is the client's.
+--   `ip`, `ip_eq`, `server_id = "a,b"` or `{ "a", "b" }`; values are strings, numbers,
+--   booleans or arrays of them. Default: every server. Paging (`offset`, `limit`) is the client's.
 -- @treturn {table,...} the cloud's server objects
 -- @return[2] nil
 -- @treturn[2] Error err when a page could not be read (after its retries)

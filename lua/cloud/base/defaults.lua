@@ -18,6 +18,9 @@ return {
   retry = { attempts = 6, base = 1, cap = 60 },
   -- Servers tagged <protect_tag>=true are never stopped without `force`.
   protect_tag = "stop-protect",
+  -- What lists name as their enterprise project: every one the caller was granted (as the
+  -- Terraform provider does), so a user whose rights come through them sees their servers.
+  enterprise_project_id = "all_granted_eps",
   -- Listing: a list answer claiming more servers than this is a bad answer, not a fleet
   -- (the count decides how many pages are asked for).
   list = { max_count = 1000000 },

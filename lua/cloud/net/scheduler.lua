@@ -71,6 +71,7 @@ function M.new(c)
     on_request = c.on_request,
     renew = c.renew,
     deadline = c.deadline,
+    listing = c.listing, -- the client's, for cloud.op.servers: enterprise project, id form
     closed = false, -- past the deadline: nothing more is sent ...
     last_round = false, -- ... but for the deadline's last round
     concurrency = policy.concurrency,

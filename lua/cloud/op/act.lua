@@ -159,6 +159,16 @@ local function run_op(op, service, o, l, extra, asked)
   error(e, 0)
 end
 
+-- Why a filter may have chosen nothing when it listed without an enterprise project.
+local function eps_hint(op, filter)
+  local eps = filter.eps
+  if eps == nil then eps = op.enterprise_project_id end
+  if eps ~= false then return nil end
+  return "listed naming no enterprise project (enterprise_project_id = false, --enterprise-project-id none):"
+    .. " a user whose rights come through enterprise projects sees no server so; leave it unset"
+    .. " (all_granted_eps) or name one"
+end
+
 -- What is known of the state of each server about to be acted on, for the record (id ->
 -- status): what the listing showed, what the caller knew (a restore), or else, stopping by
 -- id, a lookup. A server whose state is unknown is left out: the record then cannot show
@@ -214,7 +224,7 @@ local function act_checked(op, service, o, rec)
   if rec and not rec:skipped(plan.skipped) then return ended(o, nil, rec.writer.err) end
   local extra = { selected = plan.selected, skipped = plan.skipped, dry_run = o.dry_run }
   local asked = { requested = plan.requested, by_ids = o.ids ~= nil }
-  if o.filter and #plan.ids == 0 then extra.hint = pattern.hint(o.name_pattern) end
+  if o.filter and #plan.ids == 0 then extra.hint = pattern.hint(o.name_pattern) or eps_hint(op, o.filter) end
   if not confirmed(o, plan) then
     ended(o)
     extra.cancelled = true

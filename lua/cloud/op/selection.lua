@@ -2,6 +2,7 @@
 -- predicates, the protection tag, exclusions, and the blast-radius guard.
 -- @module cloud.op.selection
 local actions = require "cloud.op.actions"
+local client_mod = require "cloud.client"
 local F = require "cloud.filter"
 local errors = require "cloud.errors"
 local pattern = require "cloud.op.pattern"
@@ -11,7 +12,7 @@ local unpack = table.unpack or unpack
 local M = {}
 
 local FILTER_KEYS = { status = true, name = true, tags = true, az = true, flavor = true, exclude = true,
-                      where = true, all = true }
+                      where = true, all = true, enterprise_project_id = true }
 -- Keys that choose servers: a filter needs one of them, or all = true, so that an empty
 -- table (a forgotten variable, a typo's leftover) can never mean "every server".
 local CHOOSING = { "status", "name", "tags", "az", "flavor", "where" }
@@ -94,7 +95,11 @@ function M.compile(where, filter)
     if type(filter.where) ~= "function" then fail(where, "where", "must be a function(server) -> boolean") end
     preds[#preds + 1] = filter.where
   end
-  return { query = query, match = F.all(preds), exclude = exclude }
+  -- Not a choice: where to list (nil: the client's enterprise project), checked here so a
+  -- bad value raises before any request.
+  local eps = filter.enterprise_project_id
+  if eps ~= nil then eps = client_mod.enterprise_project(where, "filter.enterprise_project_id", eps) end
+  return { query = query, match = F.all(preds), exclude = exclude, eps = eps }
 end
 
 local function brief(s, reason)
@@ -141,13 +146,16 @@ function M.plan(op, service, o)
   local sched = op:scheduler(o.deadline)
   if o.filter then
     local list, err
-    local query = o.filter.query
+    local eps = o.filter.eps
+    if eps == nil then eps = op.enterprise_project_id end
+    local query = servers.with_eps(o.filter.query, eps)
     if service == "ecs" then
       -- The ECS list holds the bare-metal servers too: the cloud leaves them out (the
       -- reference, "Listing"); M.skip_reason still checks every listed server.
-      query = {}
-      for k, v in pairs(o.filter.query) do query[k] = v end
-      query["not-tags"] = BAREMETAL_TAG
+      local q = {}
+      for k, v in pairs(query) do q[k] = v end
+      q["not-tags"] = BAREMETAL_TAG
+      query = q
     end
     servers.fetch(sched, op.project_id, service, query, function(l, e) list, err = l, e end,
       list_progress(o))
@@ -167,9 +175,12 @@ function M.plan(op, service, o)
   end
   if o.force then return plan end
   -- Stopping by id still honours the protection tag. One query for the protected servers
-  -- (usually a few) costs far less than looking every id up.
+  -- (usually a few) costs far less than looking every id up. It is a list, of every
+  -- enterprise project granted even when the client names one (an id may be of any):
+  -- without, a caller whose rights come through them would see no protected server.
   local protected, err
-  servers.fetch(sched, op.project_id, service, { tags = op.protect_tag .. "=true" },
+  servers.fetch(sched, op.project_id, service,
+    servers.with_eps({ tags = op.protect_tag .. "=true" }, op.enterprise_project_id and "all_granted_eps"),
     function(l, e) protected, err = l, e end)
   sched:run()
   if not protected then

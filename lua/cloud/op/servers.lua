@@ -100,37 +100,126 @@ function M.fetch(sched, project_id, service, query, on_done, on_page)
   ask() -- page 1: its count tells how many more there are
 end
 
---- Looks up the servers with these ids; `on_done(found, err, missed)`: `found` maps id ->
--- server for every id that could be looked up; `missed` lists the ids whose lookup failed
--- (`err` says why), nil when none did. A failed chunk costs only its own ids.
--- ECS filters by id (`server_id=a,b`); BMS has no such filter, so its whole list is read.
-function M.lookup(sched, project_id, service, ids, on_done)
-  local wanted, found = {}, {}
-  for _, id in ipairs(ids) do wanted[id] = true end
-  local function keep(list)
-    for _, s in ipairs(list) do
-      if type(s) == "table" and type(s.id) == "string" and wanted[s.id] then found[s.id] = s end
+-- The two ways of naming several ids in one ECS list call: the API reference's
+-- `server_id=a&server_id=b` (an array: the signer repeats the key) and the Python SDK's
+-- `server_id=a,b`. A cloud that reads only one of them finds none of the ids (or one) in
+-- the other, which looks exactly like ids that do not exist. So neither is trusted until
+-- one call of it has returned two of the ids asked for (a single-value reading cannot);
+-- until then, ids it did not return are asked again in the other form, then one id per
+-- call (the same in both readings). The form proven (or "single" when neither form
+-- found what single ids did) is kept per client (`sched.listing.forms`).
+local FORMS = {
+  repeated = function(ids) return #ids == 1 and ids[1] or ids end,
+  comma = function(ids) return table.concat(ids, ",") end,
+}
+local OTHER = { repeated = "comma", comma = "repeated" }
+
+-- The query of a lookup: the ids, and `all_granted_eps` unless the client turned
+-- enterprise projects off. The reference says a list by id ignores every other filter;
+-- where it does not, `all_granted_eps` hides only servers the caller cannot act on, and a
+-- caller whose rights come through enterprise projects may need it to be answered at all.
+local function lookup_query(sched, server_id)
+  local q = { server_id = server_id }
+  local listing = sched.listing
+  if listing and listing.enterprise_project_id ~= false then q.enterprise_project_id = "all_granted_eps" end
+  return q
+end
+
+-- Looks `ids` (one chunk) up in ECS, whichever form the cloud reads: `keep(list, wanted)`
+-- takes what each call returned; `done(missed, err)` comes once every id is settled
+-- (`missed`: the ids whose lookup failed, and why).
+local function lookup_chunk(sched, project_id, ids, keep, done)
+  local forms = sched.listing and sched.listing.forms or {}
+  local pending, missed, last_err = 0, nil, nil
+  local function settle()
+    pending = pending - 1
+    if pending == 0 then done(missed, last_err) end
+  end
+  local function lost(list, err)
+    missed, last_err = missed or {}, err
+    for _, id in ipairs(list) do missed[#missed + 1] = id end
+  end
+  local function one_by_one(list)
+    local found_alone = 0
+    for _, id in ipairs(list) do
+      pending = pending + 1
+      M.fetch(sched, project_id, "ecs", lookup_query(sched, id), function(servers, err)
+        if not servers then lost({ id }, err)
+        elseif keep(servers, { [id] = true }) > 0 then
+          found_alone = found_alone + 1
+          -- Two ids found alone that both forms missed: neither works here.
+          if found_alone == 2 and not forms.ecs then forms.ecs = "single" end
+        end
+        settle()
+      end)
     end
   end
+  local function ask(list, form, tried_other)
+    if forms.ecs == "single" and #list > 1 then return one_by_one(list) end
+    pending = pending + 1
+    local wanted = {}
+    for _, id in ipairs(list) do wanted[id] = true end
+    M.fetch(sched, project_id, "ecs", lookup_query(sched, FORMS[form](list)), function(servers, err)
+      if not servers then
+        lost(list, err)
+        return settle()
+      end
+      if keep(servers, wanted) >= 2 then forms.ecs = form end -- a one-value reading returns one at most
+      local rest = {}
+      for _, id in ipairs(list) do
+        if wanted[id] == true then rest[#rest + 1] = id end -- keep() marked those it found
+      end
+      -- Sure to be absent: one id asked, or asked in a form this cloud reads.
+      if #rest > 0 and #list > 1 and forms.ecs ~= form then
+        if #rest == 1 then ask(rest, form, true)
+        elseif not tried_other then ask(rest, OTHER[form], true)
+        else one_by_one(rest) end
+      end
+      settle()
+    end)
+  end
+  ask(ids, FORMS[forms.ecs] and forms.ecs or "repeated", false)
+end
+
+--- Looks up the servers with these ids; `on_done(found, err, missed)`: `found` maps id ->
+-- server for every id that could be looked up; `missed` lists the ids whose lookup failed
+-- (`err` says why), nil when none did. A failed chunk costs only its own ids. A server
+-- object without a status is no server found: the reference answers an unknown id with
+-- one whose fields are all null but `id` and `fault`.
+-- ECS filters by id (see FORMS); BMS has no such filter, so its whole list is read.
+function M.lookup(sched, project_id, service, ids, on_done)
+  local found = {}
+  -- Keeps the servers of `list` that `wanted` (id -> true) asks for, marks them "found"
+  -- there, and returns how many there were.
+  local function keep(list, wanted)
+    local n = 0
+    for _, s in ipairs(list) do
+      if type(s) == "table" and type(s.id) == "string" and type(s.status) == "string"
+        and wanted[s.id] == true then
+        found[s.id], wanted[s.id], n = s, "found", n + 1
+      end
+    end
+    return n
+  end
   if service == "bms" then
-    return M.fetch(sched, project_id, service, {}, function(list, err)
+    local wanted = {}
+    for _, id in ipairs(ids) do wanted[id] = true end
+    return M.fetch(sched, project_id, service, lookup_query(sched, nil), function(list, err)
       if not list then return on_done(found, err, ids) end
-      keep(list)
+      keep(list, wanted)
       on_done(found)
     end)
   end
-  local CHUNK = 100 -- keeps the URL well under common 8 KiB limits
+  local CHUNK = 100 -- the reference's advice, which keeps the URL well under 8 KiB
   local pending, missed, last_err = 0, nil, nil
   for i = 1, #ids, CHUNK do
     pending = pending + 1
-    local chunk = { unpack(ids, i, math.min(i + CHUNK - 1, #ids)) }
-    M.fetch(sched, project_id, service, { server_id = table.concat(chunk, ",") }, function(list, err)
-      if list then
-        keep(list)
-      else
-        missed, last_err = missed or {}, err
-        for _, id in ipairs(chunk) do missed[#missed + 1] = id end
+    lookup_chunk(sched, project_id, { unpack(ids, i, math.min(i + CHUNK - 1, #ids)) }, keep, function(m, err)
+      for _, id in ipairs(m or {}) do
+        missed = missed or {}
+        missed[#missed + 1] = id
       end
+      last_err = err or last_err
       pending = pending - 1
       if pending == 0 then on_done(found, last_err, missed) end
     end)
@@ -138,14 +227,48 @@ function M.lookup(sched, project_id, service, ids, on_done)
   if pending == 0 then on_done(found) end
 end
 
---- client:list_ecs and client:list_bms (cloud/init.lua binds them).
+--- A list query with the enterprise project `eps` (the client's or the filter's option:
+-- an EPS id, "all_granted_eps", or false for none) unless it names one already. The
+-- caller's query is not changed.
+function M.with_eps(query, eps)
+  if not eps or query.enterprise_project_id ~= nil then return query end
+  local q = { enterprise_project_id = eps }
+  for k, v in pairs(query) do q[k] = v end
+  return q
+end
+
+-- The ids of a `server_id` query value ("a,b", or an array of ids), or nil when it is not one.
+local function ids_of(value)
+  local ids = {}
+  for _, v in ipairs(type(value) == "table" and value or { value }) do
+    if type(v) ~= "string" then return nil end
+    for id in v:gmatch("[^,]+") do ids[#ids + 1] = id end
+  end
+  if #ids > 0 then return ids end
+end
+
+--- client:list_ecs and client:list_bms (cloud/init.lua binds them). An ECS query naming
+-- `server_id` is a lookup (M.lookup: sure whichever form the cloud reads), the servers in
+-- the order their ids were given; the reference ignores the query's other filters then.
+-- Any other list names the client's enterprise project unless the query does.
 function M.list(client, service, query)
   return client:operation("client:list_" .. service, function(op)
     local ok, not_ready = op:ready()
     if not ok then return nil, not_ready end
     local sched = op:scheduler()
     local out, err
-    M.fetch(sched, op.project_id, service, query or {}, function(list, e) out, err = list, e end)
+    local ids = service == "ecs" and query and query.server_id ~= nil and ids_of(query.server_id)
+    if ids then
+      M.lookup(sched, op.project_id, service, ids, function(found, e)
+        err = e
+        if e then return end
+        out = {}
+        for _, id in ipairs(ids) do out[#out + 1] = found[id] end
+      end)
+    else
+      M.fetch(sched, op.project_id, service, M.with_eps(query or {}, op.enterprise_project_id),
+        function(list, e) out, err = list, e end)
+    end
     sched:run()
     return out, err
   end)
