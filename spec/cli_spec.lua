@@ -70,7 +70,7 @@ describe("cloud-stop", function()
         "--region", "--project-id", "--endpoint", "--concurrency", "--max-servers", "--dry-run",
         "--no-wait", "--yes", "--json", "--verbose", "--poll-interval", "--wait-timeout", "--ca-file",
         "--no-verify-tls", "--proxy", "--timeout", "--connect-timeout", "--retries", "--iam-endpoint",
-        "--credentials", "--servers-per-minute" }) do
+        "--credentials", "--servers-per-minute", "--enterprise-project-id" }) do
         assert.truthy(r.stdout:find("\n  " .. flag, 1, true), flag .. " is not documented")
         local example = "\n +cloud%-stop ecs [^\n]*" .. flag:gsub("%-", "%%-")
         assert.truthy(r.stdout:find(example), flag .. " has no example")

@@ -16,6 +16,7 @@ local VALUED = {
   ["--iam-endpoint"] = "iam_endpoint", ["--credentials"] = "credentials",
   ["--record"] = "record", ["--from-record"] = "from_record",
   ["--servers-per-minute"] = "servers_per_minute",
+  ["--enterprise-project-id"] = "enterprise_project_id",
 }
 local SWITCHES = {
   ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
@@ -62,6 +63,8 @@ local function store(o, flag, key, v)
     o.name = v
   elseif key == "type" then
     o.type = v:upper()
+  elseif key == "enterprise_project_id" and v == "none" then
+    o.enterprise_project_id = false -- lists name no enterprise project (the library's false)
   elseif key == "retries" then
     -- Retries, not attempts: the library's retry.attempts is this plus one.
     local n = tonumber(v)
@@ -85,7 +88,8 @@ end
 -- @treturn table options: service, ids, ids_file, name, status, tags, exclude_file, type,
 --   region, project_id, endpoint, concurrency, max_servers, poll_interval, wait_timeout,
 --   ca_file, no_verify_tls, proxy, timeout, connect_timeout, retries, iam_endpoint,
---   credentials, record, from_record (cloud-start), all_projects, servers_per_minute, dry_run,
+--   credentials, record, from_record (cloud-start), all_projects, servers_per_minute,
+--   enterprise_project_id (false for "none"), dry_run,
 --   no_wait, yes, json, verbose, help, version (region and project_id may be comma-separated lists: a fleet)
 -- @return or nil, message naming the bad flag or value
 function M.parse(argv, action)

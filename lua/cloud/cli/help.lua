@@ -15,6 +15,7 @@ usage: {P} ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [-
                   [--servers-per-minute N] [--record FILE] [--yes] [--json] [--verbose]
                   [--ca-file FILE] [--no-verify-tls] [--proxy URL] [--timeout SEC]
                   [--connect-timeout SEC] [--retries N] [--iam-endpoint URL] [--credentials metadata]
+                  [--enterprise-project-id ID|all_granted_eps|none]
 @start|      cloud-start [ecs|bms] --from-record FILE [--record FILE] [--dry-run] [--yes] ...
 
 @stop|Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
@@ -81,6 +82,11 @@ Where and how:
   --iam-endpoint URL    IAM, for looking the project id up (default: HUAWEICLOUD_SDK_IAM_ENDPOINT,
                         else the region's IAM, else https://iam.myhuaweicloud.com)
                           {P} ecs --region eu-west-101 --iam-endpoint https://iam.eu-west-101.myhuaweicloud.eu ID
+  --enterprise-project-id ID|all_granted_eps|none
+                        the enterprise project lists name (default all_granted_eps: every one
+                        granted, so rights given through enterprise projects find servers);
+                        "none" names none; stops by id are sent whichever it is
+                          {P} ecs --enterprise-project-id 0 --tag env=dev --yes
   --credentials metadata
                         use the temporary keys of the ECS instance this runs on (its agency),
                         from the metadata service, even when keys are set elsewhere

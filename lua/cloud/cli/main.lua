@@ -42,7 +42,7 @@ local FLAG_OF = {
   exclude = "--exclude-file", ids = "the server ids", record = "--record",
   ca_file = "--ca-file", verify_tls = "--no-verify-tls", proxy = "--proxy", timeout = "--timeout",
   connect_timeout = "--connect-timeout", attempts = "--retries", ["endpoints.iam"] = "--iam-endpoint",
-  credentials = "--credentials",
+  credentials = "--credentials", enterprise_project_id = "--enterprise-project-id",
 }
 -- cloud-start --from-record: the restore's `record` is the record read, its own is written.
 local FLAG_OF_RESTORE = setmetatable({ record = "--from-record", write_record = "--record" }, { __index = FLAG_OF })
@@ -243,7 +243,7 @@ function M.client_options(o, bar)
     timeout = o.timeout, connect_timeout = o.connect_timeout,
     retry = o.retries and { attempts = o.retries + 1 } or nil,
     -- Like curl and the other cloud CLIs: HTTPS_PROXY / NO_PROXY unless --proxy says otherwise.
-    proxy = o.proxy or "env", credentials = o.credentials,
+    proxy = o.proxy or "env", credentials = o.credentials, enterprise_project_id = o.enterprise_project_id,
     logger = function(line, level) bar:log(line, level) end,
   }
 end
