@@ -217,3 +217,74 @@ describe("cloud.stop_ecs from the environment", function()
     assert.is_nil(out:find(fc.sk, 1, true))
   end)
 end)
+
+-- Off an ECS instance the metadata fallback is a request to 169.254.169.254 that nobody
+-- answers; metadata_fallback = false (or CLOUD_METADATA_FALLBACK=off) turns it off.
+describe("the metadata fallback turned off", function()
+  local fc
+  setup(function() fc = env.start{ job_duration = 0.02, metadata = {} } end)
+  teardown(function() fc:stop() end)
+  before_each(function() assert(fc:reset()) end)
+
+  -- In a fresh process with nothing configured but the region and a metadata service
+  -- that would answer (the emulator's): prints what cloud.new and a stop returned.
+  local function attempt(opts_text, vars)
+    local e = { HOME = "/nonexistent", CLOUD_METADATA_ENDPOINT = fc.url,
+                HUAWEICLOUD_SDK_REGION_ECS_CN_NORTH_4 = fc.url, HUAWEICLOUD_SDK_IAM_ENDPOINT = fc.url }
+    for k, v in pairs(vars or {}) do e[k] = v end
+    return subprocess.run(([[
+      local cloud = require "cloud"
+      local c, err = cloud.new{ region = "cn-north-4", %s }
+      print("new", c ~= nil, err and err.code, err and tostring(err))
+      if c then
+        local res, serr = c:stop_ecs{ ids = { %q }, poll_interval = 0.02 }
+        print("stop", res and res.ok, serr and serr.code)
+      end
+    ]]):format(opts_text, env.id("ecs", 1)), e, 60)
+  end
+
+  local function asked(st) return st.metadata.token_calls + st.metadata.key_calls end
+
+  it("cloud.new says no credentials at once, naming the switch, and asks nothing", function()
+    for _, case in ipairs({
+      { "metadata_fallback = false", {}, "metadata_fallback = false" },
+      { "", { CLOUD_METADATA_FALLBACK = "off" }, "CLOUD_METADATA_FALLBACK=off" },
+      { "", { CLOUD_METADATA_FALLBACK = "0" }, "CLOUD_METADATA_FALLBACK=0" },
+      -- The option wins over the variable.
+      { "metadata_fallback = false", { CLOUD_METADATA_FALLBACK = "on" }, "metadata_fallback = false" },
+    }) do
+      local out = attempt(case[1], case[2])
+      assert.truthy(out:find("new\tfalse\tcloud.no_credentials\tcloud.no_credentials: no AK/SK; looked in: "
+        .. "options: not given; environment: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK not set; credentials "
+        .. "file /nonexistent/.huaweicloud/credentials: none there; metadata service: not asked ("
+        .. case[3] .. ")\n", 1, true), out)
+      assert.are.equal(0, asked(fc:stats()), case[3])
+    end
+  end)
+
+  it("left on (the default, or said so), the same set-up gets its keys from the metadata service", function()
+    for _, case in ipairs({ { "", {} }, { "", { CLOUD_METADATA_FALLBACK = "on" } },
+                            { "metadata_fallback = true", { CLOUD_METADATA_FALLBACK = "off" } } }) do
+      assert(fc:reset())
+      local out = attempt(case[1], case[2])
+      assert.truthy(out:find("new\ttrue\tnil\tnil\nstop\ttrue\tnil\n", 1, true), out)
+      assert.truthy(asked(fc:stats()) > 0)
+    end
+  end)
+
+  it("credentials = \"metadata\" asks for it by name, whatever the variable says", function()
+    local out = attempt('credentials = "metadata"', { CLOUD_METADATA_FALLBACK = "off" })
+    assert.truthy(out:find("new\ttrue\tnil\tnil\nstop\ttrue\tnil\n", 1, true), out)
+    assert.truthy(asked(fc:stats()) > 0)
+  end)
+
+  it("a variable that is neither on nor off is a setup error naming it; a bad option raises", function()
+    local out = attempt("", { CLOUD_METADATA_FALLBACK = "maybe" })
+    assert.truthy(out:find("new\tfalse\tcloud.bad_environment\tcloud.bad_environment: "
+      .. "CLOUD_METADATA_FALLBACK is 'maybe'; give on or off\n", 1, true), out)
+    assert.are.equal(0, asked(fc:stats()))
+    local ok, e = pcall(require("cloud").new, { region = "cn-north-4", ak = "a", sk = "b", metadata_fallback = "no" })
+    assert.is_false(ok)
+    assert.are.equal("metadata_fallback", e.field)
+  end)
+end)

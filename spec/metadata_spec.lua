@@ -12,7 +12,7 @@ local cjson = require "cjson"
 local function client(fc, over)
   local getenv = os.getenv
   os.getenv = function(k) -- luacheck: ignore
-    if k:match("^HUAWEICLOUD_") or k == "HOME" or k == "CLOUD_METADATA_ENDPOINT" then return nil end
+    if k:match("^HUAWEICLOUD_") or k == "HOME" or k:match("^CLOUD_METADATA_") then return nil end
     return getenv(k)
   end
   local opts = { region = "cn-north-4", endpoints = { ecs = fc.url, bms = fc.url, iam = fc.url, metadata = fc.url },

@@ -13,7 +13,7 @@ local function with_env(vars, fn)
   local getenv = os.getenv
   os.getenv = function(k) -- luacheck: ignore
     if vars[k] ~= nil then return vars[k] or nil end
-    if k:match("^HUAWEICLOUD_") or k == "HOME" or k == "CLOUD_METADATA_ENDPOINT" then return nil end
+    if k:match("^HUAWEICLOUD_") or k == "HOME" or k:match("^CLOUD_METADATA_") then return nil end
     return getenv(k)
   end
   local ok, a, b = pcall(fn)

@@ -18,6 +18,7 @@ local ids = {}
 for i = 1, n do ids[i] = ids_of.server_id("ecs", i) end
 local common = {
   project_id = env("BENCH_PROJECT"), ak = env("BENCH_AK"), sk = env("BENCH_SK"),
+  metadata_fallback = false, -- keys missing: say so, never ask 169.254.169.254
   concurrency = tonumber(env("BENCH_CONCURRENCY") or 8),
 }
 local opts = { type = "SOFT", force = true, poll_interval = tonumber(env("BENCH_POLL") or 0.5), wait_timeout = 600 }

@@ -31,6 +31,7 @@ local ids_rss_kb = rss_kb() - rss0
 
 local c = assert(cloud.new{
   project_id = env("BENCH_PROJECT"), ak = env("BENCH_AK"), sk = env("BENCH_SK"),
+  metadata_fallback = false, -- keys missing: say so, never ask 169.254.169.254
   endpoints = { ecs = env("BENCH_URL") }, concurrency = tonumber(env("BENCH_CONCURRENCY") or 8),
   retry = { attempts = 6, base = 1, cap = 60 },
 })

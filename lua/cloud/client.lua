@@ -25,7 +25,7 @@ local KNOWN = {
   concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
   proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
   on_request = true,
-  credentials = true, enterprise_project_id = true,
+  credentials = true, enterprise_project_id = true, metadata_fallback = true,
 }
 local SERVICES = { ecs = true, bms = true }
 -- endpoints = { ... } also takes IAM's (project lookup) and the metadata service's.
@@ -161,6 +161,7 @@ local function build(opts, account)
   check.func(WHERE, opts, "logger")
   check.func(WHERE, opts, "on_request")
   check.oneof(WHERE, opts, "credentials", nil, { "metadata" })
+  check.boolean(WHERE, opts, "metadata_fallback")
   if opts.credentials and (opts.ak or opts.sk or opts.security_token) then
     errors.argument(WHERE, "credentials", "\"metadata\" cannot go with ak, sk or security_token")
   end
@@ -248,8 +249,15 @@ local function build(opts, account)
     if not ok then return nil, err end
   end
 
+  local fallback, fallback_from = credentials.metadata_fallback(opts)
+  if fallback == nil then return nil, errors.new("cloud.bad_environment", fallback_from) end
   if resolved.ak and resolved.sk and not opts.credentials then
     c._keys = keys.fixed(resolved.ak, resolved.sk, resolved.security_token)
+  elseif not fallback and not opts.credentials then
+    -- Turned off: nothing to attempt, so said now rather than at the first call.
+    local lines = resolved.tried.keys
+    lines[#lines + 1] = ("metadata service: not asked (%s)"):format(fallback_from)
+    return nil, errors.new("cloud.no_credentials", "no AK/SK; looked in: " .. table.concat(lines, "; "))
   else
     -- The last resort (or the one asked for): fetched at the first call, not here.
     local tried = opts.credentials and {} or resolved.tried.keys

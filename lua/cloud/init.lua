@@ -87,6 +87,10 @@ M.new = client_mod.new
 -- @tfield[opt] string credentials `"metadata"`: temporary keys from the ECS metadata
 --   service only (refreshed before they expire; the secret and token kept in C memory);
 --   cannot go with `ak`, `sk` or `security_token`.
+-- @tfield[opt] boolean metadata_fallback `false`: never ask the metadata service
+--   (`http://169.254.169.254`) when no other place has keys; `cloud.new` then returns
+--   `cloud.no_credentials` at once. Default: `CLOUD_METADATA_FALLBACK` (`on` or `off`),
+--   else true, as in the official SDKs. `credentials = "metadata"` still asks it.
 -- @tfield[opt] string sk the secret key: copied into C memory that is wiped on `close` or
 --   collection; it never appears in an error, a log line or `tostring(client)`.
 -- @tfield[opt] string security_token the token of temporary credentials (sent as

@@ -1,6 +1,8 @@
 -- Runs bin/cloud-stop.lua as a process (with the interpreter running the specs, or another)
 -- in a clean environment, and drives it in a tmux terminal. `env -i` also drops LD_PRELOAD:
 -- the ASan run preloads the sanitizer into the spec interpreter only.
+local no_metadata = require "support.no_metadata"
+
 local M = {}
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -33,14 +35,16 @@ local function write(path, s)
 end
 M.write = write
 
--- The command line: env -i PATH HOME plus `env`, then the interpreter and the script.
+-- The command line: env -i PATH HOME plus `env` (and, unless it names one, a metadata service
+-- on loopback: support.no_metadata), then the interpreter and the script.
 -- how.interpreter: another interpreter, or false to run how.script as a program itself.
 function M.command(argv, env, how)
   how = how or {}
   local parts = { "env", "-i", "PATH=" .. quote(os.getenv("PATH") or "/usr/bin:/bin"),
                   "HOME=/nonexistent" }
+  env = no_metadata.child_env(env)
   local keys = {}
-  for k in pairs(env or {}) do keys[#keys + 1] = k end
+  for k in pairs(env) do keys[#keys + 1] = k end
   table.sort(keys)
   for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. quote(env[k]) end
   local interpreter = how.interpreter

@@ -3,3 +3,5 @@
 if os.getenv("CLOUD_GC_AGGRESSIVE") then
   collectgarbage("setpause", 0)
 end
+-- No spec's client may fall back to the metadata service at 169.254.169.254.
+require("support.no_metadata").install()

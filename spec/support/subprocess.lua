@@ -1,7 +1,10 @@
 -- Runs a Lua snippet in a fresh interpreter (the one running the specs) with exactly the
--- environment given, plus the paths to this tree's modules. Returns stdout, exit status.
+-- environment given, plus the paths to this tree's modules (and, unless given, a metadata
+-- service on loopback: support.no_metadata). Returns stdout, exit status.
 -- With `limit` (seconds) the snippet runs under a hard timeout: killed when it runs longer,
 -- so a hang fails the spec instead of stopping the suite (exit status 137).
+local no_metadata = require "support.no_metadata"
+
 local M = {}
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -27,7 +30,7 @@ local function command(code, env, limit, offline)
   for _, k in ipairs({ "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS" }) do
     if os.getenv(k) then parts[#parts + 1] = k .. "=" .. quote(os.getenv(k)) end
   end
-  for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. quote(v) end
+  for k, v in pairs(no_metadata.child_env(env)) do parts[#parts + 1] = k .. "=" .. quote(v) end
   local script = os.tmpname()
   local f = assert(io.open(script, "w"))
   -- Unbuffered, so what the child printed is in the pipe before the sanitizer's check at

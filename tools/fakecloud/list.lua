@@ -19,10 +19,29 @@ local function split_commas(values)
   return out
 end
 
-local function has_tag(tags, want)
+-- How `tags` and `not-tags` match a server's "key=value" tags. The reference says only
+-- "servers whose tag field contains this value", so the emulator can answer each reading
+-- (config key `tag_match`); the client checks every answer again itself.
+-- exact (default): `key=value` matches that tag only; a bare `key` any value of the key.
+-- key: the key alone decides; `stop-protect=true` matches `stop-protect=false` too.
+-- contains: any tag whose text contains the query, `stop-protect=true` in `no-stop-protect=true`.
+local MATCHERS = {
+  exact = function(t, want, key_only) return t == want or (key_only and t:match("^([^=]*)") == want) end,
+  key = function(t, want) return t:match("^([^=]*)") == want:match("^([^=]*)") end,
+  contains = function(t, want) return t:find(want, 1, true) ~= nil end,
+}
+
+--- The matcher configured as `tag_match` (nil: exact); raises on an unknown one.
+function M.tag_matcher(name)
+  local m = MATCHERS[name or "exact"]
+  if not m then error("tag_match must be \"exact\", \"key\" or \"contains\"", 0) end
+  return m
+end
+
+local function has_tag(match, tags, want)
   local key_only = not want:find("=", 1, true)
   for _, t in ipairs(tags) do
-    if t == want or (key_only and t:match("^([^=]*)") == want) then return true end
+    if match(t, want, key_only) then return true end
   end
   return false
 end
@@ -31,8 +50,8 @@ end
 local function group_ok(g, f, extra_tag)
   local tags = g.tags
   if extra_tag then tags = { extra_tag, unpack(g.tags) } end
-  for _, t in ipairs(f.tags) do if not has_tag(tags, t) then return false end end
-  for _, t in ipairs(f.not_tags) do if has_tag(tags, t) then return false end end
+  for _, t in ipairs(f.tags) do if not has_tag(f.tag_match, tags, t) then return false end end
+  for _, t in ipairs(f.not_tags) do if has_tag(f.tag_match, tags, t) then return false end end
   if f.flavor and g.flavor.id ~= f.flavor then return false end
   if f.eps and not f.eps[g.enterprise_project_id] then return false end
   if f.reservation_id and g.reservation_id ~= f.reservation_id then return false end
@@ -143,6 +162,7 @@ function M.list(S, kind, args)
   end
   local f, refused, answer = parse(S, kind, args)
   if not f then return refused, answer end
+  f.tag_match = S.tag_match
   local first = (offset - 1) * limit + 1
   local page = {}
   if unfiltered(f) then

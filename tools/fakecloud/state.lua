@@ -5,6 +5,7 @@ local faults = require "fakecloud.faults"
 local hostile = require "fakecloud.hostile"
 local flow = require "fakecloud.flow"
 local json = require "fakecloud.json"
+local list = require "fakecloud.list"
 local list_scope = require "fakecloud.list_scope"
 
 local M = {}
@@ -51,6 +52,7 @@ local function apply(cfg, regenerate)
     end
     S.job_hold = { status = st, seconds = secs }
   end
+  S.tag_match = list.tag_matcher(config.val(cfg.tag_match))
   local tf = config.val(cfg.transient_fail) or {}
   S.transient_ids = {}
   for _, id in ipairs(config.val(tf.ids) or {}) do S.transient_ids[id] = true end

@@ -18,6 +18,12 @@ local ENV = {
   file = "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
 }
 M.ENV = ENV
+-- This library's own variable (the SDKs have none): "off" keeps a client without keys from
+-- asking the metadata service at 169.254.169.254, off an ECS instance a request into the void.
+M.FALLBACK_ENV = "CLOUD_METADATA_FALLBACK"
+
+local SWITCH = { on = true, ["true"] = true, yes = true, ["1"] = true,
+                 off = false, ["false"] = false, no = false, ["0"] = false }
 
 --- A credentials file larger than this is refused unread (a path to /dev/zero or a log
 -- must not fill the memory).
@@ -116,6 +122,23 @@ local function keys_from_file(file)
   if ak then return nil, "[basic] has ak but no sk" end
   if sk then return nil, "[basic] has sk but no ak" end
   return nil, "[basic] has no ak and sk"
+end
+
+--- Whether the metadata service is the last resort for keys: option `metadata_fallback`
+-- (a boolean, already checked), else CLOUD_METADATA_FALLBACK (on/off, true/false, yes/no,
+-- 1/0), else true as in the official SDKs. Returns the answer and where it came from, or
+-- nil and what is wrong with the variable.
+function M.metadata_fallback(opts, getenv)
+  if opts.metadata_fallback ~= nil then
+    return opts.metadata_fallback, "metadata_fallback = " .. tostring(opts.metadata_fallback)
+  end
+  local v = nonempty((getenv or os.getenv)(M.FALLBACK_ENV))
+  if not v then return true end
+  local on = SWITCH[v:lower()]
+  if on == nil then
+    return nil, ("%s is '%s'; give on or off"):format(M.FALLBACK_ENV, (v:sub(1, 20):gsub("%c", "?")))
+  end
+  return on, M.FALLBACK_ENV .. "=" .. v
 end
 
 --- Fills ak, sk, security_token, project_id and region of `opts` (a copy is returned)

@@ -124,8 +124,9 @@ Output:
 Credentials: HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN for
 temporary keys), or the [basic] section of ~/.huaweicloud/credentials (path in
 HUAWEICLOUD_SDK_CREDENTIALS_FILE), or else the temporary keys of the ECS instance this runs
-on (metadata service at 169.254.169.254; CLOUD_METADATA_ENDPOINT to move it). There is no flag
-for keys: command lines are visible to other users and end up in shell history.
+on (metadata service at 169.254.169.254; CLOUD_METADATA_ENDPOINT to move it,
+CLOUD_METADATA_FALLBACK=off never to ask it). There is no flag for keys: command lines are
+visible to other users and end up in shell history.
 
 Exit status: 0 every chosen server {done} (or nothing to {verb}, or a dry run);
   1 some servers failed (listed with code, message and request id), or some region or
