@@ -95,6 +95,8 @@ local KIND_OF_CODE = {
 -- @tfield string kind one of `KINDS`.
 -- @tfield[opt] int status the HTTP status of the answer, when there was one.
 -- @tfield[opt] string request_id the cloud's `X-Request-Id`, when there was one.
+-- @tfield[opt] {table,...} details the finer codes a service error's answer gave in
+--   `error.details`, as `{ {code =, message =}, ... }`.
 -- @tfield[opt] string where kind `argument`: the function called (`"client:stop_ecs"`).
 -- @tfield[opt] string field kind `argument`: the option at fault (`"type"`,
 --   `"filter.name"`, `"ids[2]"`, `"endpoints.ecs"`), nil when the whole call is wrong.

@@ -311,6 +311,8 @@ M.stop_bms = stop.one_shot("bms")
 -- @tfield[opt] string request_id the cloud's `X-Request-Id`, for its support.
 -- @tfield[opt] string errorcode_message the sub-job's `entities.errorcode_message`, as the
 --   cloud gave it, when it had one.
+-- @tfield[opt] {table,...} details the finer codes of a service error, `error.details` of
+--   its answer, as `{ {code =, message =}, ... }` (at most 20), when it had them.
 
 --- A job of the cloud (`result.jobs`): one stop call accepted.
 -- @table job

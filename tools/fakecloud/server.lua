@@ -148,7 +148,7 @@ function M.handle()
     status, answer = actions.act(S, kind, body, real, respond.now(S), project)
   elseif r == "job" then
     local job = S.jobs[arg]
-    if job then status, answer = 200, jobs.render(job, real)
+    if job then status, answer = 200, jobs.render(job, real, S.cfg.bms_sub_job_entities)
     else status, answer = 404, { error = { code = "Common.0011", message = "job " .. arg .. " not found" } } end
   else
     status, answer = list.list(S, kind, args_of(raw_query))
