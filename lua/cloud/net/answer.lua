@@ -75,6 +75,10 @@ function M.error(status, data, request_id, body)
   end
   if not message and body and body ~= "" then message = body:sub(1, 200) end
   if message then message = hide_token(message) end
+  -- Only a proxy answers 407: say so, or the cloud would be blamed for it.
+  if status == 407 and not code then
+    message = "a proxy on the way wants a user and password (give them in its URL): " .. tostring(message)
+  end
   local err = errors.new(code or ("HTTP." .. tostring(status)), message or ("HTTP status " .. tostring(status)),
     status, request_id)
   err.details = details
@@ -88,7 +92,9 @@ function M.transport_error(resp)
     dropped = "cloud.connection_dropped", too_large = "cloud.response_too_large", tls = "cloud.tls",
     transport = "cloud.transport",
   }
-  return errors.new(codes[resp.error] or "cloud.transport", resp.message or resp.error, nil, resp.request_id)
+  local err = errors.new(codes[resp.error] or "cloud.transport", resp.message or resp.error, nil, resp.request_id)
+  err.proxy = resp.proxy -- the proxy it failed at (cloud.net.proxy_cause), when one
+  return err
 end
 
 return M
