@@ -44,6 +44,15 @@ local function apply(cfg, regenerate)
   if form ~= nil and form ~= "object" and form ~= "array" then
     error("bms_sub_job_entities must be \"object\" or \"array\"", 0)
   end
+  local up = config.val(cfg.unknown_project)
+  S.unknown_project = nil
+  if up ~= nil then
+    local st, code = tonumber(config.val(up.status)), config.val(up.code)
+    if not st or st < 400 or st > 599 or st % 1 ~= 0 or type(code) ~= "string" or code == "" then
+      error("unknown_project must be { status = <400-599>, code = <string>, message = <string or absent> }", 0)
+    end
+    S.unknown_project = { status = st, code = code, message = config.val(up.message) }
+  end
   local details = config.val(cfg.error_details)
   S.error_details = nil
   if details ~= nil then
