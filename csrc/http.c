@@ -257,6 +257,25 @@ static http_error classify(CURLcode rc, int too_large) {
   }
 }
 
+/* Where a failed transfer was going, so that a proxy that refused or failed can be named
+ * as the cause: the address curl last tried, and what a proxy answered to CONNECT. */
+static void note_peer(CURL *easy, CURLcode rc, http_response *r) {
+  char *ip = NULL;
+  long port = 0, connect_code = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && ip[0] &&
+      curl_easy_getinfo(easy, CURLINFO_PRIMARY_PORT, &port) == CURLE_OK && port > 0)
+    snprintf(r->peer, sizeof r->peer, strchr(ip, ':') ? "[%s]:%ld" : "%s:%ld", ip, port);
+  if (curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK)
+    r->proxy_status = connect_code;
+  r->proxy_unresolved = rc == CURLE_COULDNT_RESOLVE_PROXY;
+  /* A proxy that refused the tunnel never passed the request on: no connection to the
+   * server, and nothing sent to it (the bytes curl counts were the CONNECT). */
+  if (connect_code >= 300) {
+    r->error = HTTP_ECONNECT;
+    r->sent = 0;
+  }
+}
+
 static void finish(http_engine *e, CURL *easy, CURLcode rc) {
   transfer *t = NULL;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
@@ -276,6 +295,7 @@ static void finish(http_engine *e, CURL *easy, CURLcode rc) {
   r->status = r->error == HTTP_OK ? status : 0;
   r->sent = r->error != HTTP_ECONNECT && r->error != HTTP_EDNS && request_size > 0;
   r->elapsed = elapsed;
+  if (r->error != HTTP_OK) note_peer(easy, rc, r);
   if (r->error == HTTP_ETOOLARGE)
     snprintf(r->message, sizeof r->message, "response larger than %zu bytes", t->max_response);
   else if (r->error != HTTP_OK && !r->message[0])

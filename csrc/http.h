@@ -45,6 +45,9 @@ typedef struct {
   char retry_after[64];
   char date[64];
   size_t expect_len;      /* Content-Length, when the server sent one (0: unknown) */
+  char peer[72];          /* on failure: "ip:port" of the last connection tried, or "" */
+  long proxy_status;      /* on failure: a proxy's answer to CONNECT (0: none) */
+  int proxy_unresolved;   /* on failure: the proxy's host name did not resolve */
   double elapsed;         /* seconds */
 } http_response;
 

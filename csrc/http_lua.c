@@ -224,7 +224,7 @@ static void set_string(lua_State *L, const char *field, const char *value) {
 }
 
 static void push_response(lua_State *L, http_response *r) {
-  lua_createtable(L, 0, 10);
+  lua_createtable(L, 0, 13);
   lua_pushnumber(L, (lua_Number)r->id);
   lua_setfield(L, -2, "id");
   lua_pushinteger(L, (lua_Integer)r->status);
@@ -237,6 +237,15 @@ static void push_response(lua_State *L, http_response *r) {
     lua_pushstring(L, http_error_name(r->error));
     lua_setfield(L, -2, "error");
     set_string(L, "message", r->message);
+    set_string(L, "peer", r->peer);
+    if (r->proxy_status) {
+      lua_pushinteger(L, (lua_Integer)r->proxy_status);
+      lua_setfield(L, -2, "proxy_status");
+    }
+    if (r->proxy_unresolved) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "proxy_unresolved");
+    }
   }
   set_string(L, "request_id", r->request_id);
   set_string(L, "retry_after", r->retry_after);

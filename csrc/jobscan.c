@@ -323,12 +323,37 @@ static int sub_entities_member(scan *s, int which, size_t i) {
   return take(s, &s->r->subs[i].f[JOBSCAN_SERVER_ID + which]);
 }
 
+static int same_str(const scan *s, jobscan_str a, jobscan_str b) {
+  return a.set && b.set && a.len == b.len &&
+         memcmp(jobscan_ptr(s->r, s->base, a), jobscan_ptr(s->r, s->base, b), a.len) == 0;
+}
+
+/* One element of a sub-job's entities in the array form (the BMS job table documents
+ * "entities" as an array of objects; the examples and SDKs show one object). Its members
+ * are read as the object form's; a later element naming another server than an earlier
+ * one makes the sub-job name none, so its server is looked up rather than guessed. */
+static int sub_entities_element(scan *s, size_t i) {
+  jobscan_str before = s->r->subs[i].f[JOBSCAN_SERVER_ID];
+  if (peek(s) != '{') return skip_value(s);
+  if (!object(s, SUB_ENTITIES_NAMES, sub_entities_member, i)) return 0;
+  jobscan_sub *sub = &s->r->subs[i];
+  if (before.set && !same_str(s, before, sub->f[JOBSCAN_SERVER_ID])) sub->ids_disagree = 1;
+  return 1;
+}
+
 static int sub_member(scan *s, int which, size_t i) {
   jobscan_sub *sub = &s->r->subs[i];
   if (which < JOBSCAN_NTOP) return take(s, &sub->f[which]);
   /* A repeated "entities" replaces the earlier one whole, whatever its type. */
   memset(&sub->f[JOBSCAN_SERVER_ID], 0, sizeof sub->f[0]);
   memset(&sub->f[JOBSCAN_ERRORCODE_MESSAGE], 0, sizeof sub->f[0]);
+  sub->ids_disagree = 0;
+  if (peek(s) == '[') {
+    if (!array(s, sub_entities_element, i)) return 0;
+    sub = &s->r->subs[i];
+    if (sub->ids_disagree) memset(&sub->f[JOBSCAN_SERVER_ID], 0, sizeof sub->f[0]);
+    return 1;
+  }
   if (peek(s) != '{') return skip_value(s);
   return object(s, SUB_ENTITIES_NAMES, sub_entities_member, i);
 }

@@ -28,6 +28,7 @@ typedef struct {
 
 typedef struct {
   jobscan_str f[JOBSCAN_NFIELDS];
+  unsigned char ids_disagree; /* entities as an array naming two servers: no server_id */
 } jobscan_sub;
 
 typedef struct {

@@ -8,6 +8,8 @@ local classify = require "cloud.classify"
 local EXPECTED = {
   { "APIGW.0301", 401, "permanent", 0, "call" },
   { "APIGW.0308", 429, "throttled", 0, "call" },
+  { "APIG.0301", 401, "permanent", 0, "call" }, -- the gateway's own spelling, as APIGW.0301
+  { "APIG.0308", 429, "throttled", 0, "call" },
   { "Common.0024", 202, "throttled", 0, "call" },
   { "Common.1503", 503, "throttled", 0, "call" },
   { "Ecs.0603", 501, "retry_later", 60, "server" },
@@ -94,6 +96,22 @@ describe("cloud.classify", function()
         assert.are.equal("server", s.scope)
       end)
     end
+  end)
+
+  describe("the gateway's two spellings", function()
+    it("APIG.0301 and APIG.0308 mean what their APIGW twins mean, in answers and in sub-jobs", function()
+      for _, twin in ipairs({ { "APIG.0301", "APIGW.0301" }, { "APIG.0308", "APIGW.0308" } }) do
+        for _, status in ipairs({ 202, 401, 429, 500 }) do
+          local a = classify.answer { status = status, code = twin[1], has_job_id = false, retry_after = 9 }
+          local b = classify.answer { status = status, code = twin[2], has_job_id = false, retry_after = 9 }
+          assert.are.same({ b.class, b.scope, b.min_delay }, { a.class, a.scope, a.min_delay }, twin[1])
+          assert.are.equal(twin[1], a.code)
+        end
+        assert.are.equal(classify.sub_job(twin[2]).class, classify.sub_job(twin[1]).class)
+        assert.are.equal(twin[1], classify.code_in("error_code: " .. twin[1]))
+      end
+      assert.are.equal(9, classify.answer { status = 429, code = "APIG.0308", retry_after = 9 }.min_delay)
+    end)
   end)
 
   describe("by status, for an absent or unknown code", function()

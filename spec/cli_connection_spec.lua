@@ -109,6 +109,39 @@ describe("cloud-stop connection flags", function()
     r = run({ "ecs", ecs(6), "--endpoint", tls.url, "--ca-file", dir .. "/ca.pem", "--retries", "0" }, env)
     assert.equal(3, r.code, r.stderr)
     assert.equal(0, (tls:server(ecs(6))).stop_requests)
+    -- ... and it is named as the cause, not the endpoint.
+    assert.truthy(r.stderr:find("cloud.connect: ", 1, true), r.stderr)
+    assert.truthy(r.stderr:find("the proxy http://127.0.0.1:1 (from HTTPS_PROXY) could not be reached", 1, true),
+      r.stderr)
+  end)
+
+  it("a proxy refusing the tunnel is named, with what it answered", function()
+    local authed = connect_proxy.start{ auth = "user:pass" }
+    finally(function() authed.stop() end)
+    local r = run({ "ecs", ecs(6), "--endpoint", tls.url, "--ca-file", dir .. "/ca.pem", "--retries", "0",
+                    "--proxy", authed.url }, keys(tls))
+    assert.equal(3, r.code, r.stderr)
+    assert.truthy(r.stderr:find("the proxy " .. authed.url .. " (from the proxy option) refused the tunnel with "
+      .. "HTTP 407", 1, true), r.stderr)
+    assert.equal(0, tls:stats().calls.total)
+  end)
+
+  it("a wrong secret key while finding the project: the signature error is the headline, once", function()
+    local r = run({ "ecs", ecs(9), "--region", "cn-north-4", "--endpoint", plain.url, "--iam-endpoint", plain.url },
+      { HUAWEICLOUD_SDK_AK = plain.ak, HUAWEICLOUD_SDK_SK = "WRONGSECRET" .. ("9"):rep(28),
+        CLOUD_METADATA_ENDPOINT = "http://127.0.0.1:1" })
+    assert.equal(3, r.code, r.stderr)
+    assert.truthy(r.stderr:find("nothing was stopped: APIGW.0301: ", 1, true), r.stderr)
+    assert.is_nil(r.stderr:find("cloud.no_project_id", 1, true), r.stderr)
+    assert.is_nil(r.stderr:find("WRONGSECRET", 1, true))
+    local rid = r.stderr:match("%[request (%x+)%]")
+    assert.is_string(rid, r.stderr)
+    local _, n = r.stderr:gsub(rid, "")
+    assert.equal(1, n, r.stderr)
+    _, n = r.stderr:gsub("HTTP 401", "")
+    assert.equal(1, n, r.stderr)
+    assert.equal(1, plain:stats().calls.iam)
+    assert.equal(0, plain:stats().calls.action)
   end)
 
   it("--proxy names the proxy, over the environment", function()

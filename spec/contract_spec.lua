@@ -63,13 +63,14 @@ describe("argument errors", function()
       bad[#bad + 1] = "https://127.0.0.1" .. tail
     end
     for _, url in ipairs(bad) do
-      local e = raised_at(here(), "endpoints.ecs", function() cloud.new{ ak = "a", sk = "b", project_id = "p",
-        endpoints = { ecs = url } } end)
+      local e = raised_at(here(), "endpoints.ecs", function() cloud.new{ ak = "a", sk = "b",
+        project_id = "0123456789abcdef0123456789abcdef", endpoints = { ecs = url } } end)
       assert.is_nil(e.message:find("[\r\n]"), e.message) -- the error line stays one line
     end
     for _, url in ipairs({ "https://ecs.cn-north-4.myhuaweicloud.com", "https://127.0.0.1:18443/x",
                            "http://[::1]:8080/prefix", "https://h_1.localhost:65535" }) do
-      assert(cloud.new{ ak = "a", sk = "b", project_id = "p", endpoints = { ecs = url } }):close()
+      assert(cloud.new{ ak = "a", sk = "b", project_id = "0123456789abcdef0123456789abcdef",
+                        endpoints = { ecs = url } }):close()
     end
     assert.are.equal(0, fc:stats().calls.total)
   end)
@@ -98,7 +99,7 @@ describe("the world's failures", function()
     local fake = { HUAWEICLOUD_SDK_PROJECT_ID = "p/q", HUAWEICLOUD_SDK_REGION = "cn north 4" }
     os.getenv = function(k) if fake[k] ~= nil then return fake[k] end return getenv(k) end -- luacheck: ignore 122
     local ok, c2, err2 = pcall(cloud.new, { ak = "a", sk = "b", endpoints = { ecs = "https://127.0.0.1:1" } })
-    local ok3, c3, err3 = pcall(cloud.new, { ak = "a", sk = "b", project_id = "p" })
+    local ok3, c3, err3 = pcall(cloud.new, { ak = "a", sk = "b", project_id = "0123456789abcdef0123456789abcdef" })
     os.getenv = getenv -- luacheck: ignore 122
     assert.is_true(ok, tostring(c2))
     assert.is_nil(c2)

@@ -159,7 +159,7 @@ describe("where we looked", function()
     local seen = {}
     local getenv = os.getenv
     os.getenv = function(k) if k == "HOME" then return dir .. "/home" end if k:match("^HUAWEICLOUD_") then return nil end return getenv(k) end -- luacheck: ignore
-    local ok, c = pcall(require("cloud").new, { region = "cn-north-4", project_id = "p",
+    local ok, c = pcall(require("cloud").new, { region = "cn-north-4", project_id = "0123456789abcdef0123456789abcdef",
       logger = function(line, level) seen[#seen + 1] = level .. ": " .. line end })
     os.getenv = getenv -- luacheck: ignore
     assert(ok, c)

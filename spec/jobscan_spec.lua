@@ -9,6 +9,23 @@ local function str(v)
   return type(v) == "string" and v or false
 end
 
+-- A sub-job's server_id and errorcode_message from its decoded entities: an object, or
+-- (the BMS job table's form) an array of objects read one after the other, where two
+-- elements naming different servers leave no server_id.
+local function entities_fields(e)
+  if e[1] == nil then return str(e.server_id), str(e.errorcode_message) end
+  local id, ecm, disagree = false, false, false
+  for _, el in ipairs(e) do
+    if type(el) == "table" then
+      local before = id
+      if el.server_id ~= nil then id = str(el.server_id) end
+      if el.errorcode_message ~= nil then ecm = str(el.errorcode_message) end
+      if before and id ~= before then disagree = true end
+    end
+  end
+  return not disagree and id, ecm
+end
+
 -- What job_outcomes must return, from cjson's full decode; nil when cjson refuses the body.
 local function expected(body)
   local ok, v = pcall(cjson.decode, body)
@@ -30,8 +47,7 @@ local function expected(body)
     want.sub_status[i] = str(sub.status)
     want.sub_error_code[i] = str(sub.error_code)
     want.sub_fail_reason[i] = str(sub.fail_reason)
-    want.server_id[i] = str(e.server_id)
-    want.sub_errorcode_message[i] = str(e.errorcode_message)
+    want.server_id[i], want.sub_errorcode_message[i] = entities_fields(e)
   end
   return want
 end
@@ -167,13 +183,32 @@ describe("core.job_outcomes reads what cjson reads", function()
         {"status": "FAIL", "entities": {}},
         {"status": 1, "error_code": 2.5e3, "fail_reason": -0, "entities": {"server_id": 7}},
         {"entities": {"server_id": {"id": "x"}, "errorcode_message": ["m"]}},
-        {"entities": null}, {"entities": "s"}, {"entities": [{"server_id": "no"}]},
+        {"entities": null}, {"entities": "s"}, {"entities": [{"server_id": 1}]},
         null, "a string", 42, true, [], [{"status": "no"}], {}
       ]}}]])
     assert.is_nil(got.status)
     assert.are.equal(14, got.sub_jobs)
     for i = 1, 14 do assert.are.equal(false, got.server_id[i]) end
     assert.are.same({ "SUCCESS", "FAIL", false, false }, { unpack(got.sub_status, 1, 4) })
+  end)
+
+  it("entities as an array of objects (the BMS job table's form), as well as an object", function()
+    local got = same_as_cjson([[{"status": "FAIL", "entities": {"sub_jobs": [
+        {"status": "SUCCESS", "entities": [{"server_id": "a1", "errorcode_message": null}]},
+        {"status": "FAIL", "error_code": "BMS.0100", "entities": [{"server_id": "b2",
+          "errorcode_message": "BMS.0100: not ACTIVE"}]},
+        {"status": "SUCCESS", "entities": [{"server_id": "c3"}, {"errorcode_message": "m"}, 5, [], null]},
+        {"status": "SUCCESS", "entities": [{"server_id": "d4"}, {"server_id": "d4"}]},
+        {"status": "SUCCESS", "entities": {"server_id": "e5"}},
+        {"status": "SUCCESS", "entities": [{"errorcode_message": "m"}, {"server_id": "f6"}]},
+        {"status": "SUCCESS", "entities": [{"server_id": "g7", "server_id": "g7"}, {"server_id": "x8"}]},
+        {"status": "SUCCESS", "entities": [{"server_id": "h9"}, {"server_id": null}, {"server_id": "h9"}]},
+        {"status": "SUCCESS", "entities": [{"server_id": "i0"}], "entities": [{"errorcode_message": "m"}]},
+        {"status": "SUCCESS", "entities": []}
+      ]}}]])
+    assert.are.same({ "a1", "b2", "c3", "d4", "e5", "f6", false, false, false, false }, got.server_id)
+    assert.are.same({ false, "BMS.0100: not ACTIVE", "m", false, false, "m", false, false, "m", false },
+      got.sub_errorcode_message)
   end)
 
   it("nulls everywhere", function()

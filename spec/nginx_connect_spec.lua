@@ -11,7 +11,7 @@ local launcher = require "fakecloud.launcher"
 local TRUST_HINT = "lua_ssl_trusted_certificate"
 
 describe("connections inside nginx", function()
-  local fc, app, c, nx, mute, loopback
+  local fc, app, c, nx, mute, loopback, refused
   local ipfc, selffc, wrongipfc, namefc -- HTTPS emulators with different certificates
 
   local function tls_emulator(cert, key)
@@ -29,13 +29,14 @@ describe("connections inside nginx", function()
     namefc = tls_emulator(c:server("name", { cn = "wrong.example", san = "DNS:wrong.example" }))
     fc = env.start{ job_duration = 0.02 }
     nx, mute, loopback = dns_stub.start("nxdomain"), dns_stub.start("mute"), dns_stub.start("loopback")
+    refused = dns_stub.start("refused")
     app = assert(appnginx.start{ emulator = fc, trust = c.ca,
-      resolvers = { nx = nx.port, mute = mute.port, loopback = loopback.port } })
+      resolvers = { nx = nx.port, mute = mute.port, loopback = loopback.port, refused = refused.port } })
   end)
 
   teardown(function()
     for _, x in ipairs{ app, fc, ipfc, selffc, wrongipfc, namefc } do x:stop() end
-    for _, x in ipairs{ nx, mute, loopback } do x.stop() end
+    for _, x in ipairs{ nx, mute, loopback, refused } do x.stop() end
     c:remove()
   end)
 
@@ -68,6 +69,22 @@ describe("connections inside nginx", function()
       assert.matches("no such host name", res.first_failure, 1, true)
       assert.is_true(res.elapsed < 3, "took " .. res.elapsed .. " s")
       assert.is_true(nx.queries() > asked, "the resolver was never asked")
+    end)
+
+    it("fails a dry run within seconds, naming the resolver, when the resolver refuses", function()
+      local asked = refused.queries()
+      local res = app:json("/refused/stop?service=ecs&from=1&to=3&retry=default&dry_run=1"
+        .. "&endpoint=http://cloud-spec.invalid:" .. port_of(fc.url))
+      local code, why = res.first_code or res.code, res.first_failure or res.error
+      assert.are.equal("cloud.dns", code, why)
+      assert.is_not_true(res.ok)
+      assert.matches("the resolver refused or failed the lookup", why, 1, true)
+      assert.matches("5: Operation refused", why, 1, true)
+      -- Retried with the default policy, as it was, this took 193 s; libcurl's transport does
+      -- not retry it either. A generous bound: the specs also run under valgrind.
+      assert.is_true(res.elapsed < 30, "took " .. res.elapsed .. " s")
+      assert.is_true(refused.queries() > asked, "the resolver was never asked")
+      assert.are.equal(0, fc:stats().calls.action)
     end)
 
     it("keeps a resolver that does not answer transient: retried", function()

@@ -56,7 +56,7 @@ describe("cloud.new numbers", function()
                     { "connect_timeout", -math.huge }, { "max_response", 1e30 }, { "max_response", 0 / 0 },
                     { "concurrency", 0 / 0 }, { "concurrency", math.huge } }
     for _, c in ipairs(cases) do
-      local ok, err = pcall(cloud.new, { ak = "a", sk = "b", project_id = "p",
+      local ok, err = pcall(cloud.new, { ak = "a", sk = "b", project_id = "0123456789abcdef0123456789abcdef",
         endpoints = { ecs = "https://127.0.0.1" },
         [c[1]] = c[2] })
       assert.is_false(ok, c[1] .. " = " .. tostring(c[2]))
@@ -64,7 +64,7 @@ describe("cloud.new numbers", function()
       assert.are.equal(c[1], err.field, tostring(err))
     end
     for _, f in ipairs({ "attempts", "base", "cap" }) do
-      local ok, err = pcall(cloud.new, { ak = "a", sk = "b", project_id = "p",
+      local ok, err = pcall(cloud.new, { ak = "a", sk = "b", project_id = "0123456789abcdef0123456789abcdef",
         endpoints = { ecs = "https://127.0.0.1" },
         retry = { [f] = 0 / 0 } })
       assert.is_false(ok, f)

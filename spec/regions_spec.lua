@@ -82,7 +82,7 @@ describe("regions", function()
   end)
 
   it("accepts any well-formed region with an explicit endpoint, for that service only", function()
-    local c = assert(new{ region = "my-private-1", ak = "a", sk = "b", project_id = "p",
+    local c = assert(new{ region = "my-private-1", ak = "a", sk = "b", project_id = "0123456789abcdef0123456789abcdef",
                           endpoints = { ecs = "https://127.0.0.1:9" } })
     assert.is_true(c:has_service("ecs"))
     assert.is_false(c:has_service("bms"))
@@ -92,17 +92,20 @@ describe("regions", function()
     c:close()
     -- The SDKs' per-service variable counts as explicit too.
     c = assert(with_env({ HUAWEICLOUD_SDK_REGION_BMS_MY_PRIVATE_1 = "https://127.0.0.1:10" },
-      function() return cloud.new{ region = "my-private-1", ak = "a", sk = "b", project_id = "p" } end))
+      function()
+        return cloud.new{ region = "my-private-1", ak = "a", sk = "b", project_id = "0123456789abcdef0123456789abcdef" }
+      end))
     assert.is_true(c:has_service("bms"))
     c:close()
   end)
 
   it("gives a service only the regions where the SDKs offer it", function()
-    local c = assert(new{ region = "ru-northwest-2", ak = "a", sk = "b", project_id = "p" })
+    local c = assert(new{ region = "ru-northwest-2", ak = "a", sk = "b",
+                          project_id = "0123456789abcdef0123456789abcdef" })
     assert.is_true(c:has_service("bms"))
     assert.is_false(c:has_service("ecs"))
     c:close()
-    c = assert(new{ region = "eu-west-101", ak = "a", sk = "b", project_id = "p" })
+    c = assert(new{ region = "eu-west-101", ak = "a", sk = "b", project_id = "0123456789abcdef0123456789abcdef" })
     assert.is_true(c:has_service("ecs"))
     assert.is_false(c:has_service("bms"))
     c:close()

@@ -118,8 +118,8 @@ describe("secrets", function()
     local none, err = cloud.new{ ak = "A", sk = SK, endpoints = { ecs = fc.url } }
     assert.is_nil(none)
     never("no project id", tostring(err))
-    local bad = assert(cloud.new{ ak = "SPOTAK", sk = SK, project_id = "p", endpoints = { ecs = "http://127.0.0.1:1" },
-      connect_timeout = 0.2, retry = { attempts = 1 } })
+    local bad = assert(cloud.new{ ak = "SPOTAK", sk = SK, project_id = "0123456789abcdef0123456789abcdef",
+      endpoints = { ecs = "http://127.0.0.1:1" }, connect_timeout = 0.2, retry = { attempts = 1 } })
     local res = bad:stop_ecs{ ids = { "x" }, force = true }
     check_result("connection refused", res)
     local r2, e2 = bad:stop_ecs{ filter = { status = "ACTIVE" } }

@@ -28,6 +28,12 @@ M.rows = {
     why = "signature, key or date refused; five in a row lock the key (a clock skew is corrected elsewhere)" },
   { code = "APIGW.0308", http = "429", class = "throttled", scope = "call",
     why = "gateway throttling; honour Retry-After" },
+  -- The API Gateway's own error pages spell its codes APIG.*, where the ECS table has APIGW.*:
+  -- a cloud may send either, and both mean the same.
+  { code = "APIG.0301", http = "401", class = "permanent", scope = "call",
+    why = "the gateway's spelling of APIGW.0301: signature, key or date refused" },
+  { code = "APIG.0308", http = "429", class = "throttled", scope = "call",
+    why = "the gateway's spelling of APIGW.0308: gateway throttling; honour Retry-After" },
   { code = "Common.0024", http = "202", class = "throttled", scope = "call",
     why = "flow control, \"exceeds flow over limit\": not accepted, no job_id" },
   { code = "Common.1503", http = "503", class = "throttled", scope = "call",

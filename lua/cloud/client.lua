@@ -25,7 +25,7 @@ local KNOWN = {
   concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
   proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
   on_request = true,
-  credentials = true, enterprise_project_id = true, metadata_fallback = true,
+  credentials = true, enterprise_project_id = true, metadata_fallback = true, project_id_check = true,
 }
 local SERVICES = { ecs = true, bms = true }
 -- endpoints = { ... } also takes IAM's (project lookup) and the metadata service's.
@@ -98,6 +98,17 @@ end
 
 -- A value the caller passed is raised as their mistake; one from the environment or a
 -- file is returned as a setup error naming where it came from.
+-- What is wrong with a project id given (not found through IAM), or nil. IAM's are 32
+-- lowercase hex digits; another form would be sent and refused only later (a 404 for
+-- the project), so it is refused now unless `check` is false (a cloud whose ids differ).
+local function project_id_problem(id, form_checked)
+  if not id:match("^[%w%-_]+$") then return "has characters a project id cannot have" end
+  if form_checked and not (#id == 32 and id:match("^%x+$") and not id:match("%u")) then
+    return "must be 32 lowercase hex digits, the form IAM gives; to use another form on purpose, set "
+      .. "project_id_check = false"
+  end
+end
+
 local function bad_value(source, field, problem)
   if source == "option" then errors.argument(WHERE, field, problem) end
   return nil, errors.new("cloud.bad_environment", ("%s (from %s) %s"):format(field, source, problem))
@@ -146,8 +157,9 @@ local function build(opts, account)
   end
   if opts.sk ~= nil and type(opts.sk) ~= "string" then errors.argument(WHERE, "sk", "must be a string") end
   if opts.region and region_problem(opts.region) then errors.argument(WHERE, "region", region_problem(opts.region)) end
-  if opts.project_id and not opts.project_id:match("^[%w%-_]+$") then
-    errors.argument(WHERE, "project_id", "has characters a project id cannot have")
+  local id_check = check.boolean(WHERE, opts, "project_id_check", true)
+  if opts.project_id and project_id_problem(opts.project_id, id_check) then
+    errors.argument(WHERE, "project_id", project_id_problem(opts.project_id, id_check))
   end
   check.table(WHERE, opts, "endpoints")
   -- Every mistake in what was passed is raised before anything is looked up.
@@ -187,8 +199,9 @@ local function build(opts, account)
 
   local resolved = credentials.resolve(opts)
   for _, line in ipairs(resolved.warnings) do c:_log(line, "warning") end
-  if resolved.project_id and not resolved.project_id:match("^[%w%-_]+$") then
-    local _, err = bad_value(resolved.source.project_id, "project_id", "has characters a project id cannot have")
+  if resolved.project_id and project_id_problem(resolved.project_id, id_check) then
+    local problem = project_id_problem(resolved.project_id, id_check)
+    local _, err = bad_value(resolved.source.project_id, "project_id", problem)
     return nil, err
   end
   if resolved.region then

@@ -55,7 +55,8 @@ M.KINDS = { argument = true, config = true, refused = true, transport = true, cl
 --   cloud and project once their projects were found through IAM; nothing was sent.
 -- - `cloud.record_write` (record): a write to the record failed (`errno` holds the
 --   system's number); nothing more was sent, `result` holds what is known.
--- - `cloud.connect` (transport): no connection (refused, unreachable).
+-- - `cloud.connect` (transport): no connection (refused, unreachable), or a proxy
+--   that could not be reached or refused the tunnel (the message names it).
 -- - `cloud.dns` (transport): the endpoint's host name does not resolve; not
 --   retried.
 -- - `cloud.timeout` (transport): no answer within `timeout`.
@@ -95,6 +96,10 @@ local KIND_OF_CODE = {
 -- @tfield string kind one of `KINDS`.
 -- @tfield[opt] int status the HTTP status of the answer, when there was one.
 -- @tfield[opt] string request_id the cloud's `X-Request-Id`, when there was one.
+-- @tfield[opt] {table,...} details the finer codes a service error's answer gave in
+--   `error.details`, as `{ {code =, message =}, ... }`.
+-- @tfield[opt] string proxy kind `transport`: the proxy the call failed at
+--   (`"http://host:port"`, no user or password), when it was one; the message says so.
 -- @tfield[opt] string where kind `argument`: the function called (`"client:stop_ecs"`).
 -- @tfield[opt] string field kind `argument`: the option at fault (`"type"`,
 --   `"filter.name"`, `"ids[2]"`, `"endpoints.ecs"`), nil when the whole call is wrong.

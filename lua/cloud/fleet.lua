@@ -27,7 +27,7 @@ local WHERE = "cloud.fleet"
 -- What a target may set for itself; the rest of the client's options are the fleet's.
 local TARGET_OPTIONS = {
   region = true, project_id = true, endpoints = true, ak = true, sk = true, security_token = true,
-  concurrency = true, retry = true, protect_tag = true, enterprise_project_id = true,
+  concurrency = true, retry = true, protect_tag = true, enterprise_project_id = true, project_id_check = true,
 }
 -- The shared engine's: one value for the whole fleet.
 local ENGINE_OPTIONS = { "timeout", "connect_timeout", "verify_tls", "ca_file", "proxy", "max_response" }

@@ -50,7 +50,8 @@ local Client = client_mod.Client
 -- metadata service (temporary keys of the instance's agency). A project id none of them
 -- gives is looked up in IAM. Nothing is sent here: keys from the metadata service and the
 -- project lookup come with the first call, which returns `cloud.no_credentials` or
--- `cloud.no_project_id`, listing every place looked at, when they fail.
+-- `cloud.no_project_id`, listing every place looked at, when they fail (or the IAM call's
+-- own error, such as `APIGW.0301` for a wrong key, when that call failed).
 -- @function new
 -- @tparam[opt] new_options opts the client's options (none: everything from the environment)
 -- @treturn Client the client
@@ -79,8 +80,12 @@ M.new = client_mod.new
 --   (`cloud.regions(service)` lists the known ones).
 -- @tfield[opt] string project_id the project the servers belong to. Default: the
 --   environment, then the credentials file, then IAM (`GET /v3/projects?name=<region>`, at
---   the first call, kept for the process); none found: `cloud.no_project_id` from that call.
---   Letters, digits, `-` and `_` only, or it raises.
+--   the first call, kept for the process); none found: `cloud.no_project_id` from that call,
+--   or the IAM call's own error when it failed (`APIGW.0301` for a wrong key). One given must
+--   be 32 lowercase hex digits, the form IAM gives, or it raises (from the environment or the
+--   file: `cloud.bad_environment`), before any call.
+-- @tfield[opt] boolean project_id_check `false` takes a given project id of another form, on
+--   purpose (default true).
 -- @tfield[opt] string ak the access key. `ak`, `sk` and `security_token` always come whole
 --   from one place: the options, else the environment, else the file, else the metadata
 --   service. `ak` without `sk` (or the reverse) raises.
@@ -322,6 +327,8 @@ M.stop_bms = stop.one_shot("bms")
 -- @tfield[opt] string request_id the cloud's `X-Request-Id`, for its support.
 -- @tfield[opt] string errorcode_message the sub-job's `entities.errorcode_message`, as the
 --   cloud gave it, when it had one.
+-- @tfield[opt] {table,...} details the finer codes of a service error, `error.details` of
+--   its answer, as `{ {code =, message =}, ... }` (at most 20), when it had them.
 
 --- A job of the cloud (`result.jobs`): one stop call accepted.
 -- @table job

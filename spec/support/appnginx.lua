@@ -258,8 +258,8 @@ function M.app.errors()
 end
 
 -- ?service=ecs&from=1&to=n [&shared=1] [&curl=1] [&endpoint=url] [&proxy=url]
--- [&retry=default | &attempts=n] [&observe=1]: stops those servers; returns a summary (with
--- observe, what on_request saw).
+-- [&retry=default | &attempts=n] [&observe=1] [&dry_run=1]: stops those servers (or a dry
+-- run); returns a summary (with observe, what on_request saw).
 local function stop(args)
   local over = { proxy = args.proxy, retry = args.retry == "default" and NONE or nil }
   if args.attempts then over.retry = { attempts = tonumber(args.attempts), base = 0.01, cap = 0.05 } end
@@ -285,8 +285,10 @@ local function stop(args)
   local t0 = ngx.now()
   -- A dropped stop never reached the emulator, which acts on a stop at once: a second is
   -- long enough for it to have shown one it took (the library's default is a minute).
-  local res, err = c["stop_" .. args.service](c, { ids = ids, force = true, poll_interval = 0.05,
-    resend_grace = 1 })
+  -- dry_run=1: a dry run, which looks the protection tag up (not forced) and sends no stop.
+  local dry = args.dry_run == "1"
+  local res, err = c["stop_" .. args.service](c, { ids = ids, force = not dry, dry_run = dry or nil,
+    poll_interval = 0.05, resend_grace = 1 })
   if not args.shared and not args.metadata then c:close() end
   ngx.update_time()
   if not res then return { error = tostring(err), code = err.code, elapsed = ngx.now() - t0 } end

@@ -2,7 +2,9 @@
 --   "nxdomain": every query is answered "no such name" (RCODE 3), as a real DNS server
 --               answers for a mistyped host name;
 --   "loopback": every name is 127.0.0.1 (A queries; others get no records);
---   "mute":     queries are read and never answered, as a DNS server that is down.
+--   "mute":     queries are read and never answered, as a DNS server that is down;
+--   "refused":  every query is answered "refused" (RCODE 5), as a DNS server that does not
+--               serve this client.
 --
 --   local dns = require("support.dns_stub").start("nxdomain")
 --   -- resolver 127.0.0.1:<dns.port>;   dns.queries() -- how many it got;   dns.stop()
@@ -38,8 +40,9 @@ local function serve(dir, mood)
       local question = qend and query:sub(13, qend + 4) or ""
       local qtype = qend and (query:byte(qend + 1) * 256 + query:byte(qend + 2))
       local rd = query:byte(3) % 2
-      if mood == "nxdomain" then
-        udp:sendto(query:sub(1, 2) .. string.char(0x80 + rd, 0x83) .. "\0\1\0\0\0\0\0\0" .. question, ip, port)
+      if mood == "nxdomain" or mood == "refused" then
+        local rcode = mood == "nxdomain" and 0x83 or 0x85
+        udp:sendto(query:sub(1, 2) .. string.char(0x80 + rd, rcode) .. "\0\1\0\0\0\0\0\0" .. question, ip, port)
       elseif mood == "loopback" then
         -- One A record: a pointer to the question's name, type A, class IN, TTL 60, 127.0.0.1.
         local answer = qtype == 1 and "\192\12\0\1\0\1\0\0\0\60\0\4\127\0\0\1" or ""

@@ -17,6 +17,12 @@ M.DEFAULT = {
   -- job_init (absent): seconds a job reads INIT; absent = the first fifth of job_duration
   -- job_hold (absent): { status = "PENDING_PAYMENT", seconds = S }: jobs read that status
   --   first, for S seconds, then go on as usual (see jobs.lua)
+  -- bms_sub_job_entities (absent): "array" answers BMS sub-jobs' entities as an array of
+  --   objects (the BMS job table's form); "object" or absent: one object (see jobs.lua)
+  -- unknown_project (absent): { status =, code =, message = }: how every project-scoped
+  --   route answers a project other than project_id (absent: 403 <prefix>.0403, as before)
+  -- error_details (absent): a list of { code =, message = } sent as error.details in every
+  --   answer of the service error shape (see respond.lua)
 }
 
 local function copy(v)

@@ -9,7 +9,7 @@
 --     status the table gives it (503 Common.1503, API flow control; 501 Ecs.0603, another
 --     command is running; ...), drawn from a seeded generator as faults.lua draws. `limit`:
 --     at most that many calls are refused in all (then none), so a spec can see one refusal
---     and what the client does next. Gateway codes (APIGW.*) come in the gateway's error
+--     and what the client does next. Gateway codes (APIGW.*, APIG.*) come in the gateway's error
 --     shape and, with Common.1503, before the budget is looked at; the others within it.
 -- A refused call consumes no budget, creates no job and counts as no stop request.
 local config = require "fakecloud.config"
@@ -41,6 +41,11 @@ local REFUSALS = {
   { code = "Ecs.0005", status = 400, message = "invalid parameter" },
   { code = "Pdp.0001", status = 403, message = "the policy does not allow this action" },
   { code = "Common.0011", status = 400, message = "the job does not exist" },
+  -- The API Gateway's own pages spell its codes APIG.*; the ECS table, APIGW.*.
+  { code = "APIG.0301", status = 401, message = "Incorrect IAM authentication information", gateway = true,
+    early = true },
+  { code = "APIG.0308", status = 429, message = "the throttling threshold has been reached", gateway = true,
+    early = true },
 }
 local KNOWN = {}
 for _, r in ipairs(REFUSALS) do KNOWN[r.code] = r end

@@ -80,7 +80,11 @@ local function status_of(job, real)
   return "RUNNING"
 end
 
-function M.render(job, real)
+-- entities_form: "array" answers a BMS job's sub-job entities as an array of one object,
+-- as the BMS job table documents them; anything else, one object, as the examples and the
+-- SDKs show (ECS jobs always so).
+function M.render(job, real, entities_form)
+  local as_array = entities_form == "array" and job.kind == "bms"
   local running = status_of(job, real)
   local subs, first_fail = {}, nil
   -- Sub-job ids derive from the job's: made when shown, not for every server stopped.
@@ -100,6 +104,7 @@ function M.render(job, real)
       entities = { server_id = s.ids[i],
                    errorcode_message = failed and (code .. ": " .. reason) or json.null },
     }
+    if as_array then subs[i].entities = json.array({ subs[i].entities }) end
   end
   return {
     status = running or (first_fail and "FAIL" or "SUCCESS"),

@@ -140,6 +140,13 @@ function M.handle()
       return gateway_error(404, "APIGW.0101", "The API does not exist or has not been published in the environment")
     end
     status = 200
+  elseif project ~= S.cfg.project_id and S.unknown_project then
+    -- As a cloud that does not know the project at all (configured: unknown_project).
+    local u = S.unknown_project
+    local msg = u.message or ("project " .. project .. " not found")
+    hold(p)
+    if u.code:match("^APIGW?%.") then return gateway_error(u.status, u.code, msg) end
+    return respond.send(u.status, { error = { code = u.code, message = msg } })
   elseif project ~= S.cfg.project_id then
     local prefix = r == "job" and "Common" or (kind == "bms" and "BMS" or "Ecs")
     status, answer = 403, { error = { code = prefix .. ".0403",
@@ -148,7 +155,7 @@ function M.handle()
     status, answer = actions.act(S, kind, body, real, respond.now(S), project)
   elseif r == "job" then
     local job = S.jobs[arg]
-    if job then status, answer = 200, jobs.render(job, real)
+    if job then status, answer = 200, jobs.render(job, real, S.cfg.bms_sub_job_entities)
     else status, answer = 404, { error = { code = "Common.0011", message = "job " .. arg .. " not found" } } end
   else
     status, answer = list.list(S, kind, args_of(raw_query))

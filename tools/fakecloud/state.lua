@@ -43,6 +43,32 @@ local function apply(cfg, regenerate)
   if init ~= nil and not (tonumber(init) and tonumber(init) >= 0) then
     error("job_init must be a number of seconds >= 0", 0)
   end
+  local form = config.val(cfg.bms_sub_job_entities)
+  if form ~= nil and form ~= "object" and form ~= "array" then
+    error("bms_sub_job_entities must be \"object\" or \"array\"", 0)
+  end
+  local up = config.val(cfg.unknown_project)
+  S.unknown_project = nil
+  if up ~= nil then
+    local st, code = tonumber(config.val(up.status)), config.val(up.code)
+    if not st or st < 400 or st > 599 or st % 1 ~= 0 or type(code) ~= "string" or code == "" then
+      error("unknown_project must be { status = <400-599>, code = <string>, message = <string or absent> }", 0)
+    end
+    S.unknown_project = { status = st, code = code, message = config.val(up.message) }
+  end
+  local details = config.val(cfg.error_details)
+  S.error_details = nil
+  if details ~= nil then
+    S.error_details = {}
+    for i, d in ipairs(type(details) == "table" and details or {}) do
+      local code, msg = config.val(type(d) == "table" and d.code), config.val(type(d) == "table" and d.message)
+      if type(code) ~= "string" or type(msg) ~= "string" then
+        error("error_details[" .. i .. "] must be { code = <string>, message = <string> }", 0)
+      end
+      S.error_details[i] = { code = code, message = msg }
+    end
+    if type(details) ~= "table" then error("error_details must be a list of { code =, message = }", 0) end
+  end
   local hold = config.val(cfg.job_hold)
   S.job_hold = nil
   if hold ~= nil then

@@ -70,8 +70,10 @@ end
 --- Finds the project of a region in IAM (or in this process's memory of an earlier answer).
 -- `p`: region, iam_url (IAM's endpoint), ak (the key it is found with), tried (lines
 -- saying where a project id was looked for before, for the error), scheduler (a function
--- making a scheduler of the client's). Returns the id, or nil and a cloud.no_project_id
--- error naming every place looked at.
+-- making a scheduler of the client's). Returns the id, or nil and an error: the lookup
+-- call's own (its code, status and request id: APIGW.0301 for a wrong key, cloud.connect
+-- for no connection), or cloud.no_project_id when IAM answered and no single project
+-- matched; either names every place looked at.
 function M.find(p)
   local key = table.concat({ p.ak, p.region, p.iam_url }, "\0")
   local id = cache[key]
@@ -82,19 +84,25 @@ function M.find(p)
       if cache[key] then return cache[key] end
       local pid, reason, e = lookup(p)
       if pid then cache[key] = pid return pid end
-      err = e
-      return nil, reason or (e and tostring(e))
+      return nil, e or reason -- the error itself, so requests waiting on this flight get it too
     end)
     id = found
+    if getmetatable(why) == errors.Error then err = why end
   end
   if id then return id end
   local lines = {}
   for i, t in ipairs(p.tried or {}) do lines[i] = t end
+  if err then
+    -- The call itself failed (a refused signature, no connection, a dead proxy): that is
+    -- the cause and the headline, with its code, status and request id said once, and
+    -- where it happened after it.
+    local e = errors.new(err.code, ("%s (while looking up the project id in IAM, GET %s; looked in: %s)")
+      :format(tostring(err.message), lookup_url(p), table.concat(lines, "; ")), err.status, err.request_id, err.kind)
+    e.details, e.project_lookup = err.details, true
+    return nil, e
+  end
   lines[#lines + 1] = ("IAM (GET %s): %s"):format(lookup_url(p), tostring(why))
-  local e = errors.new("cloud.no_project_id", "no project id; looked in: " .. table.concat(lines, "; "),
-    err and err.status, err and err.request_id)
-  e.cause = err
-  return nil, e
+  return nil, errors.new("cloud.no_project_id", "no project id; looked in: " .. table.concat(lines, "; "))
 end
 
 return M

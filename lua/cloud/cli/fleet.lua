@@ -13,7 +13,8 @@ local function targets_of(cx, io_, o, how)
   if how.record then
     local out = {}
     for _, t in ipairs(how.record.targets) do
-      if t.header then out[#out + 1] = { region = t.region, project_id = t.project_id } end
+      -- The record's and IAM's project ids are taken as they are: no form check.
+      if t.header then out[#out + 1] = { region = t.region, project_id = t.project_id, project_id_check = false } end
     end
     return out
   end
@@ -31,7 +32,7 @@ local function targets_of(cx, io_, o, how)
         message = "IAM lists no project" .. (#regions > 0 and (" in " .. table.concat(regions, ", ")) or "") })
     end
     local out = {}
-    for i, p in ipairs(list) do out[i] = { region = p.region, project_id = p.id } end
+    for i, p in ipairs(list) do out[i] = { region = p.region, project_id = p.id, project_id_check = false } end
     return out
   end
   -- A project belongs to one region: as many project ids as regions, in the same order.

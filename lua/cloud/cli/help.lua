@@ -15,7 +15,7 @@ usage: {P} ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [-
                   [--servers-per-minute N] [--record FILE] [--yes] [--json] [--verbose]
                   [--ca-file FILE] [--no-verify-tls] [--proxy URL] [--timeout SEC]
                   [--connect-timeout SEC] [--retries N] [--iam-endpoint URL] [--credentials metadata]
-                  [--enterprise-project-id ID|all_granted_eps|none]
+                  [--enterprise-project-id ID|all_granted_eps|none] [--no-project-id-check]
 @start|      cloud-start [ecs|bms] --from-record FILE [--record FILE] [--dry-run] [--yes] ...
 
 @stop|Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
@@ -71,6 +71,9 @@ Where and how:
                         else looked up in IAM by the region's name); with several regions, one
                         per region in the same order
                           {P} ecs --project-id 0123456789abcdef0123456789abcdef ID
+  --no-project-id-check take a --project-id (or HUAWEICLOUD_SDK_PROJECT_ID) that is not 32 lowercase
+                        hex digits, the form IAM gives (else refused before any call)
+                          {P} ecs --project-id my-stack-project --no-project-id-check ID
   --all-projects        every project of the account (IAM, GET /v3/auth/projects), in the
                         regions of --region if given; each is one target of a fleet
                           {P} ecs --all-projects --tag env=dev --max-servers 100 --yes

@@ -43,9 +43,15 @@ local FLAG_OF = {
   ca_file = "--ca-file", verify_tls = "--no-verify-tls", proxy = "--proxy", timeout = "--timeout",
   connect_timeout = "--connect-timeout", attempts = "--retries", ["endpoints.iam"] = "--iam-endpoint",
   credentials = "--credentials", enterprise_project_id = "--enterprise-project-id",
+  project_id_check = "--no-project-id-check",
 }
 -- cloud-start --from-record: the restore's `record` is the record read, its own is written.
 local FLAG_OF_RESTORE = setmetatable({ record = "--from-record", write_record = "--record" }, { __index = FLAG_OF })
+
+--- A library text for a CLI user: the opt-out it names as the flag that sets it.
+function M.cli_words(text)
+  return (tostring(text):gsub("project_id_check = false", "--no-project-id-check"))
+end
 
 --- What an argument error says to a CLI user: the flag in place of the library option
 -- ("--type must be one of SOFT, HARD (got GENTLE)"), from the error's fields, never its text.
@@ -56,9 +62,9 @@ function M.argument_message(e, restoring)
   if field then
     local base, index = field:match("^([%w_.]+)%[(%d+)%]$")
     if base and flags[base] then return ("server id #%s %s"):format(index, e.problem) end
-    if flags[field] then return flags[field] .. " " .. e.problem end
+    if flags[field] then return flags[field] .. " " .. M.cli_words(e.problem) end
   end
-  return e.message
+  return M.cli_words(e.message)
 end
 
 local function usage_error(io_, text)
@@ -244,6 +250,7 @@ function M.client_options(o, bar)
     retry = o.retries and { attempts = o.retries + 1 } or nil,
     -- Like curl and the other cloud CLIs: HTTPS_PROXY / NO_PROXY unless --proxy says otherwise.
     proxy = o.proxy or "env", credentials = o.credentials, enterprise_project_id = o.enterprise_project_id,
+    project_id_check = not o.no_project_id_check,
     logger = function(line, level) bar:log(line, level) end,
   }
 end
@@ -366,6 +373,8 @@ local function run(argv, io_)
   local copts = M.client_options(o, bar)
   copts.region = o.region or (target and target.region)
   copts.project_id = o.project_id or (target and target.project_id)
+  -- A record's project id is the one its run used (IAM's, or one checked then): taken as it is.
+  if not o.project_id and target then copts.project_id_check = false end
   local ok, client, cerr = call(io_, o, cloud.new, copts)
   if not ok then return client end
   if not client then return nothing(io_, o, cerr) end

@@ -135,7 +135,9 @@ end
 --- Writes why nothing could be attempted (stderr): the error's code, message, request id.
 function M.error(out, err, wd)
   wd = wd or words.stop
-  out:write(wd.program, ": nothing was ", wd.done, ": ", one_line(errors.format(err)), "\n")
+  -- The library's opt-out named as the flag that sets it.
+  local text = errors.format(err):gsub("project_id_check = false", "--no-project-id-check")
+  out:write(wd.program, ": nothing was ", wd.done, ": ", one_line(text), "\n")
 end
 
 --- Short sample of a selection for the confirmation question (stderr).

@@ -32,25 +32,57 @@ function M.code(data, error_object_only)
   return str(data.error_code) or str(data.code)
 end
 
+-- The gateway's 401 quotes the canonical request it computed, security token included:
+-- a secret that must not reach errors and logs.
+local function hide_token(text)
+  return (text:gsub("([Xx]%-[Ss]ecurity%-[Tt]oken:)[^|\r\n]*", "%1(hidden)"))
+end
+
+local MAX_DETAILS, MAX_DETAIL_TEXT = 20, 500
+
+--- The finer codes of a service error, `error.details` (`[{code, message}]`, documented, never
+-- in the examples), as `{ {code =, message =}, ... }`; nil when there are none. Bounded, as
+-- a hostile answer may send thousands.
+function M.details(e)
+  local d = type(e) == "table" and e.details
+  if type(d) ~= "table" then return nil end
+  local out = {}
+  for _, x in ipairs(d) do
+    if #out == MAX_DETAILS then break end
+    if type(x) == "table" then
+      local code, message = str(x.code), str(x.message)
+      if code or message then
+        out[#out + 1] = { code = code and code:sub(1, MAX_DETAIL_TEXT),
+                          message = message and hide_token(message:sub(1, MAX_DETAIL_TEXT)) }
+      end
+    end
+  end
+  if out[1] then return out end
+end
+
 --- The error of an answer naming one (any non-2xx, or a 2xx with an error body) as an
--- errors.new table.
+-- errors.new table, with the service error's `details` when it has them.
 function M.error(status, data, request_id, body)
-  local code, message
+  local code, message, details
   if type(data) == "table" then
     local e = data.error
     if type(e) == "table" then
-      code, message = str(e.code), str(e.message)
+      code, message, details = str(e.code), str(e.message), M.details(e)
     end
     code = code or str(data.error_code) or str(data.code)
     message = message or str(data.error_msg) or str(data.message)
     request_id = request_id or str(data.request_id)
   end
   if not message and body and body ~= "" then message = body:sub(1, 200) end
-  -- The gateway's 401 quotes the canonical request it computed, security token included:
-  -- a secret that must not reach errors and logs.
-  if message then message = message:gsub("([Xx]%-[Ss]ecurity%-[Tt]oken:)[^|\r\n]*", "%1(hidden)") end
-  return errors.new(code or ("HTTP." .. tostring(status)), message or ("HTTP status " .. tostring(status)),
+  if message then message = hide_token(message) end
+  -- Only a proxy answers 407: say so, or the cloud would be blamed for it.
+  if status == 407 and not code then
+    message = "a proxy on the way wants a user and password (give them in its URL): " .. tostring(message)
+  end
+  local err = errors.new(code or ("HTTP." .. tostring(status)), message or ("HTTP status " .. tostring(status)),
     status, request_id)
+  err.details = details
+  return err
 end
 
 --- The error for a transfer that got no HTTP answer.
@@ -60,7 +92,9 @@ function M.transport_error(resp)
     dropped = "cloud.connection_dropped", too_large = "cloud.response_too_large", tls = "cloud.tls",
     transport = "cloud.transport",
   }
-  return errors.new(codes[resp.error] or "cloud.transport", resp.message or resp.error, nil, resp.request_id)
+  local err = errors.new(codes[resp.error] or "cloud.transport", resp.message or resp.error, nil, resp.request_id)
+  err.proxy = resp.proxy -- the proxy it failed at (cloud.net.proxy_cause), when one
+  return err
 end
 
 return M

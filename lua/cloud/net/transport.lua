@@ -8,6 +8,7 @@
 local defaults = require "cloud.base.defaults"
 local errors = require "cloud.errors"
 local phase = require "cloud.nginx.phase"
+local proxy_cause = require "cloud.net.proxy_cause"
 
 local M = {}
 
@@ -23,6 +24,27 @@ local function engine_options(opts)
   return o
 end
 
+-- The engine, its failures at a proxy said to be there (cloud.net.proxy_cause); itself
+-- when no proxy is set, so the common case pays nothing.
+local function with_proxy_named(engine, proxies)
+  if #proxies == 0 then return engine end
+  local w = {}
+  function w.run(_, timeout)
+    local out = engine:run(timeout)
+    for _, r in ipairs(out or {}) do
+      if r.error then proxy_cause.name(r, proxies) end
+    end
+    return out
+  end
+  return setmetatable(w, { __index = function(t, k)
+    local f = engine[k]
+    if type(f) ~= "function" then return f end
+    local m = function(_, ...) return f(engine, ...) end
+    rawset(t, k, m)
+    return m
+  end, __tostring = function() return tostring(engine) end })
+end
+
 -- The C engine; the nginx one takes no ca_file (refused below).
 local function curl(opts)
   if opts.ca_file then -- told now, not as a TLS failure of every call
@@ -36,7 +58,7 @@ local function curl(opts)
   end
   local o = engine_options(opts)
   o.proxy, o.proxy_from_env = opts.proxy ~= "env" and opts.proxy or nil, opts.proxy == "env" or nil
-  return require("cloud.core").http(o)
+  return with_proxy_named(require("cloud.core").http(o), proxy_cause.candidates(opts.proxy))
 end
 
 local function nginx(opts)

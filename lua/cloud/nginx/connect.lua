@@ -1,8 +1,8 @@
 --- A connection ready for a request inside nginx: from the keepalive pool, or dialled
 -- anew, directly or through an HTTP proxy's CONNECT tunnel, then TLS for https.
--- DNS failures are told apart: a name that does not exist, or no resolver at all, will be
--- the same on the next try ("dns", not retried); a resolver that did not answer may not
--- ("connect", retried).
+-- DNS failures are told apart: a name that does not exist, no resolver at all, or a
+-- resolver that refuses or fails the lookup will be the same on the next try ("dns", not
+-- retried, as with libcurl); a resolver that did not answer may not ("connect", retried).
 -- @module cloud.nginx.connect
 local reader = require "cloud.nginx.reader"
 local tls = require "cloud.nginx.tls"
@@ -77,8 +77,15 @@ local function connect_failure(err, what)
   if code == "3" then
     return "dns", ("connect to %s: %s (no such host name: check the region or endpoint)"):format(what, err)
   end
+  if code == "110" then
+    return "connect", ("connect to %s: %s (the resolver did not answer: check the `resolver` directive in "
+      .. "nginx.conf)"):format(what, err)
+  end
   if code then
-    return "connect", ("connect to %s: %s (check the `resolver` directive in nginx.conf)"):format(what, err)
+    -- The resolver answered, refusing or failing (REFUSED, SERVFAIL, ...): the same on the
+    -- next try, as libcurl has it (not retried), not minutes of backoff.
+    return "dns", ("connect to %s: %s (the resolver refused or failed the lookup: check the `resolver` directive "
+      .. "in nginx.conf and that server's rules)"):format(what, err)
   end
   return "connect", ("connect to %s: %s"):format(what, err)
 end

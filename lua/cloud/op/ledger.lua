@@ -191,11 +191,12 @@ function Ledger:stopped_batch(b)
 end
 
 --- Records a failure: `err` carries code, message, status, request_id, and the sub-job's
--- errorcode_message when the cloud gave one.
+-- errorcode_message and the error's details when the cloud gave them.
 function Ledger:failed(id, err)
   if not self.set:mark(id, "failed") then return end
   self.failure[id] = { id = id, code = err.code, message = err.message, status = err.status,
-                       request_id = err.request_id, errorcode_message = err.errorcode_message }
+                       request_id = err.request_id, errorcode_message = err.errorcode_message,
+                       details = err.details }
   if self.recorder then self.recorder:failed(self.failure[id]) end
 end
 

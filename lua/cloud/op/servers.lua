@@ -54,6 +54,18 @@ function M.read_page(data)
   return list, n
 end
 
+--- The error of a list call answered 404, whatever its code (`APIGW.0101`, an `Ecs.*`
+-- one, none): a list that matches nothing is a 200 with no servers, so a 404 says the list
+-- itself, the project's, is not there (another cloud, region or project), never that its
+-- servers are gone. Its code, status and request id stay; `project_not_found` marks it.
+function M.project_not_found(err, project_id, service)
+  local e = errors.new(err.code, ("project %s has no %s server list at this endpoint (HTTP 404): it is "
+    .. "another cloud's or region's, or no project; nothing can be said of its servers (%s)")
+    :format(tostring(project_id), service:upper(), tostring(err.message)), err.status, err.request_id, err.kind)
+  e.details, e.project_not_found = err.details, true
+  return e
+end
+
 --- Fetches every server of project `project_id` matching `query` on scheduler `sched`;
 -- calls `on_done(servers)` or `on_done(nil, err)`. `on_page(done, total)` reports progress.
 function M.fetch(sched, project_id, service, query, on_done, on_page)
@@ -74,7 +86,9 @@ function M.fetch(sched, project_id, service, query, on_done, on_page)
     if r.ok then list, n = M.read_page(r.data) end
     if not list then
       failed = true
-      return on_done(nil, r.err or errors.new("cloud.bad_response", n, r.status, r.request_id))
+      local err = r.err or errors.new("cloud.bad_response", n, r.status, r.request_id)
+      if r.status == 404 then err = M.project_not_found(err, project_id, service) end
+      return on_done(nil, err)
     end
     if page <= last_page then -- else past a short page: the listing ended before it
       pages[page] = list

@@ -150,7 +150,11 @@ local function decide(sched, project_id, service, t, ours, look, on_done)
     local unseen = {}
     for _, id in ipairs(missed or {}) do unseen[id] = true end
     local function judge(id, verdict)
-      if not found or unseen[id] then
+      if (not found or unseen[id]) and err and err.project_not_found then
+        -- The whole project is not there: no word on this server, least of all "deleted".
+        skipped[#skipped + 1] = unknown(id, "not looked up, the record's project is not found here: restore "
+          .. "against the cloud and region of the record (" .. tostring(err) .. ")", err)
+      elseif not found or unseen[id] then
         skipped[#skipped + 1] = unknown(id, "could not look the server up: " .. tostring(err), err)
       elseif verdict then
         skipped[#skipped + 1] = verdict
