@@ -183,7 +183,7 @@ end
 function Scheduler:_pump_paced(limit, stops, now)
   self.paced_at = nil
   while self.ninflight < limit and self.phead <= self.ptail and self.nstops < stops do
-    local at = self.pace:when(now)
+    local at = self.pace:when(now, self.paced[self.phead].servers)
     if self.deadline and at > self.deadline then
       self:_not_sent(self:_pop_paced(), at)
     elseif at > now + PACE_SLACK then
@@ -407,7 +407,7 @@ function Scheduler:_throttled(call, r, now)
   call.tries.throttled = call.tries.throttled + 1
   -- Retry-After is honoured up to the retry cap, as for any other call (cloud.retry.delay).
   if r.retry_after then self.pace:not_before(now + math.min(r.retry_after, self.policy.cap)) end
-  local at = self.pace:when(now)
+  local at = self.pace:when(now, call.servers)
   if self.closed or (self.deadline and at > self.deadline) then return false, at end
   call.tries.attempts = call.tries.attempts - 1
   self.log(step_line(self.policy, "throttled", call, r, self.pace, nil, at - now))
@@ -422,9 +422,9 @@ function Scheduler:_learn(call, r, now)
   if r.class == "throttled" then
     self.pace:throttled(call.servers or 0, call.sent_at or now, now)
   elseif call.servers and r.ok and r.class == "ok" then
-    self.pace:accepted(call.servers, now)
+    self.pace:accepted(call.servers, now, call.sent_at)
   else
-    self.pace:answered(call.servers ~= nil)
+    self.pace:answered(call.servers)
   end
 end
 
