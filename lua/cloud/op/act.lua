@@ -175,7 +175,9 @@ end
 local function claim(op, service, o, ids, extra, rec)
   local registry, scope = op:inflight(service, o.action)
   if not registry then return ids, nil end
-  local join = inflight.claim(registry, scope, ids, o.deadline)
+  -- Held past the deadline by what the last calls then may take: the owner's outcomes
+  -- still come in that long.
+  local join = inflight.claim(registry, scope, ids, o.deadline + op.policy.timeout)
   if #join.joined == 0 then return ids, join end
   extra.joined = join.joined
   if rec then
