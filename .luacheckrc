@@ -8,6 +8,8 @@ exclude_files = { "build/", "bench/node/node_modules/", "bench/out/", "fuzz/corp
 
 -- The cosocket transport and nginx helpers run inside nginx (lua-nginx-module).
 files["lua/cloud/nginx/"] = { std = "ngx_lua+lua54" }
+-- Stops in flight are registered per worker or in a lua_shared_dict: inside nginx only.
+files["lua/cloud/op/inflight.lua"] = { std = "ngx_lua+lua54" }
 
 -- The command line tool also runs under plain Lua 5.1.
 files["lua/cloud/cli/"] = { std = "lua54+luajit+lua51" }

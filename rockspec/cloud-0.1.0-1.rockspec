@@ -76,6 +76,7 @@ build = {
     ["cloud.base.json"] = "lua/cloud/base/json.lua",
     ["cloud.base.utc"] = "lua/cloud/base/utc.lua",
     ["cloud.auth.keys"] = "lua/cloud/auth/keys.lua",
+    ["cloud.op.inflight"] = "lua/cloud/op/inflight.lua",
     ["cloud.op.ledger"] = "lua/cloud/op/ledger.lua",
     ["cloud.auth.metadata"] = "lua/cloud/auth/metadata.lua",
     ["cloud.nginx"] = "lua/cloud/nginx/init.lua",

@@ -37,10 +37,11 @@ http {
     include {{ROOT}}/nginx/cloud.conf;
     {{TRUST}}
     lua_shared_dict app 4m;
+    lua_shared_dict joins 4m;
     init_by_lua_block { require("support.appnginx").app.init("{{PREFIX}}/app.json") }
     init_worker_by_lua_block { require("support.appnginx").app.init_worker() }
     server {
-        listen 127.0.0.1:{{PORT}};
+        listen 127.0.0.1:{{PORT}}{{REUSEPORT}};
         location = /ping { content_by_lua_block { ngx.say("pong") } }
         location = /stop { content_by_lua_block { require("support.appnginx").app.stop_now() } }
         location = /timer { content_by_lua_block { require("support.appnginx").app.stop_later() } }
@@ -60,6 +61,7 @@ http {
         location = /once { content_by_lua_block { require("support.appnginx").app.once() } }
         location = /cycle { content_by_lua_block { require("support.appnginx").app.cycle() } }
         location = /fleet { content_by_lua_block { require("support.appnginx").app.fleet() } }
+        location = /joined { content_by_lua_block { require("support.appnginx").app.joined() } }
         # The spec's CA is not in the system bundle.
         location = /fetch-system-ca {
             lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
@@ -129,7 +131,8 @@ end
 --- Starts the app nginx. opts: emulator = fc (url, project_id, ak, sk), trust = CA file,
 -- workers (default 1), resolvers = { name = DNS port } (locations /<name>/stop and
 -- /<name>/fetch resolving through it), boot = { service=, from=, to=, ttl= } (a stop that
--- every worker's init_worker starts through cloud.nginx.once).
+-- every worker's init_worker starts through cloud.nginx.once), reuseport (a listening
+-- socket per worker: the kernel spreads connections over the workers).
 function M.start(opts)
   local p = io.popen("mktemp -d /tmp/appnginx.XXXXXX")
   local prefix = p:read("*l")
@@ -150,7 +153,8 @@ function M.start(opts)
     local port = proc.free_port()
     local vars = { PREFIX = prefix, ROOT = ROOT, PORT = tostring(port), USER = root and "user root;" or "",
       TRUST = opts.trust and ("lua_ssl_trusted_certificate " .. opts.trust .. ";") or "",
-      WORKERS = tostring(self.workers), RESOLVERS = table.concat(resolvers) }
+      WORKERS = tostring(self.workers), RESOLVERS = table.concat(resolvers),
+      REUSEPORT = opts.reuseport and " reuseport" or "" }
     -- The spec's CA replaces the system bundle of the shipped cloud.conf (nginx refuses
     -- the directive twice), so a copy without that line is included instead.
     local conf = CONF:gsub("{{([%u_]+)}}", function(k) return vars[k] end)
@@ -182,7 +186,7 @@ end
 ---------------------------------------------------------------------------------------
 -- Inside the app nginx.
 
-local cfg, shared_client, init_error, metadata_client
+local cfg, shared_client, init_error, metadata_client, joining_client
 
 local NONE = {} -- an option left out of cloud.new (the library's default)
 
@@ -211,6 +215,8 @@ function M.app.init(path)
   metadata_client = assert(require("cloud").new{ region = "cn-north-4", credentials = "metadata",
     endpoints = { ecs = cfg.url, bms = cfg.url, iam = cfg.url, metadata = cfg.url }, concurrency = 8,
     retry = { attempts = 10, base = 0.01, cap = 0.05 } })
+  -- Shared, joining stops of every worker through the lua_shared_dict "joins".
+  joining_client = client{ join_dict = "joins" }
 end
 
 -- The boot stop: every worker starts this timer; cloud.nginx.once lets one of them stop.
@@ -387,6 +393,26 @@ function M.app.fleet()
   local t1, t2 = res.targets[1], res.targets[2]
   ngx.say(require("cjson").encode{ stopped = t1.result and #t1.result.stopped, err1 = t1.err and tostring(t1.err),
     err2 = t2.err and t2.err.status, ok = res.ok, shared_engine = shared })
+end
+
+-- ?from=&to= [&shared=1] [&dict=name] [&wait_timeout=s] [&delay=s]: stops those ECS
+-- servers (after `delay` seconds), with a
+-- client of its own (keys and region, the project found through IAM; `dict`: its
+-- join_dict) or the shared one that joins through "joins"; answers the ids it stopped,
+-- the servers it joined, its failures, and the worker that ran it.
+function M.app.joined()
+  local a = ngx.req.get_uri_args()
+  if a.delay then ngx.sleep(tonumber(a.delay)) end
+  local c = a.shared and joining_client or client{ project_id = NONE, region = "cn-north-4", join_dict = a.dict,
+    endpoints = { ecs = cfg.url, bms = cfg.url, iam = cfg.url } }
+  local ids = {}
+  for n = tonumber(a.from), tonumber(a.to) do ids[#ids + 1] = require("fakecloud.ids").server_id("ecs", n) end
+  local res, err = c:stop_ecs{ ids = ids, force = true, poll_interval = 0.05, resend_grace = 1,
+    wait_timeout = tonumber(a.wait_timeout) }
+  if not a.shared then c:close() end
+  ngx.say(require("cjson").encode(res and { ok = res.ok, requested = res.requested, stopped = res.stopped,
+    failed = res.failed, skipped = res.skipped, joined = res.joined or {}, pid = ngx.worker.pid() }
+    or { error = tostring(err), pid = ngx.worker.pid() }))
 end
 
 -- Hand-written answers on the raw connection, for the cases nginx would not produce.
