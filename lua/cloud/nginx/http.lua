@@ -161,12 +161,13 @@ function M.request(o, q)
     return res
   end
 
+  -- One deadline for the whole exchange: connect, send, head and body share `timeout`.
+  local deadline = started + o.timeout
   local scheme, host, port, authority, target = M.parse_url(q.url)
   local sock, kind, msg = connect.open(o, { scheme = scheme, host = host, port = port, authority = authority,
-                                            fresh = q.fresh })
+                                            fresh = q.fresh, deadline = deadline })
   if not sock then return fail(kind, msg) end
 
-  local deadline = started + o.timeout
   ngx.update_time()
   sock:settimeout(math.max(1, math.floor((deadline - ngx.now()) * 1000)))
   -- From here on the cloud may have received the call.
