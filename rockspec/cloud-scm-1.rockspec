@@ -81,6 +81,7 @@ build = {
     ["cloud.auth.metadata"] = "lua/cloud/auth/metadata.lua",
     ["cloud.nginx"] = "lua/cloud/nginx/init.lua",
     ["cloud.nginx.connect"] = "lua/cloud/nginx/connect.lua",
+    ["cloud.nginx.handler"] = "lua/cloud/nginx/handler.lua",
     ["cloud.nginx.http"] = "lua/cloud/nginx/http.lua",
     ["cloud.nginx.phase"] = "lua/cloud/nginx/phase.lua",
     ["cloud.nginx.reader"] = "lua/cloud/nginx/reader.lua",
