@@ -88,6 +88,7 @@ build = {
     ["cloud.nginx.tls"] = "lua/cloud/nginx/tls.lua",
     ["cloud.nginx.transport"] = "lua/cloud/nginx/transport.lua",
     ["cloud.net.pace"] = "lua/cloud/net/pace.lua",
+    ["cloud.net.proxy_cause"] = "lua/cloud/net/proxy_cause.lua",
     ["cloud.op.pattern"] = "lua/cloud/op/pattern.lua",
     ["cloud.auth.project"] = "lua/cloud/auth/project.lua",
     ["cloud.record.write"] = "lua/cloud/record/write.lua",
