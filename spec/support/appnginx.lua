@@ -264,10 +264,11 @@ function M.app.errors()
 end
 
 -- ?service=ecs&from=1&to=n [&shared=1] [&curl=1] [&endpoint=url] [&proxy=url]
--- [&retry=default | &attempts=n] [&observe=1] [&dry_run=1]: stops those servers (or a dry
--- run); returns a summary (with observe, what on_request saw).
+-- [&retry=default | &attempts=n] [&observe=1] [&dry_run=1] [&timeout=s] [&wait_timeout=s]:
+-- stops those servers (or a dry run); returns a summary (with observe, what on_request saw).
 local function stop(args)
-  local over = { proxy = args.proxy, retry = args.retry == "default" and NONE or nil }
+  local over = { proxy = args.proxy, retry = args.retry == "default" and NONE or nil,
+                 timeout = tonumber(args.timeout) }
   if args.attempts then over.retry = { attempts = tonumber(args.attempts), base = 0.01, cap = 0.05 } end
   if args.endpoint then over.endpoints = { ecs = args.endpoint, bms = args.endpoint } end
   local seen
@@ -294,7 +295,7 @@ local function stop(args)
   -- dry_run=1: a dry run, which looks the protection tag up (not forced) and sends no stop.
   local dry = args.dry_run == "1"
   local res, err = c["stop_" .. args.service](c, { ids = ids, force = not dry, dry_run = dry or nil,
-    poll_interval = 0.05, resend_grace = 1 })
+    poll_interval = 0.05, resend_grace = 1, wait_timeout = tonumber(args.wait_timeout) })
   if not args.shared and not args.metadata then c:close() end
   ngx.update_time()
   if not res then return { error = tostring(err), code = err.code, elapsed = ngx.now() - t0 } end
@@ -434,6 +435,16 @@ function M.app.raw()
   ngx.req.read_body()
   local sock = assert(ngx.req.socket(true))
   if kind == "slow" then ngx.sleep(2) end
+  -- A body of known length (or one chunk) whose bytes come one every half second, for 30 s.
+  if kind == "trickle" or kind == "tricklechunked" then
+    sock:send(kind == "trickle" and "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n"
+      or "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3c\r\n")
+    for _ = 1, 60 do
+      ngx.sleep(0.5)
+      if not sock:send("x") then return end
+    end
+    return
+  end
   if kind == "echo" then -- the request as received: method, target, length of body
     local body = ngx.req.get_body_data() or ""
     local text = ngx.req.get_method() .. " " .. ngx.var.request_uri .. " " .. #body .. " "

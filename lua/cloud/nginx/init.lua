@@ -43,7 +43,8 @@ function M.once(dict, key, ttl)
   local ok, err = shared:add(key, true, ttl)
   if ok then return true end
   if err == "exists" then return false end
-  return nil, errors.new("cloud.shared_dict", ("lua_shared_dict %s: cannot record %q: %s"):format(dict, key, err),
+  return nil, errors.new("cloud.shared_dict", ("lua_shared_dict %s: cannot record %s: %s"):format(dict,
+    errors.quote_bounded(key, 64), err),
     nil, nil, "config")
 end
 
