@@ -106,7 +106,6 @@ build = {
     ["cloud.op.run"] = "lua/cloud/op/run.lua",
     ["cloud.net.sync"] = "lua/cloud/net/sync.lua",
     ["cloud.net.transport"] = "lua/cloud/net/transport.lua",
-    ["cloud.net.proxy_cause"] = "lua/cloud/net/proxy_cause.lua",
   },
   -- The launcher and the script it runs, installed as they are (not wrapped for one Lua):
   -- bin/cloud-stop picks a Lua that loads the module, so the 5.4 and 5.1 rocks can share a
