@@ -62,6 +62,7 @@ http {
         location = /cycle { content_by_lua_block { require("support.appnginx").app.cycle() } }
         location = /jobstate { content_by_lua_block { require("support.jobapp").state() } }
         location = /jobcheck { content_by_lua_block { require("support.appnginx").app.jobcheck() } }
+        location = /jobflush { content_by_lua_block { require("support.jobapp").flush() } }
         location = /oncefull { content_by_lua_block { require("support.jobapp").once_full() } }
         location = /fleet { content_by_lua_block { require("support.appnginx").app.fleet() } }
         # The spec's CA is not in the system bundle.

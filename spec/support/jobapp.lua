@@ -51,6 +51,12 @@ function M.check(cfg, client)
     { raised = tostring(state) }))
 end
 
+-- /jobflush: the job dictionary emptied, as evictions or a new master would leave it.
+function M.flush()
+  ngx.shared.jobs:flush_all()
+  ngx.say("{}")
+end
+
 -- /oncefull: a dictionary filled by other writes; once must not evict any to store its mark.
 function M.once_full()
   local d = ngx.shared.jobs
