@@ -125,6 +125,12 @@ describe("cloud.nginx.job", function()
     assert_once(fc, res, res.attempts)
     assert.are.equal(N, fc:stats().stop_requests.total)
     assert.truthy(proc.alive(tonumber(new)))
+    -- Only the new master's workers answer now: they were told "running", then "done",
+    -- and ran it only when the old worker left it unfinished (a second attempt).
+    local state = app:json("/jobstate")
+    assert.truthy(state.job_running > 0)
+    assert.truthy(state.job_done > 0)
+    if res.attempts == 1 then assert.is_nil(state.job_ran) end
   end)
 
   -- Kills the job's worker with SIGKILL when `ready(record)` says the phase is reached; the
@@ -169,6 +175,22 @@ describe("cloud.nginx.job", function()
     start(fleet{ job_duration = 2 })
     local res = killed_when(function(text) return text:find('"type":"batch"', 1, true) end)
     assert.is_nil(record(dir, 1):find('"type":"outcome"', 1, true))
+    assert_once(fc, res, 2)
+  end)
+
+  it("resumes, in a new nginx, a job whose nginx was killed whole while it waited", function()
+    start(fleet{ job_duration = 2 })
+    wait_for("the stop's batch line", 30, function() return record(dir, 1):find('"type":"batch"', 1, true) end)
+    local master = assert(proc.read(app.prefix .. "/nginx.pid")):match("%d+")
+    local p = assert(io.popen("ps -o pid= --ppid " .. master))
+    local pids = { master }
+    for pid in p:read("*a"):gmatch("%d+") do pids[#pids + 1] = pid end
+    p:close()
+    proc.exec("kill -9 " .. table.concat(pids, " "))
+    app:stop()
+    app = assert(appnginx.start{ emulator = fc, workers = 2, nginx = NGINX,
+      job = { service = "ecs", filter = { name = "^job%-" }, dir = dir, every = 0.1 } })
+    local res = wait_for("the resumed job's result", 60, function() return result(dir) end)
     assert_once(fc, res, 2)
   end)
 

@@ -89,7 +89,7 @@ end
 
 -- The job's result, when it has ended (nil else). A result file cut short (a crash while
 -- it was renamed into place cannot leave one; a disk error could) counts as absent.
-function M.result(o)
+local function read_result(o)
   local text = core.read_file(o.base .. ".result", MAX_RESULT)
   local doc = text and json.decode(text)
   if type(doc) == "table" then return doc end
@@ -213,7 +213,7 @@ end
 
 -- The job, with its lock held.
 local function locked(o, shared)
-  local done = M.result(o)
+  local done = read_result(o)
   if done then return "done", done end
   local earlier = records(o)
   local attempt = #earlier + 1
@@ -263,7 +263,7 @@ function M.run(opts)
   local o = check_opts(opts)
   if not phase.in_nginx() then errors.argument(WHERE, nil, "needs nginx (there is no ngx API here)") end
   local shared = dictionary(o)
-  if shared:get(M.PREFIX .. o.key) then return "done", M.result(o) end
+  if shared:get(M.PREFIX .. o.key) then return "done", read_result(o) end
   if ngx.worker.exiting() then return "interrupted" end
   local lock, why = core.lock_file(o.base .. ".lock", ("pid %d\n"):format(ngx.worker.pid()))
   if lock == false then return "running" end
