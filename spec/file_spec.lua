@@ -334,7 +334,7 @@ describe("core.lock_file", function()
     local code = ("package.cpath = %q; local l = assert(require('cloud.core').lock_file(%q, 'child'));"
       .. " print('locked'); io.stdout:flush(); os.execute('sleep 10')"):format(package.cpath, path)
     spit(dir .. "/child.lua", code)
-    local p = assert(io.popen(("sh -c 'echo $$; exec %s %s'"):format(subprocess.interpreter, dir .. "/child.lua")))
+    local p = assert(io.popen(("exec sh -c 'echo $$; exec %s %s'"):format(subprocess.interpreter, dir .. "/child.lua")))
     local pid = p:read("*l")
     assert.are.equal("locked", p:read("*l"))
     assert.is_false(core.lock_file(path))
