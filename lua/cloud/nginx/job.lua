@@ -227,6 +227,9 @@ local function locked(o, shared)
   local res, err = o.client["stop_" .. o.service](o.client, stop_options(o, attempt, named))
   -- Cut short by a shutdown: the lease lapses with this worker, and the next resumes.
   if ngx.worker.exiting() and not (res and res.ok) then return "interrupted" end
+  -- Refused for its setup (no credentials, a record that cannot be created) before any
+  -- call: not an end, the next call tries again.
+  if err and not err.result and errors.kind(err) == "config" then return nil, err end
   merge(summary, res or (err and err.result) or {}, named)
   for n = 1, attempt do summary.records[n] = ("%s.%d.record"):format(o.base, n) end
   if err then summary.error, summary.code = tostring(err), err.code end
@@ -256,8 +259,9 @@ end
 --   `failed` ({id, code, message}), `skipped` ({id, reason}), `attempts`, `records`,
 --   `error` and `code` when the stop itself failed
 -- @return[2] nil
--- @treturn[2] Error err when the job's files cannot be used (code `cloud.job`, kind `config`)
---   or the project of a resumed job cannot be found; the next call tries again
+-- @treturn[2] Error err when the job's files cannot be used (code `cloud.job`, kind `config`),
+--   the stop was refused for its setup before any call (kind `config`), or the project of a
+--   resumed job cannot be found; the next call tries again
 -- @raise an `Error` of kind `argument` for a bad option, a shared dictionary, or outside nginx
 function M.run(opts)
   local o = check_opts(opts)
