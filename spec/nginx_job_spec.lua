@@ -147,12 +147,12 @@ describe("cloud.nginx.job", function()
   end
 
   it("resumes a job whose worker was killed while listing, and stops every server once", function()
-    start(fleet{ faults = { latency = 1, apply_to = { list = true, action = false, job = false } } })
+    start(fleet{ faults = { latency = 3, apply_to = { list = true, action = false, job = false } } })
     local t0
     local res = killed_when(function(text)
       if text == "" then return false end
       t0 = t0 or socket.gettime()
-      -- The header is written, the listing (a second long) under way, nothing sent.
+      -- The header is written, the listing (3 s long) under way, nothing sent.
       return socket.gettime() - t0 > 0.3 and not text:find('"intent"', 1, true)
     end)
     assert.are.equal(0, #record(dir, 1):gsub("[^\n]", "") - 1) -- the header line alone
@@ -160,8 +160,8 @@ describe("cloud.nginx.job", function()
   end)
 
   it("resumes a job whose worker was killed after its stop call left, without sending it again", function()
-    start(fleet{ faults = { latency = 1.5, apply_to = { list = false, action = true, job = false } } })
-    -- Killed once the emulator has the call (its answer is a second and a half away).
+    start(fleet{ faults = { latency = 3, apply_to = { list = false, action = true, job = false } } })
+    -- Killed once the emulator has the call (its answer is 3 s away).
     local res = killed_when(function(text)
       return text:find('"type":"intent"', 1, true) and fc:stats().stop_requests.total == N
     end)
