@@ -38,6 +38,7 @@ http {
     {{TRUST}}
     lua_shared_dict app 4m;
     lua_shared_dict joins 4m;
+    lua_shared_dict jobs 64k;
     init_by_lua_block { require("support.appnginx").app.init("{{PREFIX}}/app.json") }
     init_worker_by_lua_block { require("support.appnginx").app.init_worker() }
     server {
@@ -60,6 +61,10 @@ http {
         location = /boot { content_by_lua_block { require("support.appnginx").app.boot_state() } }
         location = /once { content_by_lua_block { require("support.appnginx").app.once() } }
         location = /cycle { content_by_lua_block { require("support.appnginx").app.cycle() } }
+        location = /jobstate { content_by_lua_block { require("support.jobapp").state() } }
+        location = /jobcheck { content_by_lua_block { require("support.appnginx").app.jobcheck() } }
+        location = /jobflush { content_by_lua_block { require("support.jobapp").flush() } }
+        location = /oncefull { content_by_lua_block { require("support.jobapp").once_full() } }
         location = /fleet { content_by_lua_block { require("support.appnginx").app.fleet() } }
         location = /joined { content_by_lua_block { require("support.appnginx").app.joined() } }
         # The spec's CA is not in the system bundle.
@@ -132,7 +137,9 @@ end
 -- workers (default 1), resolvers = { name = DNS port } (locations /<name>/stop and
 -- /<name>/fetch resolving through it), boot = { service=, from=, to=, ttl= } (a stop that
 -- every worker's init_worker starts through cloud.nginx.once), reuseport (a listening
--- socket per worker: the kernel spreads connections over the workers).
+-- socket per worker: the kernel spreads connections over the workers), job = { ... } (a
+-- stop run through cloud.nginx.job from every worker's timer: spec/support/jobapp.lua),
+-- nginx (the binary; absolute for a binary upgrade, which executes it again).
 function M.start(opts)
   local p = io.popen("mktemp -d /tmp/appnginx.XXXXXX")
   local prefix = p:read("*l")
@@ -140,7 +147,8 @@ function M.start(opts)
   exec("mkdir -p " .. quote(prefix .. "/tmp") .. " && chmod 755 " .. quote(prefix))
   local fc = opts.emulator
   write(prefix .. "/app.json", require("cjson").encode{
-    url = fc.url, tls_url = opts.tls_url, project_id = fc.project_id, ak = fc.ak, sk = fc.sk, boot = opts.boot })
+    url = fc.url, tls_url = opts.tls_url, project_id = fc.project_id, ak = fc.ak, sk = fc.sk, boot = opts.boot,
+    job = opts.job })
   local self = setmetatable({ prefix = prefix, workers = opts.workers or 1 }, App)
   local resolvers = {}
   for name, port in pairs(opts.resolvers or {}) do
@@ -165,7 +173,7 @@ function M.start(opts)
     end
     write(prefix .. "/nginx.conf", conf)
     self.url = "http://127.0.0.1:" .. port
-    exec("nginx -p " .. quote(prefix) .. " -c " .. quote(prefix .. "/nginx.conf") .. " -e " ..
+    exec((opts.nginx or "nginx") .. " -p " .. quote(prefix) .. " -c " .. quote(prefix .. "/nginx.conf") .. " -e " ..
       quote(prefix .. "/error.log") .. " >" .. quote(prefix .. "/start.log") .. " 2>&1")
     for _ = 1, 100 do
       local ok, code = pcall(self.get, self, "/ping")
@@ -238,6 +246,7 @@ function M.app.init_worker()
   ngx.shared.app:incr("init_worker_runs", 1, 0)
   ngx.shared.app:set("init_worker", attempt_stop(shared_client))
   if cfg.boot then assert(ngx.timer.at(0, boot_stop)) end
+  if cfg.job then require("support.jobapp").start(cfg, client) end
 end
 
 -- ?dict=&key=&ttl=: what cloud.nginx.once returns, or the error it raises.
@@ -245,6 +254,10 @@ function M.app.once()
   local a = ngx.req.get_uri_args()
   local ok, won, err = pcall(require("cloud.nginx").once, a.dict, a.key, tonumber(a.ttl) or a.ttl)
   ngx.say(require("cjson").encode(ok and { won = won, err = err and tostring(err) } or { raised = tostring(won) }))
+end
+
+function M.app.jobcheck()
+  require("support.jobapp").check(cfg, client)
 end
 
 function M.app.boot_state()
