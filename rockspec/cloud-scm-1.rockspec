@@ -104,6 +104,7 @@ build = {
     ["cloud.net.single_flight"] = "lua/cloud/net/single_flight.lua",
     ["cloud.op.act"] = "lua/cloud/op/act.lua",
     ["cloud.op.run"] = "lua/cloud/op/run.lua",
+    ["cloud.op.wait_jobs"] = "lua/cloud/op/wait_jobs.lua",
     ["cloud.net.sync"] = "lua/cloud/net/sync.lua",
     ["cloud.net.transport"] = "lua/cloud/net/transport.lua",
   },
