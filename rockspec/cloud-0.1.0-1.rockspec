@@ -63,6 +63,7 @@ build = {
     ["cloud.cli.progress"] = "lua/cloud/cli/progress.lua",
     ["cloud.cli.safe"] = "lua/cloud/cli/safe.lua",
     ["cloud.cli.summary"] = "lua/cloud/cli/summary.lua",
+    ["cloud.cli.tsv"] = "lua/cloud/cli/tsv.lua",
     ["cloud.cli.tty"] = "lua/cloud/cli/tty.lua",
     ["cloud.cli.words"] = "lua/cloud/cli/words.lua",
     ["cloud.client"] = "lua/cloud/client.lua",
