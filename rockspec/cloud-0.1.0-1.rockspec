@@ -122,6 +122,10 @@ build = {
     -- a C and a Lua entry of `modules`.
     lua = { ["cloud.core"] = "lua/cloud/core.lua" },
   },
+  -- The bash completion and man pages (tools/gen_cli_docs.lua), in the rock's directory as
+  -- they lie in share/: $(luarocks show --rock-dir cloud)/share/man/man1/cloud-stop.1 and
+  -- share/bash-completion/completions/cloud-stop (LuaRocks installs nothing into a tree's share/).
+  copy_directories = { "share" },
 }
 deploy = {
   wrap_bin_scripts = false,
