@@ -80,6 +80,15 @@ describe("cloud-stop --wait-jobs and --output tsv", function()
     assert.equal(1, fc:stats().calls.action)
   end)
 
+  it("runs under Lua 5.1 too, the CLI's oldest interpreter", function()
+    local how = { interpreter = "lua5.1" }
+    local r = run(at("ecs", ecs(1), "--no-wait"), how)
+    assert.equal(0, r.code, r.stderr)
+    r = run(at("ecs", "--wait-jobs", printed_jobs(r.stdout)[1], "--output", "tsv"), how)
+    assert.equal(0, r.code, r.stderr)
+    assert.equal("id\tname\tstatus\toutcome\tcode\tdetail\n" .. ecs(1) .. "\t\t\tstopped\t\t\n", r.stdout)
+  end)
+
   it("reports as a waiting stop: text summary, progress on stderr, ids pasted blank-separated", function()
     local r = run(at("ecs", ecs(4), "--no-wait"))
     local a = printed_jobs(r.stdout)

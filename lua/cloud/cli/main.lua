@@ -307,7 +307,6 @@ end
 --- --wait-jobs: the jobs a --no-wait run printed, followed to their end and reported as a
 -- waiting run's result (the same output and exit status). Returns the exit status.
 function M.wait_jobs(io_, o, client, bar)
-  bar:set_phase("check")
   local ok, res, err = call(io_, o, client.wait_jobs, client, {
     service = o.service, jobs = o.wait_jobs, action = io_.w.action, poll_interval = o.poll_interval,
     wait_timeout = o.wait_timeout, on_progress = function(e) bar:event(e) end })

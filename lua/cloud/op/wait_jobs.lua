@@ -190,7 +190,8 @@ function M.run(op, o)
     end
     if #mine > 0 then watch[job.job_id] = mine total = total + #mine end
   end
-  if o.on_progress then pcall(o.on_progress, { phase = "wait", done = 0, total = total, failed = 0 }) end
+  -- Their servers were submitted (by the run that got the jobs): progress goes on from there.
+  if o.on_progress then pcall(o.on_progress, { phase = "submit", done = total, total = total, failed = 0 }) end
   local w = run.watch{ sched = op:scheduler(deadline), project_id = op.project_id, service = o.service,
     action = o.action, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout, deadline = deadline,
     jobs = watch, on_progress = o.on_progress, log = function(line) op:log(line) end }
