@@ -5,6 +5,7 @@
 -- @module cloud.cli.fleet
 local cloud = require "cloud"
 local summary = require "cloud.cli.summary"
+local tsv = require "cloud.cli.tsv"
 
 local M = {}
 
@@ -89,6 +90,8 @@ function M.run(cx, io_, o, bar, how)
   bar:finish(not res.dry_run and res or nil)
   if o.json then
     io_.stdout:write(cloud.to_json(res), "\n")
+  elseif o.output == "tsv" then
+    tsv.write(io_.stdout, res, w)
   else
     summary.fleet(io_.stdout, res, bar:elapsed(), o.no_wait, w, o.service)
   end

@@ -62,6 +62,22 @@ local function joined_block(w, joined)
   w(("Joined %d (another call's, in flight): %s\n"):format(#joined, table.concat(order, ", ")))
 end
 
+-- Jobs that could not be read (client:wait_jobs: no such job, refused): whatever their
+-- servers became is unknown, so each is shown with the cloud's code and request id.
+local function unread_jobs(w, jobs)
+  local unread = {}
+  for _, j in ipairs(jobs) do
+    if j.error then unread[#unread + 1] = j end
+  end
+  if #unread == 0 then return end
+  w(("Jobs not read %d:\n"):format(#unread))
+  for _, j in ipairs(unread) do
+    local e = j.error
+    w(("  %s  %s  %s  %s\n"):format(pad(one_line(j.job_id), 36), pad(one_line(e.code), 16),
+      pad(one_line(e.request_id), 36), one_line(e.message)))
+  end
+end
+
 --- Writes the summary of a finished stop or start.
 -- @param out file handle (stdout)
 -- @tparam table res the result (library shape)
@@ -90,6 +106,7 @@ function M.result(out, res, service, elapsed, no_wait, wd)
     w(("Jobs %d:\n"):format(#res.jobs))
     for _, j in ipairs(res.jobs) do w(("  %s  %d servers\n"):format(one_line(j.job_id), #j.ids)) end
   end
+  unread_jobs(w, res.jobs or {})
 end
 
 local function short(id)
