@@ -85,6 +85,7 @@ build = {
     ["cloud.nginx.connect"] = "lua/cloud/nginx/connect.lua",
     ["cloud.nginx.handler"] = "lua/cloud/nginx/handler.lua",
     ["cloud.nginx.http"] = "lua/cloud/nginx/http.lua",
+    ["cloud.nginx.job"] = "lua/cloud/nginx/job.lua",
     ["cloud.nginx.phase"] = "lua/cloud/nginx/phase.lua",
     ["cloud.nginx.reader"] = "lua/cloud/nginx/reader.lua",
     ["cloud.nginx.tls"] = "lua/cloud/nginx/tls.lua",
