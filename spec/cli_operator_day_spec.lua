@@ -111,3 +111,91 @@ describe("cloud-stop, the operator's day (issue 26)", function()
     end)
   end)
 end)
+
+describe("cloud-stop over regions, the operator's day (issue 26)", function()
+  local FLEET_A = { ecs = { { count = 3, name = "web-a-%d", tags = { "env=dev" } } } }
+  local FLEET_B = { ecs = { { count = 2, name = "web-b-%d", tags = { "env=dev" } } } }
+  local PROJECT_B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+  local a, b, env
+
+  setup(function()
+    a = assert(launcher.start{ config = { job_duration = 0.02, fleet = FLEET_A } })
+    b = assert(launcher.start{ config = { job_duration = 0.02, fleet = FLEET_B, project_id = PROJECT_B } })
+    -- IAM is a's; b's IAM knows other projects, so an answer from it would show.
+    env = { HUAWEICLOUD_SDK_AK = a.ak, HUAWEICLOUD_SDK_SK = a.sk,
+            HUAWEICLOUD_SDK_REGION_ECS_REGION_A = a.url, HUAWEICLOUD_SDK_REGION_ECS_REGION_B = b.url }
+  end)
+  teardown(function()
+    if a then a:stop() end
+    if b then b:stop() end
+  end)
+  before_each(function()
+    assert(a:configure{ iam = { projects = { { id = a.project_id, name = "region-a" },
+                                             { id = PROJECT_B, name = "region-b" } } } })
+    assert(b:configure{ iam = { projects = { { id = "cccccccccccccccccccccccccccccccc", name = "region-c" } } } })
+    assert(a:reset())
+    assert(b:reset())
+  end)
+
+  local function run(argv, extra)
+    local e = {}
+    for k, v in pairs(env) do e[k] = v end
+    for k, v in pairs(extra or {}) do e[k] = v end
+    argv[#argv + 1] = "--poll-interval"
+    argv[#argv + 1] = "0.05"
+    local r = cli.run(argv, e)
+    assert.is_nil(r.stdout:find(a.sk, 1, true))
+    assert.is_nil(r.stderr:find(a.sk, 1, true))
+    return r
+  end
+  local function iam_calls(fc) return fc:stats().calls.projects + fc:stats().calls.iam end
+
+  it("--all-projects asks the IAM of --iam-endpoint only, over HUAWEICLOUD_SDK_IAM_ENDPOINT", function()
+    local r = run({ "ecs", "--all-projects", "--iam-endpoint", a.url, "--tag", "env=dev", "--dry-run", "--json" },
+      { HUAWEICLOUD_SDK_IAM_ENDPOINT = b.url })
+    assert.equal(0, r.code, r.stderr)
+    local doc = cjson.decode(r.stdout)
+    assert.equal(2, #doc.targets)
+    assert.equal(5, #doc.selected)
+    assert.equal(1, a:stats().calls.projects)
+    assert.equal(0, iam_calls(b))
+  end)
+
+  it("--all-projects goes through --proxy as the run's other calls do", function()
+    local r = run({ "ecs", "--all-projects", "--iam-endpoint", a.url, "--proxy", "http://127.0.0.1:1",
+      "--tag", "env=dev", "--dry-run" }, { HUAWEICLOUD_SDK_IAM_ENDPOINT = b.url })
+    assert.equal(3, r.code, r.stderr)
+    assert.truthy(r.stderr:find("proxy http://127.0.0.1:1", 1, true), r.stderr)
+    assert.equal(0, a:stats().calls.total + b:stats().calls.total)
+  end)
+
+  it("--region a,b without --project-id: each region's project from IAM, then both stopped", function()
+    local r = run({ "ecs", "--region", "region-a,region-b", "--iam-endpoint", a.url, "--tag", "env=dev",
+      "--yes", "--json" })
+    assert.equal(0, r.code, r.stderr)
+    local doc = cjson.decode(r.stdout)
+    assert.is_true(doc.ok)
+    assert.same({ "region-a", a.project_id }, { doc.targets[1].region, doc.targets[1].project_id })
+    assert.same({ "region-b", PROJECT_B }, { doc.targets[2].region, doc.targets[2].project_id })
+    assert.equal(3, a:stats().stop_requests.total)
+    assert.equal(2, b:stats().stop_requests.total)
+    assert.equal(2, a:stats().calls.iam) -- GET /v3/projects?name=<region>, once per region
+    assert.equal(0, iam_calls(b))
+  end)
+
+  it("--region a,b without --project-id but HUAWEICLOUD_SDK_PROJECT_ID set: refused, it is one region's", function()
+    local r = run({ "ecs", "--region", "region-a,region-b", "--iam-endpoint", a.url, "--tag", "env=dev", "--yes" },
+      { HUAWEICLOUD_SDK_PROJECT_ID = a.project_id })
+    assert.equal(2, r.code, r.stderr)
+    assert.truthy(r.stderr:find("HUAWEICLOUD_SDK_PROJECT_ID names one project, of one region", 1, true), r.stderr)
+    assert.equal(0, a:stats().calls.total + b:stats().calls.total)
+  end)
+
+  it("--region a,b with one project id is still refused before any call (exit 2)", function()
+    local r = run({ "ecs", "--region", "region-a,region-b", "--project-id", a.project_id, "--iam-endpoint", a.url,
+      "--tag", "env=dev", "--yes" })
+    assert.equal(2, r.code, r.stderr)
+    assert.truthy(r.stderr:find("give one --project-id per region", 1, true), r.stderr)
+    assert.equal(0, a:stats().calls.total + b:stats().calls.total)
+  end)
+end)
