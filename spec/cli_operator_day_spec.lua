@@ -86,6 +86,28 @@ describe("cloud-stop, the operator's day (issue 26)", function()
     end)
   end)
 
+  it("the progress line counts as the result does: a server already off is skipped, not stopped", function()
+    local r = run({ "ecs", ids.server_id("ecs", 1), ids.server_id("ecs", 4), "--yes" })
+    assert.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find("ECS: 1 of 2 stopped, 0 failed, 1 skipped", 1, true), r.stdout)
+    -- Without a terminal, the last line of the wait phase carries its final counts.
+    assert.truthy(r.stderr:find("waiting: submitted 2/2, stopped 1, failed 0, skipped 1", 1, true), r.stderr)
+    assert.is_nil(r.stderr:find("stopped 2", 1, true), r.stderr)
+  end)
+
+  it("the progress line on a terminal ends with the result's counts", function()
+    local progress = require "cloud.cli.progress"
+    local out = { text = "" }
+    function out:write(...) self.text = self.text .. table.concat({ ... }) end
+    function out.flush() end
+    local bar = progress.new{ out = out, tty = true, service = "ecs", clock = function() return 0 end, width = 200 }
+    bar:event{ phase = "submit", done = 2, total = 2, failed = 0 }
+    bar:event{ phase = "wait", done = 2, total = 2, failed = 0, skipped = 1 }
+    assert.truthy(bar:line():find("stopped 1, failed 0, skipped 1", 1, true), bar:line())
+    bar:finish{ stopped = { "a" }, failed = {}, skipped = { { id = "b", reason = "already SHUTOFF" } }, requested = 2 }
+    assert.truthy(bar:line():find("done: submitted 2/2, stopped 1, failed 0, skipped 1", 1, true), bar:line())
+  end)
+
   describe("the library's filter", function()
     it("tags = { env = true } and { \"env\" } choose by key alone, and a non-string value is refused", function()
       assert(fc:configure{ tag_match = "whole" })
