@@ -108,6 +108,16 @@ describe("cloud-stop, the operator's day (issue 26)", function()
     assert.truthy(bar:line():find("done: submitted 2/2, stopped 1, failed 0, skipped 1", 1, true), bar:line())
   end)
 
+  it("--max-servers refuses in the CLI's own words, naming the flag (exit 2, nothing sent)", function()
+    local r = run({ "ecs", "--tag", "env=staging", "--max-servers", "2", "--yes" })
+    assert.equal(2, r.code, r.stderr)
+    assert.truthy(r.stderr:find("refusing to stop 3 servers, more than --max-servers 2; nothing was sent", 1, true),
+      r.stderr)
+    assert.is_nil(r.stderr:find("max_servers =", 1, true), r.stderr)
+    assert.is_nil(r.stderr:find("client:stop_ecs", 1, true), r.stderr)
+    assert.equal(0, fc:stats().calls.action)
+  end)
+
   describe("the library's filter", function()
     it("tags = { env = true } and { \"env\" } choose by key alone, and a non-string value is refused", function()
       assert(fc:configure{ tag_match = "whole" })
