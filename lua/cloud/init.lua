@@ -293,6 +293,8 @@ M.stop_bms = stop.one_shot("bms")
 -- @tfield int done servers listed, accepted, or settled so far in this phase.
 -- @tfield int total servers this phase is about.
 -- @tfield int failed servers failed so far.
+-- @tfield[opt] int skipped servers found already in the wanted state so far (submit and
+--   wait: settled, in `done`, yet the result's `skipped`, neither stopped nor failed).
 
 --- What a stop returns. Every distinct id asked for (or chosen by the filter) ends in
 -- exactly one of `stopped`, `failed` and `skipped`.

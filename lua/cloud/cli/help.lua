@@ -73,7 +73,7 @@ Where and how:
                           {P} ecs --region cn-north-4,cn-east-3 --all-projects --tag env=dev --yes
   --project-id P[,P...] project id (default: HUAWEICLOUD_SDK_PROJECT_ID, the credentials file, or
                         else looked up in IAM by the region's name); with several regions, one
-                        per region in the same order
+                        per region in the same order, or none (each region's from IAM)
                           {P} ecs --project-id 0123456789abcdef0123456789abcdef ID
   --no-project-id-check take a --project-id (or HUAWEICLOUD_SDK_PROJECT_ID) that is not 32 lowercase
                         hex digits, the form IAM gives (else refused before any call)

@@ -20,6 +20,15 @@ end
 -- bytes written out.
 local one_line = safe.text
 
+-- A library error as a CLI user reads it: the options it names as the flags that set them.
+local function error_text(err, wd)
+  if err.code == "cloud.max_servers" and err.count and err.limit then
+    return ("cloud.max_servers: refusing to %s %d servers, more than --max-servers %d; nothing was sent"):format(
+      wd.verb, err.count, err.limit)
+  end
+  return (errors.format(err):gsub("project_id_check = false", "--no-project-id-check"))
+end
+
 -- "100 protected, 300 already SHUTOFF" in first-seen order.
 local function reasons(skipped)
   local order, count = {}, {}
@@ -135,7 +144,7 @@ function M.fleet(out, res, elapsed, no_wait, wd, service)
       local n = res.dry_run and #(r.selected or {}) or #(r[wd.done] or {})
       what = ("%d of %d %s, %d failed, %d skipped"):format(n, r.requested, verb, #r.failed, #r.skipped)
     else
-      what = "not reached: " .. one_line(t.err and errors.format(t.err) or "?")
+      what = "not reached: " .. one_line(t.err and error_text(t.err, wd) or "?")
     end
     w(("  %s  %s  %s\n"):format(pad(t.region, 16), pad(t.project_id, 32), what))
   end
@@ -166,9 +175,7 @@ end
 --- Writes why nothing could be attempted (stderr): the error's code, message, request id.
 function M.error(out, err, wd)
   wd = wd or words.stop
-  -- The library's opt-out named as the flag that sets it.
-  local text = errors.format(err):gsub("project_id_check = false", "--no-project-id-check")
-  out:write(wd.program, ": nothing was ", wd.done, ": ", one_line(text), "\n")
+  out:write(wd.program, ": nothing was ", wd.done, ": ", one_line(error_text(err, wd)), "\n")
 end
 
 --- Short sample of a selection for the confirmation question (stderr).

@@ -49,9 +49,10 @@ Op.__index = Op
 local function progress(op, phase)
   local cb = op.on_progress
   if not cb then return end
-  local settled, failed = op.ledger:settled()
+  local settled, failed, already = op.ledger:settled()
   local done = phase == "submit" and op.accepted or settled
-  local ok, e = pcall(cb, { phase = phase, done = done, total = op.ledger:size(), failed = failed })
+  local ok, e = pcall(cb, { phase = phase, done = done, total = op.ledger:size(), failed = failed,
+                            skipped = already })
   if not ok then op.log("on_progress raised: " .. tostring(e)) end
 end
 
