@@ -473,4 +473,18 @@ M.start_ecs = stop.one_shot("ecs", actions.start)
 -- @tparam table opts client options and start options together
 M.start_bms = stop.one_shot("bms", actions.start)
 
+--- Restores from a stop's record with a client built for this call, then closed, as
+-- `start_ecs` does for a start: the client options of `opts` (`new_options`) and the
+-- environment and credentials file build it; the other keys are `Client:restore`'s
+-- (`record`, the start's options, `write_record`).
+-- @function restore
+-- @tparam table opts `new_options` and the restore's options in one table
+-- @treturn result the start's result, with `record` (what was read of the record)
+-- @return[2] nil
+-- @treturn[2] Error err when nothing could be attempted: what `cloud.new` or
+--   `Client:restore` returns (the record cannot be read, or is not a stop's)
+-- @raise an `Error` of kind `argument` for a malformed option, before a client is built
+-- @usage local res, err = cloud.restore{ region = "cn-north-4", record = "stop.jsonl" }
+M.restore = restore.one_shot
+
 return M
