@@ -89,6 +89,12 @@ M.new = client_mod.new
 -- @tfield[opt] string ak the access key. `ak`, `sk` and `security_token` always come whole
 --   from one place: the options, else the environment, else the file, else the metadata
 --   service. `ak` without `sk` (or the reverse) raises.
+-- @tfield[opt] string profile the section of the credentials file to read (default
+--   `HUAWEICLOUD_SDK_PROFILE`, else `basic`), for one file holding several accounts. Named
+--   here, the keys come from that section, whatever the environment holds; cannot go with
+--   `ak`, `sk`, `security_token` or `credentials`. A named section that is missing, or has
+--   no `ak` and `sk`, makes `cloud.new` return `nil, err` (`cloud.no_credentials`) naming
+--   the file and the section.
 -- @tfield[opt] string credentials `"metadata"`: temporary keys from the ECS metadata
 --   service only (refreshed before they expire; the secret and token kept in C memory);
 --   cannot go with `ak`, `sk` or `security_token`.
@@ -128,8 +134,12 @@ M.new = client_mod.new
 --   `{ attempts = 6, base = 1, cap = 60 }`.
 -- @tfield[opt] function logger `function(line, level)`, called with one line per retry and
 --   per failed call, naming the call, the code and the request id, never a secret; `level`
---   is `"warning"` for what to fix (a credentials file others may read). A logger that
---   raises is ignored.
+--   is `"warning"` for what to fix (a credentials file others may read), `"debug"` for the
+--   lines `debug` asks for, nil otherwise. A logger that raises is ignored.
+-- @tfield[opt=false] boolean debug also hand the logger, at level `"debug"`, one line per
+--   HTTP attempt: `http <service> <method> <path template> -> <status> [code]
+--   request_id=<id> attempt=<n> <seconds>s: <verdict>` (`ok`, `retry in 0.50s`, `throttled:
+--   ...`, `failed`, ...). No header, key, token, signature, query or id is in it.
 -- @tfield[opt] function on_request `function(info)`, once per HTTP attempt on either
 --   transport, for metrics: `service`, `method`, `path` (a template, ids left out:
 --   `/v1/{project_id}/jobs/{job_id}`), `status`, `code`, `ok`, `duration` (seconds),
