@@ -23,7 +23,7 @@ local function targets_of(cx, io_, o, how)
     if #projects > 0 then
       return nil, cx.usage_error(io_, "--all-projects finds the projects: no --project-id with it")
     end
-    local ok, list, err = cx.call(io_, o, cloud.projects, { region = regions[1] },
+    local ok, list, err = cx.call(io_, o, cloud.projects, { region = regions[1], profile = o.profile },
       #regions > 0 and regions or nil)
     if not ok then return nil, list end
     if not list then return nil, cx.nothing(io_, o, err) end
