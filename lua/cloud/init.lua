@@ -46,8 +46,8 @@ local Client = client_mod.Client
 -- from the environment (`HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`,
 -- `HUAWEICLOUD_SDK_SECURITY_TOKEN`, `HUAWEICLOUD_SDK_PROJECT_ID`, `HUAWEICLOUD_SDK_REGION`),
 -- then from the credentials file (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, default
--- `~/.huaweicloud/credentials`, section `[basic]`), and, with none of those, from the ECS
--- metadata service (temporary keys of the instance's agency). A project id none of them
+-- `~/.huaweicloud/credentials`, section `[basic]` or the one `profile` names), and, with
+-- none of those, from the ECS metadata service (temporary keys of the instance's agency). A project id none of them
 -- gives is looked up in IAM. Nothing is sent here: keys from the metadata service and the
 -- project lookup come with the first call, which returns `cloud.no_credentials` or
 -- `cloud.no_project_id`, listing every place looked at, when they fail (or the IAM call's
