@@ -281,4 +281,36 @@ describe("restore", function()
     assert.is_false(ok)
     assert.are.equal("type", e.field)
   end)
+
+  it("cloud.restore{} in one call: a client from the options, the restore, the client closed", function()
+    local path = new_path()
+    local stopped = client:stop_ecs{ ids = env.ids("ecs", 1, 5), poll_interval = 0.02, record = path }
+    assert.is_true(stopped.ok)
+    local opts = { region = "cn-north-4", ak = fc.ak, sk = fc.sk,
+                   endpoints = { ecs = fc.url, bms = fc.url, iam = fc.url }, record = path, poll_interval = 0.02 }
+    local made, res, err = env.secrets_made(function() return cloud.restore(opts) end)
+    assert.is_nil(err)
+    assert.is_true(res.ok, cloud.to_json(res))
+    assert.are.same(env.ids("ecs", 1, 5), res.started)
+    assert.are.same(all("ACTIVE", 5), statuses(fc, 1, 5))
+    -- The one secret it made (the SK) is wiped: the client was closed.
+    assert.are.equal(1, #made)
+    assert.are.equal("cloud.core.secret (closed)", tostring(made[1]))
+    -- A mistake raises naming cloud.restore and the field, before any client or request.
+    local before = fc:stats().calls.total
+    for _, bad in ipairs({ { { record = path, type = "HARD" }, "type" }, { {}, "record" },
+                           { { record = path, wait = "yes" }, "wait" },
+                           { { record = path, timeout = -1 }, "timeout" } }) do
+      local ok, e = pcall(cloud.restore, bad[1])
+      assert.is_false(ok)
+      assert.are.same({ "argument", bad[2] }, { e.kind, e.field })
+      assert.truthy(tostring(e):find(bad[2] == "timeout" and "cloud.new" or "cloud.restore", 1, true), tostring(e))
+    end
+    assert.is_false((pcall(cloud.restore, "stop.jsonl")))
+    assert.are.equal(before, fc:stats().calls.total)
+    -- Nothing to build a client from: cloud.new's error comes back, not a raise.
+    res, err = cloud.restore{ record = path, endpoints = { ecs = fc.url } }
+    assert.is_nil(res)
+    assert.are.equal("cloud.no_project_id", err.code)
+  end)
 end)

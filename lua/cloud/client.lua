@@ -26,7 +26,8 @@ local KNOWN = {
   concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
   proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
   on_request = true, join_dict = true,
-  credentials = true, enterprise_project_id = true, metadata_fallback = true, project_id_check = true,
+  credentials = true, profile = true, debug = true, enterprise_project_id = true, metadata_fallback = true,
+  project_id_check = true,
 }
 local SERVICES = { ecs = true, bms = true }
 -- endpoints = { ... } also takes IAM's (project lookup) and the metadata service's.
@@ -178,6 +179,18 @@ local function build(opts, account)
   if opts.credentials and (opts.ak or opts.sk or opts.security_token) then
     errors.argument(WHERE, "credentials", "\"metadata\" cannot go with ak, sk or security_token")
   end
+  check.string(WHERE, opts, "profile")
+  if opts.profile ~= nil then
+    local problem = credentials.profile_problem(opts.profile)
+    if problem then errors.argument(WHERE, "profile", problem) end
+    if opts.credentials or opts.ak or opts.sk or opts.security_token then
+      errors.argument(WHERE, "profile", "names where the keys come from: it cannot go with ak, sk, "
+        .. "security_token or credentials")
+    end
+  end
+  if opts.security_token ~= nil and opts.ak == nil and opts.sk == nil then
+    errors.argument(WHERE, "security_token", "goes with 'ak' and 'sk': the keys come whole from one place")
+  end
   if (opts.ak == nil) ~= (opts.sk == nil) then
     errors.argument(WHERE, opts.ak and "sk" or "ak", "is required with '" .. (opts.ak and "ak" or "sk") .. "'")
   end
@@ -192,6 +205,9 @@ local function build(opts, account)
   c._max_response = check.integer(WHERE, opts, "max_response", http.max_response, 1024, MAX_BYTES)
   local retry = check_retry(opts.retry)
   c._logger = opts.logger
+  -- One line per HTTP attempt, at level "debug": opt-in, as a logger that prints every
+  -- line (most do) would otherwise flood with them.
+  c._debug = check.boolean(WHERE, opts, "debug", false)
   c._on_request = opts.on_request
   -- Inside nginx, stops of servers another stop has in flight are joined, not sent again:
   -- within the worker, or across workers through the lua_shared_dict join_dict names.
@@ -204,6 +220,7 @@ local function build(opts, account)
 
   local resolved = credentials.resolve(opts)
   for _, line in ipairs(resolved.warnings) do c:_log(line, "warning") end
+  if resolved.problem then return nil, errors.new(resolved.problem_code, resolved.problem) end
   if resolved.project_id and project_id_problem(resolved.project_id, id_check) then
     local problem = project_id_problem(resolved.project_id, id_check)
     local _, err = bad_value(resolved.source.project_id, "project_id", problem)
@@ -374,6 +391,7 @@ function Client:_scheduler(deadline, servers_per_minute)
     clock = self._clock,
     log = function(line) self:_log(line) end,
     on_request = self._on_request,
+    trace = self._debug and self._logger and function(line) self:_log(line, "debug") end or nil,
     renew = function(call) return self:_renew_keys(call) end,
     deadline = deadline,
     servers_per_minute = servers_per_minute,

@@ -27,7 +27,8 @@ local WHERE = "cloud.fleet"
 -- What a target may set for itself; the rest of the client's options are the fleet's.
 local TARGET_OPTIONS = {
   region = true, project_id = true, endpoints = true, ak = true, sk = true, security_token = true,
-  concurrency = true, retry = true, protect_tag = true, enterprise_project_id = true, project_id_check = true,
+  profile = true, concurrency = true, retry = true, protect_tag = true, enterprise_project_id = true,
+  project_id_check = true,
 }
 -- The shared engine's: one value for the whole fleet.
 local ENGINE_OPTIONS = { "timeout", "connect_timeout", "verify_tls", "ca_file", "proxy", "max_response" }
@@ -94,12 +95,16 @@ function M.new(opts)
     for k, v in pairs(opts) do
       if k ~= "targets" and k ~= "total_concurrency" then co[k] = v end
     end
+    -- A target's own keys or profile replace the fleet's, so one fleet can span accounts.
+    if t.profile ~= nil then co.ak, co.sk, co.security_token = nil, nil, nil end
+    if t.ak ~= nil or t.sk ~= nil then co.profile = nil end
     for k, v in pairs(t) do co[k] = v end
     if self.loop then co.transport = self.loop:lane() end
     local entry = { region = t.region, project_id = t.project_id }
     if logger then
-      co.logger = function(line)
-        return logger(("[%s %s] %s"):format(tostring(entry.region or "-"), tostring(entry.project_id or "-"), line))
+      co.logger = function(line, level)
+        return logger(("[%s %s] %s"):format(tostring(entry.region or "-"), tostring(entry.project_id or "-"), line),
+          level)
       end
     end
     local c, err = client_mod.new(co) -- raises on what the caller got wrong

@@ -47,8 +47,8 @@ local Client = client_mod.Client
 -- from the environment (`HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`,
 -- `HUAWEICLOUD_SDK_SECURITY_TOKEN`, `HUAWEICLOUD_SDK_PROJECT_ID`, `HUAWEICLOUD_SDK_REGION`),
 -- then from the credentials file (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, default
--- `~/.huaweicloud/credentials`, section `[basic]`), and, with none of those, from the ECS
--- metadata service (temporary keys of the instance's agency). A project id none of them
+-- `~/.huaweicloud/credentials`, section `[basic]` or the one `profile` names), and, with
+-- none of those, from the ECS metadata service (temporary keys of the instance's agency). A project id none of them
 -- gives is looked up in IAM. Nothing is sent here: keys from the metadata service and the
 -- project lookup come with the first call, which returns `cloud.no_credentials` or
 -- `cloud.no_project_id`, listing every place looked at, when they fail (or the IAM call's
@@ -90,6 +90,12 @@ M.new = client_mod.new
 -- @tfield[opt] string ak the access key. `ak`, `sk` and `security_token` always come whole
 --   from one place: the options, else the environment, else the file, else the metadata
 --   service. `ak` without `sk` (or the reverse) raises.
+-- @tfield[opt] string profile the section of the credentials file to read (default
+--   `HUAWEICLOUD_SDK_PROFILE`, else `basic`), for one file holding several accounts. Named
+--   here, the keys come from that section, whatever the environment holds; cannot go with
+--   `ak`, `sk`, `security_token` or `credentials`. A named section that is missing, or has
+--   no `ak` and `sk`, makes `cloud.new` return `nil, err` (`cloud.no_credentials`) naming
+--   the file and the section.
 -- @tfield[opt] string credentials `"metadata"`: temporary keys from the ECS metadata
 --   service only (refreshed before they expire; the secret and token kept in C memory);
 --   cannot go with `ak`, `sk` or `security_token`.
@@ -129,8 +135,12 @@ M.new = client_mod.new
 --   `{ attempts = 6, base = 1, cap = 60 }`.
 -- @tfield[opt] function logger `function(line, level)`, called with one line per retry and
 --   per failed call, naming the call, the code and the request id, never a secret; `level`
---   is `"warning"` for what to fix (a credentials file others may read). A logger that
---   raises is ignored.
+--   is `"warning"` for what to fix (a credentials file others may read), `"debug"` for the
+--   lines `debug` asks for, nil otherwise. A logger that raises is ignored.
+-- @tfield[opt=false] boolean debug also hand the logger, at level `"debug"`, one line per
+--   HTTP attempt: `http <service> <method> <path template> -> <status> [code]
+--   request_id=<id> attempt=<n> <seconds>s: <verdict>` (`ok`, `retry in 0.50s`, `throttled:
+--   ...`, `failed`, ...). No header, key, token, signature, query or id is in it.
 -- @tfield[opt] function on_request `function(info)`, once per HTTP attempt on either
 --   transport, for metrics: `service`, `method`, `path` (a template, ids left out:
 --   `/v1/{project_id}/jobs/{job_id}`), `status`, `code`, `ok`, `duration` (seconds),
@@ -496,5 +506,19 @@ M.start_ecs = stop.one_shot("ecs", actions.start)
 -- @function start_bms
 -- @tparam table opts client options and start options together
 M.start_bms = stop.one_shot("bms", actions.start)
+
+--- Restores from a stop's record with a client built for this call, then closed, as
+-- `start_ecs` does for a start: the client options of `opts` (`new_options`) and the
+-- environment and credentials file build it; the other keys are `Client:restore`'s
+-- (`record`, the start's options, `write_record`).
+-- @function restore
+-- @tparam table opts `new_options` and the restore's options in one table
+-- @treturn result the start's result, with `record` (what was read of the record)
+-- @return[2] nil
+-- @treturn[2] Error err when nothing could be attempted: what `cloud.new` or
+--   `Client:restore` returns (the record cannot be read, or is not a stop's)
+-- @raise an `Error` of kind `argument` for a malformed option, before a client is built
+-- @usage local res, err = cloud.restore{ region = "cn-north-4", record = "stop.jsonl" }
+M.restore = restore.one_shot
 
 return M

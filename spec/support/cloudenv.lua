@@ -142,4 +142,17 @@ function M.assert_ledger(res, requested)
 end
 
 M.cloud = cloud
+-- Runs fn() with os.getenv answering from `vars` only (what the library reads of the
+-- environment when a client is built: keys, the credentials file, the profile), restored
+-- afterwards whatever happens. Returns what fn returned.
+function M.with_env(vars, fn)
+  local real = os.getenv
+  os.getenv = function(k) return vars[k] end -- luacheck: ignore 122
+  local function pack(...) return { n = select("#", ...), ... } end
+  local res = pack(pcall(fn))
+  os.getenv = real -- luacheck: ignore 122
+  if not res[1] then error(res[2], 0) end
+  return unpack(res, 2, res.n)
+end
+
 return M

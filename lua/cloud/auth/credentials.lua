@@ -16,6 +16,9 @@ local ENV = {
   project_id = "HUAWEICLOUD_SDK_PROJECT_ID",
   region = "HUAWEICLOUD_SDK_REGION",
   file = "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+  -- This library's own (the SDKs read [basic] only): the section for operators who hold
+  -- several accounts in one file.
+  profile = "HUAWEICLOUD_SDK_PROFILE",
 }
 M.ENV = ENV
 -- This library's own variable (the SDKs have none): "off" keeps a client without keys from
@@ -29,20 +32,23 @@ local SWITCH = { on = true, ["true"] = true, yes = true, ["1"] = true,
 -- must not fill the memory).
 M.FILE_LIMIT = 64 * 1024
 
+--- The section read when no profile is named, as in the official SDKs.
+M.DEFAULT_PROFILE = "basic"
+
 local function nonempty(s)
   if s ~= nil and s ~= "" then return s end
 end
 
--- The [basic] section of an INI text: its values, and whether it was there.
-local function parse(text)
+-- The [`want`] section of an INI text: its values, and whether it was there.
+local function parse(text, want)
   local values, section, seen = {}, nil, false
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     line = line:gsub("^%s+", ""):gsub("%s+$", "")
     local name = line:match("^%[(.-)%]$")
     if name then
       section = name:gsub("^%s+", ""):gsub("%s+$", "")
-      seen = seen or section == "basic"
-    elseif section == "basic" and line ~= "" and not line:match("^[#;]") then
+      seen = seen or section == want
+    elseif section == want and line ~= "" and not line:match("^[#;]") then
       local k, v = line:match("^([%w_]+)%s*=%s*(.-)$")
       if k then values[k:lower()] = v end
     end
@@ -50,9 +56,10 @@ local function parse(text)
   return values, seen
 end
 
---- Reads the [basic] section of an INI credentials file. Returns its values (a table,
--- with `has_basic`) and the file's permission bits, or nil and why it cannot be used.
-function M.read_file(path)
+--- Reads the [`profile`] section (default [basic]) of an INI credentials file. Returns its
+-- values (a table, with `has_section`) and the file's permission bits, or nil and why it
+-- cannot be used.
+function M.read_file(path, profile)
   local mode, kind, size = core.file_mode(path)
   if not mode then
     if kind == "No such file or directory" then return nil, "not found" end
@@ -68,8 +75,8 @@ function M.read_file(path)
   if not text and rerr then return nil, "not readable (" .. tostring(rerr):gsub("^.*: ", "") .. ")" end
   text = text or ""
   if #text > M.FILE_LIMIT then return nil, "is larger than 64 KiB" end
-  local values, seen = parse(text)
-  values.has_basic = seen
+  local values, seen = parse(text, profile or M.DEFAULT_PROFILE)
+  values.has_section = seen
   return values, mode
 end
 
@@ -83,13 +90,13 @@ function M.file_path(getenv)
 end
 
 -- The file, read once: { values = {...} } or { why = "..." }, with `label` naming it.
-local function file_source(getenv, warnings)
+local function file_source(getenv, warnings, profile)
   local path, from = M.file_path(getenv)
   if not path then
     return { why = "no path to look at (HOME and " .. ENV.file .. " are not set)", label = "credentials file" }
   end
   local label = "credentials file " .. path
-  local values, mode_or_why = M.read_file(path)
+  local values, mode_or_why = M.read_file(path, profile)
   if not values then
     local why = mode_or_why
     if from == ENV.file then
@@ -110,18 +117,39 @@ local function file_source(getenv, warnings)
     warnings[#warnings + 1] = ("credentials: %s is readable by group or others (mode %03o); "
       .. "restrict it with chmod 600"):format(path, mode_or_why % 512)
   end
-  return { values = values, label = label }
+  return { values = values, label = label, path = path }
 end
 
-local function keys_from_file(file)
+local function keys_from_file(file, profile)
   if not file.values then return nil, file.why end
   local v = file.values
-  if not v.has_basic then return nil, "has no [basic] section" end
-  local ak, sk = nonempty(v.ak), nonempty(v.sk)
-  if ak and sk then return { ak = ak, sk = sk, security_token = nonempty(v.security_token) } end
-  if ak then return nil, "[basic] has ak but no sk" end
-  if sk then return nil, "[basic] has sk but no ak" end
-  return nil, "[basic] has no ak and sk"
+  local section = "[" .. profile .. "]"
+  if not v.has_section then return nil, "has no " .. section .. " section" end
+  local ak, sk, token = nonempty(v.ak), nonempty(v.sk), nonempty(v.security_token)
+  if ak and sk then return { ak = ak, sk = sk, security_token = token } end
+  if ak then return nil, section .. " has ak but no sk" end
+  if sk then return nil, section .. " has sk but no ak" end
+  if token then return nil, section .. " has security_token but no ak and sk" end
+  return nil, section .. " has no ak and sk"
+end
+
+--- What is wrong with a profile name (a section of the credentials file), or nil.
+function M.profile_problem(name)
+  if name == "" or #name > 64 or name:find("[%c%[%]]") or name:match("^%s") or name:match("%s$") then
+    return "must be a section name of the credentials file: 1 to 64 characters, no brackets, control "
+      .. "characters or outer spaces"
+  end
+end
+
+-- The profile to read, and whether it was named (option, then environment); nil and a
+-- setup error text for a malformed one from the environment.
+local function profile_of(opts, getenv)
+  if opts.profile ~= nil then return opts.profile, "option" end
+  local p = nonempty(getenv(ENV.profile))
+  if not p then return M.DEFAULT_PROFILE end
+  local problem = M.profile_problem(p)
+  if problem then return nil, ("%s %s"):format(ENV.profile, problem) end
+  return p, ENV.profile
 end
 
 --- Whether the metadata service is the last resort for keys: option `metadata_fallback`
@@ -153,9 +181,15 @@ function M.resolve(opts, getenv)
   for k, v in pairs(opts) do out[k] = v end
   local warnings, tried = {}, { keys = {}, project_id = {} }
   out.warnings, out.tried = warnings, tried
+  local profile, named = profile_of(opts, getenv)
+  if not profile then
+    out.problem, out.problem_code = named, "cloud.bad_environment"
+    return out
+  end
+  out.profile = profile
   local file
   local function the_file()
-    file = file or file_source(getenv, warnings)
+    file = file or file_source(getenv, warnings, profile)
     return file
   end
 
@@ -163,6 +197,18 @@ function M.resolve(opts, getenv)
                  region = out.region ~= nil and "option" or nil }
   if out.ak ~= nil or out.sk ~= nil then
     out.source.keys = "options"
+  elseif named == "option" then
+    -- A profile asked for by name is where the keys come from, whatever the environment
+    -- holds (as an operator running --profile staging means).
+    tried.keys[#tried.keys + 1] = "options: not given (profile = \"" .. profile .. "\" names the file)"
+    local f = the_file()
+    local k, why = keys_from_file(f, profile)
+    if not k then
+      out.problem, out.problem_code = ("profile '%s': %s %s"):format(profile, f.label, why), "cloud.no_credentials"
+      return out
+    end
+    out.ak, out.sk, out.security_token = k.ak, k.sk, k.security_token
+    out.source.keys = "file"
   else
     tried.keys[#tried.keys + 1] = "options: not given"
     local eak, esk = nonempty(getenv(ENV.ak)), nonempty(getenv(ENV.sk))
@@ -174,15 +220,23 @@ function M.resolve(opts, getenv)
     else
       half = eak and (ENV.ak .. " set, " .. ENV.sk .. " missing")
         or esk and (ENV.sk .. " set, " .. ENV.ak .. " missing")
+        -- A token alone is half a set too: it is never paired with keys from elsewhere.
+        or nonempty(getenv(ENV.security_token)) and (ENV.security_token .. " set without " .. ENV.ak
+          .. " and " .. ENV.sk)
       tried.keys[#tried.keys + 1] = "environment: " .. (half or (ENV.ak .. " and " .. ENV.sk .. " not set"))
       local f = the_file()
-      local k, why = keys_from_file(f)
+      local k, why = keys_from_file(f, profile)
       if k then
         out.ak, out.sk = k.ak, k.sk
         if out.security_token == nil then out.security_token = k.security_token end
         out.source.keys = "file"
       else
         tried.keys[#tried.keys + 1] = f.label .. ": " .. why
+        if named then
+          out.problem = ("profile '%s' (from %s): %s %s"):format(profile, named, f.label, why)
+          out.problem_code = "cloud.no_credentials"
+          return out
+        end
       end
     end
     if half and out.source.keys then
@@ -204,7 +258,8 @@ function M.resolve(opts, getenv)
       if out.project_id then
         out.source.project_id = "the credentials file"
       else
-        tried.project_id[#tried.project_id + 1] = f.label .. ": " .. (f.why or "no project_id in [basic]")
+        tried.project_id[#tried.project_id + 1] = f.label .. ": "
+          .. (f.why or ("no project_id in [" .. profile .. "]"))
       end
     end
   end

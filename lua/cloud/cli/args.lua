@@ -20,12 +20,14 @@ local VALUED = {
   ["--enterprise-project-id"] = "enterprise_project_id",
   ["--wait-jobs"] = "wait_jobs",
   ["--output"] = "output",
+  ["--profile"] = "profile",
 }
 local SWITCHES = {
   ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
   ["--json"] = "json", ["--verbose"] = "verbose", ["-v"] = "verbose", ["--help"] = "help",
   ["-h"] = "help", ["--version"] = "version", ["--no-verify-tls"] = "no_verify_tls",
   ["--all-projects"] = "all_projects", ["--no-project-id-check"] = "no_project_id_check",
+  ["--debug"] = "debug",
 }
 -- Flags a user may reach for that must not exist: the secret never travels in argv
 -- (visible in ps and shell history).

@@ -30,7 +30,7 @@ local function targets_of(cx, io_, o, how, copts)
     end
     local popts = {}
     for k, v in pairs(copts) do popts[k] = v end
-    popts.region = regions[1]
+    popts.region, popts.profile = regions[1], o.profile
     local ok, list, err = cx.call(io_, o, cloud.projects, popts, #regions > 0 and regions or nil)
     if not ok then return nil, list end
     if not list then return nil, cx.nothing(io_, o, err) end

@@ -16,7 +16,7 @@ usage: {P} ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [-
                   [--ca-file FILE] [--no-verify-tls] [--proxy URL] [--timeout SEC]
                   [--connect-timeout SEC] [--retries N] [--iam-endpoint URL] [--credentials metadata]
                   [--enterprise-project-id ID|all_granted_eps|none] [--no-project-id-check]
-                  [--wait-jobs ID[,ID...]] [--output text|json|tsv]
+                  [--wait-jobs ID[,ID...]] [--output text|json|tsv] [--profile NAME] [--debug]
 @start|      cloud-start [ecs|bms] --from-record FILE [--record FILE] [--dry-run] [--yes] ...
 
 @stop|Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
@@ -98,6 +98,10 @@ Where and how:
                         use the temporary keys of the ECS instance this runs on (its agency),
                         from the metadata service, even when keys are set elsewhere
                           {P} ecs --credentials metadata --region cn-north-4 ID
+  --profile NAME        take the keys (and project id) from the [NAME] section of the
+                        credentials file, whatever the environment holds (default:
+                        HUAWEICLOUD_SDK_PROFILE, else [basic]); a missing section is an error
+                          {P} ecs --profile staging --region cn-north-4 --tag env=dev --yes
 
 Connection:
   --ca-file FILE        trust the CA certificates in FILE (PEM), e.g. a private cloud's
@@ -129,6 +133,10 @@ Output:
                           {P} ecs --tag env=staging --yes --output tsv | awk -F'\t' '$4=="failed"'
   --verbose, -v         also print each retry and failure the library logs, on stderr
                           {P} ecs --name '^web%-' --yes --verbose
+  --debug               one line per HTTP call attempt on stderr (also with --json): method,
+                        path (ids left out), status, request id, attempt, time, and what
+                        came of it (ok, retry, throttled, failed); never a key or signature
+                          {P} ecs --yes --debug ID 2> trace.txt
   --help, -h            this text
   --version             the version of {P}
 

@@ -45,6 +45,7 @@ local FLAG_OF = {
   connect_timeout = "--connect-timeout", attempts = "--retries", ["endpoints.iam"] = "--iam-endpoint",
   credentials = "--credentials", enterprise_project_id = "--enterprise-project-id",
   project_id_check = "--no-project-id-check",
+  profile = "--profile",
 }
 -- cloud-start --from-record: the restore's `record` is the record read, its own is written.
 local FLAG_OF_RESTORE = setmetatable({ record = "--from-record", write_record = "--record" }, { __index = FLAG_OF })
@@ -257,6 +258,7 @@ function M.client_options(o, bar)
     proxy = o.proxy or "env", credentials = o.credentials, enterprise_project_id = o.enterprise_project_id,
     project_id_check = not o.no_project_id_check,
     logger = function(line, level) bar:log(line, level) end,
+    profile = o.profile, debug = o.debug or nil,
   }
 end
 

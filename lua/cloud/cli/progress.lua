@@ -128,7 +128,8 @@ end
 -- (a warning, such as a credentials file others may read, always).
 function Progress:log(text, level)
   if text:match("^retry ") then self.retries = self.retries + 1 end
-  if self.verbose or level == "warning" then
+  -- Debug lines come only with --debug (the library is asked for them then).
+  if self.verbose or level == "warning" or level == "debug" then
     if self.tty and self.shown then self.out:write("\r\27[K") end
     self.out:write(self.words.program, ": ", safe.text(text), "\n") -- lines quote the cloud's errors
     if self.tty and self.shown then self.out:write(self:line()) end

@@ -57,6 +57,8 @@ end
 --   401 (true when there are new ones to sign it with again, once);
 --   on_request: function(info), or nil: called once per HTTP attempt with its answer (see
 --   Scheduler:_observe); what it raises is logged and ignored.
+--   trace: function(line), or nil: one line per HTTP attempt with its verdict (see
+--   trace_line), for debugging;
 --   deadline: the core.now() time after which nothing is sent, or nil for none;
 --   servers_per_minute: the pace of stop calls, or nil to learn it (cloud.net.pace).
 function M.new(c)
@@ -69,6 +71,7 @@ function M.new(c)
     clock = c.clock,
     log = c.log or ignore,
     on_request = c.on_request,
+    trace = c.trace,
     renew = c.renew,
     deadline = c.deadline,
     listing = c.listing, -- the client's, for cloud.op.servers: enterprise project, id form
@@ -345,6 +348,26 @@ local function step_line(policy, step, call, r, value, retry_after, wait)
   end
 end
 
+-- The debug line of one HTTP attempt: what was called (a path template: no project, job
+-- or server id, no query), its answer (status, the cloud's code and request id), which
+-- attempt, how long it took, and what comes of it. Never a header: no key, token or
+-- signature can be in it.
+local function trace_line(call, r, attempt, took, verdict)
+  local code = r.err and r.err.code and (" " .. tostring(r.err.code)) or ""
+  return ("http %s %s %s -> %s%s request_id=%s attempt=%d %.3fs: %s"):format(call.service, call.method,
+    M.path_template(call.path), r.status and tostring(r.status) or "no answer", code,
+    tostring(r.request_id or "-"), attempt, took, verdict)
+end
+
+-- What comes of an answer, for its trace line (`step`: cloud.net.retry's next step).
+local function verdict_of(step, r, delay)
+  if step == "retry" then return ("retry in %.2fs"):format(delay) end
+  if step == "resign" then return "resign (the cloud's clock differs)" end
+  if step == "rekey" then return "rekey (fresh temporary keys)" end
+  if r.ok then return "ok" end
+  return r.retry and "failed (no attempts left)" or "failed"
+end
+
 -- Tells the caller's on_request about one HTTP attempt: what was called (ids left out of
 -- the path, so metrics do not grow with the fleet), how it ended and how long it took
 -- from being handed to the transport.
@@ -414,7 +437,7 @@ function Scheduler:_throttled(call, r, now)
   r.ok = false
   call.last = r
   self:_requeue_first(call)
-  return true
+  return true, at
 end
 
 -- What the pace learns from an answer.
@@ -436,11 +459,16 @@ function Scheduler:_finish(resp)
   if call.servers then self.nstops = self.nstops - 1 end
   local r = interpret(call, resp, self.policy)
   if self.on_request then self:_observe(call, r) end
+  local attempt, took = call.tries.attempts + call.tries.throttled, core.now() - call.sent_at
   r.retry_after = retry.parse_retry_after(resp.retry_after, self.clock:now())
   local now = core.now()
   self:_learn(call, r, now)
   if call.servers and r.class == "throttled" then
     local again, at = self:_throttled(call, r, now)
+    if self.trace then
+      self.trace(trace_line(call, r, attempt, took, again and ("throttled: sent again in %.2fs at the pace")
+        :format(math.max(0, at - now)) or "throttled: not sent again (the operation's wait_timeout)"))
+    end
     if not again then
       call.last = r
       self:_not_sent(call, at)
@@ -460,6 +488,7 @@ function Scheduler:_finish(resp)
     step = "rekey"
   end
 
+  if self.trace then self.trace(trace_line(call, r, attempt, took, verdict_of(step, r, delay))) end
   local line = step_line(self.policy, step, call, r, step == "resign" and skew or delay, resp.retry_after)
   if line then self.log(line) end
   if step ~= "done" then

@@ -215,9 +215,10 @@ function M.target_for(op, rd)
   return found
 end
 
-local function check_restore(opts)
-  check.known(WHERE, opts, OPTIONS)
-  local path = check.string(WHERE, opts, "record", true)
+local function check_restore(opts, where)
+  where = where or WHERE
+  check.known(where, opts, OPTIONS)
+  local path = check.string(where, opts, "record", true)
   local start_opts = {}
   for k, v in pairs(opts) do
     if k == "write_record" then start_opts.record = v elseif k ~= "record" then start_opts[k] = v end
@@ -278,5 +279,38 @@ function M.call(client, opts)
 end
 
 M.check = check_restore
+
+--- cloud.restore{...}: a client from the environment and the client options of `opts`,
+-- the restore with the rest, then the client closed.
+function M.one_shot(opts)
+  local where = "cloud.restore"
+  if type(opts) ~= "table" then errors.argument(where, nil, "expected an options table") end
+  local client_mod = require "cloud.client"
+  local client_opts, restore_opts = {}, {}
+  for k, v in pairs(opts) do
+    if client_mod.OPTIONS[k] then client_opts[k] = v else restore_opts[k] = v end
+  end
+  -- Argument mistakes raise before a client is built, so even without credentials: the
+  -- restore's own keys, then the start's options as a start by ids checks them (the
+  -- service is the record's, unknown yet; a start's options are the same for both).
+  local path, start_opts = check_restore(restore_opts, where)
+  local probe = { ids = {} }
+  for k, v in pairs(start_opts) do probe[k] = v end
+  local checked, e = pcall(stop.check, "ecs", probe, actions.start)
+  if not checked then
+    if type(e) == "table" and e.kind == "argument" then errors.argument(where, e.field, e.problem) end
+    error(e, 0)
+  end
+  local client, err = client_mod.new(client_opts)
+  if not client then return nil, err end
+  local ok, res, rerr = pcall(client.operation, client, where, function(op)
+    local rd, why = record_read.read(path)
+    if not rd then return nil, why end
+    return M.run(op, rd, path, start_opts)
+  end)
+  client:close()
+  if not ok then error(res, 0) end -- as raised: it already names the call and field
+  return res, rerr
+end
 
 return M
