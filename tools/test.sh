@@ -66,7 +66,7 @@ run_specs() { # name interpreter build_dir [env...]
   local out="$log_dir/$name.log"
   echo "== specs: $name"
   # $interp may carry a wrapper (valgrind ...): split on purpose.
-  env LUA_CPATH="$dir/?.so;;" "$@" $interp /usr/bin/busted --output=utfTerminal ${CLOUD_SPECS:-spec} 2>&1 | tee "$out" | tail -n 40
+  env LUA_CPATH="$dir/?.so;;" "$@" $interp /usr/bin/busted --output=utfTerminal ${CLOUD_SPECS:-${spec_paths:-spec}} 2>&1 | tee "$out" | tail -n 40
   local rc=${PIPESTATUS[0]}
   if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|definitely lost: [1-9]|Invalid (read|write|free)|uninitialised' "$out"; then
     echo "$name: the sanitizer reported an error (see $out)"
@@ -223,13 +223,17 @@ build build/5.4 5.4 && build build/luajit luajit && build build/5.1 5.1 && build
 
 run_specs lua5.4 lua5.4 build/5.4
 run_specs luajit luajit build/luajit
+# The memory checks leave out the spec/nginx_* files: the module they test runs inside nginx,
+# which loads build/luajit whatever the spec process is, so neither ASan nor valgrind sees
+# it; those files run under lua5.4 and luajit above. (Saves about 6 minutes.)
+memcheck_paths=$(ls spec/*_spec.lua | grep -v '^spec/nginx_' | tr '\n' ' ')
 # The sanitizer runtime must be loaded before the interpreter starts.
 asan_libs="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-run_specs asan lua5.4 build/asan LD_PRELOAD="$asan_libs" \
+spec_paths=$memcheck_paths run_specs asan lua5.4 build/asan LD_PRELOAD="$asan_libs" \
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" CLOUD_GC_AGGRESSIVE=1
 # memcheck with the collector made aggressive, so every __gc path runs (alone: make valgrind).
-run_specs valgrind "valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=33 lua5.4" \
+spec_paths=$memcheck_paths run_specs valgrind "valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=33 lua5.4" \
   build/5.4 CLOUD_GC_AGGRESSIVE=1
 check_rocks
 
