@@ -190,6 +190,7 @@ function Recorder:finish(res, err)
     fields[self.action.done] = #(res[self.action.done] or {})
     fields.failed, fields.skipped = #(res.failed or {}), #(res.skipped or {})
     fields.dry_run, fields.cancelled = res.dry_run or nil, res.cancelled or nil
+    fields.shutdown = res.shutdown or nil
   end
   if err then
     fields.ok = false
