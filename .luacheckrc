@@ -24,3 +24,4 @@ files["tools/fakecloud/bench.lua"] = { std = "lua54+luajit" }
 -- busted specs; the app nginx of spec/nginx_spec.lua has handlers that nginx runs.
 files["spec/"] = { std = "lua54+luajit+busted" }
 files["spec/support/appnginx.lua"] = { std = "lua54+busted+ngx_lua" }
+files["spec/support/shutdown_app.lua"] = { std = "lua54+busted+ngx_lua" }

@@ -21,6 +21,7 @@ load_module /usr/share/nginx/modules/ndk_http_module.so;
 load_module /usr/share/nginx/modules/ngx_http_lua_module.so;
 {{USER}}
 worker_processes {{WORKERS}};
+{{MAIN}}
 daemon on;
 pid {{PREFIX}}/nginx.pid;
 error_log {{PREFIX}}/error.log notice;
@@ -60,6 +61,7 @@ http {
         location = /once { content_by_lua_block { require("support.appnginx").app.once() } }
         location = /cycle { content_by_lua_block { require("support.appnginx").app.cycle() } }
         location = /fleet { content_by_lua_block { require("support.appnginx").app.fleet() } }
+        location = /shutdown-stop { content_by_lua_block { require("support.shutdown_app").start() } }
         # The spec's CA is not in the system bundle.
         location = /fetch-system-ca {
             lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
@@ -96,6 +98,11 @@ end
 
 function App:log() return read(self.prefix .. "/error.log") or "" end
 
+--- The master's pid.
+function App:pid()
+  return assert((read(self.prefix .. "/nginx.pid") or ""):match("%d+"), "no nginx.pid")
+end
+
 -- QUIT, then KILL whatever is left of the master and its worker.
 function App:stop()
   if self.stopped then return end
@@ -129,7 +136,8 @@ end
 --- Starts the app nginx. opts: emulator = fc (url, project_id, ak, sk), trust = CA file,
 -- workers (default 1), resolvers = { name = DNS port } (locations /<name>/stop and
 -- /<name>/fetch resolving through it), boot = { service=, from=, to=, ttl= } (a stop that
--- every worker's init_worker starts through cloud.nginx.once).
+-- every worker's init_worker starts through cloud.nginx.once), main = directives of the main
+-- context ("worker_shutdown_timeout 5s;").
 function M.start(opts)
   local p = io.popen("mktemp -d /tmp/appnginx.XXXXXX")
   local prefix = p:read("*l")
@@ -150,7 +158,7 @@ function M.start(opts)
     local port = proc.free_port()
     local vars = { PREFIX = prefix, ROOT = ROOT, PORT = tostring(port), USER = root and "user root;" or "",
       TRUST = opts.trust and ("lua_ssl_trusted_certificate " .. opts.trust .. ";") or "",
-      WORKERS = tostring(self.workers), RESOLVERS = table.concat(resolvers) }
+      WORKERS = tostring(self.workers), RESOLVERS = table.concat(resolvers), MAIN = opts.main or "" }
     -- The spec's CA replaces the system bundle of the shipped cloud.conf (nginx refuses
     -- the directive twice), so a copy without that line is included instead.
     local conf = CONF:gsub("{{([%u_]+)}}", function(k) return vars[k] end)

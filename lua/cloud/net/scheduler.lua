@@ -260,7 +260,9 @@ end
 -- `ahead` (the default) as many again signed ahead. Stop calls go at the pace.
 -- Without `ahead`, self.held says whether calls ahead would have gone.
 function Scheduler:_pump(ahead)
-  if self.closed and not self.last_round then return end
+  -- Closed, nothing is held back: a stale `held` would have the loop poll the transport
+  -- without waiting, and inside nginx never yield to the calls still in flight.
+  if self.closed and not self.last_round then self.held = false return end
   local cap = self.pace:limit()
   local full = cap + (self.ahead > 0 and math.min(cap, self.ahead) or 0)
   -- The last round sends what the engine starts at once, nothing signed ahead.
