@@ -32,7 +32,7 @@ describe("a stop in an nginx timer when nginx quits", function()
   end
 
   local function check(run)
-    assert.is_true(run.exited, "nginx still running " .. ("%.1f"):format(run.took) .. " s after QUIT")
+    assert.is_true(run.exited, "still running " .. ("%.1f"):format(run.took) .. " s after the signal")
     -- No stop call arrived after the quit but one already leaving.
     local arrivals = run.stats.action_arrivals
     assert.is_true(#arrivals >= 2)
@@ -77,6 +77,11 @@ describe("a stop in an nginx timer when nginx quits", function()
     -- Not the jobs' 60 s: shutdown_grace (2 s) and a last look.
     assert.is_true(run.took < 30, ("nginx took %.1f s to exit"):format(run.took))
     print(("\nQUIT: %d stop calls, nginx exited %.2f s after QUIT"):format(#run.stats.action_arrivals, run.took))
+  end)
+
+  it("under a reload (HUP): the old worker's stop is cut short the same way", function()
+    local run = shutdown_app.quit_during_stop{ emulator = fc, n = N, record = dir .. "/reload.jsonl", reload = true }
+    check(run)
   end)
 
   -- TERM ends the worker at once: the stop must be over by then. The default grace (2 s)

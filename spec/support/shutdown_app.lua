@@ -31,7 +31,8 @@ end
 --- Starts a stop of servers 1..n in a timer of a new app nginx (`main`: its main-context
 -- directives) on emulator `fc`, whose jobs run a minute; waits for its second stop call,
 -- sends QUIT to the master (and TERM `term_after` seconds later, if nginx is still there),
--- and waits up to `limit` seconds for nginx to exit. `record`: the record's path. Returns
+-- and waits up to `limit` seconds for nginx to exit; with `reload`, sends HUP instead and
+-- waits for the old worker to exit. `record`: the record's path. Returns
 -- exited, took (seconds from QUIT), quit_at, stats (the emulator's), termed, log, record
 -- (M.read_record) and result (what the timer's stop returned).
 function M.quit_during_stop(o)
@@ -49,8 +50,10 @@ function M.quit_during_stop(o)
     socket.sleep(0.05)
   end
   local pid = app:pid()
+  -- A reload quits the old worker, which runs the stop; the master stays.
+  if o.reload then pid = assert(proc.sh("pgrep -P " .. pid):match("%d+"), "no worker") end
   local quit_at = socket.gettime()
-  proc.exec("kill -QUIT " .. pid)
+  proc.exec("kill -" .. (o.reload and "HUP " .. app:pid() or "QUIT " .. pid))
   local termed
   for _ = 1, (o.limit or 60) * 20 do
     if not proc.alive(pid) then break end
