@@ -8,6 +8,8 @@ exclude_files = { "build/", "bench/node/node_modules/", "bench/out/", "fuzz/corp
 
 -- The cosocket transport and nginx helpers run inside nginx (lua-nginx-module).
 files["lua/cloud/nginx/"] = { std = "ngx_lua+lua54" }
+-- Stops in flight are registered per worker or in a lua_shared_dict: inside nginx only.
+files["lua/cloud/op/inflight.lua"] = { std = "ngx_lua+lua54" }
 
 -- The command line tool also runs under plain Lua 5.1.
 files["lua/cloud/cli/"] = { std = "lua54+luajit+lua51" }
@@ -24,4 +26,5 @@ files["tools/fakecloud/bench.lua"] = { std = "lua54+luajit" }
 -- busted specs; the app nginx of spec/nginx_spec.lua has handlers that nginx runs.
 files["spec/"] = { std = "lua54+luajit+busted" }
 files["spec/support/appnginx.lua"] = { std = "lua54+busted+ngx_lua" }
+files["spec/support/jobapp.lua"] = { std = "lua54+ngx_lua" }
 files["spec/support/shutdown_app.lua"] = { std = "lua54+busted+ngx_lua" }

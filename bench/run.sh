@@ -4,8 +4,9 @@
 # (bench/stop/concurrency.lua), flow control and confirmation latency against the
 # emulator's models of the ECS reference (bench/stop/run_reference.sh; BENCH_BASELINE_DIR
 # adds another client's Lua sources beside ours, e.g. the main branch's), flow-control
-# windows of 1 to 60 s (bench/stop/run_windows.sh), fan-out over a
-# fleet (bench/fleet/run.sh) and memory at a million servers. Their tables go to
+# windows of 1 to 60 s (bench/stop/run_windows.sh), stops whose answers are lost
+# (bench/stop/run_lost_answer.sh), fan-out over a fleet (bench/fleet/run.sh) and memory at
+# a million servers. Their tables go to
 # bench/RESULTS.md with the machine and the versions; full outputs to bench/out/*.log. A
 # failing step is recorded, the rest run.
 # usage: bench/run.sh  (or make bench)
@@ -75,6 +76,9 @@ step fleet '^fleet:' sh bench/fleet/run.sh
 step reference '^flow control:' sh bench/stop/run_reference.sh
 # Flow-control windows of 1, 3, 10 and 60 s: the learned pace against the window-bound ideal.
 step windows '^windows:' sh bench/stop/run_windows.sh
+# Stops whose answers are lost (the cloud takes each call after the client's timeout):
+# confirmed by lookups about when the jobs end.
+step lost_answer '^lost answers:' sh bench/stop/run_lost_answer.sh
 # Memory at scale: 1,000,000 servers (1000 calls) beside 100,000, our client only.
 step memory1m '^stop ' env BENCH_N=1000000 BENCH_SMALL=100000 BENCH_CLIENTS="lua5.4 luajit" BENCH_REPEAT=1 \
   sh bench/stop/run_stop100k.sh

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,4 +140,33 @@ int file_read(const char *path, size_t max, cbuf *out, const char **kind) {
   close(fd); /* read-only: nothing to lose */
   if (err) cbuf_free(out);
   return err;
+}
+
+int file_lock(const char *path, const char *note, size_t note_len, int *fd, int *held) {
+  *fd = -1;
+  *held = 0;
+  /* O_NONBLOCK: a FIFO planted at the path must not block the open; the descriptor's type
+   * is checked before anything else. */
+  int f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  if (f < 0) return errno;
+  int err = 0;
+  struct stat st;
+  if (fstat(f, &st) != 0) {
+    err = errno;
+  } else if (!S_ISREG(st.st_mode)) {
+    err = FILE_NOT_REGULAR;
+  } else if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      *held = 1;
+    else
+      err = errno;
+  } else if (note && (ftruncate(f, 0) != 0 || (err = file_write_all(f, note, note_len)) != 0)) {
+    if (!err) err = errno;
+  }
+  if (err || *held) {
+    close(f); /* drops the lock too, when it was taken */
+    return err;
+  }
+  *fd = f;
+  return 0;
 }

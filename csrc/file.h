@@ -34,4 +34,13 @@ int file_close(int *fd);
  * read cannot happen. A file that grows past max while read is refused too. */
 int file_read(const char *path, size_t max, cbuf *out, const char **kind);
 
+/* Takes an exclusive lock on path without waiting (flock, LOCK_NB), creating the file (mode
+ * 0600 less the umask) when absent, never through a symlink, and refusing anything but a
+ * regular file. The lock belongs to the open file: the kernel drops it when *fd is closed
+ * or the process dies, however it dies. Then, when note is not NULL, the file's content is
+ * replaced by note (who holds it). On success *fd is the locked descriptor; when another
+ * open file holds the lock, *held is 1 and *fd stays -1 (no error). FILE_NOT_REGULAR when
+ * the path is no regular file. */
+int file_lock(const char *path, const char *note, size_t note_len, int *fd, int *held);
+
 #endif

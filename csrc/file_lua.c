@@ -1,4 +1,5 @@
-/* core.create_file(path) -> cloud.core.file, core.read_file(path, max_bytes) -> string: the
+/* core.create_file(path) -> cloud.core.file, core.read_file(path, max_bytes) -> string,
+ * core.lock_file(path [, note]) -> cloud.core.lock or false (held elsewhere): the
  * binding of file.c. A failure of the world (the file exists, the disk is full) returns
  * nil, "<path>: <strerror>", errno; a caller's mistake (a path that is no string or holds
  * a NUL) raises the argument error. A reason holds the path and the system's words,
@@ -15,6 +16,7 @@
 
 #define FILE_MT "cloud.core.file"
 #define SCRATCH_MT "cloud.core.file_read"
+#define LOCK_MT "cloud.core.lock"
 /* The name of a method in its errors: METHOD("write") is "cloud.core.file:write". */
 #define METHOD(name) FILE_MT ":" name
 
@@ -119,17 +121,68 @@ static int file_lua_read_file(lua_State *L) {
   return result_fail(L, 1, "%s is larger than %s bytes", path, num);
 }
 
+/* A lock taken by core.lock_file: its descriptor, and the path for tostring. */
+typedef struct {
+  int fd; /* -1 once released */
+  char path[];
+} lock_ud;
+
+/* core.lock_file(path [, note]) -> lock, or false when another open file holds it, or nil,
+ * reason, errno. Never waits. */
+static int file_lua_lock_file(lua_State *L) {
+  size_t n, note_len = 0;
+  const char *path = check_path(L, 1, "cloud.core.lock_file", &n);
+  const char *note = NULL;
+  if (!lua_isnoneornil(L, 2)) note = result_checkstring(L, 2, "cloud.core.lock_file", "note", &note_len);
+  /* The userdata first, as for create_file: nothing raises once the lock is taken. */
+  lock_ud *u = lua_newuserdata(L, sizeof *u + n + 1);
+  u->fd = -1;
+  memcpy(u->path, path, n + 1);
+  luaL_setmetatable(L, LOCK_MT);
+  int held;
+  int err = file_lock(path, note, note_len, &u->fd, &held);
+  if (err == FILE_NOT_REGULAR) {
+    lua_pushnil(L);
+    return result_fail(L, 1, "%s is not a regular file", path);
+  }
+  if (err) return fail(L, path, err);
+  if (held) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  return 1;
+}
+
+/* lock:release() -> true; again true. __gc and __close are the same. */
+static int file_lua_lock_release(lua_State *L) {
+  lock_ud *u = result_checkudata(L, 1, LOCK_MT, LOCK_MT ":release", NULL);
+  file_close(&u->fd); /* nothing was written since the note: a close error loses nothing */
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int file_lua_lock_tostring(lua_State *L) {
+  lock_ud *u = result_checkudata(L, 1, LOCK_MT, LOCK_MT ":__tostring", NULL);
+  lua_pushfstring(L, u->fd < 0 ? "cloud.core.lock %s (released)" : "cloud.core.lock %s", u->path);
+  return 1;
+}
+
 void file_lua_register(lua_State *L, int core) {
   static const luaL_Reg meta[] = {{"__gc", file_lua_close}, {"__close", file_lua_close},
                                   {"__tostring", file_lua_tostring}, {NULL, NULL}};
   static const luaL_Reg methods[] = {{"write", file_lua_write}, {"close", file_lua_close}, {NULL, NULL}};
   static const luaL_Reg scratch_meta[] = {{"__gc", file_lua_scratch_gc}, {NULL, NULL}};
   static const luaL_Reg none[] = {{NULL, NULL}};
+  static const luaL_Reg lock_meta[] = {{"__gc", file_lua_lock_release}, {"__close", file_lua_lock_release},
+                                       {"__tostring", file_lua_lock_tostring}, {NULL, NULL}};
+  static const luaL_Reg lock_methods[] = {{"release", file_lua_lock_release}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"create_file", file_lua_create_file}, {"read_file", file_lua_read_file},
-                                   {NULL, NULL}};
+                                   {"lock_file", file_lua_lock_file}, {NULL, NULL}};
   class_metatable(L, FILE_MT, meta, methods);
   lua_pop(L, 1);
   class_metatable(L, SCRATCH_MT, scratch_meta, none);
+  lua_pop(L, 1);
+  class_metatable(L, LOCK_MT, lock_meta, lock_methods);
   lua_pop(L, 1);
   class_functions(L, core, funcs);
 }

@@ -70,6 +70,8 @@ describe("a caller's mistake in the C core", function()
     { "core.security_key", function() core.security_key({}) end, "cloud.core.security_key", "answer" },
     { "core.create_file", function() core.create_file(7) end, "cloud.core.create_file", "path" },
     { "core.read_file", function() core.read_file("/etc/hostname", -1) end, "cloud.core.read_file", "max_bytes" },
+    { "core.lock_file", function() core.lock_file(7) end, "cloud.core.lock_file", "path" },
+    { "core.lock_file", function() core.lock_file("/tmp/x.lock", {}) end, "cloud.core.lock_file", "note" },
     { "file:write", function() file:write({}) end, "cloud.core.file:write", "s" },
     { "core.sleep", function() core.sleep(0 / 0) end, "cloud.core.sleep", "seconds" },
     { "core.file_mode", function() core.file_mode() end, "cloud.core.file_mode", "path" },

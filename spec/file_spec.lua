@@ -312,3 +312,55 @@ describe("core.read_file", function()
     raises(function() core.read_file(path, 0 / 0) end, "option 'max_bytes' must be a whole number")
   end)
 end)
+
+describe("core.lock_file", function()
+  it("takes a lock once: another open file gets false until it is released", function()
+    local path = dir .. "/job.lock"
+    local a = assert(core.lock_file(path, "pid 1\n"))
+    assert.are.equal("pid 1\n", slurp(path))
+    assert.is_false(core.lock_file(path, "pid 2\n"))
+    assert.are.equal("pid 1\n", slurp(path)) -- the loser writes nothing
+    assert.matches("cloud.core.lock .*job.lock$", tostring(a))
+    assert.is_true(a:release())
+    assert.is_true(a:release())
+    assert.matches("(released)", tostring(a), 1, true)
+    local b = assert(core.lock_file(path))
+    assert.are.equal("pid 1\n", slurp(path)) -- no note: the content stays
+    b:release()
+  end)
+
+  it("is dropped by the kernel when its holder is killed", function()
+    local path = dir .. "/job.lock"
+    local code = ("package.cpath = %q; local l = assert(require('cloud.core').lock_file(%q, 'child'));"
+      .. " print('locked'); io.stdout:flush(); os.execute('sleep 10')"):format(package.cpath, path)
+    spit(dir .. "/child.lua", code)
+    local p = assert(io.popen(("exec sh -c 'echo $$; exec %s %s'"):format(subprocess.interpreter, dir .. "/child.lua")))
+    local pid = p:read("*l")
+    assert.are.equal("locked", p:read("*l"))
+    assert.is_false(core.lock_file(path))
+    assert(succeeds("kill -9 " .. pid))
+    p:close()
+    local l
+    for _ = 1, 100 do
+      l = core.lock_file(path)
+      if l then break end
+      os.execute("sleep 0.05")
+    end
+    assert.truthy(l)
+    l:release()
+  end)
+
+  it("refuses what is no regular file, and a symlink", function()
+    local _, why = core.lock_file("/dev/null")
+    assert.are.equal("/dev/null is not a regular file", why)
+    assert(succeeds("mkfifo " .. quote(dir .. "/fifo")))
+    assert.is_nil(core.lock_file(dir .. "/fifo"))
+    spit(dir .. "/target", "x")
+    assert(succeeds("ln -s " .. quote(dir .. "/target") .. " " .. quote(dir .. "/link")))
+    local l, why2, errno = core.lock_file(dir .. "/link")
+    assert.is_nil(l)
+    assert.matches("link: ", why2, 1, true)
+    assert.are.equal(40, errno) -- ELOOP
+    assert.has_error(function() core.lock_file(7) end)
+  end)
+end)

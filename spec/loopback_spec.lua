@@ -11,6 +11,8 @@ local subprocess = require "support.subprocess"
 -- TEST-NET-1 (RFC 5737): documentation only, routed nowhere. Not confined, nothing is sent
 -- to it (the confinement is checked first, from the routing tables).
 local OUTSIDE = "192.0.2.1"
+-- A project id of the form IAM gives (checked before any call); no cloud knows it.
+local PROJECT = "0123456789abcdef0123456789abcdef"
 
 -- The devices of the routes in a /proc routing table other than lo; nil when it is absent
 -- (a kernel without IPv6). `column`: where the device is.
@@ -75,7 +77,7 @@ describe("loopback only", function()
     assert.is_nil(ok)
     assert.are.equal("Network is unreachable", err)
     -- The library's engine: refused (curl's "Couldn't connect"), not timed out after 30 s.
-    local c = assert(cloud.new{ project_id = "p", ak = "a", sk = "b", connect_timeout = 30,
+    local c = assert(cloud.new{ project_id = PROJECT, ak = "a", sk = "b", connect_timeout = 30,
                                 endpoints = { ecs = "http://" .. OUTSIDE .. ":9" }, retry = { attempts = 1 } })
     local res, lerr = c:list_ecs()
     c:close()
@@ -83,7 +85,7 @@ describe("loopback only", function()
     assert.are.equal("cloud.connect", lerr.code)
     assert.truthy(lerr.message:find("Couldn't connect to server", 1, true), lerr.message)
     -- And the real metadata address, named on purpose: it fails the same way here.
-    c = keyless{ project_id = "p", region = "cn-north-4",
+    c = keyless{ project_id = PROJECT, region = "cn-north-4",
                  endpoints = { ecs = "http://127.0.0.1:1", metadata = "http://169.254.169.254" } }
     res, lerr = c:list_ecs()
     c:close()
@@ -98,7 +100,7 @@ describe("no spec falls back to 169.254.169.254", function()
   local SAYS = "metadata service (" .. no_metadata.ENDPOINT .. "): no answer"
 
   it("a client without keys in the specs' process asks a closed port on loopback", function()
-    local c = keyless{ project_id = "p", region = "cn-north-4", endpoints = { ecs = "http://127.0.0.1:1" } }
+    local c = keyless{ project_id = PROJECT, region = "cn-north-4", endpoints = { ecs = "http://127.0.0.1:1" } }
     local res, err = c:list_ecs()
     c:close()
     assert.is_nil(res)
@@ -108,7 +110,7 @@ describe("no spec falls back to 169.254.169.254", function()
 
   it("so does one in a process a spec starts, unless the spec names the endpoint", function()
     local code = [[
-      local c = assert(require("cloud").new{ project_id = "p", region = "cn-north-4",
+      local c = assert(require("cloud").new{ project_id = "]] .. PROJECT .. [[", region = "cn-north-4",
                                               endpoints = { ecs = "http://127.0.0.1:1" } })
       print(select(2, c:list_ecs()).message)
     ]]
@@ -119,7 +121,7 @@ describe("no spec falls back to 169.254.169.254", function()
   end)
 
   it("and in the CLI the specs run", function()
-    local r = cli.run({ "ecs", "--region", "cn-north-4", "--project-id", "p", "--endpoint", "http://127.0.0.1:1",
+    local r = cli.run({ "ecs", "--region", "cn-north-4", "--project-id", PROJECT, "--endpoint", "http://127.0.0.1:1",
                         "i-1" }, {}, { timeout = 60 })
     assert.are.equal(3, r.code, r.stderr)
     assert.truthy(r.stderr:find(SAYS, 1, true), r.stderr)

@@ -158,6 +158,24 @@ describe("cloud.op.poll_plan", function()
     assert.is_true(seen[101] and seen[101] <= 16.6 + 0.02, tostring(seen[101]))
   end)
 
+  it("gives lost calls' lookups a lead and an age of ending of their own, from the jobs' budget", function()
+    -- Five jobs ending at 1 s; three lost calls whose servers show done at 8 s (the cloud
+    -- took them late). The jobs' age of ending does not hold the lookups back, nor theirs
+    -- the jobs; the lookup lead is polled closely alongside the job lead.
+    local plan = poll_plan.new(5, 1000, 0)
+    local jobs, ends = {}, {}
+    for i = 1, 5 do jobs[i], ends[i] = plan:add(i, 0), 1 end
+    for i = 6, 8 do jobs[i], ends[i] = plan:add(i, 0, "lookup"), 8 end
+    local polls, seen = drive(plan, jobs, ends, 0, 30, 0.01)
+    for i = 1, 5 do assert.is_true(seen[i] <= 1.5 + 0.02, ("job %d seen at %.2f"):format(i, seen[i])) end
+    -- The lookup lead: a tenth of its age apart (0.8 s at 8 s); the others at that age.
+    for i = 6, 8 do assert.is_true(seen[i] <= 8.8 + 0.02, ("lookup %d seen at %.2f"):format(i, seen[i])) end
+    assert.is_true(#polls[6] >= 10, #polls[6]) -- the lead, from 0.5 s on
+    -- The others, polled every IDLE poll intervals until the lead ended, then once: 2 each.
+    for i = 7, 8 do assert.is_true(#polls[i] <= 2, ("lookup %d: %d polls"):format(i, #polls[i])) end
+    assert.are.equal(plan:earliest_new(30, "lookup"), 30 + 0.5)
+  end)
+
   it("polls every job each turn with poll_interval = 0", function()
     local plan = poll_plan.new(0, 1000, 0)
     plan:add(1, 0) plan:add(2, 0)

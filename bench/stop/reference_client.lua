@@ -3,7 +3,8 @@
 -- defaults unless told otherwise.
 -- usage: lua5.4|luajit bench/stop/reference_client.lua IDS_FILE
 -- env: BENCH_URL, BENCH_PROJECT, BENCH_AK, BENCH_SK, BENCH_SPM (servers_per_minute, unset:
---      learned), BENCH_WAIT_TIMEOUT (s, 600), BENCH_FORCE=1 (no protection-tag lookup)
+--      learned), BENCH_WAIT_TIMEOUT (s, 600), BENCH_FORCE=1 (no protection-tag lookup),
+--      BENCH_TIMEOUT (the client's request timeout, s; unset: the library's)
 -- Prints one key=value line: ok, counts, the stop's wall time, and the times (from the
 -- call) of the first and the last job accepted.
 local cloud = require "cloud"
@@ -19,6 +20,7 @@ local c = assert(cloud.new{
   project_id = env("BENCH_PROJECT"), ak = env("BENCH_AK"), sk = env("BENCH_SK"),
   metadata_fallback = false, -- keys missing: say so, never ask 169.254.169.254
   endpoints = { ecs = env("BENCH_URL") },
+  timeout = tonumber(env("BENCH_TIMEOUT") or ""),
 })
 local t0 = core.now()
 local first, last, accepted = nil, nil, 0

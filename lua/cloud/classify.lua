@@ -90,12 +90,13 @@ for _, row in ipairs(M.job_rows) do
 end
 
 --- The task a listed server shows under way (`OS-EXT-STS:task_state`: "powering-off", ...),
--- or nil when none: the one place that field is read.
+-- or nil when none: the one place that field is read. Spelled with hyphens: the reference
+-- writes `powering-off`, some of its readings `powering_off`.
 -- @tparam ?table server a server as listed
 -- @treturn ?string the task
 function M.task_of(server)
   local t = type(server) == "table" and server["OS-EXT-STS:task_state"] or nil
-  if type(t) == "string" and t ~= "" then return t end
+  if type(t) == "string" and t ~= "" then return (t:gsub("_", "-")) end
 end
 
 -- A caller's mistake, raised at the caller's line (errors.argument).

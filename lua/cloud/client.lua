@@ -7,6 +7,7 @@ local clock = require "cloud.net.clock"
 local credentials = require "cloud.auth.credentials"
 local defaults = require "cloud.base.defaults"
 local errors = require "cloud.errors"
+local inflight = require "cloud.op.inflight"
 local scheduler = require "cloud.net.scheduler"
 local keys = require "cloud.auth.keys"
 local metadata = require "cloud.auth.metadata"
@@ -25,7 +26,7 @@ local KNOWN = {
   region = true, project_id = true, ak = true, sk = true, security_token = true, endpoints = true,
   concurrency = true, timeout = true, connect_timeout = true, verify_tls = true, ca_file = true,
   proxy = true, retry = true, logger = true, max_response = true, protect_tag = true, transport = true,
-  on_request = true,
+  on_request = true, join_dict = true,
   credentials = true, enterprise_project_id = true, metadata_fallback = true, project_id_check = true,
 }
 local SERVICES = { ecs = true, bms = true }
@@ -193,6 +194,10 @@ local function build(opts, account)
   local retry = check_retry(opts.retry)
   c._logger = opts.logger
   c._on_request = opts.on_request
+  -- Inside nginx, stops of servers another stop has in flight are joined, not sent again:
+  -- within the worker, or across workers through the lua_shared_dict join_dict names.
+  check.string(WHERE, opts, "join_dict")
+  c._inflight = inflight.registry(opts.join_dict, WHERE, "join_dict", function(line, level) c:_log(line, level) end)
   c.protect_tag = opts.protect_tag or defaults.protect_tag
   -- What lists name as their enterprise project, and the ECS id form this cloud reads
   -- (learned by cloud.op.servers), shared by every operation's scheduler.
@@ -439,6 +444,15 @@ end
 --- Hands a line to the client's logger ("warning" level for what the user should fix).
 function Operation:log(line, level)
   self[CLIENT]:_log(line, level)
+end
+
+--- Where stops in flight are registered (cloud.op.inflight; nil outside nginx), and the
+-- scope of `action` on `service` there: the endpoint, the project, the service, the action.
+function Operation:inflight(service, action)
+  local c = self[CLIENT]
+  if not c._inflight then return nil end
+  local url, where = c:target_of(service)
+  return c._inflight, table.concat({ tostring(url), tostring(where), service, action.name }, " ")
 end
 
 --- Whether the client has an endpoint for `service`.

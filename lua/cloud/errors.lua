@@ -146,6 +146,33 @@ function M.new(code, message, status, request_id, kind)
                         kind = kind or KIND_OF_CODE[code] or "cloud" }, Error)
 end
 
+-- A byte of a quoted value as the message shows it: quote and backslash escaped, control
+-- bytes as decimal escapes (a message stays one line, and no terminal control gets through).
+local function escape(c)
+  if c == '"' or c == "\\" then return "\\" .. c end
+  return ("\\%03d"):format(c:byte())
+end
+
+--- A caller's value (a key, a name) in double quotes for a message, at most `n` bytes of it:
+-- a value may be of any length, and a message quoting it whole could fill a log line with
+-- it. Cut on a UTF-8 character boundary, followed by `...` and the whole length.
+-- @tparam string s the value (anything else is turned into a string first)
+-- @tparam[opt=64] int n the most bytes of it shown
+-- @treturn string `"abc"`, or `"abcd"... (300 bytes)` when cut
+function M.quote_bounded(s, n)
+  s, n = tostring(s), n or 64
+  local len, shown = #s, s
+  if len > n then
+    local i = n
+    -- Back over continuation bytes (10xxxxxx), so no character is split.
+    while i > 0 and s:byte(i + 1) >= 0x80 and s:byte(i + 1) < 0xC0 do i = i - 1 end
+    shown = s:sub(1, i)
+  end
+  local quoted = '"' .. shown:gsub('[%c"\\]', escape) .. '"'
+  if shown == s then return quoted end
+  return ("%s... (%d bytes)"):format(quoted, len)
+end
+
 --- Whether a raised value is an interruption: Ctrl-C (the interpreter raises the string
 -- "interrupted!"), SIGTERM or SIGHUP in the CLI (raised the same way), or an `Error` of
 -- kind `interrupted` made of one.

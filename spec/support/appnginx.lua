@@ -38,10 +38,12 @@ http {
     include {{ROOT}}/nginx/cloud.conf;
     {{TRUST}}
     lua_shared_dict app 4m;
+    lua_shared_dict joins 4m;
+    lua_shared_dict jobs 64k;
     init_by_lua_block { require("support.appnginx").app.init("{{PREFIX}}/app.json") }
     init_worker_by_lua_block { require("support.appnginx").app.init_worker() }
     server {
-        listen 127.0.0.1:{{PORT}};
+        listen 127.0.0.1:{{PORT}}{{REUSEPORT}};
         location = /ping { content_by_lua_block { ngx.say("pong") } }
         location = /stop { content_by_lua_block { require("support.appnginx").app.stop_now() } }
         location = /timer { content_by_lua_block { require("support.appnginx").app.stop_later() } }
@@ -60,7 +62,12 @@ http {
         location = /boot { content_by_lua_block { require("support.appnginx").app.boot_state() } }
         location = /once { content_by_lua_block { require("support.appnginx").app.once() } }
         location = /cycle { content_by_lua_block { require("support.appnginx").app.cycle() } }
+        location = /jobstate { content_by_lua_block { require("support.jobapp").state() } }
+        location = /jobcheck { content_by_lua_block { require("support.appnginx").app.jobcheck() } }
+        location = /jobflush { content_by_lua_block { require("support.jobapp").flush() } }
+        location = /oncefull { content_by_lua_block { require("support.jobapp").once_full() } }
         location = /fleet { content_by_lua_block { require("support.appnginx").app.fleet() } }
+        location = /joined { content_by_lua_block { require("support.appnginx").app.joined() } }
         location = /shutdown-stop { content_by_lua_block { require("support.shutdown_app").start() } }
         # The spec's CA is not in the system bundle.
         location = /fetch-system-ca {
@@ -136,8 +143,11 @@ end
 --- Starts the app nginx. opts: emulator = fc (url, project_id, ak, sk), trust = CA file,
 -- workers (default 1), resolvers = { name = DNS port } (locations /<name>/stop and
 -- /<name>/fetch resolving through it), boot = { service=, from=, to=, ttl= } (a stop that
--- every worker's init_worker starts through cloud.nginx.once), main = directives of the main
--- context ("worker_shutdown_timeout 5s;").
+-- every worker's init_worker starts through cloud.nginx.once), reuseport (a listening
+-- socket per worker: the kernel spreads connections over the workers), job = { ... } (a
+-- stop run through cloud.nginx.job from every worker's timer: spec/support/jobapp.lua),
+-- nginx (the binary; absolute for a binary upgrade, which executes it again), main =
+-- directives of the main context ("worker_shutdown_timeout 5s;").
 function M.start(opts)
   local p = io.popen("mktemp -d /tmp/appnginx.XXXXXX")
   local prefix = p:read("*l")
@@ -145,7 +155,8 @@ function M.start(opts)
   exec("mkdir -p " .. quote(prefix .. "/tmp") .. " && chmod 755 " .. quote(prefix))
   local fc = opts.emulator
   write(prefix .. "/app.json", require("cjson").encode{
-    url = fc.url, tls_url = opts.tls_url, project_id = fc.project_id, ak = fc.ak, sk = fc.sk, boot = opts.boot })
+    url = fc.url, tls_url = opts.tls_url, project_id = fc.project_id, ak = fc.ak, sk = fc.sk, boot = opts.boot,
+    job = opts.job })
   local self = setmetatable({ prefix = prefix, workers = opts.workers or 1 }, App)
   local resolvers = {}
   for name, port in pairs(opts.resolvers or {}) do
@@ -158,7 +169,8 @@ function M.start(opts)
     local port = proc.free_port()
     local vars = { PREFIX = prefix, ROOT = ROOT, PORT = tostring(port), USER = root and "user root;" or "",
       TRUST = opts.trust and ("lua_ssl_trusted_certificate " .. opts.trust .. ";") or "",
-      WORKERS = tostring(self.workers), RESOLVERS = table.concat(resolvers), MAIN = opts.main or "" }
+      WORKERS = tostring(self.workers), RESOLVERS = table.concat(resolvers),
+      REUSEPORT = opts.reuseport and " reuseport" or "", MAIN = opts.main or "" }
     -- The spec's CA replaces the system bundle of the shipped cloud.conf (nginx refuses
     -- the directive twice), so a copy without that line is included instead.
     local conf = CONF:gsub("{{([%u_]+)}}", function(k) return vars[k] end)
@@ -169,7 +181,7 @@ function M.start(opts)
     end
     write(prefix .. "/nginx.conf", conf)
     self.url = "http://127.0.0.1:" .. port
-    exec("nginx -p " .. quote(prefix) .. " -c " .. quote(prefix .. "/nginx.conf") .. " -e " ..
+    exec((opts.nginx or "nginx") .. " -p " .. quote(prefix) .. " -c " .. quote(prefix .. "/nginx.conf") .. " -e " ..
       quote(prefix .. "/error.log") .. " >" .. quote(prefix .. "/start.log") .. " 2>&1")
     for _ = 1, 100 do
       local ok, code = pcall(self.get, self, "/ping")
@@ -190,7 +202,7 @@ end
 ---------------------------------------------------------------------------------------
 -- Inside the app nginx.
 
-local cfg, shared_client, init_error, metadata_client
+local cfg, shared_client, init_error, metadata_client, joining_client
 
 local NONE = {} -- an option left out of cloud.new (the library's default)
 
@@ -219,6 +231,8 @@ function M.app.init(path)
   metadata_client = assert(require("cloud").new{ region = "cn-north-4", credentials = "metadata",
     endpoints = { ecs = cfg.url, bms = cfg.url, iam = cfg.url, metadata = cfg.url }, concurrency = 8,
     retry = { attempts = 10, base = 0.01, cap = 0.05 } })
+  -- Shared, joining stops of every worker through the lua_shared_dict "joins".
+  joining_client = client{ join_dict = "joins" }
 end
 
 -- The boot stop: every worker starts this timer; cloud.nginx.once lets one of them stop.
@@ -240,6 +254,7 @@ function M.app.init_worker()
   ngx.shared.app:incr("init_worker_runs", 1, 0)
   ngx.shared.app:set("init_worker", attempt_stop(shared_client))
   if cfg.boot then assert(ngx.timer.at(0, boot_stop)) end
+  if cfg.job then require("support.jobapp").start(cfg, client) end
 end
 
 -- ?dict=&key=&ttl=: what cloud.nginx.once returns, or the error it raises.
@@ -247,6 +262,10 @@ function M.app.once()
   local a = ngx.req.get_uri_args()
   local ok, won, err = pcall(require("cloud.nginx").once, a.dict, a.key, tonumber(a.ttl) or a.ttl)
   ngx.say(require("cjson").encode(ok and { won = won, err = err and tostring(err) } or { raised = tostring(won) }))
+end
+
+function M.app.jobcheck()
+  require("support.jobapp").check(cfg, client)
 end
 
 function M.app.boot_state()
@@ -266,10 +285,11 @@ function M.app.errors()
 end
 
 -- ?service=ecs&from=1&to=n [&shared=1] [&curl=1] [&endpoint=url] [&proxy=url]
--- [&retry=default | &attempts=n] [&observe=1] [&dry_run=1]: stops those servers (or a dry
--- run); returns a summary (with observe, what on_request saw).
+-- [&retry=default | &attempts=n] [&observe=1] [&dry_run=1] [&timeout=s] [&wait_timeout=s]:
+-- stops those servers (or a dry run); returns a summary (with observe, what on_request saw).
 local function stop(args)
-  local over = { proxy = args.proxy, retry = args.retry == "default" and NONE or nil }
+  local over = { proxy = args.proxy, retry = args.retry == "default" and NONE or nil,
+                 timeout = tonumber(args.timeout) }
   if args.attempts then over.retry = { attempts = tonumber(args.attempts), base = 0.01, cap = 0.05 } end
   if args.endpoint then over.endpoints = { ecs = args.endpoint, bms = args.endpoint } end
   local seen
@@ -296,7 +316,7 @@ local function stop(args)
   -- dry_run=1: a dry run, which looks the protection tag up (not forced) and sends no stop.
   local dry = args.dry_run == "1"
   local res, err = c["stop_" .. args.service](c, { ids = ids, force = not dry, dry_run = dry or nil,
-    poll_interval = 0.05, resend_grace = 1 })
+    poll_interval = 0.05, resend_grace = 1, wait_timeout = tonumber(args.wait_timeout) })
   if not args.shared and not args.metadata then c:close() end
   ngx.update_time()
   if not res then return { error = tostring(err), code = err.code, elapsed = ngx.now() - t0 } end
@@ -397,6 +417,26 @@ function M.app.fleet()
     err2 = t2.err and t2.err.status, ok = res.ok, shared_engine = shared })
 end
 
+-- ?from=&to= [&shared=1] [&dict=name] [&wait_timeout=s] [&delay=s]: stops those ECS
+-- servers (after `delay` seconds), with a
+-- client of its own (keys and region, the project found through IAM; `dict`: its
+-- join_dict) or the shared one that joins through "joins"; answers the ids it stopped,
+-- the servers it joined, its failures, and the worker that ran it.
+function M.app.joined()
+  local a = ngx.req.get_uri_args()
+  if a.delay then ngx.sleep(tonumber(a.delay)) end
+  local c = a.shared and joining_client or client{ project_id = NONE, region = "cn-north-4", join_dict = a.dict,
+    endpoints = { ecs = cfg.url, bms = cfg.url, iam = cfg.url } }
+  local ids = {}
+  for n = tonumber(a.from), tonumber(a.to) do ids[#ids + 1] = require("fakecloud.ids").server_id("ecs", n) end
+  local res, err = c:stop_ecs{ ids = ids, force = true, poll_interval = 0.05, resend_grace = 1,
+    wait_timeout = tonumber(a.wait_timeout) }
+  if not a.shared then c:close() end
+  ngx.say(require("cjson").encode(res and { ok = res.ok, requested = res.requested, stopped = res.stopped,
+    failed = res.failed, skipped = res.skipped, joined = res.joined or {}, pid = ngx.worker.pid() }
+    or { error = tostring(err), pid = ngx.worker.pid() }))
+end
+
 -- Hand-written answers on the raw connection, for the cases nginx would not produce.
 local RAW = {
   chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Request-Id: req-1\r\nRetry-After: 3\r\n"
@@ -416,6 +456,16 @@ function M.app.raw()
   ngx.req.read_body()
   local sock = assert(ngx.req.socket(true))
   if kind == "slow" then ngx.sleep(2) end
+  -- A body of known length (or one chunk) whose bytes come one every half second, for 30 s.
+  if kind == "trickle" or kind == "tricklechunked" then
+    sock:send(kind == "trickle" and "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n"
+      or "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3c\r\n")
+    for _ = 1, 60 do
+      ngx.sleep(0.5)
+      if not sock:send("x") then return end
+    end
+    return
+  end
   if kind == "echo" then -- the request as received: method, target, length of body
     local body = ngx.req.get_body_data() or ""
     local text = ngx.req.get_method() .. " " .. ngx.var.request_uri .. " " .. #body .. " "

@@ -44,6 +44,7 @@ local function server(S, id)
       s.kind = kind
       s.stop_requests = S.stops[id] or 0
       s.start_requests = S.starts[id] or 0
+      s.action_ended_at = (K.state[index] or {}).ended_at -- epoch seconds, when a job last ended on it
       return 200, s
     end
   end

@@ -55,6 +55,7 @@ local function finish(job)
       local st = fleet.state(subs.K, subs.index[i])
       if st.job == job then
         st.status, st.task, st.job, st.updated = final, nil, nil, job.finish
+        st.ended_at = job.due -- real time, for the admin view (benchmarks time confirmations by it)
       end
     end
   end

@@ -18,7 +18,7 @@ end
 
 -- Fields of a result that are arrays even when empty.
 local ARRAYS = { stopped = true, started = true, failed = true, jobs = true, selected = true,
-                 skipped = true, ids = true, hints = true }
+                 skipped = true, ids = true, hints = true, joined = true }
 
 local function is_array(t)
   local n = 0

@@ -49,6 +49,19 @@ local function skipped_block(w, skipped)
   server_rows(w, skipped, SAMPLE, true)
 end
 
+-- Servers whose action another call had in flight (inside nginx only: the library
+-- result's `joined`), with that call's outcomes counted.
+local function joined_block(w, joined)
+  if #joined == 0 then return end
+  local counts, order = {}, {}
+  for _, j in ipairs(joined) do
+    if not counts[j.outcome] then order[#order + 1] = j.outcome end
+    counts[j.outcome] = (counts[j.outcome] or 0) + 1
+  end
+  for i, k in ipairs(order) do order[i] = ("%d %s"):format(counts[k], k) end
+  w(("Joined %d (another call's, in flight): %s\n"):format(#joined, table.concat(order, ", ")))
+end
+
 --- Writes the summary of a finished stop or start.
 -- @param out file handle (stdout)
 -- @tparam table res the result (library shape)
@@ -71,6 +84,7 @@ function M.result(out, res, service, elapsed, no_wait, wd)
     end
   end
   skipped_block(w, res.skipped)
+  joined_block(w, res.joined or {})
   -- Not waited for: the job ids are how to follow the stops up later.
   if no_wait and #res.jobs > 0 then
     w(("Jobs %d:\n"):format(#res.jobs))

@@ -121,7 +121,9 @@ end
 --- A socket ready for the request, or nil, an error kind and a message (the request was
 -- not sent in any case).
 -- @tparam table o connect_timeout, timeout (seconds), verify, proxy (parse_proxy's table)
--- @tparam table t scheme, host, port, authority (the endpoint), fresh (a pool of its own)
+-- @tparam table t scheme, host, port, authority (the endpoint), fresh (a pool of its own),
+--   deadline (ngx.now() time by which the whole exchange must end: connect, tunnel and TLS
+--   take their share of the call's `timeout`, not a timeout each)
 function M.open(o, t)
   local sock = ngx.socket.tcp()
   local ms = function(s) return math.max(1, math.floor(s * 1000)) end
@@ -147,13 +149,20 @@ function M.open(o, t)
   if proxy then
     ngx.update_time()
     local target = (t.host:find(":", 1, true) and ("[" .. t.host .. "]") or t.host) .. ":" .. t.port
-    local kind, msg = tunnel(sock, proxy, target, ngx.now() + connect_timeout)
+    local kind, msg = tunnel(sock, proxy, target, math.min(ngx.now() + connect_timeout, t.deadline))
     if kind then
       sock:close()
       return nil, kind, msg
     end
   end
   if t.scheme == "https" then
+    ngx.update_time()
+    local left = t.deadline - ngx.now()
+    if left <= 0 then
+      sock:close()
+      return nil, "timeout", ("TLS handshake with %s: no time left of the call's timeout"):format(t.authority)
+    end
+    sock:settimeouts(ms(left), ms(left), ms(left))
     local kind, msg = tls.handshake(sock, t.host, t.authority, o.verify)
     if kind then
       sock:close()

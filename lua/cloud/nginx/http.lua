@@ -145,6 +145,13 @@ local function failure(err)
   return "dropped"
 end
 
+-- What went wrong with a read or send, for the message: a timeout says it is the call's
+-- whole timeout that ran out (not a pause between bytes).
+local function cause(o, err, msg)
+  if err == "timeout" then return ("no whole answer within the call's timeout (%gs)"):format(o.timeout) end
+  return msg or err
+end
+
 --- Performs one request. Never raises for network trouble.
 -- @tparam table o connect_timeout, timeout (seconds), verify (bool), max_response (bytes),
 --   pool_size (connections kept per endpoint), proxy (nginx_connect.parse_proxy's table, or nil)
@@ -161,12 +168,13 @@ function M.request(o, q)
     return res
   end
 
+  -- One deadline for the whole exchange: connect, send, head and body share `timeout`.
+  local deadline = started + o.timeout
   local scheme, host, port, authority, target = M.parse_url(q.url)
   local sock, kind, msg = connect.open(o, { scheme = scheme, host = host, port = port, authority = authority,
-                                            fresh = q.fresh })
+                                            fresh = q.fresh, deadline = deadline })
   if not sock then return fail(kind, msg) end
 
-  local deadline = started + o.timeout
   ngx.update_time()
   sock:settimeout(math.max(1, math.floor((deadline - ngx.now()) * 1000)))
   -- From here on the cloud may have received the call.
@@ -182,14 +190,14 @@ function M.request(o, q)
   head, err, msg = read_head(r)
   if not head then
     sock:close()
-    return fail(failure(err), ("reading the answer of %s: %s"):format(authority, msg or err))
+    return fail(failure(err), ("reading the answer of %s: %s"):format(authority, cause(o, err, msg)))
   end
   local body, reusable
   body, reusable, err, msg = read_body(r, head, q.method, o.max_response)
   if not body then
     sock:close()
     if err == "too_large" then return fail("too_large", ("response larger than %d bytes"):format(o.max_response)) end
-    return fail(failure(err), ("reading the body from %s: %s"):format(authority, msg or err))
+    return fail(failure(err), ("reading the body from %s: %s"):format(authority, cause(o, err, msg)))
   end
 
   if q.fresh or not reusable or r:leftover() or not keep_alive(head) then

@@ -9,6 +9,16 @@ local M = {}
 
 local WHERE = "cloud.nginx.once"
 
+--- Runs a stop once across the workers of nginx, through reloads, binary upgrades and dead
+-- workers, and resumes it from its record when its worker died: see `cloud.nginx.job`.
+-- @tparam table opts dict, key, dir, ttl, client, service, stop
+-- @usage local state, result = require("cloud.nginx").job{ dict = "cloud_jobs", key = "boot-stop",
+--   dir = "/var/lib/nginx/cloud-jobs", ttl = 86400, client = c, service = "ecs",
+--   stop = { filter = { name = "^ci%-" } } }
+function M.job(opts)
+  return require("cloud.nginx.job").run(opts)
+end
+
 --- True for exactly one caller across all the workers of an nginx within `ttl` seconds,
 -- false for every other (and nil, err when the dictionary could not record it, e.g. out of
 -- memory: falsy too, so nothing runs twice). Every worker runs `init_worker_by_lua*`, so a
@@ -16,7 +26,9 @@ local WHERE = "cloud.nginx.once"
 --
 -- The mark lives in the `lua_shared_dict` named `dict`: it survives a reload (`nginx -s
 -- reload`, HUP) when the dictionary keeps its name and size, so new workers do not start
--- the work again within `ttl`; a restart (stop and start, or a changed size) empties it.
+-- the work again within `ttl`; a restart (stop and start, or a changed size) empties it,
+-- and so does a binary upgrade (USR2), and another writer of the dictionary can evict
+-- the mark: work that must never run twice belongs in `job`, whose state is on disk.
 -- @tparam string dict the name of a `lua_shared_dict` from nginx.conf
 -- @tparam string key what is done once (e.g. "nightly-stop:" .. os.date("%Y-%m-%d"))
 -- @tparam number ttl seconds the mark is kept (> 0)
@@ -39,11 +51,13 @@ function M.once(dict, key, ttl)
     errors.argument(WHERE, "dict", ("names no lua_shared_dict: add 'lua_shared_dict %s 1m;' to the http block "
       .. "of nginx.conf"):format(dict))
   end
-  -- add() stores only when the key is absent, atomically across workers.
-  local ok, err = shared:add(key, true, ttl)
+  -- safe_add() stores only when the key is absent, atomically across workers, and never
+  -- evicts another entry to make room: a full dictionary is an error, not a lost mark.
+  local ok, err = shared:safe_add(key, true, ttl)
   if ok then return true end
   if err == "exists" then return false end
-  return nil, errors.new("cloud.shared_dict", ("lua_shared_dict %s: cannot record %q: %s"):format(dict, key, err),
+  return nil, errors.new("cloud.shared_dict", ("lua_shared_dict %s: cannot record %s: %s"):format(dict,
+    errors.quote_bounded(key, 64), err),
     nil, nil, "config")
 end
 

@@ -6,6 +6,7 @@ local Reader = {}
 Reader.__index = Reader
 
 local CHUNK = 16384
+local CHUNK_BODY = 65536 -- a body of known length: fewer, larger reads
 
 --- Wraps `sock`; every read must finish before `deadline` (ngx.now() seconds).
 function M.new(sock, deadline)
@@ -49,7 +50,9 @@ function Reader:line(limit)
   end
 end
 
---- Exactly n bytes.
+--- Exactly n bytes. Read piece by piece, each read given only the time left: one
+-- sock:receive(n) restarts its timeout at every byte, so a peer trickling the body a byte
+-- a second would hold the call for as many seconds as the body has bytes.
 function Reader:take(n)
   local have = #self.buf - self.pos + 1
   if have >= n then
@@ -57,13 +60,17 @@ function Reader:take(n)
     self.pos = self.pos + n
     return s
   end
-  local head = self.buf:sub(self.pos)
+  -- Pieces kept apart and joined once: a body of megabytes is not copied at every read.
+  local parts, got = { self.buf:sub(self.pos) }, have
   self.buf, self.pos = "", 1
-  if not self:_arm() then return nil, "timeout" end
-  -- The cosocket reads the rest in one go: n is already known to be within the cap.
-  local rest, err = self.sock:receive(n - have)
-  if not rest then return nil, err end
-  return head .. rest
+  while got < n do
+    if not self:_arm() then return nil, "timeout" end
+    local data, err = self.sock:receiveany(math.min(CHUNK_BODY, n - got))
+    if not data then return nil, err end
+    parts[#parts + 1] = data
+    got = got + #data
+  end
+  return table.concat(parts)
 end
 
 --- Everything until the peer closes, at most `limit` bytes (nil, "too_large" beyond).

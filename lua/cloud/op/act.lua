@@ -11,6 +11,7 @@ local client_mod = require "cloud.client"
 local stop_op = require "cloud.op.run"
 local selection = require "cloud.op.selection"
 local errors = require "cloud.errors"
+local inflight = require "cloud.op.inflight"
 local ledger = require "cloud.op.ledger"
 local pattern = require "cloud.op.pattern"
 local record = require "cloud.record.write"
@@ -143,24 +144,52 @@ end
 
 -- Runs the operation; Ctrl-C (the interpreter raises "interrupted!" from a hook) leaves
 -- servers stopped or on their way, so what is known goes with the error: the job ids of
--- stops already accepted are not lost.
-local function run_op(op, service, o, l, extra, asked)
+-- stops already accepted are not lost. `join`: the claim of its servers (cloud.op.inflight),
+-- released however the operation ends, so that no stop joining it waits in vain.
+local function run_op(op, service, o, l, extra, asked, join)
   local sched = op:scheduler(o.deadline, o.servers_per_minute)
+  if join then join:follow(sched, math.max(o.poll_interval, 0.05), o.action, o.wait_timeout, o.deadline) end
   local ok, e = pcall(stop_op.run, { sched = sched, ledger = l,
     project_id = op.project_id, service = service, policy = op.policy,
     log = function(line) op:log(line) end, options = o, action = o.action })
   -- Cut short by the process's shutdown (cloud.net.scheduler): the result says so.
   extra.shutdown = sched.shutdown or nil
-  if ok then return end
+  if ok then
+    if join then join:release() end
+    return
+  end
   if errors.is_interruption(e) then
     local err = errors.new("cloud.interrupted", ("interrupted; %ss already accepted may still complete")
       :format(o.action.name), nil, nil, "interrupted")
     err.signal = core.caught_signal() -- nil for Ctrl-C
+    if join then join:release(err) end
     err.result = l:finish(extra, o.action.done, asked)
     error(err, 0)
   end
+  if join then join:release() end
   l:close()
   error(e, 0)
+end
+
+-- Claims the servers about to be acted on (inside nginx): those another operation has in
+-- flight are joined, reported in `extra.joined`, and left out of `ids`; the record has
+-- them skipped (this call did not act on them: a restore of it leaves them to the other's).
+-- Returns the ids to send and the claim (nil when nothing is registered).
+local function claim(op, service, o, ids, extra, rec)
+  local registry, scope = op:inflight(service, o.action)
+  if not registry then return ids, nil end
+  -- Held past the deadline by what the last calls then may take: the owner's outcomes
+  -- still come in that long.
+  local join = inflight.claim(registry, scope, ids, o.deadline + op.policy.timeout)
+  if #join.joined == 0 then return ids, join end
+  extra.joined = join.joined
+  if rec then
+    local list = {}
+    local reason = "joined a " .. o.action.name .. " in flight"
+    for i, j in ipairs(join.joined) do list[i] = { id = j.id, reason = reason } end
+    rec:skipped(list) -- a record that cannot take it refuses every call after
+  end
+  return join.own, join
 end
 
 -- Why a filter may have chosen nothing when it listed without an enterprise project.
@@ -246,9 +275,12 @@ local function act_checked(op, service, o, rec)
     l = ledger.new({})
   else
     if rec then rec:states(known_states(op, service, o, plan)) end
+    local join
+    ids, join = claim(op, service, o, ids, extra, rec)
     l = o.ledger and o.ledger:narrow(ids) or ledger.new(ids)
     if rec then l:record_to(rec) end
-    run_op(op, service, o, l, extra, asked)
+    if join then l:observe(function(id, state, failure) join:settled(id, state, failure) end) end
+    run_op(op, service, o, l, extra, asked, join)
   end
   return l:finish(extra, action.done, asked)
 end

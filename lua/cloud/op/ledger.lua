@@ -71,7 +71,30 @@ function Ledger:record_to(recorder)
   self.recorder = recorder
 end
 
--- The ids of `ids` still open: what an outcome applied in C may settle (with a recorder only).
+--- Calls `fn(id, state, failure)` as each id gets its outcome from now on: state "done",
+-- "already" or "failed" (failure: its code and message). Stops that overlap this one wait
+-- for these (cloud.op.inflight).
+function Ledger:observe(fn)
+  self.observer = fn
+end
+
+-- What the ids C may settle in one go need looked at before: with a recorder or observer.
+local function watched(self)
+  return self.recorder or self.observer
+end
+
+-- Tells the observer the outcome of each of `open` (ids open before) that has one now.
+local function observe_done(self, open)
+  local fn, set = self.observer, self.set
+  if not fn then return end
+  for _, id in ipairs(open) do
+    local state = set:state(id)
+    if state ~= "open" then fn(id, state == "stopped" and "done" or state, self.failure[id]) end
+  end
+end
+
+-- The ids of `ids` still open: what an outcome applied in C may settle (with a recorder or
+-- an observer only).
 local function open_of(self, ids)
   local set, open = self.set, {}
   for _, id in ipairs(ids) do
@@ -167,7 +190,9 @@ end
 
 --- Records `id` as done, as a lookup showed it.
 function Ledger:stopped(id)
-  if self.set:mark(id, "stopped") and self.recorder then self.recorder:done({ id }, "lookup") end
+  if not self.set:mark(id, "stopped") then return end
+  if self.recorder then self.recorder:done({ id }, "lookup") end
+  if self.observer then self.observer(id, "done") end
 end
 
 --- Records that `id` was found already in `state`, the state the action wants (a stop of a
@@ -177,17 +202,18 @@ function Ledger:already(id, state)
     error("cloud.op.ledger: one operation wants one state, not " .. tostring(state), 2)
   end
   self.wanted = state
-  if self.set:mark(id, "already") and self.recorder then
-    self.recorder:skipped({ { id = id, reason = "already " .. state, status = state } })
-  end
+  if not self.set:mark(id, "already") then return end
+  if self.recorder then self.recorder:skipped({ { id = id, reason = "already " .. state, status = state } }) end
+  if self.observer then self.observer(id, "already") end
 end
 
 --- Records every id of batch `b` as stopped (by position for a first submission: no lookups).
 function Ledger:stopped_batch(b)
   check_batch(self, b)
-  local open = self.recorder and open_of(self, b.ids)
+  local open = watched(self) and open_of(self, b.ids)
   self.set:mark_all(b.ids, "stopped", b.number)
-  if open then record_done(self, open, "accepted", b.job_id) end
+  if open and self.recorder then record_done(self, open, "accepted", b.job_id) end
+  if open then observe_done(self, open) end
 end
 
 --- Records a failure: `err` carries code, message, status, request_id, and the sub-job's
@@ -198,6 +224,7 @@ function Ledger:failed(id, err)
                        request_id = err.request_id, errorcode_message = err.errorcode_message,
                        details = err.details }
   if self.recorder then self.recorder:failed(self.failure[id]) end
+  if self.observer then self.observer(id, "failed", self.failure[id]) end
 end
 
 --- Records the same failure for each of `ids`.
@@ -219,10 +246,11 @@ end
 -- why when the answer is not a job answer.
 function Ledger:apply_job(body, b)
   check_batch(self, b)
-  local open = self.recorder and open_of(self, b.ids)
+  local open = watched(self) and open_of(self, b.ids)
   local data, why = core.job_outcomes(body, self.set, b.number, b.ids, JOB_RULE)
   if not data then return nil, why end
-  if open then record_done(self, open, "job", b.job_id) end
+  if open and self.recorder then record_done(self, open, "job", b.job_id) end
+  if open then observe_done(self, open) end
   local status = str(data.status)
   local v = { status = status, ended = JOB_RULE.ended[status] == true, error_code = str(data.error_code),
               fail_reason = str(data.fail_reason), failed = {}, unknown = data.missing }
@@ -278,9 +306,12 @@ function Ledger:finish(extra, done, asked)
                 jobs = self.jobs }
   for k, v in pairs(extra or {}) do res[k] = v end
   -- The one place `ok` is decided: nothing failed, nothing cancelled, no skip carries an
-  -- error (a restore that could not tell), and asked by id, no server was skipped as
-  -- protected (it was asked for and not acted on).
+  -- error (a restore that could not tell), asked by id, no server was skipped as
+  -- protected (it was asked for and not acted on), and no stop this call joined failed.
   local ok = #failed == 0 and not res.cancelled
+  for _, j in ipairs(res.joined or {}) do
+    if j.outcome == "failed" then ok = false end
+  end
   for _, s in ipairs(res.skipped or {}) do
     if s.error or (asked.by_ids and s.reason == "protected") then ok = false end
   end

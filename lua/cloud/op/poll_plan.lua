@@ -12,6 +12,11 @@
 -- job that is not the lead is polled only every IDLE poll intervals, in case the lead is
 -- the slow one. A job polled at that age and found still running is polled closely from
 -- then on, as the lead is, and the age at which it ends becomes the age to poll at.
+--
+-- An entry has a kind: "job" (a job polled), or "lookup" (the servers of a stop call whose
+-- answer was lost, looked up until the cloud shows it took the call). Each kind has its own
+-- lead and its own age of ending (a lost call's servers are seen done some time after a
+-- job would be: the cloud took the call late); the budget is one for all.
 -- @module cloud.op.poll_plan
 local M = {}
 local Plan = {}
@@ -28,8 +33,7 @@ function M.new(poll_interval, deadline, now)
     interval = poll_interval,
     gap = math.min(M.FIRST, poll_interval),
     deadline = deadline,
-    open = {},        -- open jobs, oldest first: open[head .. added]
-    head = 1,
+    kinds = {},       -- kind -> { open = open entries oldest first (open[head .. added]), head, added, ended_age }
     -- The open jobs neither being polled nor past their last look: the only ones :due() and
     -- :next_time() look at (a paced stop queues a thousand jobs' polls behind its stop
     -- calls; looking at every job for every answer would cost more than the polls).
@@ -38,8 +42,16 @@ function M.new(poll_interval, deadline, now)
     added = 0,        -- jobs added
     tokens = 0,       -- polls the budget allows now
     refilled = now,
-    ended_age = nil,  -- the age at which the last ended job was seen ended
   }, Plan)
+end
+
+local function kind_of(self, kind)
+  local k = self.kinds[kind]
+  if not k then
+    k = { open = {}, head = 1, added = 0, ended_age = nil } -- ended_age: the last ended one's age then
+    self.kinds[kind] = k
+  end
+  return k
 end
 
 -- The budget refills at one poll per open job per poll_interval; what is not spent is kept
@@ -55,29 +67,39 @@ local function refill(self, now)
   self.refilled = now
 end
 
---- Adds a job accepted at `now`; `state` is the caller's (returned by :due()). The budget
--- grows by one poll, so the first poll of every job is paid for.
-function Plan:add(state, now)
+--- Adds an entry of `kind` ("job", the default, or "lookup") at `now` (a job: accepted then;
+-- a lookup: its call's answer lost then); `state` is the caller's (returned by :due()). The
+-- budget grows by one poll, so the first poll of every entry is paid for.
+function Plan:add(state, now, kind)
   refill(self, now)
-  local j = { state = state, submitted = now, last = nil, not_before = nil, polling = false }
-  self.n, self.added = self.n + 1, self.added + 1
+  kind = kind or "job"
+  local k = kind_of(self, kind)
+  local j = { state = state, kind = kind, submitted = now, last = nil, not_before = nil, polling = false }
+  self.n, self.added, k.added = self.n + 1, self.added + 1, k.added + 1
   -- By the count, not #open: once the lead's slots are cleared, # may be any border of
   -- the array (LuaJIT gives 0 when most of it is cleared).
-  self.open[self.added] = j
+  k.open[k.added] = j
   self.idle[j] = true
   self.tokens = self.tokens + 1
   return j
 end
 
--- The oldest open job; the ended ones before it leave the plan (a million-server stop
--- has a thousand jobs, and their states hold their batches).
-local function lead(self)
-  local open = self.open
-  while open[self.head] and open[self.head].ended do
-    open[self.head] = nil
-    self.head = self.head + 1
+-- The oldest open entry of kind k; the ended ones before it leave the plan (a
+-- million-server stop has a thousand jobs, and their states hold their batches).
+local function lead(k)
+  local open = k.open
+  while open[k.head] and open[k.head].ended do
+    open[k.head] = nil
+    k.head = k.head + 1
   end
-  return open[self.head]
+  return open[k.head]
+end
+
+-- Each kind's lead, by kind.
+local function leads(self)
+  local out = {}
+  for kind, k in pairs(self.kinds) do out[kind] = lead(k) end
+  return out
 end
 
 -- The next close poll of job j: soon after its submission, then a tenth of its age apart.
@@ -91,7 +113,7 @@ end
 -- how many polls the budget must hold for it to go: none for a close poll of the lead (one
 -- job at a time, at most one every FIRST seconds), one for any other.
 local function due_at(self, j, is_lead)
-  local est, need = self.ended_age, 1
+  local est, need = self.kinds[j.kind].ended_age, 1
   local at
   if est and not (j.last and j.last >= est) then
     at = j.submitted + est -- when jobs like it have ended
@@ -105,19 +127,21 @@ local function due_at(self, j, is_lead)
   return math.min(at, math.max(self.deadline, j.submitted)), need
 end
 
---- The soonest a job added at `now` can be due (never after the deadline).
-function Plan:earliest_new(now)
-  return math.min(now + math.min(self.gap, self.ended_age or self.gap), math.max(self.deadline, now))
+--- The soonest an entry of `kind` (default "job") added at `now` can be due (never after
+-- the deadline).
+function Plan:earliest_new(now, kind)
+  local est = kind_of(self, kind or "job").ended_age
+  return math.min(now + math.min(self.gap, est or self.gap), math.max(self.deadline, now))
 end
 
 --- The jobs to poll now, the earliest due first, as many as the budget allows; each is
 -- marked as being polled until :polled() or :failed() is called for it.
 function Plan:due(now)
   refill(self, now)
-  local first = lead(self)
+  local first = leads(self)
   local list = {}
   for j in pairs(self.idle) do
-    local at, need = due_at(self, j, j == first)
+    local at, need = due_at(self, j, j == first[j.kind])
     if at <= now then list[#list + 1] = { j = j, at = at, need = need } end
   end
   -- The earliest first; of two due at once, the older job.
@@ -142,9 +166,9 @@ end
 -- deadline, when each open job gets a last look whatever the budget.
 function Plan:next_time(now)
   refill(self, now)
-  local first, soonest = lead(self), nil
+  local first, soonest = leads(self), nil
   for j in pairs(self.idle) do
-    local at, need = due_at(self, j, j == first)
+    local at, need = due_at(self, j, j == first[j.kind])
     if self.tokens < need and self.n > 0 and self.interval > 0 then
       -- The budget refills at n / interval polls a second; the deadline's look is free.
       at = math.min(self.deadline, math.max(at, now + (need - self.tokens) * self.interval / self.n))
@@ -165,7 +189,8 @@ function Plan:polled(j, ended, sent)
     -- The age jobs end at: first from the lead's close polls; later only a job seen running
     -- at that age and then ended says it is more (one found ended there says nothing new,
     -- and one polled late, for the budget, says nothing of its end).
-    if not self.ended_age or (j.last and j.last >= self.ended_age) then self.ended_age = age end
+    local k = self.kinds[j.kind]
+    if not k.ended_age or (j.last and j.last >= k.ended_age) then k.ended_age = age end
   else
     j.last = age
     j.last_look = sent >= self.deadline -- none after the deadline's

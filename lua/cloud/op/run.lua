@@ -1,11 +1,12 @@
 --- One stop (or start) operation: batches of at most 1000 ids, submitted at the
 -- operation's pace (flow control sends a batch again, later: cloud.net.pace in the scheduler);
--- jobs polled as cloud.op.poll_plan says until they end; every doubt (a lost answer, a missing
--- sub-job) resolved by looking the servers up before anything is sent again. What an answer
--- or a sub-job means is cloud.classify's; a server the cloud says is already in the wanted
--- state is looked up, and found there it is "already", neither done nor failed. Every
--- outcome goes into the ledger it is given, which alone records outcomes; the operation
--- holds no set and no batch number.
+-- jobs polled as cloud.op.poll_plan says until they end; the servers of a call whose answer
+-- was lost looked up at the same plan's pace until they show what became of it; every doubt
+-- (a lost answer, a missing sub-job) resolved by looking the servers up before anything is
+-- sent again. What an answer or a sub-job means is cloud.classify's; a server the cloud
+-- says is already in the wanted state is looked up, and found there it is "already",
+-- neither done nor failed. Every outcome goes into the ledger it is given, which alone
+-- records outcomes; the operation holds no set and no batch number.
 -- @module cloud.op.run
 local actions = require "cloud.op.actions"
 local classify = require "cloud.classify"
@@ -123,13 +124,18 @@ function Op:expired()
   return core.now() >= self.deadline
 end
 
+-- Adds an entry of `kind` to the operation's plan.
+function Op:plan_add(state, kind)
+  local now = core.now()
+  self.plan:add(state, now, kind)
+  -- A poll due before any the new entry can have needs no new timer: that one looks again.
+  if self.tick and self.tick_at <= self.plan:earliest_new(now, kind) then return end
+  self:schedule_polls()
+end
+
 -- An accepted job: polled as the operation's plan says.
 function Op:watch(job, batch)
-  local now = core.now()
-  self.plan:add({ job = job, batch = batch }, now)
-  -- A poll due before any the new job can have needs no new timer: that one looks again.
-  if self.tick and self.tick_at <= self.plan:earliest_new(now) then return end
-  self:schedule_polls()
+  self:plan_add({ job = job, batch = batch }, "job")
 end
 
 -- The plan changed with a poll's answer: its timer is set again a moment later, once for
@@ -162,6 +168,7 @@ function Op:schedule_polls()
 end
 
 function Op:poll(j)
+  if j.state.lost then return self:look(j) end
   local l, job, batch = self.ledger, j.state.job, j.state.batch
   if not self.sched:can_send() then return end -- the deadline's last look settles its servers
   self.sched:request({
@@ -200,7 +207,7 @@ function Op:polled(j, r)
       :format(job.job_id, status, self.wait_timeout, self.action.name))
     -- Cut short, nothing more is sent: the deadline's last look tells what it can.
     if self.cut_short then return self:give_up(self:open_ids(job.ids), err, false) end
-    return self:resolve(self:open_ids(job.ids), err, false)
+    return self:resolve(self:open_ids(job.ids), err)
   end
   -- No such job (Common.0011, 404), or a refusal that will not change: what became of its
   -- servers, a lookup tells.
@@ -208,7 +215,7 @@ function Op:polled(j, r)
   if lasting or self:expired() or r.unsent then
     self.plan:drop(j)
     if lasting then job.status = "UNKNOWN" end
-    return self:resolve(self:open_ids(job.ids), r.err, false)
+    return self:resolve(self:open_ids(job.ids), r.err)
   end
   -- Polling itself failed after its retries: the job is still there, try again later,
   -- backing off while the failures go on (to 64 intervals at most, and a minute).
@@ -263,7 +270,7 @@ function Op:settle(job, v, request_id)
     local err = errors.new(v.error_code or "cloud.no_sub_job",
       v.fail_reason or ("job %s ended %s without an outcome for this server"):format(job.job_id, job.status),
       nil, request_id)
-    self:resolve(missing, err, false)
+    self:resolve(missing, err)
   end
   if #again > 0 then
     if wait > 0 then self.sched:after(wait, function() self:submit(again, true) end)
@@ -338,18 +345,42 @@ local function untouched_at_deadline(err, grace, name)
     .. " show a %s it took"):format(name, tostring(err), grace, name), err and err.status, err and err.request_id)
 end
 
--- A server seen with the action under way (task_state powering-off for a stop) when
--- wait_timeout ended.
-local function still_under_way(wait_timeout, action)
+-- Whether task state `task` is the action's own (powering-off for a stop; some readings of
+-- the reference spell it powering_off).
+local function own_task(task, action)
+  return task ~= nil and (task:gsub("_", "-")) == action.under_way
+end
+
+-- A server seen with a task on it (task_state powering-off for a stop, or `task`, another)
+-- when wait_timeout ended.
+local function still_under_way(wait_timeout, action, task)
+  if task and not own_task(task, action) then
+    return errors.new("cloud.wait_timeout", ("the server was still busy (task %s) after %gs; the %s may yet"
+      .. " complete"):format(task, wait_timeout, action.name))
+  end
   return errors.new("cloud.wait_timeout", ("the server's %s was still under way (%s) after %gs;"
     .. " it may yet complete"):format(action.name, action.under_way, wait_timeout))
 end
 
 -- What a looked-up server says about the action: "done" (in the wanted state, SHUTOFF for
--- a stop), "under_way" (its task state: touched, never to be sent again), or nil (untouched).
+-- a stop, with no other task on it), "under_way" (the action's task on it), "busy" (another
+-- task: a SHUTOFF server being started is not stopped), or nil (untouched). Under way or
+-- busy, it was touched: never to be sent again.
 local function state_of(s, action)
-  if s.status == action.wanted then return "done" end
-  if task_of(s) == action.under_way then return "under_way" end
+  local task = task_of(s)
+  local ours = own_task(task, action)
+  if s.status == action.wanted and (ours or not task) then return "done" end
+  if ours then return "under_way" end
+  if task then return "busy" end
+end
+
+-- A server with a task on it when the wait ended (Op:cut_short_error when it ended with
+-- the process's shutdown).
+function Op:under_way_error(s)
+  local task = task_of(s)
+  if not self.cut_short then return still_under_way(self.wait_timeout, self.action, task) end
+  return self:cut_short_error(("a task was under way on the server (%s)"):format(tostring(task or
+    self.action.under_way)))
 end
 
 -- A lookup that failed is tried again (until the deadline) when another try may tell:
@@ -363,14 +394,97 @@ local function worth_looking_again(err)
 end
 
 --- A stop call whose answer was lost (a timeout, a dropped connection, an unreadable
--- answer) may have been accepted. Its servers are looked up (after a timeout, the cloud
--- may still be taking the call: after as long again), and a server still untouched is
--- sent again only once `resend_grace` has passed, the time the cloud is given to show a
--- stop it took (its documented processing time; by default max(2 x timeout, 60 s)).
+-- answer) may have been accepted, now or later (a cloud may take a call after the client
+-- gave up on it). Its servers are looked up soon after, then as the poll plan paces its
+-- lookups (kind "lookup": the budget job polls share), until each shows what became of the
+-- call (Op:looked). A server still untouched is sent again only once `resend_grace` has
+-- passed, the time the cloud is given to show a stop it took (its documented processing
+-- time; by default max(2 x timeout, 60 s)).
 function Op:doubt(ids, err)
-  local resend_at = core.now() + self.resend_grace
-  local first_look = err.code == "cloud.timeout" and math.min(self.timeout, self.resend_grace) or 0
-  self.sched:after(first_look, function() self:resolve(ids, err, resend_at) end)
+  local lost = { ids = ids, err = err, resend_at = core.now() + self.resend_grace, touched = {} }
+  self:plan_add({ lost = lost }, "lookup")
+end
+
+-- A lost call's lookup, due by the plan. Past the deadline's last round nothing more is
+-- sent: what the last look saw settles its servers.
+function Op:look(j)
+  local lost = j.state.lost
+  lost.ids = self:open_ids(lost.ids) -- the deadline's last look, or a resent call's job, may settle some
+  if #lost.ids == 0 then return self.plan:drop(j) end
+  if not self.sched:can_send() then
+    self.plan:drop(j)
+    return self:give_up(lost.ids, lost.err, lost.resend_at)
+  end
+  local sent = core.now()
+  servers.lookup(self.sched, self.project_id, self.service, lost.ids, function(found, lookup_err, missed)
+    self:looked(j, lost, sent, found, lookup_err, missed)
+  end)
+end
+
+--- What a lookup (sent at `sent`) showed of a lost call's servers. In the wanted state: done.
+-- With a task on it (powering-off, or any other): the call reached it, or something else
+-- holds it; either way it is never sent again, only looked at until its task ends (with
+-- `wait` false, powering-off is done: accepted). Untouched: looked at again until
+-- `resend_grace` has passed, then sent again while attempts remain; one seen with a task
+-- before and untouched now is not (its task ended elsewhere than the wanted state: the
+-- call's error stands). Not found: Ecs.0114. A server the lookup missed is looked up again
+-- as the plan allows (backing off while lookups fail), unless another try cannot tell.
+function Op:looked(j, lost, sent, found, lookup_err, missed)
+  local l, action, err = self.ledger, self.action, lost.err
+  local now, expired = core.now(), self:expired()
+  local unseen, still, resend, unknown = {}, {}, {}, {}
+  for _, id in ipairs(missed or {}) do unseen[id] = true end
+  -- Those settled meanwhile (the deadline's last look) keep the first outcome.
+  for _, id in ipairs(self:open_ids(lost.ids)) do
+    local s = not unseen[id] and found[id] or nil
+    local state = s and state_of(s, action)
+    if unseen[id] then
+      unknown[#unknown + 1] = id
+    elseif state == "done" or (state == "under_way" and not self.wait) then
+      l:stopped(id)
+      lost.taken = true
+    elseif state then
+      lost.touched[id], lost.taken = true, true
+      if expired then l:failed(id, self:under_way_error(s))
+      else still[#still + 1] = id end
+    elseif not s then
+      l:failed(id, errors.new("Ecs.0114", "the server was not found"))
+    elseif lost.touched[id] then
+      l:failed(id, err)
+    elseif now < lost.resend_at and not expired then
+      still[#still + 1] = id
+    elseif (self.sends[id] or 1) < self.attempts and not expired then
+      resend[#resend + 1] = id
+      self.doubted[id] = true
+    elseif now < lost.resend_at then
+      l:failed(id, self.cut_short and self:cut_short_error(("its answer was lost (%s), the server still untouched")
+        :format(tostring(err))) or untouched_at_deadline(err, self.resend_grace, action.name))
+    else
+      l:failed(id, err)
+    end
+  end
+  if #unknown > 0 and (expired or not worth_looking_again(lookup_err)) then
+    local why = unconfirmed(err, lookup_err, true, action.name)
+    for _, id in ipairs(unknown) do l:failed(id, why) end
+    unknown = {}
+  end
+  for _, id in ipairs(unknown) do still[#still + 1] = id end
+  lost.ids = still
+  if #still == 0 then
+    -- Seen taken and done: its age tells when the next lost call's servers will be (the
+    -- plan's ending age for lookups). Else sent again or settled otherwise: it tells nothing.
+    if lost.taken then self.plan:polled(j, true, sent) else self.plan:drop(j) end
+  elseif #unknown > 0 then
+    lost.failures = (lost.failures or 0) + 1
+    local interval = math.max(self.poll_interval, 0.05)
+    self.plan:failed(j, now + retry.backoff(lost.failures, interval, math.min(64 * interval, 60)))
+  else
+    lost.failures = nil
+    self.plan:polled(j, false, sent)
+  end
+  self:plan_changed()
+  if #resend > 0 then self:submit(resend, true) end
+  progress(self, "wait")
 end
 
 --- The operation stops waiting because the process is shutting down (the scheduler's
@@ -447,12 +561,12 @@ function Op:give_up(ids, err, resend_at)
         l:failed(id, unconfirmed(err, why, resend_at and true, self.action.name))
       elseif state == "done" or (state == "under_way" and not self.wait) then
         l:stopped(id)
-      elseif self.cut_short and (state == "under_way" or resend_at or err.unsent) then
-        l:failed(id, self:cut_short_error(state and ("its %s was under way (%s)"):format(self.action.name,
-          self.action.under_way) or ("the server was still untouched (%s)"):format(tostring(err))))
-      elseif state == "under_way" then
+      elseif self.cut_short and (state or resend_at or err.unsent) then
+        l:failed(id, state and self:under_way_error(s)
+          or self:cut_short_error(("the server was still untouched (%s)"):format(tostring(err))))
+      elseif state then -- under way, or busy with another task
         local timed_out = err.code == "cloud.wait_timeout" and not err.unsent
-        l:failed(id, timed_out and err or still_under_way(self.wait_timeout, self.action))
+        l:failed(id, timed_out and err or still_under_way(self.wait_timeout, self.action, task_of(s)))
       elseif not s then
         l:failed(id, errors.new("Ecs.0114", "the server was not found"))
       elseif resend_at then
@@ -465,19 +579,18 @@ function Op:give_up(ids, err, resend_at)
   progress(self, "wait")
 end
 
---- Settles ids whose fate is unknown by looking the servers up: SHUTOFF is stopped; a
--- stop under way is looked at again; a server still untouched is sent again when
--- `resend_at` (the stop was never confirmed accepted: the time from which it may be sent
--- again) has come and attempts remain, looked at again then when it has not; otherwise
--- `err` stands. A lookup that fails is tried again, backing off, until the deadline
--- (`failures`: how many times in a row it failed).
-function Op:resolve(ids, err, resend_at, failures)
+--- Settles ids whose fate is unknown (a job that is gone, or ended without a word on them;
+-- a server sent again after a lost answer whose second stop failed) by looking the servers
+-- up: in the wanted state is done; with a task on it, looked at again until the task ends;
+-- otherwise `err` stands (nothing here is sent again). A lookup that fails is tried again,
+-- backing off, until the deadline (`failures`: how many times in a row it failed).
+function Op:resolve(ids, err, failures)
   if #ids == 0 then return end
   if self.watching then return self:unanswered(ids, err) end
   -- A lookup due at the deadline still goes out; after it, none can.
-  if not self.sched:can_send() then return self:give_up(ids, err, resend_at) end
+  if not self.sched:can_send() then return self:give_up(ids, err, false) end
   servers.lookup(self.sched, self.project_id, self.service, ids, function(found, lookup_err, missed)
-    local recheck, resend, later, again = {}, {}, {}, {}
+    local recheck, again = {}, {}
     local unseen = {}
     for _, id in ipairs(missed or {}) do unseen[id] = true end
     local expired = self:expired()
@@ -490,47 +603,29 @@ function Op:resolve(ids, err, resend_at, failures)
         self.ledger:stopped(id)
       elseif state == "under_way" and not self.wait then
         self.ledger:stopped(id) -- accepted by a job we did not see
-      elseif state == "under_way" then
-        if expired then
-          self.ledger:failed(id, self.cut_short and self:cut_short_error(("its %s was under way (%s)")
-            :format(self.action.name, self.action.under_way)) or still_under_way(self.wait_timeout, self.action))
+      elseif state then
+        if expired then self.ledger:failed(id, self:under_way_error(s))
         else recheck[#recheck + 1] = id end
       elseif not s then
         self.ledger:failed(id, errors.new("Ecs.0114", "the server was not found"))
-      elseif resend_at and (self.sends[id] or 1) < self.attempts then
-        if core.now() >= resend_at and not expired then
-          resend[#resend + 1] = id
-          self.doubted[id] = true
-        elseif not expired then
-          later[#later + 1] = id
-        elseif self.cut_short then
-          self.ledger:failed(id, self:cut_short_error(("its answer was lost (%s), the server untouched"):format(
-            tostring(err))))
-        else
-          self.ledger:failed(id, untouched_at_deadline(err, self.resend_grace, self.action.name))
-        end
       else
         self.ledger:failed(id, err)
       end
     end
     if #again > 0 then
       if expired or not worth_looking_again(lookup_err) then
-        local unknown = unconfirmed(err, lookup_err, resend_at and true, self.action.name)
+        local unknown = unconfirmed(err, lookup_err, false, self.action.name)
         for _, id in ipairs(again) do self.ledger:failed(id, unknown) end
       else
         local n = (failures or 0) + 1
         self.sched:after(retry.backoff(n, math.max(self.backoff_base, 0.05), math.max(self.backoff_cap, 0.05)),
-          function() self:resolve(again, err, resend_at, n) end)
+          function() self:resolve(again, err, n) end)
       end
     end
     if #recheck > 0 then
-      -- A stop under way was accepted: never sent again, only watched until it ends.
-      self.sched:after(math.max(self.poll_interval, 0.05), function() self:resolve(recheck, err, nil) end)
+      -- A task under way: never sent again, only watched until it ends.
+      self.sched:after(math.max(self.poll_interval, 0.05), function() self:resolve(recheck, err) end)
     end
-    if #later > 0 then
-      self.sched:after(resend_at - core.now(), function() self:resolve(later, err, resend_at) end)
-    end
-    if #resend > 0 then self:submit(resend, true) end
     progress(self, "wait")
   end)
 end
@@ -616,7 +711,7 @@ function M.run(c)
   local op = setmetatable({
     action = c.action or actions.stop,
     sched = c.sched, ledger = c.ledger, project_id = c.project_id, service = c.service, log = c.log,
-    attempts = c.policy.attempts, timeout = c.policy.timeout, later = c.policy.later,
+    attempts = c.policy.attempts, later = c.policy.later,
     backoff_base = c.policy.base, backoff_cap = c.policy.cap,
     resend_grace = o.resend_grace or M.resend_grace(c.policy), shutdown_grace = o.shutdown_grace,
     kind = o.type, wait = o.wait, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,

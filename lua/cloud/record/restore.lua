@@ -123,7 +123,9 @@ local function judge_sent(id, rec, s)
   local task = task_of(s)
   if not s then return skip(id, "deleted since the stop") end
   if task == actions.stop.under_way then
-    return unknown(id, ("still being stopped (%s): restore again once its stop has ended"):format(task))
+    local u = unknown(id, ("still being stopped (%s): restore again once its stop has ended"):format(task))
+    u.under_way = true -- a later look can tell (cloud.nginx.job looks again)
+    return u
   end
   if s.status == OFF and not task then
     if rec.before == nil then
@@ -168,8 +170,30 @@ local function decide(sched, project_id, service, t, ours, look, on_done)
   end)
 end
 
+--- What the stop of a record's target `t` did, as the record and the cloud tell it now:
+-- the ids it stopped that are still SHUTOFF with nothing under way (its jobs say so, or a
+-- lookup shows that a call without an answer took a running server off), and every other
+-- server of the record, skipped with why (an `error` on those whose fate is unknown, and
+-- `under_way` on those still being stopped, which a later look can settle).
+-- Nothing is sent. `o`: service, poll_interval, wait_timeout. Restore starts the first;
+-- cloud.nginx's job reports them when it resumes a stop whose worker died.
+function M.settle(op, t, o)
+  local ours, ask, look, skipped = M.classify(t)
+  local more, look_more, skipped_jobs = ask_jobs(op, ask, o)
+  for _, id in ipairs(more) do ours[#ours + 1] = id end
+  for _, id in ipairs(look_more) do look[#look + 1] = id end
+  for _, s in ipairs(skipped_jobs) do skipped[#skipped + 1] = s end
+  local sched, settled = op:scheduler(), nil
+  decide(sched, op.project_id, o.service, t, ours, look, function(ids, skipped_now)
+    settled = ids
+    for _, s in ipairs(skipped_now) do skipped[#skipped + 1] = s end
+  end)
+  sched:run()
+  return settled, skipped
+end
+
 -- The record's target for the operation: its project, and its region when both say one.
-local function target_for(op, rd)
+function M.target_for(op, rd)
   local found
   for _, t in ipairs(rd.targets) do
     if t.project_id == op.project_id and (not t.region or not op.region or t.region == op.region) then
@@ -207,7 +231,7 @@ end
 function M.run(op, rd, path, start_opts)
   local is_ready, not_ready = op:ready()
   if not is_ready then return nil, not_ready end
-  local t, terr = target_for(op, rd)
+  local t, terr = M.target_for(op, rd)
   if not t then return nil, terr end
   local service = t.service
   if service ~= "ecs" and service ~= "bms" then
@@ -222,17 +246,7 @@ function M.run(op, rd, path, start_opts)
   if not op:has_service(service) then
     return nil, errors.new("cloud.no_endpoint", "no endpoint for " .. service)
   end
-  local ours, ask, look, skipped = M.classify(t)
-  local more, look_more, skipped_jobs = ask_jobs(op, ask, o)
-  for _, id in ipairs(more) do ours[#ours + 1] = id end
-  for _, id in ipairs(look_more) do look[#look + 1] = id end
-  for _, s in ipairs(skipped_jobs) do skipped[#skipped + 1] = s end
-  local sched, to_start = op:scheduler(), nil
-  decide(sched, op.project_id, service, t, ours, look, function(ids, skipped_now)
-    to_start = ids
-    for _, s in ipairs(skipped_now) do skipped[#skipped + 1] = s end
-  end)
-  sched:run()
+  local to_start, skipped = M.settle(op, t, o)
   -- The start itself, by id, as client:start_* runs it; the record's skips come with it.
   local opts = {}
   for k, v in pairs(start_opts) do opts[k] = v end

@@ -189,6 +189,7 @@ function Recorder:finish(res, err)
     fields.ok, fields.requested = res.ok, res.requested
     fields[self.action.done] = #(res[self.action.done] or {})
     fields.failed, fields.skipped = #(res.failed or {}), #(res.skipped or {})
+    fields.joined = res.joined and #res.joined or nil
     fields.dry_run, fields.cancelled = res.dry_run or nil, res.cancelled or nil
     fields.shutdown = res.shutdown or nil
   end
