@@ -63,6 +63,7 @@ build = {
     ["cloud.cli.progress"] = "lua/cloud/cli/progress.lua",
     ["cloud.cli.safe"] = "lua/cloud/cli/safe.lua",
     ["cloud.cli.summary"] = "lua/cloud/cli/summary.lua",
+    ["cloud.cli.tsv"] = "lua/cloud/cli/tsv.lua",
     ["cloud.cli.tty"] = "lua/cloud/cli/tty.lua",
     ["cloud.cli.words"] = "lua/cloud/cli/words.lua",
     ["cloud.client"] = "lua/cloud/client.lua",
@@ -83,6 +84,7 @@ build = {
     ["cloud.nginx.connect"] = "lua/cloud/nginx/connect.lua",
     ["cloud.nginx.handler"] = "lua/cloud/nginx/handler.lua",
     ["cloud.nginx.http"] = "lua/cloud/nginx/http.lua",
+    ["cloud.nginx.job"] = "lua/cloud/nginx/job.lua",
     ["cloud.nginx.phase"] = "lua/cloud/nginx/phase.lua",
     ["cloud.nginx.reader"] = "lua/cloud/nginx/reader.lua",
     ["cloud.nginx.tls"] = "lua/cloud/nginx/tls.lua",
@@ -103,6 +105,7 @@ build = {
     ["cloud.net.single_flight"] = "lua/cloud/net/single_flight.lua",
     ["cloud.op.act"] = "lua/cloud/op/act.lua",
     ["cloud.op.run"] = "lua/cloud/op/run.lua",
+    ["cloud.op.wait_jobs"] = "lua/cloud/op/wait_jobs.lua",
     ["cloud.net.sync"] = "lua/cloud/net/sync.lua",
     ["cloud.net.transport"] = "lua/cloud/net/transport.lua",
   },
@@ -120,6 +123,10 @@ build = {
     -- a C and a Lua entry of `modules`.
     lua = { ["cloud.core"] = "lua/cloud/core.lua" },
   },
+  -- The bash completion and man pages (tools/gen_cli_docs.lua), in the rock's directory as
+  -- they lie in share/: $(luarocks show --rock-dir cloud)/share/man/man1/cloud-stop.1 and
+  -- share/bash-completion/completions/cloud-stop (LuaRocks installs nothing into a tree's share/).
+  copy_directories = { "share" },
 }
 deploy = {
   wrap_bin_scripts = false,

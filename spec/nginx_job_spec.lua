@@ -66,11 +66,13 @@ end
 describe("cloud.nginx.job", function()
   local fc, app, dir
 
-  local function start(emulator, workers)
+  -- `prepare(dir)`, when given, runs before nginx starts (an earlier attempt's record, say).
+  local function start(emulator, workers, prepare, resend_grace)
     dir = mktemp()
     fc = env.start(emulator)
+    if prepare then prepare(dir) end
     app = assert(appnginx.start{ emulator = fc, workers = workers or 2, nginx = NGINX,
-      job = { service = "ecs", filter = { name = "^job%-" }, dir = dir, every = 0.1 } })
+      job = { service = "ecs", filter = { name = "^job%-" }, dir = dir, every = 0.1, resend_grace = resend_grace } })
   end
 
   local function fleet(extra)
@@ -189,6 +191,28 @@ describe("cloud.nginx.job", function()
     app:stop()
     app = assert(appnginx.start{ emulator = fc, workers = 2, nginx = NGINX,
       job = { service = "ecs", filter = { name = "^job%-" }, dir = dir, every = 0.1 } })
+    local res = wait_for("the resumed job's result", 60, function() return result(dir) end)
+    assert_once(fc, res, 2)
+  end)
+
+  it("resumes the servers an earlier attempt never reached, and those it never sent, once each", function()
+    -- An earlier attempt's record, as a worker killed between an intent line and its call
+    -- leaving would leave it (servers 1-3: named, never reached), and one cut short before
+    -- it sent servers 4-5 (their outcome: failed, never sent). Both must be stopped now.
+    local ids = env.ids("ecs", 1, N)
+    start(fleet(), 2, function(d)
+      local function line(t) return cjson.encode(t) .. "\n" end
+      local p = fc.project_id
+      local text = line{ type = "header", project_id = p, format = "cloud-record/2", tool = "cloud",
+                         action = "stop", selection = "filter", service = "ecs" }
+        .. line{ type = "intent", project_id = p, call = 1, ids = { ids[1], ids[2], ids[3] }, count = 3,
+                 before = { "ACTIVE", "ACTIVE", "ACTIVE" } }
+      for i = 4, 5 do
+        text = text .. line{ type = "outcome", project_id = p, id = ids[i], outcome = "failed", changed = false,
+                             code = "cloud.shutdown" }
+      end
+      proc.write(d .. "/boot.1.record", text)
+    end, 1)
     local res = wait_for("the resumed job's result", 60, function() return result(dir) end)
     assert_once(fc, res, 2)
   end)

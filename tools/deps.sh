@@ -12,6 +12,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev
   nginx libnginx-mod-http-lua
   valgrind tmux
+  man-db groff-base # man -l, which spec/cli_docs_spec.lua renders the man pages with (skipped without)
   iproute2 # ip, which brings lo up in the suite's own network namespace (tools/loopback-only)
 )
 [ "${CLOUD_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$CLOUD_DEPS_EXTRA" && packages+=("${extra[@]}")

@@ -125,6 +125,18 @@ rock_command() { # [interpreter]
   done
 }
 
+# The bash completion and man pages (tools/gen_cli_docs.lua) as share/ holds them: in the
+# rock's directory (copy_directories), or under the prefix $1 of a CMake install.
+CLI_DOCS="bash-completion/completions/cloud-stop bash-completion/completions/cloud-start
+  man/man1/cloud-stop.1 man/man1/cloud-start.1"
+cli_docs_in() { # share-directory
+  local f
+  for f in $CLI_DOCS; do cmp "share/$f" "$1/$f" || return 1; done
+}
+rock_cli_docs() {
+  cli_docs_in "$(luarocks --lua-version 5.4 --tree build/rocks show --rock-dir cloud)/share"
+}
+
 # A CMake install of build/5.4 into a scratch prefix: bin/cloud-start is installed as the
 # symlink it is in git, and still starts; run outside the checkout.
 cmake_install_runs() {
@@ -134,6 +146,7 @@ cmake_install_runs() {
   for name in cloud-stop cloud-start; do
     (cd / && "$prefix/bin/$name" --version) | grep -q "^$name " || rc=1
   done
+  cli_docs_in "$prefix/share" || rc=1
   rm -rf "$prefix"
   return "$rc"
 }
@@ -156,7 +169,9 @@ check_rocks() {
   for lua in "" lua5.4 luajit lua5.1; do
     rock_check "the tree's cloud-stop and cloud-start run${lua:+ with CLOUD_LUA=$lua}" rock_command "$lua"
   done
-  rock_check "cmake --install of build/5.4: cloud-stop and cloud-start run" cmake_install_runs
+  rock_check "cmake --install of build/5.4: cloud-stop and cloud-start run, completion and man pages in share/" \
+    cmake_install_runs
+  rock_check "the rock's share/ holds the completion and man pages" rock_cli_docs
   rock_check "nginx/cloud.conf is in the rock's conf/" \
     cmp nginx/cloud.conf "$(luarocks --lua-version 5.1 --tree "$tree" show --rock-dir cloud)/conf/cloud.conf"
 }

@@ -111,6 +111,8 @@ local KIND_OF_CODE = {
 --   `"filter.name"`, `"ids[2]"`, `"endpoints.ecs"`), nil when the whole call is wrong.
 -- @tfield[opt] string problem kind `argument`: what is wrong with it.
 -- @tfield[opt] string position kind `argument`: the caller's `"file:line: "`.
+-- @tfield[opt] int count code `cloud.max_servers`: how many servers would have been acted on.
+-- @tfield[opt] int limit code `cloud.max_servers`: the `max_servers` given.
 -- @tfield[opt] result result kind `interrupted`: the stop's result so far (the jobs
 --   already accepted may still complete).
 local Error = {}

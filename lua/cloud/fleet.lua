@@ -230,11 +230,13 @@ local function progress_of(cb)
   return function(i, entry)
     return function(e)
       last[i] = e
-      local agg = { done = 0, total = 0, failed = 0, region = entry.region, project_id = entry.project_id }
+      local agg = { done = 0, total = 0, failed = 0, skipped = 0, region = entry.region,
+                    project_id = entry.project_id }
       for _, x in pairs(last) do
         agg.done = agg.done + (x.done or 0)
         agg.total = agg.total + (x.total or 0)
         agg.failed = agg.failed + (x.failed or 0)
+        agg.skipped = agg.skipped + (x.skipped or 0)
         if not agg.phase or (ORDER[x.phase] or 0) < (ORDER[agg.phase] or 0) then agg.phase = x.phase end
       end
       return cb(agg)

@@ -31,6 +31,7 @@ local fleet = require "cloud.fleet"
 local json = require "cloud.base.json"
 local regions = require "cloud.auth.regions"
 local restore = require "cloud.record.restore"
+local wait_jobs = require "cloud.op.wait_jobs"
 local stop = require "cloud.op.act"
 local servers = require "cloud.op.servers"
 
@@ -292,6 +293,8 @@ M.stop_bms = stop.one_shot("bms")
 -- @tfield int done servers listed, accepted, or settled so far in this phase.
 -- @tfield int total servers this phase is about.
 -- @tfield int failed servers failed so far.
+-- @tfield[opt] int skipped servers found already in the wanted state so far (submit and
+--   wait: settled, in `done`, yet the result's `skipped`, neither stopped nor failed).
 
 --- What a stop returns. Every distinct id asked for (or chosen by the filter) ends in
 -- exactly one of `stopped`, `failed` and `skipped`.
@@ -411,6 +414,27 @@ end
 -- @treturn[2] Error err when the record cannot be read or is not a stop's
 function Client:restore(opts)
   return restore.call(self, opts)
+end
+
+--- Waits on jobs accepted earlier (a stop or start with `wait = false` returned them in
+-- `result.jobs`; the CLI's `--no-wait` prints them) and reports their servers as a waiting
+-- call would: each job's servers are the ones its sub-jobs name; each job is polled until
+-- it ends or `wait_timeout` passes. A server whose sub-job says it was already in the
+-- wanted state (Ecs.0100) is looked up, and found there it is skipped.
+-- @tparam table opts `service` ("ecs" or "bms", required), `jobs` (an array of job ids,
+--   required), `action` ("stop", the default, or "start": whose jobs they are),
+--   `poll_interval`, `wait_timeout` (the whole call, default 600), `on_progress`
+-- @treturn result the result of a waiting stop (or start): `stopped` (or `started`),
+--   `failed` (each with its `job_id`), `skipped`, `requested` (the servers the jobs name),
+--   and `jobs`, each `{ job_id, ids, status, job_type, error }`: `error` (code, message,
+--   status, request_id) when the job could not be read (no such job, `Common.0011`), and
+--   then `ok` is false
+-- @return[2] nil
+-- @treturn[2] Error err when nothing could be asked (credentials, project, endpoint)
+-- @raise an `Error` of kind `argument` for a malformed option, a job id among them
+--   (`jobs[2]`), before any call
+function Client:wait_jobs(opts)
+  return wait_jobs.call(self, opts)
 end
 
 --- All ECS servers matching a cloud-side query, every page read (the first tells the

@@ -8,7 +8,7 @@ function M.start(cfg, client)
   assert(ngx.timer.every(j.every or 0.1, function(premature)
     if premature then return end
     local c = client()
-    local stop = { force = true, poll_interval = 0.05, filter = j.filter }
+    local stop = { force = true, poll_interval = 0.05, filter = j.filter, resend_grace = j.resend_grace }
     if not j.filter then
       stop.ids = {}
       for n = j.from, j.to do stop.ids[n - j.from + 1] = require("fakecloud.ids").server_id(j.service, n) end

@@ -13,7 +13,8 @@ M.DEFAULT = {
   hostile = {}, -- off; see hostile.lua
   flow_control = {}, -- no budget; see flow.lua
   refusals = {}, -- none; see flow.lua
-  -- tag_match (absent): "exact"; "key" or "contains" answer tag filters loosely (list.lua)
+  -- tag_match (absent): "exact"; "key" or "contains" answer tag filters loosely, "whole"
+  -- reads a bare key as the key with the empty value (list.lua)
   -- job_init (absent): seconds a job reads INIT; absent = the first fifth of job_duration
   -- job_hold (absent): { status = "PENDING_PAYMENT", seconds = S }: jobs read that status
   --   first, for S seconds, then go on as usual (see jobs.lua)

@@ -25,7 +25,9 @@ end
 -- exact (default): `key=value` matches that tag only; a bare `key` any value of the key.
 -- key: the key alone decides; `stop-protect=true` matches `stop-protect=false` too.
 -- contains: any tag whose text contains the query, `stop-protect=true` in `no-stop-protect=true`.
+-- whole: the query is a tag's whole text; a bare `key` matches only a tag with the empty value.
 local MATCHERS = {
+  whole = function(t, want, key_only) return t == want or (key_only and t == want .. "=") end,
   exact = function(t, want, key_only) return t == want or (key_only and t:match("^([^=]*)") == want) end,
   key = function(t, want) return t:match("^([^=]*)") == want:match("^([^=]*)") end,
   contains = function(t, want) return t:find(want, 1, true) ~= nil end,
@@ -34,7 +36,7 @@ local MATCHERS = {
 --- The matcher configured as `tag_match` (nil: exact); raises on an unknown one.
 function M.tag_matcher(name)
   local m = MATCHERS[name or "exact"]
-  if not m then error("tag_match must be \"exact\", \"key\" or \"contains\"", 0) end
+  if not m then error("tag_match must be \"exact\", \"key\", \"contains\" or \"whole\"", 0) end
   return m
 end
 

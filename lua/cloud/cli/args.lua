@@ -2,6 +2,7 @@
 -- Mistakes come back as `nil, message` (the caller exits 2); nothing here raises.
 -- @module cloud.cli.args
 local pattern = require "cloud.op.pattern"
+local run = require "cloud.op.run"
 
 local M = {}
 
@@ -17,6 +18,8 @@ local VALUED = {
   ["--record"] = "record", ["--from-record"] = "from_record",
   ["--servers-per-minute"] = "servers_per_minute",
   ["--enterprise-project-id"] = "enterprise_project_id",
+  ["--wait-jobs"] = "wait_jobs",
+  ["--output"] = "output",
 }
 local SWITCHES = {
   ["--dry-run"] = "dry_run", ["--no-wait"] = "no_wait", ["--yes"] = "yes", ["-y"] = "yes",
@@ -38,6 +41,9 @@ local function number(flag, v)
   end
   return n
 end
+
+-- What --output writes: json is --json's document; text the summary (the default).
+local OUTPUTS = { text = true, json = true, tsv = true }
 
 -- Flags that may be repeated, each adding to a list; every other valued flag is given once.
 local LISTS = { tag = true, status = true }
@@ -63,6 +69,19 @@ local function store(o, flag, key, v)
     o.name = v
   elseif key == "type" then
     o.type = v:upper()
+  elseif key == "wait_jobs" then
+    -- Comma- or blank-separated: what --no-wait printed, pasted as it came.
+    o.wait_jobs = {}
+    for id in v:gmatch("[^,%s]+") do
+      if not run.plain_job_id(id) then
+        return nil, ("--wait-jobs wants job ids (letters, digits, '-', '_', '.'), not '%s'"):format(id)
+      end
+      o.wait_jobs[#o.wait_jobs + 1] = id
+    end
+    if #o.wait_jobs == 0 then return nil, "--wait-jobs wants at least one job id" end
+  elseif key == "output" then
+    if not OUTPUTS[v] then return nil, ("--output wants text, json or tsv, not '%s'"):format(v) end
+    o.output = v
   elseif key == "enterprise_project_id" and v == "none" then
     o.enterprise_project_id = false -- lists name no enterprise project (the library's false)
   elseif key == "retries" then
@@ -90,7 +109,8 @@ end
 --   ca_file, no_verify_tls, proxy, timeout, connect_timeout, retries, iam_endpoint,
 --   credentials, record, from_record (cloud-start), all_projects, servers_per_minute,
 --   enterprise_project_id (false for "none"), dry_run,
---   no_wait, yes, json, verbose, help, version (region and project_id may be comma-separated lists: a fleet)
+--   no_wait, yes, json, verbose, help, version (region and project_id may be comma-separated lists: a fleet),
+--   wait_jobs (job ids), output ("text", "json": json is then true, or "tsv")
 -- @return or nil, message naming the bad flag or value
 function M.parse(argv, action)
   action = action or "stop"
@@ -129,6 +149,11 @@ function M.parse(argv, action)
     i = i + 1
   end
   if o.help or o.version then return o end
+  if o.output == "tsv" and o.json then return nil, "--json and --output tsv: choose one" end
+  if o.output == "json" then o.json = true end
+  if o.wait_jobs and o.from_record then
+    return nil, "--wait-jobs follows jobs already accepted: not with --from-record"
+  end
 
   local program = "cloud-" .. action
   if o.from_record and action ~= "start" then
@@ -159,6 +184,13 @@ function M.parse(argv, action)
   end
   local by_filter = o.name ~= nil or #o.status > 0 or #o.tags > 0
   local by_id = #o.ids > 0 or o.ids_file ~= nil
+  if o.wait_jobs then
+    if by_filter or by_id or o.exclude_file or o.dry_run or o.no_wait or o.record or o.max_servers then
+      return nil, "--wait-jobs follows jobs already accepted: no ids, filter, --exclude-file, --dry-run,"
+        .. " --no-wait, --record or --max-servers with it"
+    end
+    return o
+  end
   if o.from_record then
     if by_filter or by_id or o.exclude_file then
       return nil, "--from-record chooses the servers itself: no ids, filter or --exclude-file with it"

@@ -1,15 +1,20 @@
 --- cloud-stop / cloud-start over several regions or projects: --region a,b,c (with one
--- --project-id per region), --all-projects (the account's projects from IAM, in the
--- regions of --region if given), or a fleet's record (--from-record). One cloud.fleet
+-- --project-id per region, or none: each region's project is found through IAM, as
+-- cloud.fleet does), --all-projects (the account's projects from IAM, in the regions of
+-- --region if given), or a fleet's record (--from-record). One cloud.fleet
 -- call; the output lists every target, then what they add up to.
 -- @module cloud.cli.fleet
 local cloud = require "cloud"
+local credentials = require "cloud.auth.credentials"
 local summary = require "cloud.cli.summary"
+local tsv = require "cloud.cli.tsv"
 
 local M = {}
 
--- The targets of this run, or nil and an exit status (the message written).
-local function targets_of(cx, io_, o, how)
+-- The targets of this run, or nil and an exit status (the message written). `copts`: the
+-- client options the flags set, which the IAM lookup of --all-projects uses too (its
+-- endpoint, proxy, TLS and timeouts: the same connection as the run's own calls).
+local function targets_of(cx, io_, o, how, copts)
   if how.record then
     local out = {}
     for _, t in ipairs(how.record.targets) do
@@ -23,8 +28,10 @@ local function targets_of(cx, io_, o, how)
     if #projects > 0 then
       return nil, cx.usage_error(io_, "--all-projects finds the projects: no --project-id with it")
     end
-    local ok, list, err = cx.call(io_, o, cloud.projects, { region = regions[1] },
-      #regions > 0 and regions or nil)
+    local popts = {}
+    for k, v in pairs(copts) do popts[k] = v end
+    popts.region = regions[1]
+    local ok, list, err = cx.call(io_, o, cloud.projects, popts, #regions > 0 and regions or nil)
     if not ok then return nil, list end
     if not list then return nil, cx.nothing(io_, o, err) end
     if #list == 0 then
@@ -35,10 +42,23 @@ local function targets_of(cx, io_, o, how)
     for i, p in ipairs(list) do out[i] = { region = p.region, project_id = p.id, project_id_check = false } end
     return out
   end
+  -- No project id: the fleet finds each region's project through IAM, before anything is sent.
+  if #projects == 0 and #regions > 0 then
+    -- Unless the environment or the credentials file names one: it would stand for every
+    -- region, though a project belongs to one.
+    local found = credentials.resolve({})
+    if found.project_id then
+      return nil, cx.usage_error(io_, ("%s names one project, of one region: give one --project-id per region"
+        .. " (in the same order), or leave it out to find each region's through IAM"):format(found.source.project_id))
+    end
+    local out = {}
+    for i, r in ipairs(regions) do out[i] = { region = r } end
+    return out
+  end
   -- A project belongs to one region: as many project ids as regions, in the same order.
   if #projects ~= #regions then
     return nil, cx.usage_error(io_, ("%d regions and %d project ids: give one --project-id per region (in the"
-      .. " same order), or --all-projects"):format(#regions, #projects))
+      .. " same order), none (each region's from IAM), or --all-projects"):format(#regions, #projects))
   end
   local out = {}
   for i, r in ipairs(regions) do out[i] = { region = r, project_id = projects[i] } end
@@ -72,9 +92,9 @@ function M.run(cx, io_, o, bar, how)
     return cx.usage_error(io_, ("a run over several regions or projects asks no questions: check with --dry-run,"
       .. " then pass --yes"))
   end
-  local targets, code = targets_of(cx, io_, o, how)
-  if not targets then return code end
   local fopts = cx.client_options(o, bar)
+  local targets, code = targets_of(cx, io_, o, how, fopts)
+  if not targets then return code end
   fopts.targets = targets
   local ok, f, ferr = cx.call(io_, o, cloud.fleet, fopts)
   if not ok then return f end
@@ -89,6 +109,8 @@ function M.run(cx, io_, o, bar, how)
   bar:finish(not res.dry_run and res or nil)
   if o.json then
     io_.stdout:write(cloud.to_json(res), "\n")
+  elseif o.output == "tsv" then
+    tsv.write(io_.stdout, res, w)
   else
     summary.fleet(io_.stdout, res, bar:elapsed(), o.no_wait, w, o.service)
   end

@@ -16,6 +16,7 @@ usage: {P} ecs|bms [ID ...] [--ids-file FILE|-] [--name PATTERN] [--status S] [-
                   [--ca-file FILE] [--no-verify-tls] [--proxy URL] [--timeout SEC]
                   [--connect-timeout SEC] [--retries N] [--iam-endpoint URL] [--credentials metadata]
                   [--enterprise-project-id ID|all_granted_eps|none] [--no-project-id-check]
+                  [--wait-jobs ID[,ID...]] [--output text|json|tsv]
 @start|      cloud-start [ecs|bms] --from-record FILE [--record FILE] [--dry-run] [--yes] ...
 
 @stop|Stops Huawei Cloud ECS or BMS (bare-metal) servers in batches and reports every server's
@@ -52,6 +53,9 @@ How to {verb}:
                           {P} ecs --name '^web%-' --dry-run
   --no-wait             return once the cloud accepted the jobs, without waiting for them
                           {P} ecs --tag env=staging --no-wait --yes
+  --wait-jobs ID[,ID...] wait on jobs a --no-wait run printed (no ids or filter with it); the
+                        same progress, result, --json and exit status as a waiting run
+                          {P} ecs --wait-jobs 70a5...8e,c1f2...07 --wait-timeout 1200
   --poll-interval SEC   seconds between job status polls while waiting (default 5)
                           {P} ecs --ids-file ids.txt --poll-interval 2
   --wait-timeout SEC    the whole run ends within SEC seconds and one request timeout (default 600)
@@ -69,7 +73,7 @@ Where and how:
                           {P} ecs --region cn-north-4,cn-east-3 --all-projects --tag env=dev --yes
   --project-id P[,P...] project id (default: HUAWEICLOUD_SDK_PROJECT_ID, the credentials file, or
                         else looked up in IAM by the region's name); with several regions, one
-                        per region in the same order
+                        per region in the same order, or none (each region's from IAM)
                           {P} ecs --project-id 0123456789abcdef0123456789abcdef ID
   --no-project-id-check take a --project-id (or HUAWEICLOUD_SDK_PROJECT_ID) that is not 32 lowercase
                         hex digits, the form IAM gives (else refused before any call)
@@ -119,6 +123,10 @@ Output:
   --json                one JSON document on stdout: ok, requested, {done}, failed, jobs,
                         selected, skipped, dry_run (progress still goes to stderr)
                           {P} ecs --tag env=staging --yes --json | jq .failed
+  --output text|json|tsv
+                        the result as the summary (default), --json's document, or TSV for
+                        cut and awk: a header, then id, name, status, outcome, code, detail
+                          {P} ecs --tag env=staging --yes --output tsv | awk -F'\t' '$4=="failed"'
   --verbose, -v         also print each retry and failure the library logs, on stderr
                           {P} ecs --name '^web%-' --yes --verbose
   --help, -h            this text

@@ -14,6 +14,7 @@ local errors = require "cloud.errors"
 local progress = require "cloud.cli.progress"
 local record_read = require "cloud.record.read"
 local summary = require "cloud.cli.summary"
+local tsv = require "cloud.cli.tsv"
 local tty = require "cloud.cli.tty"
 local words = require "cloud.cli.words"
 
@@ -102,6 +103,8 @@ local function interrupted(io_, o, partial)
   if partial and o then
     if o.json then
       io_.stdout:write(cloud.to_json(partial), "\n")
+    elseif o.output == "tsv" then
+      tsv.write(io_.stdout, partial, io_.w)
     elseif partial.targets then
       summary.fleet(io_.stdout, partial, 0, true, io_.w, o.service)
     else
@@ -183,6 +186,8 @@ end
 local function output(io_, o, res, elapsed)
   if o.json then
     io_.stdout:write(cloud.to_json(res), "\n")
+  elseif o.output == "tsv" then
+    tsv.write(io_.stdout, res, io_.w)
   elseif res.dry_run then
     summary.dry_run(io_.stdout, res, o.service, io_.w)
   else
@@ -299,6 +304,19 @@ function M.act(io_, o, client, bar, ids, exclude_list)
   return exit_for(res)
 end
 
+--- --wait-jobs: the jobs a --no-wait run printed, followed to their end and reported as a
+-- waiting run's result (the same output and exit status). Returns the exit status.
+function M.wait_jobs(io_, o, client, bar)
+  local ok, res, err = call(io_, o, client.wait_jobs, client, {
+    service = o.service, jobs = o.wait_jobs, action = io_.w.action, poll_interval = o.poll_interval,
+    wait_timeout = o.wait_timeout, on_progress = function(e) bar:event(e) end })
+  if not ok then bar:clear() return res end
+  if not res then bar:clear() return nothing(io_, o, err) end
+  bar:finish(res)
+  output(io_, o, res, bar:elapsed())
+  return exit_for(res)
+end
+
 -- cloud-start --from-record: the record read, and its service (every target's; the
 -- flags may only agree with it). Returns the record or nil, exit status.
 local function read_record(io_, o)
@@ -364,6 +382,9 @@ local function run(argv, io_)
   local bar = progress.new{ out = io_.stderr, tty = stderr_tty, service = o.service, clock = io_.clock,
     width = stderr_tty and tty.columns(80) or 80, verbose = o.verbose, words = w }
 
+  if many and o.wait_jobs then
+    return usage_error(io_, "--wait-jobs follows the jobs of one region and project: give one of each")
+  end
   if many then
     return cli_fleet.run({ call = call, nothing = nothing, usage_error = usage_error, options = M.options,
                            client_options = M.client_options, undo_hint = M.undo_hint, exit_of = EXIT_OF_KIND,
@@ -378,7 +399,9 @@ local function run(argv, io_)
   local ok, client, cerr = call(io_, o, cloud.new, copts)
   if not ok then return client end
   if not client then return nothing(io_, o, cerr) end
-  local code = M.act(io_, o, client, bar, ids, exclude_list)
+  local code
+  if o.wait_jobs then code = M.wait_jobs(io_, o, client, bar)
+  else code = M.act(io_, o, client, bar, ids, exclude_list) end
   client:close()
   return code
 end

@@ -21,7 +21,7 @@ function M.new(o)
     words = o.words or words.stop,
     out = o.out, tty = o.tty, service = o.service, clock = o.clock, width = o.width or 80,
     verbose = o.verbose, t0 = o.clock(), seen = {}, phase = nil, done = 0, total = 0,
-    submitted = 0, failed = 0, retries = 0, listed = 0, drawn_at = -1, shown = false,
+    submitted = 0, failed = 0, skipped = 0, retries = 0, listed = 0, drawn_at = -1, shown = false,
   }, Progress)
 end
 
@@ -37,9 +37,12 @@ function Progress:counts()
   elseif phase == "check" then
     return ("checking %d servers"):format(self.total)
   end
-  local stopped = self.stopped or (phase == "wait" and math.max(0, self.done - self.failed)) or 0
-  return ("%s: submitted %d/%d, %s %d, failed %d"):format(LABEL[phase] or phase,
-    self.submitted, self.total, self.words.done, stopped, self.failed)
+  -- Settled is stopped, failed, or found already stopped (the result's skipped): the
+  -- line counts as the result does.
+  local stopped = self.stopped or (phase == "wait" and math.max(0, self.done - self.failed - self.skipped)) or 0
+  local skipped = self.skipped > 0 and (", skipped %d"):format(self.skipped) or ""
+  return ("%s: submitted %d/%d, %s %d, failed %d%s"):format(LABEL[phase] or phase,
+    self.submitted, self.total, self.words.done, stopped, self.failed, skipped)
 end
 
 function Progress:fraction()
@@ -116,6 +119,7 @@ function Progress:event(e)
       self.done = e.done or self.done
     end
     self.failed = e.failed or self.failed
+    self.skipped = e.skipped or self.skipped
   end
   self:draw(changed)
 end
@@ -154,7 +158,7 @@ function Progress:finish(res)
   self:leave()
   if res and not res.dry_run and (self.phase == "wait" or self.phase == "submit") then
     self.phase = "done"
-    self.stopped, self.failed = #(res[self.words.done] or {}), #res.failed
+    self.stopped, self.failed, self.skipped = #(res[self.words.done] or {}), #res.failed, #(res.skipped or {})
   end
   if self.tty then
     self:draw(true)

@@ -20,6 +20,15 @@ end
 -- bytes written out.
 local one_line = safe.text
 
+-- A library error as a CLI user reads it: the options it names as the flags that set them.
+local function error_text(err, wd)
+  if err.code == "cloud.max_servers" and err.count and err.limit then
+    return ("cloud.max_servers: refusing to %s %d servers, more than --max-servers %d; nothing was sent"):format(
+      wd.verb, err.count, err.limit)
+  end
+  return (errors.format(err):gsub("project_id_check = false", "--no-project-id-check"))
+end
+
 -- "100 protected, 300 already SHUTOFF" in first-seen order.
 local function reasons(skipped)
   local order, count = {}, {}
@@ -62,6 +71,22 @@ local function joined_block(w, joined)
   w(("Joined %d (another call's, in flight): %s\n"):format(#joined, table.concat(order, ", ")))
 end
 
+-- Jobs that could not be read (client:wait_jobs: no such job, refused): whatever their
+-- servers became is unknown, so each is shown with the cloud's code and request id.
+local function unread_jobs(w, jobs)
+  local unread = {}
+  for _, j in ipairs(jobs) do
+    if j.error then unread[#unread + 1] = j end
+  end
+  if #unread == 0 then return end
+  w(("Jobs not read %d:\n"):format(#unread))
+  for _, j in ipairs(unread) do
+    local e = j.error
+    w(("  %s  %s  %s  %s\n"):format(pad(one_line(j.job_id), 36), pad(one_line(e.code), 16),
+      pad(one_line(e.request_id), 36), one_line(e.message)))
+  end
+end
+
 --- Writes the summary of a finished stop or start.
 -- @param out file handle (stdout)
 -- @tparam table res the result (library shape)
@@ -90,6 +115,7 @@ function M.result(out, res, service, elapsed, no_wait, wd)
     w(("Jobs %d:\n"):format(#res.jobs))
     for _, j in ipairs(res.jobs) do w(("  %s  %d servers\n"):format(one_line(j.job_id), #j.ids)) end
   end
+  unread_jobs(w, res.jobs or {})
 end
 
 local function short(id)
@@ -118,7 +144,7 @@ function M.fleet(out, res, elapsed, no_wait, wd, service)
       local n = res.dry_run and #(r.selected or {}) or #(r[wd.done] or {})
       what = ("%d of %d %s, %d failed, %d skipped"):format(n, r.requested, verb, #r.failed, #r.skipped)
     else
-      what = "not reached: " .. one_line(t.err and errors.format(t.err) or "?")
+      what = "not reached: " .. one_line(t.err and error_text(t.err, wd) or "?")
     end
     w(("  %s  %s  %s\n"):format(pad(t.region, 16), pad(t.project_id, 32), what))
   end
@@ -149,9 +175,7 @@ end
 --- Writes why nothing could be attempted (stderr): the error's code, message, request id.
 function M.error(out, err, wd)
   wd = wd or words.stop
-  -- The library's opt-out named as the flag that sets it.
-  local text = errors.format(err):gsub("project_id_check = false", "--no-project-id-check")
-  out:write(wd.program, ": nothing was ", wd.done, ": ", one_line(text), "\n")
+  out:write(wd.program, ": nothing was ", wd.done, ": ", one_line(error_text(err, wd)), "\n")
 end
 
 --- Short sample of a selection for the confirmation question (stderr).

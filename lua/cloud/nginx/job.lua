@@ -13,6 +13,7 @@
 -- job, a lookup and the state before tell what became of it, as a restore's classification
 -- does), and the stop runs again for the rest only.
 -- @module cloud.nginx.job
+local actions = require "cloud.op.actions"
 local check = require "cloud.base.check"
 local core = require "cloud.core"
 local defaults = require "cloud.base.defaults".stop
@@ -21,6 +22,7 @@ local json = require "cloud.base.json"
 local phase = require "cloud.nginx.phase"
 local record_read = require "cloud.record.read"
 local restore = require "cloud.record.restore"
+local run = require "cloud.op.run"
 
 local M = {}
 
@@ -119,15 +121,25 @@ end
 
 -- Settles one record's target into `summary`. A server whose stop call never answered and
 -- that is still being stopped is looked at again, each poll interval until wait_timeout.
-local function settle_target(op, t, so, summary)
-  local deadline = ngx.now() + so.wait_timeout
+-- One its call never reached (running, nothing under way) is looked at again until
+-- `resend_grace` has passed, as a stop treats a call whose answer was lost; still
+-- untouched then, it is taken off `named`, so this attempt's stop sends it.
+local function settle_target(op, t, so, summary, named)
+  local now = ngx.now()
+  local deadline, resend_at = now + so.wait_timeout, now + so.resend_grace
   while true do
     local stopped, skipped = restore.settle(op, t, so)
     for _, id in ipairs(stopped) do summary.stopped[#summary.stopped + 1] = id end
     local again = {}
+    now = ngx.now()
     for _, s in ipairs(skipped) do
-      if s.under_way and ngx.now() < deadline then
+      if (s.under_way or s.not_reached and now < resend_at) and now < deadline then
         again[#again + 1] = s.id
+      elseif s.not_reached and now >= resend_at then
+        named[s.id] = nil
+      elseif s.not_reached then
+        summary.failed[#summary.failed + 1] = failure(s.id, "cloud.unconfirmed", s.reason
+          .. "; wait_timeout ended before the cloud was given resend_grace to show it took the call")
       elseif s.error then
         summary.failed[#summary.failed + 1] = failure(s.id, s.error.code, s.reason)
       else
@@ -143,19 +155,33 @@ end
 
 -- Settles the servers of the earlier attempts' records into `summary` and `named` (every
 -- id a record names: never to be sent a stop again). Returns true, or nil and an error.
+-- The ids of a record's target that a call may have reached (named by an intent or an
+-- answer) or that are recorded done: the others were never sent, and this attempt's stop
+-- chooses them again, as if the earlier attempt had not been.
+local function reached(t)
+  local ids = {}
+  for _, id in ipairs(t.order) do
+    local s = t.servers[id]
+    if s.sent or s.job_id or s.outcome == actions.stop.done then ids[#ids + 1] = id end
+  end
+  return ids
+end
+
 local function settle(o, paths, summary, named)
   local so = { service = o.service, poll_interval = o.stop.poll_interval or defaults.poll_interval,
     wait_timeout = o.stop.wait_timeout or defaults.wait_timeout }
   return o.client:operation(WHERE, function(op)
     local ready, not_ready = op:ready()
     if not ready then return nil, not_ready end
+    so.resend_grace = o.stop.resend_grace or run.resend_grace(op.policy)
     for _, path in ipairs(paths) do
       local rd = record_read.read(path)
       -- A record without a whole header line was cut before any call could leave.
       local t = rd and restore.target_for(op, rd)
-      if t then
-        for _, id in ipairs(t.order) do named[id] = true end
-        settle_target(op, t, so, summary)
+      local ids = t and reached(t) or {}
+      if #ids > 0 then
+        for _, id in ipairs(ids) do named[id] = true end
+        settle_target(op, subset(t, ids), so, summary, named)
       end
     end
     return true

@@ -251,8 +251,11 @@ local function act_checked(op, service, o, rec)
   plan.requested = plan.requested + #excluded
   if o.max_servers and #plan.ids > o.max_servers then
     -- It depends on the cloud's state (what a filter finds), so it is returned, not raised.
-    return ended(o, nil, errors.new("cloud.max_servers", ("%s: refusing to %s %d servers, more than"
-      .. " max_servers = %d; nothing was sent"):format(where, action.name, #plan.ids, o.max_servers)))
+    -- The numbers ride along so that a front end (the CLI) can word it with its own names.
+    local e = errors.new("cloud.max_servers", ("%s: refusing to %s %d servers, more than"
+      .. " max_servers = %d; nothing was sent"):format(where, action.name, #plan.ids, o.max_servers))
+    e.count, e.limit = #plan.ids, o.max_servers
+    return ended(o, nil, e)
   end
   if rec and not rec:skipped(plan.skipped) then return ended(o, nil, rec.writer.err) end
   local extra = { selected = plan.selected, skipped = plan.skipped, dry_run = o.dry_run }

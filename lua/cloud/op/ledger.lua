@@ -274,10 +274,11 @@ function Ledger:apply_job(body, b)
   return v
 end
 
---- How many ids have an outcome, and how many of those failed.
+--- How many ids have an outcome, how many of those failed, and how many were found
+-- already in the wanted state (the result's skipped, not its stopped).
 function Ledger:settled()
   local _, stopped, failed, already = self.set:counts()
-  return stopped + failed + already, failed
+  return stopped + failed + already, failed, already
 end
 
 --- Gives the set's C memory back now (the collector does not see it); idempotent.

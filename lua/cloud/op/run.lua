@@ -49,9 +49,10 @@ Op.__index = Op
 local function progress(op, phase)
   local cb = op.on_progress
   if not cb then return end
-  local settled, failed = op.ledger:settled()
+  local settled, failed, already = op.ledger:settled()
   local done = phase == "submit" and op.accepted or settled
-  local ok, e = pcall(cb, { phase = phase, done = done, total = op.ledger:size(), failed = failed })
+  local ok, e = pcall(cb, { phase = phase, done = done, total = op.ledger:size(), failed = failed,
+                            skipped = already })
   if not ok then op.log("on_progress raised: " .. tostring(e)) end
 end
 
@@ -654,6 +655,7 @@ function Op:report(job, v)
       out.done[#out.done + 1] = id -- its sub-job did the action (the C reader marked it)
     end
   end
+  progress(self, "wait")
 end
 
 -- Watching only: servers whose job could not tell (gone, refused, not ended in time).
@@ -672,19 +674,21 @@ end
 -- jobs), with the operation's own machinery: each is polled as the poll plan says until it
 -- ends or the deadline comes, and read by the ledger's C reader. `c`: sched (whose deadline
 -- is `deadline`), project_id, service, poll_interval, wait_timeout, deadline, log, and
--- `jobs` (job id -> its servers' ids; a server in one job only). Returns `{ done = {id...},
+-- `jobs` (job id -> its servers' ids; a server in one job only), and optionally `action`
+-- (whose jobs they are: stop when nil) and `on_progress`. Returns `{ done = {id...},
 -- failed = { {id, code, message, errorcode_message}... }, unknown = { {id, why, err, ended}
--- ... } }`: `ended` false when the job had not ended by the deadline.
+-- ... }, status = { [job id] = its last status } }`: `ended` false when the job had not
+-- ended by the deadline.
 function M.watch(c)
-  local out, ids = { done = {}, failed = {}, unknown = {} }, {}
+  local out, ids = { done = {}, failed = {}, unknown = {}, status = {} }, {}
   for _, list in pairs(c.jobs) do
     for _, id in ipairs(list) do ids[#ids + 1] = id end
   end
   if #ids == 0 then return out end
   local op = setmetatable({
-    action = actions.stop, sched = c.sched, ledger = ledger.new(ids), project_id = c.project_id,
+    action = c.action or actions.stop, sched = c.sched, ledger = ledger.new(ids), project_id = c.project_id,
     service = c.service, log = c.log, poll_interval = c.poll_interval, wait_timeout = c.wait_timeout,
-    deadline = c.deadline, watching = out,
+    deadline = c.deadline, watching = out, on_progress = c.on_progress,
   }, Op)
   op.plan = poll_plan.new(c.poll_interval, op.deadline, core.now())
   for job_id, list in pairs(c.jobs) do
@@ -692,6 +696,7 @@ function M.watch(c)
     op:watch(op.ledger:job(b, job_id), b)
   end
   op.sched:run()
+  for _, job in ipairs(op.ledger.jobs) do out.status[job.job_id] = job.status end
   -- A job whose poll was never answered before the deadline has not told.
   op:unanswered(op.ledger:open(), errors.new("cloud.wait_timeout", ("the job had not ended within %gs")
     :format(c.wait_timeout)))

@@ -63,11 +63,14 @@ function M.compile(where, filter)
     if type(filter.tags) ~= "table" then fail(where, "tags", "must be a table") end
     local wire = {}
     local function add(k, v)
+      if v == true then v = nil end -- { env = true }: the key with any value
       if type(k) ~= "string" or k == "" or (v ~= nil and type(v) ~= "string") then
-        fail(where, "tags", "must map keys to string values, or list \"key=value\" strings")
+        fail(where, "tags", "must map keys to string values (or true: any value), or list \"key=value\" strings")
       end
       preds[#preds + 1] = F.tag(k, v)
-      wire[#wire + 1] = v and (k .. "=" .. v) or k
+      -- A key alone stays off the wire: the list's `tags` may read a bare key as the key
+      -- with the empty value (the reference does not say), and then find nothing.
+      if v then wire[#wire + 1] = k .. "=" .. v end
     end
     for k, v in pairs(filter.tags) do
       if type(k) == "number" then

@@ -136,7 +136,7 @@ local function judge_sent(id, rec, s)
     return nil
   end
   return skip(id, ("not stopped: its stop call did not reach it (now %s%s)"):format(tostring(s.status),
-    task and (" (" .. task .. ")") or ""), { status = s.status })
+    task and (" (" .. task .. ")") or ""), { status = s.status, not_reached = true })
 end
 
 -- Looks the servers up now: those this tool stopped (`ours`) and those of calls without

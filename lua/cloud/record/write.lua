@@ -216,6 +216,8 @@ function M.describe_filter(f)
       for kk, vv in pairs(v) do
         if type(vv) == "string" then
           if type(kk) == "number" then t[#t + 1] = vv else t[#t + 1] = kk .. "=" .. vv end
+        elseif vv == true and type(kk) == "string" then
+          t[#t + 1] = kk -- tags = { env = true }: the key alone
         end
       end
       table.sort(t)
