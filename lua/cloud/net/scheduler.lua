@@ -442,7 +442,8 @@ end
 function Scheduler:_not_sent(call, at)
   if self.shutdown and call.servers then return not_sent_shutdown(call) end
   local spm = self.pace:servers_per_minute()
-  local why = self.shutdown and "not sent: the process is shutting down and the shutdown's grace ended first"
+  local why = self.shutdown and self.on_shutdown
+    and "not sent: the process is shutting down and the shutdown's grace ended first"
     or at and ("not sent: at the pace flow control set (%s servers a minute) its turn came"
     .. " after the operation's wait_timeout"):format(spm and ("%.0f"):format(spm) or "unpaced")
     or call.last and "not sent again: the operation's wait_timeout ended first"
