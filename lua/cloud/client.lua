@@ -14,6 +14,7 @@ local metadata = require "cloud.auth.metadata"
 local project = require "cloud.auth.project"
 local regions = require "cloud.auth.regions"
 local transport = require "cloud.net.transport"
+local phase = require "cloud.nginx.phase"
 
 local M = {}
 local Client = {}
@@ -396,6 +397,7 @@ function Client:_scheduler(deadline, servers_per_minute)
     deadline = deadline,
     servers_per_minute = servers_per_minute,
     listing = self._listing,
+    stopping = phase.exiting_check(), -- no stop call leaves a worker that is shutting down
   }
 end
 

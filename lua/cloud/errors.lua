@@ -24,7 +24,9 @@ local M = {}
 -- @field cloud the cloud answered with an error (its own code), or with an answer that
 --   cannot be trusted.
 -- @field interrupted raised: Ctrl-C during a stop (or SIGTERM or SIGHUP, once the program
---   trapped them: core.trap_signals); `result` holds what is known so far.
+--   trapped them: core.trap_signals); `result` holds what is known so far. Also the
+--   failure of a server whose stop call was not sent because the process was shutting
+--   down (`cloud.shutdown`).
 -- @field record returned: the record could not be written (disk full, I/O error); the
 --   operation sent nothing more, and `result` holds the outcome of what it had sent.
 M.KINDS = { argument = true, config = true, refused = true, transport = true, cloud = true,
@@ -48,6 +50,9 @@ M.KINDS = { argument = true, config = true, refused = true, transport = true, cl
 --   stopped; nothing was sent.
 -- - `cloud.interrupted` (interrupted): Ctrl-C during a stop (raised, with
 --   `result`).
+-- - `cloud.shutdown` (interrupted): the server's stop call was not sent because the
+--   process began shutting down (inside nginx: `ngx.worker.exiting()`); nothing was
+--   accepted for it (a failure of the result, never raised).
 -- - `cloud.record_exists` (refused): something is at the record's path already.
 -- - `cloud.record` (config): the record cannot be created, or read (not a regular
 --   file, too large, no record of this tool).
@@ -79,6 +84,7 @@ local KIND_OF_CODE = {
   ["cloud.no_credentials"] = "config", ["cloud.no_project_id"] = "config", ["cloud.no_region"] = "config",
   ["cloud.no_endpoint"] = "config", ["cloud.unknown_region"] = "config", ["cloud.bad_environment"] = "config",
   ["cloud.max_servers"] = "refused", ["cloud.interrupted"] = "interrupted",
+  ["cloud.shutdown"] = "interrupted",
   ["cloud.record_exists"] = "refused", ["cloud.record"] = "config", ["cloud.record_target"] = "refused",
   ["cloud.record_write"] = "record", ["cloud.fleet_repeat"] = "refused",
   ["cloud.connect"] = "transport", ["cloud.dns"] = "transport", ["cloud.timeout"] = "transport",

@@ -21,6 +21,7 @@ load_module /usr/share/nginx/modules/ndk_http_module.so;
 load_module /usr/share/nginx/modules/ngx_http_lua_module.so;
 {{USER}}
 worker_processes {{WORKERS}};
+{{MAIN}}
 daemon on;
 pid {{PREFIX}}/nginx.pid;
 error_log {{PREFIX}}/error.log notice;
@@ -67,6 +68,7 @@ http {
         location = /oncefull { content_by_lua_block { require("support.jobapp").once_full() } }
         location = /fleet { content_by_lua_block { require("support.appnginx").app.fleet() } }
         location = /joined { content_by_lua_block { require("support.appnginx").app.joined() } }
+        location = /shutdown-stop { content_by_lua_block { require("support.shutdown_app").start() } }
         # The spec's CA is not in the system bundle.
         location = /fetch-system-ca {
             lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
@@ -102,6 +104,11 @@ function App:json(path)
 end
 
 function App:log() return read(self.prefix .. "/error.log") or "" end
+
+--- The master's pid.
+function App:pid()
+  return assert((read(self.prefix .. "/nginx.pid") or ""):match("%d+"), "no nginx.pid")
+end
 
 -- QUIT, then KILL whatever is left of the master and its worker.
 function App:stop()
@@ -139,7 +146,8 @@ end
 -- every worker's init_worker starts through cloud.nginx.once), reuseport (a listening
 -- socket per worker: the kernel spreads connections over the workers), job = { ... } (a
 -- stop run through cloud.nginx.job from every worker's timer: spec/support/jobapp.lua),
--- nginx (the binary; absolute for a binary upgrade, which executes it again).
+-- nginx (the binary; absolute for a binary upgrade, which executes it again), main =
+-- directives of the main context ("worker_shutdown_timeout 5s;").
 function M.start(opts)
   local p = io.popen("mktemp -d /tmp/appnginx.XXXXXX")
   local prefix = p:read("*l")
@@ -162,7 +170,7 @@ function M.start(opts)
     local vars = { PREFIX = prefix, ROOT = ROOT, PORT = tostring(port), USER = root and "user root;" or "",
       TRUST = opts.trust and ("lua_ssl_trusted_certificate " .. opts.trust .. ";") or "",
       WORKERS = tostring(self.workers), RESOLVERS = table.concat(resolvers),
-      REUSEPORT = opts.reuseport and " reuseport" or "" }
+      REUSEPORT = opts.reuseport and " reuseport" or "", MAIN = opts.main or "" }
     -- The spec's CA replaces the system bundle of the shipped cloud.conf (nginx refuses
     -- the directive twice), so a copy without that line is included instead.
     local conf = CONF:gsub("{{([%u_]+)}}", function(k) return vars[k] end)

@@ -31,7 +31,7 @@ function M.stats(S)
     start_requests = request_summary(S.starts),
     servers = { ecs = fleet.status_counts(S.fleet.ecs), bms = fleet.status_counts(S.fleet.bms) },
     hostile = st.hostile, hostile_streaming = hostile.active, max_in_flight = st.max_in_flight,
-    unrouted = st.unrouted,
+    unrouted = st.unrouted, action_arrivals = st.action_arrivals,
   }
 end
 

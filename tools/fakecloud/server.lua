@@ -95,6 +95,10 @@ function M.handle()
   local st = S.stats
   st.calls[r] = st.calls[r] + 1
   st.calls.total = st.calls.total + 1
+  -- When each stop or start call arrived (epoch seconds), for specs that compare it with
+  -- a signal's time; the first 10000 only.
+  local arrivals = st.action_arrivals
+  if r == "action" and #arrivals < 10000 then arrivals[#arrivals + 1] = ngx.req.start_time() end
   local conn = ngx.var.connection
   if not S.connections[conn] then
     S.connections[conn] = true

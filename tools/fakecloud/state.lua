@@ -24,6 +24,7 @@ local function fresh_counters()
               metadata = { token_calls = 0, key_calls = 0, issued = 0 },
               stop_types = {}, -- os-stop type ("SOFT", "HARD", or "absent") -> accepted calls
               refused = {}, refused_servers = 0, -- stop calls refused by flow.lua, by code; their servers
+              action_arrivals = {}, -- arrival time of each stop/start call (server.lua)
               max_in_flight = S.in_flight }
 end
 

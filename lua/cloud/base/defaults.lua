@@ -25,5 +25,7 @@ return {
   -- (the count decides how many pages are asked for).
   list = { max_count = 1000000 },
   -- client:stop_ecs / stop_bms.
-  stop = { poll_interval = 5, wait_timeout = 600, retry_failed = 1 },
+  -- shutdown_grace: how long jobs already accepted are still polled once nginx's worker is
+  -- exiting; with the last look, well inside the 5 s Debian's init gives QUIT before TERM.
+  stop = { poll_interval = 5, wait_timeout = 600, retry_failed = 1, shutdown_grace = 2 },
 }

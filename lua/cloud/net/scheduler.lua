@@ -12,6 +12,10 @@
 -- is sent: the calls in flight end within their timeout, every other call is finished
 -- unsent, and the loop returns at most one request timeout after the deadline. A stop call
 -- the pace has no room for before the deadline is finished unsent at once.
+--
+-- A process may begin shutting down (`stopping`, inside nginx ngx.worker.exiting()): from
+-- then on no stop call is sent, each ends unsent with cloud.shutdown, and with the
+-- operation's at_shutdown the deadline comes `grace` seconds later, as above.
 -- @module cloud.net.scheduler
 local core = require "cloud.core"
 local answer = require "cloud.net.answer"
@@ -60,7 +64,8 @@ end
 --   trace: function(line), or nil: one line per HTTP attempt with its verdict (see
 --   trace_line), for debugging;
 --   deadline: the core.now() time after which nothing is sent, or nil for none;
---   servers_per_minute: the pace of stop calls, or nil to learn it (cloud.net.pace).
+--   servers_per_minute: the pace of stop calls, or nil to learn it (cloud.net.pace);
+--   stopping: function() -> true once the process is shutting down, or nil.
 function M.new(c)
   local policy = c.policy
   return setmetatable({
@@ -74,6 +79,8 @@ function M.new(c)
     trace = c.trace,
     renew = c.renew,
     deadline = c.deadline,
+    stopping = c.stopping,
+    shutdown = false, -- the process began shutting down: no stop call is sent
     listing = c.listing, -- the client's, for cloud.op.servers: enterprise project, id form
     closed = false, -- past the deadline: nothing more is sent ...
     last_round = false, -- ... but for the deadline's last round
@@ -145,6 +152,12 @@ function Scheduler:at_deadline(fn)
   self.on_deadline = fn
 end
 
+--- Sets `fn(deadline)` to run once should the process begin shutting down (`stopping`):
+-- the deadline then comes `grace` seconds later, if it was not due sooner.
+function Scheduler:at_shutdown(grace, fn)
+  self.shutdown_grace, self.on_shutdown = grace, fn
+end
+
 --- Runs fn after `delay` seconds of the loop's time, or at the deadline if that comes first.
 -- Returns the timer, for :cancel.
 function Scheduler:after(delay, fn)
@@ -181,10 +194,52 @@ function Scheduler:_pop_paced()
   return call
 end
 
+-- Whether the process began shutting down; the first time it is seen, the shutdown begins.
+-- nginx changes ngx.worker.exiting() only between events, so one look per pump is a look
+-- before each of its stop calls.
+function Scheduler:_check_shutdown()
+  if not self.shutdown and self.stopping and self.stopping() then self:_shutdown() end
+  return self.shutdown
+end
+
+-- The shutdown: stop calls signed ahead come back from the transport and every stop call
+-- not sent ends unsent; other calls (job polls, lookups) go on until the deadline, which
+-- the operation's at_shutdown brings forward. Timers due later come due then.
+function Scheduler:_shutdown()
+  self.shutdown = true
+  self.log("shutdown: the process is exiting; no stop call is sent from now on")
+  local _, dropped = self.transport:drop_queued()
+  for _, id in ipairs(dropped or {}) do
+    local call = self.inflight[id]
+    if call then
+      self.inflight[id] = nil
+      self.ninflight = self.ninflight - 1
+      if call.servers then self.nstops = self.nstops - 1 end
+      call.tries.attempts = call.tries.attempts - 1 -- signed, never sent
+      self:_enqueue(call)
+    end
+  end
+  self:_expire_paced()
+  if not self.on_shutdown then return end
+  local at = core.now() + self.shutdown_grace
+  if self.deadline and self.deadline <= at then return self.on_shutdown(self.deadline) end
+  self.deadline = at
+  for _, t in ipairs(self.timers) do -- still in order: those moved are the last ones
+    if t.at > at then t.at = at end
+  end
+  self.on_shutdown(at)
+end
+
+function Scheduler:_expire_paced()
+  while self.phead <= self.ptail do self:_not_sent(self:_pop_paced()) end
+  self.paced, self.phead, self.ptail = {}, 1, 0
+end
+
 -- Hands stop calls to the transport as the pace allows, up to `limit` calls in flight and
 -- `stops` stop calls. A call the pace has no room for before the deadline ends unsent.
 function Scheduler:_pump_paced(limit, stops, now)
   self.paced_at = nil
+  if self.phead <= self.ptail and self:_check_shutdown() then return self:_expire_paced() end
   while self.ninflight < limit and self.phead <= self.ptail and self.nstops < stops do
     local at = self.pace:when(now, self.paced[self.phead].servers)
     if self.deadline and at > self.deadline then
@@ -208,7 +263,9 @@ end
 -- `ahead` (the default) as many again signed ahead. Stop calls go at the pace.
 -- Without `ahead`, self.held says whether calls ahead would have gone.
 function Scheduler:_pump(ahead)
-  if self.closed and not self.last_round then return end
+  -- Closed, nothing is held back: a stale `held` would have the loop poll the transport
+  -- without waiting, and inside nginx never yield to the calls still in flight.
+  if self.closed and not self.last_round then self.held = false return end
   local cap = self.pace:limit()
   local full = cap + (self.ahead > 0 and math.min(cap, self.ahead) or 0)
   -- The last round sends what the engine starts at once, nothing signed ahead.
@@ -390,12 +447,27 @@ local function complete(call, r)
   call.on_done(r)
 end
 
+-- A stop call not sent because the process is shutting down: never accepted (its last
+-- attempt, if any, was refused or not sent), so safe to send again later.
+local function not_sent_shutdown(call)
+  local why = "not sent: the process began shutting down (nginx: ngx.worker.exiting())"
+  local last = call.last and call.last.err
+  if last then why = why .. "; its last attempt: " .. tostring(last) end
+  local err = errors.new("cloud.shutdown", why)
+  err.unsent = true
+  if call.body_fn then call.body, call.body_fn = call.body_fn(false), nil end
+  complete(call, { ok = false, attempts = call.tries.attempts, unsent = true, err = err })
+end
+
 -- A stop call the pace has no room for before the deadline, or still refused by flow
 -- control when it came: finished unsent, with the refusal it last got, if any (never
 -- accepted: its servers were not stopped). `at`: when the pace would have sent it.
 function Scheduler:_not_sent(call, at)
+  if self.shutdown and call.servers then return not_sent_shutdown(call) end
   local spm = self.pace:servers_per_minute()
-  local why = at and ("not sent: at the pace flow control set (%s servers a minute) its turn came"
+  local why = self.shutdown and self.on_shutdown
+    and "not sent: the process is shutting down and the shutdown's grace ended first"
+    or at and ("not sent: at the pace flow control set (%s servers a minute) its turn came"
     .. " after the operation's wait_timeout"):format(spm and ("%.0f"):format(spm) or "unpaced")
     or call.last and "not sent again: the operation's wait_timeout ended first"
     or "not sent: the operation's wait_timeout ended first"
@@ -431,7 +503,7 @@ function Scheduler:_throttled(call, r, now)
   -- Retry-After is honoured up to the retry cap, as for any other call (cloud.retry.delay).
   if r.retry_after then self.pace:not_before(now + math.min(r.retry_after, self.policy.cap)) end
   local at = self.pace:when(now, call.servers)
-  if self.closed or (self.deadline and at > self.deadline) then return false, at end
+  if self.closed or self.shutdown or (self.deadline and at > self.deadline) then return false, at end
   call.tries.attempts = call.tries.attempts - 1
   self.log(step_line(self.policy, "throttled", call, r, self.pace, nil, at - now))
   r.ok = false
@@ -553,6 +625,7 @@ local function loop(self)
     -- poll returns early on the signal (EINTR, taken as a timeout), but the engine then
     -- waits out the rest of its timeout, so the signal is seen within that second.
     if caught_signal() then errors.interrupt() end
+    self:_check_shutdown()
     local now = core.now()
     local closing = not self.closed and self.deadline ~= nil and now >= self.deadline
     if closing then self:_close() end

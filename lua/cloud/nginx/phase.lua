@@ -20,6 +20,12 @@ function M.in_nginx()
   return type(ngx) == "table" and type(ngx.get_phase) == "function"
 end
 
+--- Inside nginx, ngx.worker.exiting: true once the worker is shutting down (a graceful
+-- quit, or the old worker of a reload), when no new stop call should leave. Nil elsewhere.
+function M.exiting_check()
+  if M.in_nginx() and type(ngx.worker) == "table" then return ngx.worker.exiting end
+end
+
 --- Raises a clear error unless the current phase may do network I/O and wait.
 -- @tparam string what what was attempted, for the message
 function M.check(what)

@@ -25,7 +25,7 @@ local OPTIONS = {
   ids = true, filter = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, dry_run = true, force = true, max_servers = true,
   exclude = true, confirm = true, record = true, record_source = true, resend_grace = true,
-  servers_per_minute = true,
+  shutdown_grace = true, servers_per_minute = true,
 }
 local TYPED_OPTIONS = { type = true }
 for k in pairs(OPTIONS) do TYPED_OPTIONS[k] = true end
@@ -91,6 +91,7 @@ local function check_stop(service, opts, action)
     wait_timeout = check.number(where, opts, "wait_timeout", defaults.wait_timeout, 0),
     retry_failed = check.integer(where, opts, "retry_failed", defaults.retry_failed, 0, 10),
     resend_grace = check.number(where, opts, "resend_grace", nil, 0),
+    shutdown_grace = check.number(where, opts, "shutdown_grace", defaults.shutdown_grace, 0),
     servers_per_minute = check.number(where, opts, "servers_per_minute", nil, 1),
     on_progress = check.func(where, opts, "on_progress"),
     confirm = check.func(where, opts, "confirm"),
@@ -151,6 +152,8 @@ local function run_op(op, service, o, l, extra, asked, join)
   local ok, e = pcall(stop_op.run, { sched = sched, ledger = l,
     project_id = op.project_id, service = service, policy = op.policy,
     log = function(line) op:log(line) end, options = o, action = o.action })
+  -- Cut short by the process's shutdown (cloud.net.scheduler): the result says so.
+  extra.shutdown = sched.shutdown or nil
   if ok then
     if join then join:release() end
     return

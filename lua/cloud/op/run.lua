@@ -203,8 +203,11 @@ function Op:polled(j, r)
       return self:plan_changed()
     end
     self.plan:drop(j)
-    local err = errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet %s")
+    local err = self.cut_short and self:cut_short_error(("job %s still %s"):format(job.job_id, status))
+      or errors.new("cloud.wait_timeout", ("job %s still %s after %gs; the server may yet %s")
       :format(job.job_id, status, self.wait_timeout, self.action.name))
+    -- Cut short, nothing more is sent: the deadline's last look tells what it can.
+    if self.cut_short then return self:give_up(self:open_ids(job.ids), err, false) end
     return self:resolve(self:open_ids(job.ids), err)
   end
   -- No such job (Common.0011, 404), or a refusal that will not change: what became of its
@@ -372,6 +375,15 @@ local function state_of(s, action)
   if task then return "busy" end
 end
 
+-- A server with a task on it when the wait ended (Op:cut_short_error when it ended with
+-- the process's shutdown).
+function Op:under_way_error(s)
+  local task = task_of(s)
+  if not self.cut_short then return still_under_way(self.wait_timeout, self.action, task) end
+  return self:cut_short_error(("a task was under way on the server (%s)"):format(tostring(task or
+    self.action.under_way)))
+end
+
 -- A lookup that failed is tried again (until the deadline) when another try may tell:
 -- the network or the cloud's load, not a refusal that will stand (403, 401, TLS, DNS).
 local LASTING = { ["cloud.dns"] = true, ["cloud.tls"] = true, ["cloud.response_too_large"] = true }
@@ -434,7 +446,7 @@ function Op:looked(j, lost, sent, found, lookup_err, missed)
       lost.taken = true
     elseif state then
       lost.touched[id], lost.taken = true, true
-      if expired then l:failed(id, still_under_way(self.wait_timeout, action, task_of(s)))
+      if expired then l:failed(id, self:under_way_error(s))
       else still[#still + 1] = id end
     elseif not s then
       l:failed(id, errors.new("Ecs.0114", "the server was not found"))
@@ -446,7 +458,8 @@ function Op:looked(j, lost, sent, found, lookup_err, missed)
       resend[#resend + 1] = id
       self.doubted[id] = true
     elseif now < lost.resend_at then
-      l:failed(id, untouched_at_deadline(err, self.resend_grace, action.name))
+      l:failed(id, self.cut_short and self:cut_short_error(("its answer was lost (%s), the server still untouched")
+        :format(tostring(err))) or untouched_at_deadline(err, self.resend_grace, action.name))
     else
       l:failed(id, err)
     end
@@ -473,6 +486,28 @@ function Op:looked(j, lost, sent, found, lookup_err, missed)
   self:plan_changed()
   if #resend > 0 then self:submit(resend, true) end
   progress(self, "wait")
+end
+
+--- The operation stops waiting because the process is shutting down (the scheduler's
+-- at_shutdown): the deadline comes `shutdown_grace` after it began, and every server still
+-- without an outcome then ends as Op:cut_short_error says.
+function Op:shutting_down(deadline)
+  self.cut_short = true
+  if deadline < self.deadline then
+    self.deadline = deadline
+    self.plan.deadline = deadline
+    self:schedule_polls()
+  end
+  self.log(("shutdown: waiting at most %gs more for the jobs already accepted"):format(
+    math.max(0, self.deadline - core.now())))
+end
+
+--- A server the stop may have reached, still without an outcome when the shutdown's grace
+-- ended (`what`: what was last known of it): unconfirmed, never "not sent".
+function Op:cut_short_error(what)
+  return errors.new("cloud.unconfirmed", ("%s when the process began shutting down and stopped waiting"
+    .. " (shutdown_grace %gs); the %s was sent and may yet happen"):format(what, self.shutdown_grace,
+    self.action.name))
 end
 
 -- An accepted call with no outcome when wait_timeout ended.
@@ -522,10 +557,14 @@ function Op:give_up(ids, err, resend_at)
     local state = s and state_of(s, self.action)
     if l:pending(id) then -- else settled meanwhile: the first outcome stands
       if not seen.looked[id] then
-        local why = seen.err or errors.new("cloud.wait_timeout", "wait_timeout ended before it could be looked up")
+        local why = seen.err or errors.new("cloud.wait_timeout", (self.cut_short and "the shutdown's grace"
+          or "wait_timeout") .. " ended before it could be looked up")
         l:failed(id, unconfirmed(err, why, resend_at and true, self.action.name))
       elseif state == "done" or (state == "under_way" and not self.wait) then
         l:stopped(id)
+      elseif self.cut_short and (state or resend_at or err.unsent) then
+        l:failed(id, state and self:under_way_error(s)
+          or self:cut_short_error(("the server was still untouched (%s)"):format(tostring(err))))
       elseif state then -- under way, or busy with another task
         local timed_out = err.code == "cloud.wait_timeout" and not err.unsent
         l:failed(id, timed_out and err or still_under_way(self.wait_timeout, self.action, task_of(s)))
@@ -566,7 +605,7 @@ function Op:resolve(ids, err, failures)
       elseif state == "under_way" and not self.wait then
         self.ledger:stopped(id) -- accepted by a job we did not see
       elseif state then
-        if expired then self.ledger:failed(id, still_under_way(self.wait_timeout, self.action, task_of(s)))
+        if expired then self.ledger:failed(id, self:under_way_error(s))
         else recheck[#recheck + 1] = id end
       elseif not s then
         self.ledger:failed(id, errors.new("Ecs.0114", "the server was not found"))
@@ -671,7 +710,7 @@ end
 --   cap), log (function(line)), action (a table of cloud.op.actions; stop when nil), and `o`,
 --   the checked options (type, wait,
 --   poll_interval, wait_timeout, deadline (core.now() time; default: wait_timeout from
---   now), retry_failed, resend_grace, on_progress)
+--   now), retry_failed, resend_grace, shutdown_grace, on_progress)
 function M.run(c)
   local o = c.options
   local op = setmetatable({
@@ -679,7 +718,7 @@ function M.run(c)
     sched = c.sched, ledger = c.ledger, project_id = c.project_id, service = c.service, log = c.log,
     attempts = c.policy.attempts, later = c.policy.later,
     backoff_base = c.policy.base, backoff_cap = c.policy.cap,
-    resend_grace = o.resend_grace or M.resend_grace(c.policy),
+    resend_grace = o.resend_grace or M.resend_grace(c.policy), shutdown_grace = o.shutdown_grace,
     kind = o.type, wait = o.wait, poll_interval = o.poll_interval, wait_timeout = o.wait_timeout,
     deadline = o.deadline or core.now() + o.wait_timeout, retry_failed = o.retry_failed, on_progress = o.on_progress,
     accepted = 0, sends = {}, resent = {}, doubted = {},
@@ -687,6 +726,7 @@ function M.run(c)
   }, Op)
   op.plan = poll_plan.new(o.poll_interval, op.deadline, core.now())
   op.sched:at_deadline(function() op:last_look() end)
+  op.sched:at_shutdown(o.shutdown_grace, function(deadline) op:shutting_down(deadline) end)
   op:submit(op.ledger:ids())
   op.sched:run()
 end

@@ -191,6 +191,7 @@ function Recorder:finish(res, err)
     fields.failed, fields.skipped = #(res.failed or {}), #(res.skipped or {})
     fields.joined = res.joined and #res.joined or nil
     fields.dry_run, fields.cancelled = res.dry_run or nil, res.cancelled or nil
+    fields.shutdown = res.shutdown or nil
   end
   if err then
     fields.ok = false
