@@ -42,12 +42,12 @@ end)
 
 describe("cloud.nginx.once when the dictionary cannot record the mark", function()
   -- Outside nginx there is no shared dictionary: a dictionary that refuses every mark, as
-  -- lua_shared_dict's add does when it is out of memory, stands in for one.
+  -- lua_shared_dict's safe_add does when it is out of memory, stands in for one.
   local saved
   before_each(function()
     saved = _G.ngx
     _G.ngx = { get_phase = function() return "timer" end,
-               shared = { full = { add = function() return nil, "no memory" end } } }
+               shared = { full = { safe_add = function() return nil, "no memory" end } } }
   end)
   after_each(function() _G.ngx = saved end)
 
