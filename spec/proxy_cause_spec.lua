@@ -10,9 +10,9 @@ describe("cloud.net.proxy_cause", function()
   it("parses proxy URLs as libcurl takes them, never keeping a password", function()
     local cases = {
       { "http://127.0.0.1:3128", "127.0.0.1", 3128, "http://127.0.0.1:3128" },
-      { "http://user:secret@Proxy.Example:8080/", "proxy.example", 8080, "http://Proxy.Example:8080" },
-      { "proxy.example", "proxy.example", 1080, "http://proxy.example:1080" },
-      { "https://proxy.example", "proxy.example", 443, "https://proxy.example:443" },
+      { "http://user:secret@LocalHost:8080/", "localhost", 8080, "http://LocalHost:8080" },
+      { "localhost", "localhost", 1080, "http://localhost:1080" },
+      { "https://localhost", "localhost", 443, "https://localhost:443" },
       { "http://[::1]:3128", "::1", 3128, "http://[::1]:3128" },
       { "socks5h://127.0.0.1:1080", "127.0.0.1", 1080, "socks5h://127.0.0.1:1080" },
     }
