@@ -202,12 +202,9 @@ function Scheduler:_check_shutdown()
   return self.shutdown
 end
 
--- The shutdown: stop calls signed ahead come back from the transport and every stop call
--- not sent ends unsent; other calls (job polls, lookups) go on until the deadline, which
--- the operation's at_shutdown brings forward. Timers due later come due then.
-function Scheduler:_shutdown()
-  self.shutdown = true
-  self.log("shutdown: the process is exiting; no stop call is sent from now on")
+-- The calls queued in the transport (signed ahead, never sent) come back to the queue,
+-- their attempt uncounted.
+function Scheduler:_take_back_queued()
   local _, dropped = self.transport:drop_queued()
   for _, id in ipairs(dropped or {}) do
     local call = self.inflight[id]
@@ -219,6 +216,15 @@ function Scheduler:_shutdown()
       self:_enqueue(call)
     end
   end
+end
+
+-- The shutdown: stop calls signed ahead come back from the transport and every stop call
+-- not sent ends unsent; other calls (job polls, lookups) go on until the deadline, which
+-- the operation's at_shutdown brings forward. Timers due later come due then.
+function Scheduler:_shutdown()
+  self.shutdown = true
+  self.log("shutdown: the process is exiting; no stop call is sent from now on")
+  self:_take_back_queued()
   self:_expire_paced()
   if not self.on_shutdown then return end
   local at = core.now() + self.shutdown_grace
@@ -589,17 +595,7 @@ end
 -- is finished unsent; their callbacks may queue calls for the last round.
 function Scheduler:_close()
   self.closed, self.last_round = true, true
-  local _, dropped = self.transport:drop_queued()
-  for _, id in ipairs(dropped or {}) do
-    local call = self.inflight[id]
-    if call then
-      self.inflight[id] = nil
-      self.ninflight = self.ninflight - 1
-      if call.servers then self.nstops = self.nstops - 1 end
-      call.tries.attempts = call.tries.attempts - 1 -- signed, never sent
-      self:_enqueue(call)
-    end
-  end
+  self:_take_back_queued()
   self:_expire(self.wtail, self.ptail)
 end
 
