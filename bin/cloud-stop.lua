@@ -45,7 +45,7 @@ local command = arg and arg[0] and command_of(arg[0]) or "stop"
 local program = "cloud-" .. command
 if script then
   local root = (script:match("^(.*)/[^/]*$") or ".") .. "/.."
-  if exists(root .. "/lua/cloud/init.lua") then
+  if exists(root .. "/lua/cloud.lua") then
     package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
     local build = root .. "/build/" .. (jit and "luajit" or abi)
     if exists(build .. "/cloud/core.so") then

@@ -50,7 +50,7 @@ build = {
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
-    ["cloud"] = "lua/cloud/init.lua",
+    ["cloud"] = "lua/cloud.lua",
     ["cloud.auth.account"] = "lua/cloud/auth/account.lua",
     ["cloud.op.actions"] = "lua/cloud/op/actions.lua",
     ["cloud.net.answer"] = "lua/cloud/net/answer.lua",

@@ -23,10 +23,10 @@ end
 
 -- cloud.VERSION, read from its source as tools/release-rockspec.sh does (no C module needed).
 function M.version()
-  local f = assert(io.open("lua/cloud/init.lua", "rb"))
+  local f = assert(io.open("lua/cloud.lua", "rb"))
   local text = f:read("*a")
   f:close()
-  return assert(text:match('local M = { VERSION = "([^"]*)" }'), "no VERSION in lua/cloud/init.lua")
+  return assert(text:match('local M = { VERSION = "([^"]*)" }'), "no VERSION in lua/cloud.lua")
 end
 
 local DESC_COL, EXAMPLE_COL = 24, 26 -- the help text's columns: a flag's words, its examples

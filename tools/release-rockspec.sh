@@ -4,8 +4,8 @@
 # checks that the two agree). Run it after changing the module list of the scm rockspec.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=$(sed -n 's/^local M = { VERSION = "\([^"]*\)" }.*/\1/p' lua/cloud/init.lua)
-[ -n "$version" ] || { echo "release-rockspec: no VERSION in lua/cloud/init.lua" >&2; exit 1; }
+version=$(sed -n 's/^local M = { VERSION = "\([^"]*\)" }.*/\1/p' lua/cloud.lua)
+[ -n "$version" ] || { echo "release-rockspec: no VERSION in lua/cloud.lua" >&2; exit 1; }
 out="rockspec/cloud-$version-1.rockspec"
 {
   echo "-- The release $version (cloud.VERSION). The same build as rockspec/cloud-scm-1.rockspec, which"

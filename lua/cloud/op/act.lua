@@ -354,7 +354,7 @@ function M.check(service, opts, action)
   return check_stop(service, opts, action)
 end
 
---- client:stop_ecs, client:start_bms and the like (cloud/init.lua binds them).
+--- client:stop_ecs, client:start_bms and the like (cloud.lua binds them).
 -- `action`: a table of cloud.op.actions (stop when nil).
 function M.call(client, service, opts, action)
   action = action or actions.stop

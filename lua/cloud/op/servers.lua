@@ -261,7 +261,7 @@ local function ids_of(value)
   if #ids > 0 then return ids end
 end
 
---- client:list_ecs and client:list_bms (cloud/init.lua binds them). An ECS query naming
+--- client:list_ecs and client:list_bms (cloud.lua binds them). An ECS query naming
 -- `server_id` is a lookup (M.lookup: sure whichever form the cloud reads), the servers in
 -- the order their ids were given; the reference ignores the query's other filters then.
 -- Any other list names the client's enterprise project unless the query does.

@@ -203,7 +203,7 @@ function M.run(op, o)
   return result(o, jobs, w, skipped)
 end
 
---- client:wait_jobs (cloud/init.lua binds it).
+--- client:wait_jobs (cloud.lua binds it).
 function M.call(client, opts)
   if getmetatable(client) ~= require("cloud.client").Client then
     errors.argument(WHERE, nil, "call it with ':' on a client from cloud.new")

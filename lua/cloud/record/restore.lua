@@ -265,7 +265,7 @@ function M.run(op, rd, path, start_opts)
   return res, err
 end
 
---- client:restore (cloud/init.lua binds it).
+--- client:restore (cloud.lua binds it).
 function M.call(client, opts)
   if getmetatable(client) ~= require("cloud.client").Client then
     errors.argument(WHERE, nil, "call it with ':' on a client from cloud.new")
