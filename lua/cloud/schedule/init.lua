@@ -43,6 +43,11 @@ local function show(v)
   return tostring(v)
 end
 
+-- A schedule's field as errors name it: schedules["office-hours"], a newline as \n.
+local function schedule_field(name)
+  return (("schedules[%q]"):format(name):gsub("\\\n", "\\n"))
+end
+
 local function is_array(v)
   if type(v) ~= "table" then return false end
   local n = 0
@@ -134,7 +139,7 @@ local function check_period(where, field, p)
 end
 
 local function check_schedule(where, name, s, set)
-  local field = ("schedules[%q]"):format(name)
+  local field = schedule_field(name)
   if not is_object(s) then errors.argument(where, field, "is " .. show(s) .. ": must be an object") end
   unknown_keys(where, field, s, SCHEDULE_KEYS)
   local out = { name = name, enforce = false, services = { "ecs" }, skip_dates = {} }
@@ -213,7 +218,7 @@ local function check_set(where, t)
   table.sort(set.names)
   for _, name in ipairs(set.names) do
     if #name > 255 or name:find("[%c]") then
-      errors.argument(where, ("schedules[%q]"):format(name), "is no usable name (at most 255 characters, no control"
+      errors.argument(where, schedule_field(name), "is no usable name (at most 255 characters, no control"
         .. " characters): it is the value of the tag " .. show(set.tag))
     end
     check_schedule(where, name, t.schedules[name], set)
@@ -313,7 +318,7 @@ function M.state_at(s, t)
   local zone = zone_of(s)
   local l = zone:to_local(t)
   local today = utc.days(l.year, l.month, l.day)
-  local reach = M.HORIZON / 86400 + 1
+  local reach = floor(M.HORIZON / 86400) + 1 -- whole days: the dates stay integers on Lua 5.4
   local occ = occurrences(s, zone, today - reach, today + reach)
   local st = { name = s.name, wanted = "stopped", local_time = local_time(zone, t) }
   for _, o in ipairs(occ) do
