@@ -380,6 +380,7 @@ describe("cloud.schedule", function()
       local u = schedule.usage(set, "2026-12-07", "2026-12-13")
       assert.are.same({ name = "always", hours = 168, running_hours = 168, saved_share = 0 }, u[1])
       assert.are.same({ "office", 168, 55 }, { u[2].name, u[2].hours, u[2].running_hours })
+      assert.are.equal("168 55", ("%s %s"):format(u[2].hours, u[2].running_hours))
       assert.is_true(math.abs(u[2].saved_share - 113 / 168) < 1e-12)
     end)
 

@@ -357,6 +357,11 @@ function M.plan(set, t)
   return out
 end
 
+-- Hours as an integer when whole, so that 168 prints as 168 on Lua 5.4 too.
+local function whole(x)
+  return math.tointeger and math.tointeger(x) or x
+end
+
 --- Running hours of each schedule over local dates `from` to `to` ("YYYY-MM-DD",
 -- inclusive), each in its own zone (a day of a summer-time change has 23 or 25 hours).
 -- @return in name order { name, hours, running_hours, saved_share = (hours - running_hours) / hours }
@@ -383,9 +388,9 @@ function M.usage(set, from, to)
       local lo, hi = math.max(iv.b, a), math.min(iv.e, b)
       if hi > lo then running = running + (hi - lo) end
     end
-    local hours = (b - a) / 3600
-    out[i] = { name = name, hours = hours, running_hours = running / 3600,
-               saved_share = (hours - running / 3600) / hours }
+    local hours, running_hours = whole((b - a) / 3600), whole(running / 3600)
+    out[i] = { name = name, hours = hours, running_hours = running_hours,
+               saved_share = (hours - running_hours) / hours }
   end
   return out
 end
