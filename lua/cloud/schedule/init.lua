@@ -23,6 +23,9 @@ M.MAX_BYTES = 1024 * 1024
 --- state_at looks this far either side of an instant for the last and next change.
 M.HORIZON = 8 * 86400
 
+-- The metatable of checked sets, so that a set passed where a file's table may be is known.
+local Set = {}
+
 local SET_KEYS = { tag = true, override_tag = true, targets = true, schedules = true }
 local SCHEDULE_KEYS = { timezone = true, periods = true, skip_dates = true, max_servers = true,
                         enforce = true, services = true, targets = true, description = true }
@@ -223,13 +226,20 @@ local function check_set(where, t)
     end
     check_schedule(where, name, t.schedules[name], set)
   end
-  return set
+  return setmetatable(set, Set)
+end
+
+--- Whether `v` is a set returned by check or load.
+function M.is_set(v)
+  return getmetatable(v) == Set
 end
 
 --- Checks a schedule set given as a table of the JSON file's shape; returns a new,
--- normalized set (the input is left as it is).
+-- normalized set (the input is left as it is). A set check or load returned is returned
+-- as it is.
 -- @raise an argument error whose field names the schedule and the field
 function M.check(t)
+  if M.is_set(t) then return t end
   return check_set("cloud.schedule.check", t)
 end
 
