@@ -94,6 +94,25 @@ describe("cloud-schedule", function()
     for n = 7, 9 do assert.are.same({ "ACTIVE", 0, 0 }, counts(n)) end
   end)
 
+  it("the cron line of docs/scheduling.md works as printed, at every five minutes", function()
+    local doc = cli.slurp(cli.root .. "/docs/scheduling.md")
+    local line = doc:match("\n%*/5 %* %* %* %*  ops  (cloud%-schedule run [^\n]+)")
+    assert.truthy(line, "the recipe's cron line is not in docs/scheduling.md")
+    local log = scratch.new()
+    -- The file, state and log in scratch places; the run's time given, as cron's would be now.
+    line = line:gsub("/etc/cloud/schedule%.json", config):gsub("/var/lib/cloud%-schedule", state_dir)
+      :gsub("/var/log/cloud/schedule%.log", log)
+    local parts = { "env", "-i", "PATH=" .. cli.quote(cli.root .. "/bin:" .. (os.getenv("PATH") or "/usr/bin:/bin")) }
+    for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. cli.quote(v) end
+    for _, at in ipairs({ NIGHT, MORNING }) do
+      os.execute(("cd / && %s sh -c %s"):format(table.concat(parts, " "), cli.quote(line .. " --at " .. at)))
+    end
+    local text = cli.slurp(log)
+    assert.truthy(text:find("stopped 6", 1, true), text)
+    assert.truthy(text:find("started 6", 1, true), text)
+    for n = 1, 6 do assert.are.same({ "ACTIVE", 1, 1 }, counts(n)) end
+  end)
+
   it("a mistake in the file: exit 2, the schedule and the field named, nothing sent", function()
     local bad = scratch.new()
     cli.write(bad, cjson.encode{ schedules = { ["office-hours"] = { timezone = "Europe/Berlin",
