@@ -1,0 +1,65 @@
+-- Inside the app nginx (spec/support/appnginx.lua, option `every`): work started through
+-- cloud.nginx.every from every worker's init_worker, each run counted in the app
+-- dictionary by key and slot, as spec/nginx_schedule_spec.lua reads them (/everystate).
+local M = {}
+
+local function count(name, ctx)
+  local d = ngx.shared.app
+  d:incr(("every:%s:%d"):format(name, ctx.slot), 1, 0)
+  d:set(("pid:%s:%d"):format(name, ctx.slot), ngx.worker.pid())
+end
+
+-- The works: `count` counts; `slow` runs longer than a slot and says when two overlap;
+-- `fail` raises an Error and returns one, in turn.
+local WORKS = {
+  count = function(ctx) count("count", ctx) end,
+  slow = function(ctx, cfg)
+    local d = ngx.shared.app
+    if d:incr("slow_active", 1, 0) > 1 then d:set("slow_overlap", true) end
+    count("slow", ctx)
+    ngx.sleep(cfg.slow)
+    d:incr("slow_active", -1)
+  end,
+  fail = function(ctx)
+    count("fail", ctx)
+    local err = require("cloud.errors").new("spec.every", "the work failed in slot " .. ctx.slot, nil, nil, "config")
+    if ctx.slot % 2 == 0 then error(err) end
+    return nil, err
+  end,
+}
+
+function M.start(cfg)
+  local e = cfg.every
+  for _, name in ipairs(e.works) do
+    local work = WORKS[name] or function(ctx) return require(e.module).run(ctx, cfg) end
+    assert(require("cloud.nginx").every{ dict = "every", key = name, interval = e.interval,
+      lock = e.dir .. "/" .. name .. ".lock", run = function(ctx) return work(ctx, e) end })
+  end
+end
+
+-- /everystate: the app dictionary's counts (every:<key>:<slot>, pid:<key>:<slot>, slow_*).
+function M.state()
+  local d = ngx.shared.app
+  local out = {}
+  for _, k in ipairs(d:get_keys(0)) do
+    if k:match("^every:") or k:match("^pid:") or k:match("^slow_") or k:match("^sched") then out[k] = d:get(k) end
+  end
+  ngx.say(require("cjson").encode(out))
+end
+
+-- /everycheck?case=: cloud.nginx.every called from a request with one thing wrong (or
+-- nothing: the phase is wrong then); what it raised.
+function M.check()
+  local o = { dict = "every", key = "check", interval = 1, lock = "/tmp/every-check.lock", run = function() end }
+  local case = ngx.var.arg_case
+  if case == "dict" then o.dict = "app"
+  elseif case == "nodict" then o.dict = "nope"
+  elseif case == "key" then o.key = "../x"
+  elseif case == "interval" then o.interval = 2.5
+  elseif case == "run" then o.run = nil
+  elseif case == "unknown" then o.every = 1 end
+  local ok, err = pcall(require("cloud.nginx").every, o)
+  ngx.say(require("cjson").encode{ raised = not ok and tostring(err) or nil })
+end
+
+return M
