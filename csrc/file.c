@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -169,4 +170,21 @@ int file_lock(const char *path, const char *note, size_t note_len, int *fd, int 
   }
   *fd = f;
   return 0;
+}
+
+int file_make_dir(const char *path) {
+  if (mkdir(path, 0700) != 0) {
+    int err = errno;
+    struct stat st;
+    if (err != EEXIST) return err;
+    /* lstat: a symlink to a directory is refused, not followed. */
+    if (lstat(path, &st) != 0) return errno;
+    return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+  }
+  return sync_parent(path);
+}
+
+int file_replace(const char *from, const char *to) {
+  if (rename(from, to) != 0) return errno;
+  return sync_parent(to);
 }

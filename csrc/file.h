@@ -43,4 +43,13 @@ int file_read(const char *path, size_t max, cbuf *out, const char **kind);
  * the path is no regular file. */
 int file_lock(const char *path, const char *note, size_t note_len, int *fd, int *held);
 
+/* Makes the directory path (mode 0700 less the umask) and syncs its parent; 0 when a
+ * directory is there already. Anything else at path (a file, a symlink, even to a
+ * directory) is ENOTDIR: state and records are never written through a link. */
+int file_make_dir(const char *path);
+
+/* Renames from over to (both in one directory: rename(2) is atomic there) and syncs that
+ * directory, so that after a crash to is either the old file or the new one, whole. */
+int file_replace(const char *from, const char *to);
+
 #endif

@@ -1,5 +1,6 @@
 /* core.create_file(path) -> cloud.core.file, core.read_file(path, max_bytes) -> string,
- * core.lock_file(path [, note]) -> cloud.core.lock or false (held elsewhere): the
+ * core.lock_file(path [, note]) -> cloud.core.lock or false (held elsewhere),
+ * core.make_dir(path), core.replace_file(from, to): the
  * binding of file.c. A failure of the world (the file exists, the disk is full) returns
  * nil, "<path>: <strerror>", errno; a caller's mistake (a path that is no string or holds
  * a NUL) raises the argument error. A reason holds the path and the system's words,
@@ -121,6 +122,27 @@ static int file_lua_read_file(lua_State *L) {
   return result_fail(L, 1, "%s is larger than %s bytes", path, num);
 }
 
+/* core.make_dir(path) -> true (made, or a directory already), or nil, reason, errno. */
+static int file_lua_make_dir(lua_State *L) {
+  size_t n;
+  const char *path = check_path(L, 1, "cloud.core.make_dir", &n);
+  int err = file_make_dir(path);
+  if (err) return fail(L, path, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.replace_file(from, to) -> true, or nil, reason, errno (the reason names `to`). */
+static int file_lua_replace_file(lua_State *L) {
+  size_t n;
+  const char *from = check_path(L, 1, "cloud.core.replace_file", &n);
+  const char *to = check_path(L, 2, "cloud.core.replace_file", &n);
+  int err = file_replace(from, to);
+  if (err) return fail(L, to, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* A lock taken by core.lock_file: its descriptor, and the path for tostring. */
 typedef struct {
   int fd; /* -1 once released */
@@ -177,7 +199,8 @@ void file_lua_register(lua_State *L, int core) {
                                        {"__tostring", file_lua_lock_tostring}, {NULL, NULL}};
   static const luaL_Reg lock_methods[] = {{"release", file_lua_lock_release}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"create_file", file_lua_create_file}, {"read_file", file_lua_read_file},
-                                   {"lock_file", file_lua_lock_file}, {NULL, NULL}};
+                                   {"lock_file", file_lua_lock_file}, {"make_dir", file_lua_make_dir},
+                                   {"replace_file", file_lua_replace_file}, {NULL, NULL}};
   class_metatable(L, FILE_MT, meta, methods);
   lua_pop(L, 1);
   class_metatable(L, SCRATCH_MT, scratch_meta, none);

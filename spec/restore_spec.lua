@@ -96,6 +96,20 @@ describe("restore", function()
     assert.are.equal(30, fc:stats().start_requests.total)
   end)
 
+  it("exclude: ids the record shows stopped are left off, reported skipped as excluded", function()
+    local path = new_path()
+    local ids = { env.id("ecs", 1), env.id("ecs", 2), env.id("ecs", 3) }
+    assert.is_true(client:stop_ecs{ ids = ids, poll_interval = 0.02, record = path }.ok)
+    local res = client:restore{ record = path, poll_interval = 0.02, exclude = { ids[2] } }
+    assert.is_true(res.ok, cloud.to_json(res))
+    table.sort(res.started)
+    assert.are.same({ ids[1], ids[3] }, res.started)
+    assert.are.same({ excluded = 1 }, reasons(res))
+    assert.are.same({ "ACTIVE", "SHUTOFF", "ACTIVE" }, statuses(fc, 1, 3))
+    assert.are.equal(0, fc:server(ids[2]).start_requests)
+    assert.has_error(function() client:restore{ record = path, exclude = "x" } end)
+  end)
+
   it("skips servers started by hand or deleted since, and one refused by id as already SHUTOFF", function()
     local path = new_path()
     local ids = { env.id("ecs", 1), env.id("ecs", 2), env.id("ecs", 3), env.id("ecs", 31) }

@@ -60,6 +60,11 @@ M.KINDS = { argument = true, config = true, refused = true, transport = true, cl
 --   cloud and project once their projects were found through IAM; nothing was sent.
 -- - `cloud.record_write` (record): a write to the record failed (`errno` holds the
 --   system's number); nothing more was sent, `result` holds what is known.
+-- - `cloud.schedule_state` (config): a schedule's state file cannot be read or is not
+--   one (the message names it); nothing was sent for its schedule and target.
+-- - `cloud.schedule_state_write` (record): a schedule's state file (or its directory)
+--   could not be written; nothing more was sent for its schedule and target.
+-- - `cloud.schedule_busy` (refused): another run holds the lock of a schedule and target.
 -- - `cloud.connect` (transport): no connection (refused, unreachable), or a proxy
 --   that could not be reached or refused the tunnel (the message names it).
 -- - `cloud.dns` (transport): the endpoint's host name does not resolve; not
@@ -87,6 +92,8 @@ local KIND_OF_CODE = {
   ["cloud.shutdown"] = "interrupted",
   ["cloud.record_exists"] = "refused", ["cloud.record"] = "config", ["cloud.record_target"] = "refused",
   ["cloud.record_write"] = "record", ["cloud.fleet_repeat"] = "refused",
+  ["cloud.schedule_state"] = "config", ["cloud.schedule_state_write"] = "record",
+  ["cloud.schedule_busy"] = "refused",
   ["cloud.connect"] = "transport", ["cloud.dns"] = "transport", ["cloud.timeout"] = "transport",
   ["cloud.connection_dropped"] = "transport", ["cloud.response_too_large"] = "transport",
   ["cloud.tls"] = "transport", ["cloud.transport"] = "transport",

@@ -368,6 +368,62 @@ function Fleet:restore(opts)
   return res
 end
 
+-- A schedule's run (or plan) across the fleet: each target runs the schedules that apply
+-- to it (cloud.schedule.engine), the targets at once; one result per schedule, target and
+-- service, in target order. A target that could not be set up reports its error in each.
+function Fleet:_schedule(where, opts, plan)
+  local engine = require "cloud.schedule.engine"
+  local o = engine.check(where, opts, plan)
+  if not plan then
+    local prepared, perr = require("cloud.schedule.state").prepare(o.state_dir)
+    if not prepared then return nil, perr end
+  end
+  local distinct, derr = self:_distinct(where)
+  if not distinct then return nil, derr end
+  local ok, by = pcall(self._run, self, function(entry)
+    return function()
+      if plan then return engine.plan_client(entry.client, o) end
+      return engine.run_client(entry.client, o)
+    end
+  end)
+  if not ok then
+    if type(by) == "table" and by.interrupted then
+      error(errors.new("cloud.interrupted", "interrupted; calls already accepted may still complete; the state "
+        .. "says so, and the next run resumes", nil, nil, "interrupted"), 0)
+    end
+    error(by, 0)
+  end
+  local results = {}
+  for i, entry in ipairs(self.targets) do
+    local o_ = by[i]
+    local list
+    if entry.err or (o_ and o_.ok and o_.res == nil) then
+      local err = entry.err or o_.err
+      list = {}
+      for _, name in ipairs(o.set.names) do
+        local sched = o.set.schedules[name]
+        if engine.applies(o.set, sched, entry.region, entry.project_id) then
+          for _, service in ipairs(sched.services or { "ecs" }) do
+            list[#list + 1] = { schedule = name, target = { region = entry.region, project_id = entry.project_id },
+                                service = service, action = "none", ok = false, error = err }
+          end
+        end
+      end
+    elseif o_ and not o_.ok then
+      error(o_.res, 0)
+    else
+      list = o_ and o_.res or {}
+    end
+    for _, e in ipairs(list) do results[#results + 1] = e end
+  end
+  return engine.result(results, o.at)
+end
+
+--- Runs schedules across the fleet, as `client:run_schedule` on each target.
+function Fleet:run_schedule(opts) return self:_schedule("fleet:run_schedule", opts, false) end
+--- What run_schedule would do across the fleet, as `client:plan_schedule` on each target.
+function Fleet:plan_schedule(opts) return self:_schedule("fleet:plan_schedule", opts, true) end
+
 -- list_* across the fleet: targets[i].result is that target's array of servers.
 function Fleet:_list(service, query)
   local by = self:_run(function(entry)

@@ -426,6 +426,43 @@ function Client:restore(opts)
   return restore.call(self, opts)
 end
 
+--- Runs schedules (cloud.schedule) on this client's target at time `at`: for each schedule
+-- and service, the state it wants is compared with the one last acted on (kept in
+-- `state_dir`, one file per schedule, target and service) and acted on when it changed:
+-- entering "stopped" stops the servers tagged `<tag>=<schedule>` (protected ones and those
+-- tagged `<override_tag>=running` left), with a record under `state_dir/records`; entering
+-- "running" restores exactly what those records show was stopped (those tagged
+-- `<override_tag>=stopped` left off). Nothing changed: nothing is sent. `enforce` in a
+-- schedule acts at every run. See docs/scheduling.md.
+-- @tparam table opts `schedule` (a schedule file's path, its table, or a set from
+--   cloud.schedule), `state_dir` (required; made when absent), `at` (epoch seconds, default
+--   now), the stop's and start's `wait_timeout`, `poll_interval`, `servers_per_minute`,
+--   `on_progress`, and `on_unit` (`function(entry)`, called before a unit acts)
+-- @treturn table `{ ok, at, results = { { schedule, target = { region, project_id }, service,
+--   wanted, previous, action ("stop", "start" or "none"), result, record, ok, error }, ... } }`
+-- @return[2] nil
+-- @treturn[2] Error err when the state directory cannot be made (kind `record`)
+-- @raise an `Error` of kind `argument` for a malformed option or schedule (naming the
+--   schedule and its field), before any call
+function Client:run_schedule(opts)
+  local engine = require "cloud.schedule.engine"
+  local o = engine.check("client:run_schedule", opts)
+  local results, err = engine.run_client(self, o)
+  if not results then return nil, err end
+  return engine.result(results, o.at)
+end
+
+--- What `run_schedule` would do at `at`, sending no stop or start: per schedule and service
+-- the wanted state, the previous one (when `state_dir` is given), the action, and
+-- `would_stop` / `would_start` (the servers, from dry runs: a listing, lookups).
+-- @tparam table opts `schedule`, `at`, `state_dir` (optional)
+-- @treturn table `{ ok, at, results = { ... } }`
+function Client:plan_schedule(opts)
+  local engine = require "cloud.schedule.engine"
+  local o = engine.check("client:plan_schedule", opts, true)
+  return engine.result(engine.plan_client(self, o), o.at)
+end
+
 --- Waits on jobs accepted earlier (a stop or start with `wait = false` returned them in
 -- `result.jobs`; the CLI's `--no-wait` prints them) and reports their servers as a waiting
 -- call would: each job's servers are the ones its sub-jobs name; each job is polled until

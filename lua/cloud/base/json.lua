@@ -18,7 +18,8 @@ end
 
 -- Fields of a result that are arrays even when empty.
 local ARRAYS = { stopped = true, started = true, failed = true, jobs = true, selected = true,
-                 skipped = true, ids = true, hints = true, joined = true }
+                 skipped = true, ids = true, hints = true, joined = true,
+                 results = true, records = true, would_stop = true, would_start = true }
 
 local function is_array(t)
   local n = 0

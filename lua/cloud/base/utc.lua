@@ -41,4 +41,41 @@ function M.from_iso8601(s)
   return M.epoch(tonumber(y), mo, d, tonumber(h), tonumber(mi), tonumber(sec)) + (tonumber("0" .. frac) or 0)
 end
 
+--- Days from 1970-01-01 to a civil date (negative before it).
+function M.days(y, mon, d)
+  return floor(M.epoch(y, mon, d, 0, 0, 0) / 86400)
+end
+
+--- The civil date of a day count from 1970-01-01: year, month, day and ISO weekday
+-- (1 = Monday). Hinnant's `civil_from_days`.
+function M.civil_from_days(days)
+  local z = days + 719468
+  local era = floor(z / 146097)
+  local doe = z - era * 146097                                  -- [0, 146096]
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100)) -- [0, 365], from March 1
+  local mp = floor((5 * doy + 2) / 153)
+  local d = doy - floor((153 * mp + 2) / 5) + 1
+  local mon = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (mon <= 2 and 1 or 0)
+  return y, mon, d, (days + 3) % 7 + 1                          -- 1970-01-01 was a Thursday
+end
+
+--- The civil date and time in UTC of epoch seconds `t` (whole seconds): year, month, day,
+-- hour, minute, second, ISO weekday.
+function M.civil(t)
+  local days = floor(t / 86400)
+  local s = t - days * 86400
+  local y, mon, d, wday = M.civil_from_days(days)
+  return y, mon, d, floor(s / 3600), floor(s % 3600 / 60), s % 60, wday
+end
+
+--- Days in a month of a year.
+function M.month_days(y, mon)
+  if mon == 2 then
+    return (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28
+  end
+  return (mon == 4 or mon == 6 or mon == 9 or mon == 11) and 30 or 31
+end
+
 return M

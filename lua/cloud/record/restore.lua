@@ -22,11 +22,11 @@ local M = {}
 
 local WHERE = "client:restore"
 -- The options of a restore: the record to undo, and those of the start it runs (its own
--- record is `write_record`).
+-- record is `write_record`; `exclude`, ids never to start, reported skipped as "excluded").
 local OPTIONS = {
   record = true, write_record = true, dry_run = true, wait = true, poll_interval = true, wait_timeout = true,
   retry_failed = true, on_progress = true, confirm = true, max_servers = true, force = true,
-  servers_per_minute = true,
+  servers_per_minute = true, exclude = true,
 }
 local OFF = actions.stop.wanted
 
