@@ -95,6 +95,7 @@ build = {
     ["cloud.nginx.job"] = "lua/cloud/nginx/job.lua",
     ["cloud.nginx.phase"] = "lua/cloud/nginx/phase.lua",
     ["cloud.nginx.reader"] = "lua/cloud/nginx/reader.lua",
+    ["cloud.nginx.schedule"] = "lua/cloud/nginx/schedule.lua",
     ["cloud.nginx.tls"] = "lua/cloud/nginx/tls.lua",
     ["cloud.nginx.transport"] = "lua/cloud/nginx/transport.lua",
     ["cloud.net.pace"] = "lua/cloud/net/pace.lua",

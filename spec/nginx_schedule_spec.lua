@@ -1,8 +1,21 @@
--- Schedules inside nginx: cloud.nginx.every runs work once per slot of time across two
--- workers and a reload, never two runs at once (spec/support/everyapp.lua).
+-- Schedules inside nginx: cloud.nginx.schedule runs a schedule file once per slot of time
+-- across two workers and a reload, through cloud.nginx.every, which runs work once per
+-- slot and never two runs at once (spec/support/everyapp.lua). One nginx serves every case:
+-- the first one's slots (a night stop, a reload, a morning start) are what the next ones
+-- count.
+local cjson = require "cjson"
 local env = require "support.cloudenv"
 local appnginx = require "support.appnginx"
 local socket = require "socket"
+
+-- The emulator's ECS fleet: what the schedule "office" must stop at night and start again.
+local FLEET = { ecs = {
+  { count = 4, name = "office-%d", tags = { "schedule=office" } },                         -- 1..4
+  { count = 1, name = "by-hand-%d", tags = { "schedule=office" }, status = "SHUTOFF" },    -- 5
+  { count = 1, name = "kept-%d", tags = { "schedule=office", "stop-protect=true" } },      -- 6
+  { count = 2, name = "plain-%d", tags = { "team=ops" } },                                 -- 7..8
+  { count = 1, name = "late-%d", tags = { "schedule=office", "schedule-override=running" } }, -- 9
+}, bms = { { count = 1 } } }
 
 -- The slots of `key` that ran, from the app's counts: { [slot] = runs }, first, last.
 local function slots(state, key)
@@ -18,6 +31,23 @@ local function slots(state, key)
   return runs, first, last
 end
 
+-- The schedule file, atomically replaced: a period of two hours around now (UTC) when
+-- `running`, else one that starts in two hours.
+local function write_schedule(path, running)
+  local now = os.time()
+  local m = tonumber(os.date("!%H", now)) * 60 + tonumber(os.date("!%M", now))
+  local from = running and m - 60 or m + 120
+  local function hhmm(x)
+    x = x % 1440
+    return ("%02d:%02d"):format(math.floor(x / 60), x % 60)
+  end
+  local f = assert(io.open(path .. ".new", "w"))
+  f:write(cjson.encode{ schedules = { office = { timezone = "UTC",
+    periods = { { days = "daily", start = hhmm(from), stop = hhmm(from + 120) } } } } })
+  f:close()
+  assert(os.rename(path .. ".new", path))
+end
+
 local function tmpdir()
   local p = io.popen("mktemp -d /tmp/every.XXXXXX")
   local dir = p:read("*l")
@@ -29,10 +59,11 @@ describe("cloud.nginx.every", function()
   local fc, app, dir
 
   setup(function()
-    fc = env.start{ job_duration = 0.02 }
+    fc = env.start{ job_duration = 0.02, fleet = FLEET }
     dir = tmpdir()
-    app = assert(appnginx.start{ emulator = fc, workers = 2,
-      every = { dir = dir, interval = 1, works = { "count", "slow", "fail" }, slow = 2.5 } })
+    write_schedule(dir .. "/schedule.json", true)
+    app = assert(appnginx.start{ emulator = fc, workers = 2, every = { dir = dir, interval = 1,
+      works = { "count", "slow", "fail" }, slow = 2.5, schedule = dir .. "/schedule.json" } })
   end)
 
   teardown(function()
@@ -41,10 +72,71 @@ describe("cloud.nginx.every", function()
     if dir then os.execute("rm -rf '" .. dir .. "'") end
   end)
 
-  it("runs once per slot across two workers, and a reload runs no slot twice", function()
-    socket.sleep(3.2)
+  local function until_true(what, fn)
+    for _ = 1, 200 do
+      if fn() then return end
+      socket.sleep(0.05)
+    end
+    error(what .. ": " .. app:log():sub(-3000))
+  end
+
+  -- The calls that would show the schedule acting: stops, starts, listings, job polls.
+  local function acting_calls()
+    local st = fc:stats()
+    return { stops = st.stop_requests.total, starts = st.start_requests.total, action = st.calls.action,
+             list = st.calls.list, job = st.calls.job }
+  end
+
+  local function status(n) return fc:server(env.id("ecs", n)) end
+
+  it("stops the tagged fleet at night and starts it in the morning, once, across a reload", function()
+    socket.sleep(1.5) -- daytime slots: the first run finds nothing it stopped, and sends nothing
+    assert.are.same({ stops = 0, starts = 0, action = 0, list = 0, job = 0 }, acting_calls())
+
+    write_schedule(dir .. "/schedule.json", false) -- night
+    until_true("no night stop", function() return fc:stats().stop_requests.total >= 4 end)
+    until_true("the night stop did not end", function() return (app:json("/everystate").sched_stop or 0) >= 1 end)
+    local night = acting_calls()
+    assert.are.equal(4, night.stops)
+    for n = 1, 4 do assert.are.equal("SHUTOFF", status(n).status) end
+    for n = 5, 9 do assert.are.equal(0, status(n).stop_requests, "server " .. n) end
+    assert.are.equal("SHUTOFF", status(5).status)
+    for n = 6, 9 do assert.are.equal("ACTIVE", status(n).status, "server " .. n) end
+
+    socket.sleep(1.6)
     app:reload()
-    socket.sleep(3.2)
+    socket.sleep(1.6) -- night slots, across the reload: nothing sent
+    assert.are.same(night, acting_calls())
+
+    write_schedule(dir .. "/schedule.json", true) -- morning
+    until_true("no morning start", function() return fc:stats().start_requests.total >= 4 end)
+    until_true("the morning start did not end", function() return (app:json("/everystate").sched_start or 0) >= 1 end)
+    local morning = acting_calls()
+    assert.are.equal(4, morning.starts)
+    assert.are.equal(4, morning.stops)
+    for n = 1, 4 do assert.are.equal("ACTIVE", status(n).status) end
+    -- Stopped by a person before the night: still stopped.
+    assert.are.equal("SHUTOFF", status(5).status)
+    for n = 5, 9 do assert.are.equal(0, status(n).start_requests, "server " .. n) end
+    local st = fc:stats()
+    assert.are.equal(0, st.stop_requests.sent_more_than_once)
+    assert.are.equal(0, st.start_requests.sent_more_than_once)
+
+    socket.sleep(1.6)
+    assert.are.same(morning, acting_calls())
+    local state = app:json("/everystate")
+    assert.is_nil(state.sched_error)
+    assert.are.equal(1, state.sched_stop)
+    assert.are.equal(1, state.sched_start)
+    local runs, first, last = slots(state, "sched")
+    for slot = first, last do
+      assert.are.equal(1, runs[slot], "schedule slot " .. slot .. " ran " .. tostring(runs[slot]) .. " times")
+    end
+    assert.matches("cloud.nginx.schedule: office cn%-north%-4/%x+ ecs: running %-> stopped, stop, 4 stopped, 0 failed, "
+      .. "2 skipped, record [^\n]*/state/records/", app:log())
+  end)
+
+  it("ran every other work once per slot across the two workers and the reload", function()
     local state = app:json("/everystate")
     local runs, first, last = slots(state, "count")
     assert.is_true(last - first >= 5, ("only slots %s..%s ran"):format(first, last))

@@ -28,13 +28,35 @@ local WORKS = {
   end,
 }
 
+-- The schedule of e.schedule (a file the spec rewrites) through cloud.nginx.schedule, with
+-- a client of keys and region (its project found through the emulator's IAM); each run
+-- counted by slot as every:sched:<slot>, its units' actions as sched_<action>.
+local function start_schedule(cfg)
+  local e = cfg.every
+  local function client()
+    return require("cloud").new{ region = "cn-north-4", ak = cfg.ak, sk = cfg.sk,
+      endpoints = { ecs = cfg.url, bms = cfg.url, iam = cfg.url }, retry = { attempts = 5, base = 0.01, cap = 0.05 } }
+  end
+  assert(require("cloud.nginx").schedule{ dict = "every", key = "sched", interval = e.interval,
+    schedule = e.schedule, state_dir = e.dir .. "/state", client = client, run = { poll_interval = 0.05 },
+    on_result = function(res, ctx)
+      local d = ngx.shared.app
+      count("sched", ctx)
+      for _, u in ipairs(res.results) do
+        d:incr("sched_" .. u.action, 1, 0)
+        if not u.ok then d:set("sched_error", tostring(u.error)) end
+      end
+    end })
+end
+
 function M.start(cfg)
   local e = cfg.every
   for _, name in ipairs(e.works) do
-    local work = WORKS[name] or function(ctx) return require(e.module).run(ctx, cfg) end
+    local work = WORKS[name]
     assert(require("cloud.nginx").every{ dict = "every", key = name, interval = e.interval,
       lock = e.dir .. "/" .. name .. ".lock", run = function(ctx) return work(ctx, e) end })
   end
+  if e.schedule then start_schedule(cfg) end
 end
 
 -- /everystate: the app dictionary's counts (every:<key>:<slot>, pid:<key>:<slot>, slow_*).
