@@ -15,6 +15,7 @@ local FLEET = { ecs = {
   { count = 1, name = "kept-%d", tags = { "schedule=office", "stop-protect=true" } },      -- 6
   { count = 2, name = "plain-%d", tags = { "team=ops" } },                                 -- 7..8
   { count = 1, name = "late-%d", tags = { "schedule=office", "schedule-override=running" } }, -- 9
+  { count = 2, name = "doc-%d", tags = { "schedule=doc" } },                               -- 10..11
 }, bms = { { count = 1 } } }
 
 -- The slots of `key` that ran, from the app's counts: { [slot] = runs }, first, last.
@@ -33,7 +34,7 @@ end
 
 -- The schedule file, atomically replaced: a period of two hours around now (UTC) when
 -- `running`, else one that starts in two hours.
-local function write_schedule(path, running)
+local function write_schedule(path, running, name)
   local now = os.time()
   local m = tonumber(os.date("!%H", now)) * 60 + tonumber(os.date("!%M", now))
   local from = running and m - 60 or m + 120
@@ -42,10 +43,28 @@ local function write_schedule(path, running)
     return ("%02d:%02d"):format(math.floor(x / 60), x % 60)
   end
   local f = assert(io.open(path .. ".new", "w"))
-  f:write(cjson.encode{ schedules = { office = { timezone = "UTC",
+  f:write(cjson.encode{ schedules = { [name or "office"] = { timezone = "UTC",
     periods = { { days = "daily", start = hhmm(from), stop = hhmm(from + 120) } } } } })
   f:close()
   assert(os.rename(path .. ".new", path))
+end
+
+-- The init_worker code of docs/openresty.md's "Schedules inside nginx", with this spec's
+-- schedule file, state directory, dictionary and a 1 s interval.
+local function doc_recipe(dir)
+  local f = assert(io.open("docs/openresty.md", "rb"))
+  local page = f:read("*a")
+  f:close()
+  local section = assert(page:match("\n## Schedules inside nginx\n(.-)\n## "), "no section Schedules inside nginx")
+  local code = assert(section:match("init_worker_by_lua_block {\n(.-)\n    }\n"), "no init_worker_by_lua_block")
+  for from, to in pairs({ ['"/etc/cloud/schedule.json"'] = ('"%s/doc.json"'):format(dir),
+      ['"/var/lib/cloud-schedule"'] = ('"%s/docstate"'):format(dir), ["interval = 300,"] = "interval = 1,",
+      ['"cloud_every"'] = '"every"' }) do
+    local n
+    code, n = code:gsub(from:gsub("%p", "%%%0"), (to:gsub("%%", "%%%%")))
+    assert(n == 1, "docs/openresty.md's recipe has no " .. from)
+  end
+  return code
 end
 
 local function tmpdir()
@@ -62,8 +81,13 @@ describe("cloud.nginx.every", function()
     fc = env.start{ job_duration = 0.02, fleet = FLEET }
     dir = tmpdir()
     write_schedule(dir .. "/schedule.json", true)
-    app = assert(appnginx.start{ emulator = fc, workers = 2, every = { dir = dir, interval = 1,
-      works = { "count", "slow", "fail" }, slow = 2.5, schedule = dir .. "/schedule.json" } })
+    write_schedule(dir .. "/doc.json", true, "doc")
+    -- The recipe's client: region and keys from the environment, the project from IAM.
+    local main = ("env HUAWEICLOUD_SDK_AK=%s; env HUAWEICLOUD_SDK_SK=%s; env HUAWEICLOUD_SDK_REGION=cn-north-4; "
+      .. "env HUAWEICLOUD_SDK_REGION_ECS_CN_NORTH_4=%s; env HUAWEICLOUD_SDK_IAM_ENDPOINT=%s;"):format(fc.ak, fc.sk,
+      fc.url, fc.url)
+    app = assert(appnginx.start{ emulator = fc, workers = 2, main = main, every = { dir = dir, interval = 1,
+      works = { "count", "slow", "fail" }, slow = 2.5, schedule = dir .. "/schedule.json", doc = doc_recipe(dir) } })
   end)
 
   teardown(function()
@@ -94,11 +118,14 @@ describe("cloud.nginx.every", function()
     assert.are.same({ stops = 0, starts = 0, action = 0, list = 0, job = 0 }, acting_calls())
 
     write_schedule(dir .. "/schedule.json", false) -- night
-    until_true("no night stop", function() return fc:stats().stop_requests.total >= 4 end)
-    until_true("the night stop did not end", function() return (app:json("/everystate").sched_stop or 0) >= 1 end)
+    write_schedule(dir .. "/doc.json", false, "doc")
+    until_true("no night stop", function() return fc:stats().stop_requests.total >= 6 end)
+    until_true("the night stop did not end", function()
+      return (app:json("/everystate").sched_stop or 0) >= 1 and app:log():find("doc [^\n]*: running %-> stopped")
+    end)
     local night = acting_calls()
-    assert.are.equal(4, night.stops)
-    for n = 1, 4 do assert.are.equal("SHUTOFF", status(n).status) end
+    assert.are.equal(6, night.stops)
+    for _, n in ipairs({ 1, 2, 3, 4, 10, 11 }) do assert.are.equal("SHUTOFF", status(n).status) end
     for n = 5, 9 do assert.are.equal(0, status(n).stop_requests, "server " .. n) end
     assert.are.equal("SHUTOFF", status(5).status)
     for n = 6, 9 do assert.are.equal("ACTIVE", status(n).status, "server " .. n) end
@@ -109,12 +136,15 @@ describe("cloud.nginx.every", function()
     assert.are.same(night, acting_calls())
 
     write_schedule(dir .. "/schedule.json", true) -- morning
-    until_true("no morning start", function() return fc:stats().start_requests.total >= 4 end)
-    until_true("the morning start did not end", function() return (app:json("/everystate").sched_start or 0) >= 1 end)
+    write_schedule(dir .. "/doc.json", true, "doc")
+    until_true("no morning start", function() return fc:stats().start_requests.total >= 6 end)
+    until_true("the morning start did not end", function()
+      return (app:json("/everystate").sched_start or 0) >= 1 and app:log():find("doc [^\n]*: stopped %-> running")
+    end)
     local morning = acting_calls()
-    assert.are.equal(4, morning.starts)
-    assert.are.equal(4, morning.stops)
-    for n = 1, 4 do assert.are.equal("ACTIVE", status(n).status) end
+    assert.are.equal(6, morning.starts)
+    assert.are.equal(6, morning.stops)
+    for _, n in ipairs({ 1, 2, 3, 4, 10, 11 }) do assert.are.equal("ACTIVE", status(n).status) end
     -- Stopped by a person before the night: still stopped.
     assert.are.equal("SHUTOFF", status(5).status)
     for n = 5, 9 do assert.are.equal(0, status(n).start_requests, "server " .. n) end
@@ -134,6 +164,10 @@ describe("cloud.nginx.every", function()
     end
     assert.matches("cloud.nginx.schedule: office cn%-north%-4/%x+ ecs: running %-> stopped, stop, 4 stopped, 0 failed, "
       .. "2 skipped, record [^\n]*/state/records/", app:log())
+    -- The recipe of docs/openresty.md stopped and started its own schedule's servers.
+    assert.matches("cloud.nginx.schedule: doc cn%-north%-4/%x+ ecs: running %-> stopped, stop, 2 stopped, 0 failed, "
+      .. "0 skipped, record [^\n]*/docstate/records/", app:log())
+    assert.matches("cloud.nginx.schedule: doc cn%-north%-4/%x+ ecs: stopped %-> running, start, 2 started", app:log())
   end)
 
   it("ran every other work once per slot across the two workers and the reload", function()
@@ -184,6 +218,11 @@ describe("cloud.nginx.every", function()
     assert.matches("option 'run' is required", raised("run"), 1, true)
     assert.matches("option 'every' is unknown", raised("unknown"), 1, true)
     assert.matches("cloud.nginx.every: must be called from init_worker_by_lua*", raised("phase"), 1, true)
+    -- cloud.nginx.schedule checks the schedule before anything else: its mistakes name the field.
+    assert.matches('periods[1].start', raised("schedule"), 1, true)
+    assert.matches("25:00", raised("schedule"), 1, true)
+    assert.matches("cloud.nginx.schedule: option 'run.at' is set by cloud.nginx.schedule itself", raised("run_at"),
+      1, true)
     local ok, err = pcall(require("cloud.nginx").every, { dict = "d", key = "k", interval = 1, lock = "/tmp/l",
       run = function() end })
     assert.is_false(ok)

@@ -57,6 +57,8 @@ function M.start(cfg)
       lock = e.dir .. "/" .. name .. ".lock", run = function(ctx) return work(ctx, e) end })
   end
   if e.schedule then start_schedule(cfg) end
+  -- The recipe of docs/openresty.md, as written there but for its paths and interval.
+  if e.doc then assert(load(e.doc, "=docs/openresty.md"))() end
 end
 
 -- /everystate: the app dictionary's counts (every:<key>:<slot>, pid:<key>:<slot>, slow_*).
@@ -80,7 +82,14 @@ function M.check()
   elseif case == "interval" then o.interval = 2.5
   elseif case == "run" then o.run = nil
   elseif case == "unknown" then o.every = 1 end
-  local ok, err = pcall(require("cloud.nginx").every, o)
+  local fn = require("cloud.nginx").every
+  if case == "schedule" or case == "run_at" then -- cloud.nginx.schedule's own checks
+    fn = require("cloud.nginx").schedule
+    o = { dict = "every", interval = 1, state_dir = "/tmp/every-check", run = case == "run_at" and { at = 1 } or nil,
+          schedule = { schedules = { office = { timezone = "UTC",
+            periods = { { days = "mon-fri", start = "25:00", stop = "19:00" } } } } } }
+  end
+  local ok, err = pcall(fn, o)
   ngx.say(require("cjson").encode{ raised = not ok and tostring(err) or nil })
 end
 
