@@ -1,10 +1,11 @@
 #!/usr/bin/env lua5.4
--- cloud-stop and cloud-start in Lua (bin/cloud-start.lua is a symlink to this file; the name
--- it was run by says which): stop or start Huawei Cloud ECS/BMS servers in batches. See
--- `cloud-stop --help`. Runs under Lua 5.4, LuaJIT and Lua 5.1 alike; bin/cloud-stop picks the
--- interpreter. Run from a checkout (or through a symlink to one), it uses that checkout's lua/
--- and C core build (build/5.4, build/luajit or build/5.1) first, so a checkout never runs
--- against an older installed copy. Installed, it looks beside its bin/ first: share/lua/<v>
+-- cloud-stop, cloud-start and cloud-schedule in Lua (bin/cloud-start.lua and
+-- bin/cloud-schedule.lua are symlinks to this file; the name it was run by says which): stop
+-- or start Huawei Cloud ECS/BMS servers in batches, or on schedules. See `cloud-stop --help`.
+-- Runs under Lua 5.4, LuaJIT and Lua 5.1 alike; bin/cloud-stop picks the interpreter. Run
+-- from a checkout (or through a symlink to one), it uses that checkout's lua/ and C core
+-- build (build/5.4, build/luajit or build/5.1) first, so a checkout never runs against an
+-- older installed copy. Installed, it looks beside its bin/ first: share/lua/<v>
 -- and lib/lua/<v>, the layout of a LuaRocks tree and of a CMake install, whichever tree that is.
 -- With CLOUD_STOP_PROBE set it only loads the module and exits 0, or 1 when it cannot.
 
@@ -25,13 +26,15 @@ local function readlink(flags, path)
 end
 
 -- The command is told by the name run, not by the file it resolves to: the first name along
--- the symlink chain from `path` that is cloud-start.lua or cloud-stop.lua (LuaRocks installs
+-- the symlink chain from `path` that is cloud-start.lua, cloud-schedule.lua or cloud-stop.lua
+-- (LuaRocks installs
 -- a copy named cloud-start.lua, CMake the symlink); "stop" when none is.
 local function command_of(path)
   for _ = 1, 40 do
     local name = path:match("[^/]*$")
     if name == "cloud-start.lua" then return "start" end
     if name == "cloud-stop.lua" then return "stop" end
+    if name == "cloud-schedule.lua" then return "schedule" end
     local link = readlink("", path)
     if not link then break end
     path = link:sub(1, 1) == "/" and link or (path:match("^(.*/)") or "") .. link

@@ -57,6 +57,9 @@ build = {
     ["cloud.classify"] = "lua/cloud/classify.lua",
     ["cloud.cli.args"] = "lua/cloud/cli/args.lua",
     ["cloud.cli.fleet"] = "lua/cloud/cli/fleet.lua",
+    ["cloud.cli.schedule"] = "lua/cloud/cli/schedule.lua",
+    ["cloud.cli.schedule_args"] = "lua/cloud/cli/schedule_args.lua",
+    ["cloud.cli.schedule_help"] = "lua/cloud/cli/schedule_help.lua",
     ["cloud.cli.help"] = "lua/cloud/cli/help.lua",
     ["cloud.cli.idfile"] = "lua/cloud/cli/idfile.lua",
     ["cloud.cli.main"] = "lua/cloud/cli/main.lua",
@@ -119,12 +122,13 @@ build = {
   },
   -- The launcher and the script it runs, installed as they are (not wrapped for one Lua):
   -- bin/cloud-stop picks a Lua that loads the module, so the 5.4 and 5.1 rocks can share a
-  -- tree's bin/. bin/cloud-start and bin/cloud-start.lua are symlinks to them; LuaRocks
-  -- copies what a symlink points to, and the copy's name says it starts. nginx/cloud.conf
+  -- tree's bin/. bin/cloud-start, bin/cloud-schedule and their .lua are symlinks to them;
+  -- LuaRocks copies what a symlink points to, and the copy's name says which command it is. nginx/cloud.conf
   -- lands in the rock's conf/ directory, $(luarocks show --rock-dir cloud)/conf/cloud.conf.
   install = {
     bin = { ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua",
-            ["cloud-start"] = "bin/cloud-start", ["cloud-start.lua"] = "bin/cloud-start.lua" },
+            ["cloud-start"] = "bin/cloud-start", ["cloud-start.lua"] = "bin/cloud-start.lua",
+            ["cloud-schedule"] = "bin/cloud-schedule", ["cloud-schedule.lua"] = "bin/cloud-schedule.lua" },
     conf = { ["cloud.conf"] = "nginx/cloud.conf" },
     -- Found before the C module of the same name (package.path comes first): it loads
     -- cloud/core.so and explains a build for another Lua. A module name cannot be both

@@ -42,7 +42,7 @@ local function help_flags(text)
   return out
 end
 
-describe("cloud-stop and cloud-start: completion and man page", function()
+describe("cloud-stop, cloud-start and cloud-schedule: completion and man page", function()
   it("share/ holds exactly what tools/gen_cli_docs.lua makes from --help", function()
     for path, text in pairs(gen.files()) do
       assert.are.equal(text, read(path), path .. " is out of date: run lua5.4 tools/gen_cli_docs.lua --write")
@@ -69,6 +69,10 @@ describe("cloud-stop and cloud-start: completion and man page", function()
         assert.truthy(man:find("\\fB" .. flag:gsub("%-", "\\-") .. "\\fR", 1, true), flag .. " is not in the man page")
       end
       assert.truthy(n > 30, "--help shows only " .. n .. " flags")
+      if action == "schedule" then
+        assert.truthy(flags["--config"] and flags["--state-dir"] and flags["--at"] and flags["--usage"] and flags["-y"])
+        return
+      end
       assert.truthy(flags["--wait-jobs"] and flags["--output"] and flags["-y"])
       assert.are.equal(action == "start", flags["--from-record"] == true)
       assert.are.equal(action == "stop", flags["--type"] == true)
@@ -87,6 +91,14 @@ describe("cloud-stop and cloud-start: completion and man page", function()
         for l in out:gmatch("[^\n]+") do got[#got + 1] = l end
         table.sort(got)
         return got
+      end
+      if action == "schedule" then
+        assert.same({ "run" }, complete("r"))
+        assert.same({ "--state-dir" }, complete("run", "--state"))
+        assert.same({ "all_granted_eps" }, complete("plan", "--enterprise-project-id", "a"))
+        assert.same({}, complete("run", "--at", "2026"))
+        assert.same({ "tools/gen_cli_docs.lua" }, complete("plan", "--config", "tools/gen_cli_d"))
+        return
       end
       assert.same({ "bms" }, complete("b"))
       assert.same({ "--wait-jobs", "--wait-timeout" }, complete("ecs", "--wait"))
@@ -111,6 +123,12 @@ describe("cloud-stop and cloud-start: completion and man page", function()
       assert.truthy(out:find(program:upper() .. "(1)", 1, true), out)
       for _, heading in ipairs({ "NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "ENVIRONMENT", "EXIT STATUS" }) do
         assert.truthy(out:find("\n" .. heading .. "\n", 1, true), heading)
+      end
+      if action == "schedule" then
+        assert.truthy(out:find("--state-dir DIR", 1, true), out)
+        assert.truthy(out:find("cloud-schedule plan --config schedule.json --at 2026-12-24T20:00:00+01:00", 1, true),
+          out)
+        return
       end
       assert.truthy(out:find("--wait-jobs ID[,ID...]", 1, true), out)
       assert.truthy(out:find(program .. " ecs --tag env=staging --yes --output tsv", 1, true), out)

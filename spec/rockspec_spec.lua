@@ -71,7 +71,9 @@ describe("the rockspecs", function()
         table.sort(modules)
         assert.are.same(list("find lua/cloud -name '*.lua' | sort"), modules)
         assert.are.same({ ["cloud-stop"] = "bin/cloud-stop", ["cloud-stop.lua"] = "bin/cloud-stop.lua",
-                          ["cloud-start"] = "bin/cloud-start", ["cloud-start.lua"] = "bin/cloud-start.lua" },
+                          ["cloud-start"] = "bin/cloud-start", ["cloud-start.lua"] = "bin/cloud-start.lua",
+                          ["cloud-schedule"] = "bin/cloud-schedule",
+                          ["cloud-schedule.lua"] = "bin/cloud-schedule.lua" },
           r.build.install.bin)
         assert.is_false(r.deploy.wrap_bin_scripts) -- bin/cloud-stop picks the Lua itself
         assert.are.same({ ["cloud.conf"] = "nginx/cloud.conf" }, r.build.install.conf)
@@ -92,14 +94,15 @@ describe("the rockspecs", function()
     end)
   end
 
-  it("CMakeLists.txt installs both commands, each a launcher and its script", function()
+  it("CMakeLists.txt installs the three commands, each a launcher and its script", function()
     local f = assert(io.open("CMakeLists.txt"))
     local cmake = f:read("*a")
     f:close()
     local programs = {}
     for s in cmake:match("install%(PROGRAMS(.-)DESTINATION bin%)"):gmatch("%S+") do programs[#programs + 1] = s end
     table.sort(programs)
-    assert.are.same({ "bin/cloud-start", "bin/cloud-start.lua", "bin/cloud-stop", "bin/cloud-stop.lua" }, programs)
+    assert.are.same({ "bin/cloud-schedule", "bin/cloud-schedule.lua", "bin/cloud-start", "bin/cloud-start.lua",
+                      "bin/cloud-stop", "bin/cloud-stop.lua" }, programs)
   end)
 
   it("build the same, from the same description", function()

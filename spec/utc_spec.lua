@@ -25,6 +25,17 @@ describe("cloud.base.utc", function()
     assert.is_true(n > 1000, n)
   end)
 
+  it("gives the civil date and ISO weekday of an epoch as gmtime does", function()
+    for _, t in ipairs(epochs()) do
+      local y, mon, d, h, mi, s, wday = utc.civil(t)
+      assert.are.equal(os.date("!%Y-%m-%d %H:%M:%S %u", t),
+        ("%04d-%02d-%02d %02d:%02d:%02d %d"):format(y, mon, d, h, mi, s, wday), t)
+      assert.are.equal(utc.days(y, mon, d) * 86400, t - h * 3600 - mi * 60 - s)
+      assert.are.equal(tonumber(os.date("!%d", utc.epoch(y, mon, 1, 0, 0, 0) + (utc.month_days(y, mon) - 1) * 86400)),
+        utc.month_days(y, mon), t)
+    end
+  end)
+
   it("knows the known answers, fractions of a second, and refuses what is not a time", function()
     assert.are.equal(1795342500, utc.from_http_date("Sun, 22 Nov 2026 10:15:00 GMT"))
     assert.are.equal(951782400, utc.epoch(2000, 2, 29, 0, 0, 0))

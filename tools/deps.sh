@@ -14,6 +14,7 @@ packages=(
   valgrind tmux
   man-db groff-base # man -l, which spec/cli_docs_spec.lua renders the man pages with (skipped without)
   iproute2 # ip, which brings lo up in the suite's own network namespace (tools/loopback-only)
+  tzdata # /usr/share/zoneinfo, the time zones of schedule files (cloud.base.tz)
 )
 [ "${CLOUD_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$CLOUD_DEPS_EXTRA" && packages+=("${extra[@]}")
 

@@ -1,5 +1,6 @@
--- The bash completion scripts and man pages of cloud-stop and cloud-start, generated from the
--- text `--help` prints (cloud.cli.help): one source, so a flag added there reaches both. The
+-- The bash completion scripts and man pages of cloud-stop, cloud-start and cloud-schedule,
+-- generated from the text `--help` prints (cloud.cli.help): one source, so a flag added there
+-- reaches its completion and its man page. The
 -- files are committed where an install puts them, under share/ (CMake installs them into
 -- share/bash-completion/completions and share/man/man1; the rock copies share/ into its
 -- directory), and spec/cli_docs_spec.lua fails when they differ from what this makes.
@@ -13,7 +14,7 @@ local words = require "cloud.cli.words"
 
 local M = {}
 
-M.ACTIONS = { "stop", "start" }
+M.ACTIONS = { "stop", "start", "schedule" }
 
 --- The path of each generated file of `action`.
 function M.paths(action)
@@ -177,7 +178,7 @@ function M.bash(action)
   out[#out + 1] = "  if [[ $cur == -* ]]; then"
   out[#out + 1] = ("    COMPREPLY=($(compgen -W '%s' -- \"$cur\"))"):format(table.concat(flags, " "))
   out[#out + 1] = "  elif [ \"$COMP_CWORD\" -eq 1 ]; then"
-  out[#out + 1] = "    COMPREPLY=($(compgen -W 'ecs bms' -- \"$cur\"))"
+  out[#out + 1] = ("    COMPREPLY=($(compgen -W '%s' -- \"$cur\"))"):format(w.positional or "ecs bms")
   out[#out + 1] = "  fi"
   out[#out + 1] = "}"
   out[#out + 1] = ("complete -o default -F %s %s"):format(fn, w.program)
@@ -205,7 +206,8 @@ function M.man(action)
       :format(w.program),
     ('.TH %s 1 "" "cloud %s" "User Commands"'):format(upper, M.version()),
     ".SH NAME",
-    ("%s \\- %s Huawei Cloud ECS and BMS servers in batches"):format(roff(w.program), w.verb),
+    ("%s \\- %s"):format(roff(w.program),
+      roff(w.summary or (w.verb .. " Huawei Cloud ECS and BMS servers in batches"))),
     ".SH SYNOPSIS",
     ".nf",
   }
@@ -243,8 +245,9 @@ function M.man(action)
     out[#out + 1] = roff((l:gsub("^%s+", "")))
   end
   out[#out + 1] = ".SH SEE ALSO"
-  out[#out + 1] = roff(("%s(1); docs/cli.md of the cloud sources"):format(action == "stop" and "cloud-start"
-    or "cloud-stop"))
+  local see = { stop = "cloud-start(1), cloud-schedule(1)", start = "cloud-stop(1), cloud-schedule(1)",
+               schedule = "cloud-stop(1), cloud-start(1)" }
+  out[#out + 1] = roff(("%s; docs/cli.md of the cloud sources"):format(see[action]))
   return table.concat(out, "\n") .. "\n"
 end
 

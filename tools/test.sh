@@ -117,10 +117,10 @@ rock_loads() { # interpreter lua-version
 }
 
 # The tree's cloud-stop runs (outside the checkout) with CLOUD_LUA=$1, or as it chooses;
-# and so does its cloud-start, saying it is cloud-start.
+# and so do its cloud-start and cloud-schedule, each saying which it is.
 rock_command() { # [interpreter]
   local name
-  for name in cloud-stop cloud-start; do
+  for name in cloud-stop cloud-start cloud-schedule; do
     (cd / && CLOUD_LUA=${1:-} "$root/build/rocks/bin/$name" --version) | grep -q "^$name " || return 1
   done
 }
@@ -128,7 +128,8 @@ rock_command() { # [interpreter]
 # The bash completion and man pages (tools/gen_cli_docs.lua) as share/ holds them: in the
 # rock's directory (copy_directories), or under the prefix $1 of a CMake install.
 CLI_DOCS="bash-completion/completions/cloud-stop bash-completion/completions/cloud-start
-  man/man1/cloud-stop.1 man/man1/cloud-start.1"
+  bash-completion/completions/cloud-schedule man/man1/cloud-stop.1 man/man1/cloud-start.1
+  man/man1/cloud-schedule.1"
 cli_docs_in() { # share-directory
   local f
   for f in $CLI_DOCS; do cmp "share/$f" "$1/$f" || return 1; done
@@ -143,7 +144,7 @@ cmake_install_runs() {
   local prefix name rc=0
   prefix=$(mktemp -d)
   cmake --install build/5.4 --prefix "$prefix" || rc=1
-  for name in cloud-stop cloud-start; do
+  for name in cloud-stop cloud-start cloud-schedule; do
     (cd / && "$prefix/bin/$name" --version) | grep -q "^$name " || rc=1
   done
   cli_docs_in "$prefix/share" || rc=1

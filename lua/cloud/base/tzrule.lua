@@ -29,7 +29,7 @@ local function seconds_at(s, pos, max_hours)
   else
     v = v * 3600
   end
-  return sign == "-" and -v or v, after
+  return sign == "-" and 0 - v or v, after
 end
 
 -- A date rule ("Mm.w.d", "Jn", "n") and its optional "/time" at `pos`.
@@ -62,15 +62,16 @@ function M.parse(s)
   local std_off
   std_off, pos = seconds_at(s, pos, 24)
   if not std_off then return nil, "no standard time offset" end
-  -- POSIX offsets are west of UTC; the rule keeps them east, as TZif does.
-  local rule = { std = { offset = -std_off, isdst = false, abbr = std } }
+  -- POSIX offsets are west of UTC; the rule keeps them east, as TZif does (0 - x, not -x:
+  -- LuaJIT keeps a -0, which would print as "-0").
+  local rule = { std = { offset = 0 - std_off, isdst = false, abbr = std } }
   if pos > #s then return rule end
   local dst
   dst, pos = name_at(s, pos)
   if not dst then return nil, "a bad daylight time name" end
-  local dst_off = -std_off + 3600
+  local dst_off = 3600 - std_off
   local off, after = seconds_at(s, pos, 24)
-  if off then dst_off, pos = -off, after end
+  if off then dst_off, pos = 0 - off, after end
   rule.dst = { offset = dst_off, isdst = true, abbr = dst }
   if pos > #s then s, pos = s .. ",M3.2.0,M11.1.0", pos end -- POSIX's default: the US rule
   if s:sub(pos, pos) ~= "," then return nil, "no start rule" end

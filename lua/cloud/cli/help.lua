@@ -159,8 +159,9 @@ Exit status: 0 every chosen server {done} (or nothing to {verb}, or a dry run);
   130, 143, 129 interrupted by Ctrl-C, SIGTERM or SIGHUP: what was accepted is printed.
 ]==]
 
---- The help text of the command for `action` ("stop" or "start").
+--- The help text of the command for `action` ("stop", "start" or "schedule").
 function M.text(action)
+  if action == "schedule" then return require "cloud.cli.schedule_help" end
   local w = words[action or "stop"]
   local out = {}
   for line in TEMPLATE:gmatch("([^\n]*)\n") do

@@ -415,7 +415,8 @@ end
 -- @tparam[opt] table given stdin, stdout, stderr (file handles or anything with :write,
 --   :flush, :read), isatty(fd), clock(): tests pass their own, and the process's signals
 --   are left as they are
--- @tparam[opt] string action "stop" (cloud-stop, the default) or "start" (cloud-start)
+-- @tparam[opt] string action "stop" (cloud-stop, the default), "start" (cloud-start) or
+--   "schedule" (cloud-schedule)
 -- @treturn number the exit status
 function M.run(argv, given, action)
   if not given then
@@ -425,9 +426,11 @@ function M.run(argv, given, action)
     given = { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr, isatty = tty.isatty, clock = core.now }
   end
   local w = words[action or "stop"]
-  if not w then error("cloud.cli.main.run: action must be \"stop\" or \"start\"", 2) end
+  if not w then error("cloud.cli.main.run: action must be \"stop\", \"start\" or \"schedule\"", 2) end
   local io_ = { w = w }
   for k, v in pairs(given) do io_[k] = v end
+  -- cloud-schedule: its own commands and flags, the same exit statuses.
+  if w.action == "schedule" then return require("cloud.cli.schedule").run(argv, io_) end
   -- Whatever raises outside a library call is a bug (or an interruption): still one exit status.
   local ok, code = xpcall(function() return run(argv, io_) end, traced)
   if ok then return code end

@@ -23,6 +23,9 @@ M.MAX_BYTES = 1024 * 1024
 --- state_at looks this far either side of an instant for the last and next change.
 M.HORIZON = 8 * 86400
 
+-- The metatable of checked sets, so that a set passed where a file's table may be is known.
+local Set = {}
+
 local SET_KEYS = { tag = true, override_tag = true, targets = true, schedules = true }
 local SCHEDULE_KEYS = { timezone = true, periods = true, skip_dates = true, max_servers = true,
                         enforce = true, services = true, targets = true, description = true }
@@ -41,6 +44,11 @@ local function show(v)
   if type(v) == "userdata" then return "null" end
   if type(v) == "table" then return "a table" end
   return tostring(v)
+end
+
+-- A schedule's field as errors name it: schedules["office-hours"], a newline as \n.
+local function schedule_field(name)
+  return (("schedules[%q]"):format(name):gsub("\\\n", "\\n"))
 end
 
 local function is_array(v)
@@ -134,7 +142,7 @@ local function check_period(where, field, p)
 end
 
 local function check_schedule(where, name, s, set)
-  local field = ("schedules[%q]"):format(name)
+  local field = schedule_field(name)
   if not is_object(s) then errors.argument(where, field, "is " .. show(s) .. ": must be an object") end
   unknown_keys(where, field, s, SCHEDULE_KEYS)
   local out = { name = name, enforce = false, services = { "ecs" }, skip_dates = {} }
@@ -213,18 +221,25 @@ local function check_set(where, t)
   table.sort(set.names)
   for _, name in ipairs(set.names) do
     if #name > 255 or name:find("[%c]") then
-      errors.argument(where, ("schedules[%q]"):format(name), "is no usable name (at most 255 characters, no control"
+      errors.argument(where, schedule_field(name), "is no usable name (at most 255 characters, no control"
         .. " characters): it is the value of the tag " .. show(set.tag))
     end
     check_schedule(where, name, t.schedules[name], set)
   end
-  return set
+  return setmetatable(set, Set)
+end
+
+--- Whether `v` is a set returned by check or load.
+function M.is_set(v)
+  return getmetatable(v) == Set
 end
 
 --- Checks a schedule set given as a table of the JSON file's shape; returns a new,
--- normalized set (the input is left as it is).
+-- normalized set (the input is left as it is). A set check or load returned is returned
+-- as it is.
 -- @raise an argument error whose field names the schedule and the field
 function M.check(t)
+  if M.is_set(t) then return t end
   return check_set("cloud.schedule.check", t)
 end
 
@@ -313,7 +328,7 @@ function M.state_at(s, t)
   local zone = zone_of(s)
   local l = zone:to_local(t)
   local today = utc.days(l.year, l.month, l.day)
-  local reach = M.HORIZON / 86400 + 1
+  local reach = floor(M.HORIZON / 86400) + 1 -- whole days: the dates stay integers on Lua 5.4
   local occ = occurrences(s, zone, today - reach, today + reach)
   local st = { name = s.name, wanted = "stopped", local_time = local_time(zone, t) }
   for _, o in ipairs(occ) do
@@ -352,6 +367,11 @@ function M.plan(set, t)
   return out
 end
 
+-- Hours as an integer when whole, so that 168 prints as 168 on Lua 5.4 too.
+local function whole(x)
+  return math.tointeger and math.tointeger(x) or x
+end
+
 --- Running hours of each schedule over local dates `from` to `to` ("YYYY-MM-DD",
 -- inclusive), each in its own zone (a day of a summer-time change has 23 or 25 hours).
 -- @return in name order { name, hours, running_hours, saved_share = (hours - running_hours) / hours }
@@ -378,9 +398,9 @@ function M.usage(set, from, to)
       local lo, hi = math.max(iv.b, a), math.min(iv.e, b)
       if hi > lo then running = running + (hi - lo) end
     end
-    local hours = (b - a) / 3600
-    out[i] = { name = name, hours = hours, running_hours = running / 3600,
-               saved_share = (hours - running / 3600) / hours }
+    local hours, running_hours = whole((b - a) / 3600), whole(running / 3600)
+    out[i] = { name = name, hours = hours, running_hours = running_hours,
+               saved_share = (hours - running_hours) / hours }
   end
   return out
 end

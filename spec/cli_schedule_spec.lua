@@ -1,0 +1,169 @@
+-- cloud-schedule as a process against the emulator: plan (text and --json), run --yes at a
+-- night and a morning time (--at), exit statuses, a bad schedule file refused naming the
+-- schedule and the field with nothing sent, plan --usage, run without --yes refused.
+local cjson = require "cjson"
+local cli = require "spec.support.cli"
+local cloudenv = require "support.cloudenv"
+local ids = require "fakecloud.ids"
+
+local FLEET = {
+  ecs = {
+    { count = 6, name = "app-%02d", tags = { "schedule=office-hours" } },                     -- 1..6
+    { count = 1, name = "keep-%d", tags = { "schedule=office-hours", "stop-protect=true" } },   -- 7
+    { count = 2, name = "other-%d" },                                                        -- 8..9
+  },
+}
+local SCHEDULE = cjson.encode{ schedules = { ["office-hours"] = { timezone = "Europe/Berlin",
+  periods = { { days = "mon-fri", start = "08:00", stop = "19:00" } } } } }
+local NIGHT, MORNING = "2026-12-07T20:00:00+01:00", "2026-12-08T08:30:00+01:00"
+local SCHEDULE_SCRIPT = { script = cli.root .. "/bin/cloud-schedule.lua" }
+
+local function ecs(n) return ids.server_id("ecs", n) end
+
+describe("cloud-schedule", function()
+  local fc, env, config, state_dir
+  local scratch = cli.scratch()
+
+  local function run(...)
+    local r = cli.run({ ... }, env, SCHEDULE_SCRIPT)
+    assert.is_nil(r.stdout:find(fc.sk, 1, true), "the SK was printed on stdout")
+    assert.is_nil(r.stderr:find(fc.sk, 1, true), "the SK was printed on stderr")
+    return r
+  end
+  local function counts(n)
+    local s = fc:server(ecs(n))
+    return { s.status, s.stop_requests, s.start_requests }
+  end
+
+  setup(function()
+    fc = cloudenv.start{ job_duration = 0.02, fleet = FLEET }
+    env = cloudenv.default_env(fc) -- keys and a region: the project is found through IAM
+    config = scratch.new()
+    cli.write(config, SCHEDULE)
+    state_dir = scratch.new()
+  end)
+  teardown(function()
+    os.execute("rm -rf " .. cli.quote(state_dir))
+    scratch.clean()
+    if fc then fc:stop() end
+  end)
+  before_each(function()
+    assert(fc:configure{ faults = {}, fleet = FLEET, job_duration = 0.02 })
+    assert(fc:reset())
+    os.execute("rm -rf " .. cli.quote(state_dir))
+  end)
+
+  it("plan: the wanted state and the servers a run would stop, as text and as --json; nothing stopped", function()
+    local r = run("plan", "--config", config, "--at", NIGHT)
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find("office-hours [cn-north-4 " .. fc.project_id .. " ecs]: stopped", 1, true), r.stdout)
+    assert.truthy(r.stdout:find("a run would stop 6 server(s)", 1, true), r.stdout)
+    assert.truthy(r.stdout:find("app-01 (" .. ecs(1) .. ")", 1, true), r.stdout)
+    r = run("plan", "--config", config, "--at", MORNING, "--json")
+    assert.are.equal(0, r.code, r.stderr)
+    local doc = cjson.decode(r.stdout)
+    assert.is_true(doc.ok)
+    -- Without a state directory, what the schedule stopped (and would start) is not known.
+    assert.are.same({ "office-hours", "running", "none" },
+      { doc.results[1].schedule, doc.results[1].wanted, doc.results[1].action })
+    assert.are.same({}, doc.results[1].would_start)
+    assert.truthy(doc.results[1].note:find("no state directory", 1, true))
+    assert.are.equal(0, fc:stats().stop_requests.total)
+  end)
+
+  it("run --yes: the night stops the tagged servers, a second run sends no ECS call, the morning starts them",
+    function()
+    local r = run("run", "--config", config, "--state-dir", state_dir, "--at", NIGHT, "--yes", "--poll-interval",
+      "0.05")
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find("stopped (was unknown): stopped 6, failed 0, skipped 1", 1, true), r.stdout)
+    assert.truthy(r.stderr:find("stopping the tagged servers", 1, true), r.stderr)
+    for n = 1, 6 do assert.are.same({ "SHUTOFF", 1, 0 }, counts(n)) end
+    for n = 7, 9 do assert.are.same({ "ACTIVE", 0, 0 }, counts(n)) end
+    local before = fc:stats().calls
+    r = run("run", "--config", config, "--state-dir", state_dir, "--at", NIGHT, "--yes", "--json")
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("none", cjson.decode(r.stdout).results[1].action)
+    local after = fc:stats().calls
+    -- The only call: the project looked up in IAM by a new process (no project id given).
+    assert.are.same({ before.action, before.list, before.job }, { after.action, after.list, after.job })
+    r = run("run", "--config", config, "--state-dir", state_dir, "--at", MORNING, "--yes", "--poll-interval", "0.05")
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find("running (was stopped): started 6", 1, true), r.stdout)
+    for n = 1, 6 do assert.are.same({ "ACTIVE", 1, 1 }, counts(n)) end
+    for n = 7, 9 do assert.are.same({ "ACTIVE", 0, 0 }, counts(n)) end
+  end)
+
+  it("the cron line of docs/scheduling.md works as printed, at every five minutes", function()
+    local doc = cli.slurp(cli.root .. "/docs/scheduling.md")
+    local line = doc:match("\n%*/5 %* %* %* %*  ops  (cloud%-schedule run [^\n]+)")
+    assert.truthy(line, "the recipe's cron line is not in docs/scheduling.md")
+    local log = scratch.new()
+    -- The file, state and log in scratch places; the run's time given, as cron's would be now.
+    line = line:gsub("/etc/cloud/schedule%.json", config):gsub("/var/lib/cloud%-schedule", state_dir)
+      :gsub("/var/log/cloud/schedule%.log", log)
+    local parts = { "env", "-i", "PATH=" .. cli.quote(cli.root .. "/bin:" .. (os.getenv("PATH") or "/usr/bin:/bin")) }
+    for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. cli.quote(v) end
+    for _, at in ipairs({ NIGHT, MORNING }) do
+      os.execute(("cd / && %s sh -c %s"):format(table.concat(parts, " "), cli.quote(line .. " --at " .. at)))
+    end
+    local text = cli.slurp(log)
+    assert.truthy(text:find("stopped 6", 1, true), text)
+    assert.truthy(text:find("started 6", 1, true), text)
+    for n = 1, 6 do assert.are.same({ "ACTIVE", 1, 1 }, counts(n)) end
+  end)
+
+  it("a mistake in the file: exit 2, the schedule and the field named, nothing sent", function()
+    local bad = scratch.new()
+    cli.write(bad, cjson.encode{ schedules = { ["office-hours"] = { timezone = "Europe/Berlin",
+      periods = { { days = "mon-fri", start = "08:00", stop = "25:00" } } } } })
+    local r = run("run", "--config", bad, "--state-dir", state_dir, "--at", NIGHT, "--yes")
+    assert.are.equal(2, r.code)
+    assert.truthy(r.stderr:find('schedules["office-hours"].periods[1].stop', 1, true), r.stderr)
+    assert.truthy(r.stderr:find("25:00", 1, true), r.stderr)
+    cli.write(bad, cjson.encode{ schedules = { night = { timezone = "Mars/Olympus",
+      periods = { { days = "mon", start = "08:00", stop = "09:00" } } } } })
+    r = run("plan", "--config", bad)
+    assert.are.equal(2, r.code)
+    assert.truthy(r.stderr:find('schedules["night"].timezone', 1, true), r.stderr)
+    assert.are.equal(0, fc:stats().calls.total)
+  end)
+
+  it("run without --yes, and other usage mistakes: exit 2 before any call", function()
+    for _, argv in ipairs({
+      { "run", "--config", config, "--state-dir", state_dir },
+      { "run", "--config", config, "--yes" },
+      { "plan" },
+      { "stop", "--config", config },
+      { "plan", "--config", config, "--at", "tomorrow" },
+      { "plan", "--config", config, "--usage", "--from", "2026-01-01" },
+    }) do
+      local r = run(unpack and unpack(argv) or table.unpack(argv))
+      assert.are.equal(2, r.code, table.concat(argv, " ") .. ": " .. r.stderr)
+      assert.truthy(r.stderr:find("cloud-schedule: ", 1, true))
+    end
+    assert.are.equal(0, fc:stats().calls.total)
+  end)
+
+  it("a state file that is not one: exit 3, naming it, and no server touched", function()
+    os.execute("mkdir -p " .. cli.quote(state_dir))
+    local path = ("%s/office-hours.cn-north-4.%s.ecs.json"):format(state_dir, fc.project_id)
+    cli.write(path, "not json")
+    local r = run("run", "--config", config, "--state-dir", state_dir, "--at", NIGHT, "--yes")
+    assert.are.equal(3, r.code, r.stdout .. r.stderr)
+    assert.truthy(r.stdout:find(path, 1, true), r.stdout)
+    assert.are.equal(0, fc:stats().stop_requests.total)
+  end)
+
+  it("plan --usage: running hours and the share saved, without a connection", function()
+    local r = cli.run({ "plan", "--usage", "--from", "2026-12-07", "--to", "2026-12-13", "--config", config },
+      {}, SCHEDULE_SCRIPT)
+    assert.are.equal(0, r.code, r.stderr)
+    -- Five days of 11 hours in a week of 168: 55 running, 113 saved.
+    assert.truthy(r.stdout:find("office%-hours%s+168%.0%s+55%.0%s+67%.3%%"), r.stdout)
+    r = cli.run({ "plan", "--usage", "--from", "2026-12-07", "--to", "2026-12-13", "--config", config, "--json" },
+      {}, SCHEDULE_SCRIPT)
+    local doc = cjson.decode(r.stdout)
+    assert.are.same({ "office-hours", 168, 55 }, { doc.usage[1].name, doc.usage[1].hours, doc.usage[1].running_hours })
+  end)
+end)
