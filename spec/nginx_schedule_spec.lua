@@ -228,4 +228,15 @@ describe("cloud.nginx.every", function()
     assert.is_false(ok)
     assert.matches("cloud.nginx.every: needs nginx", tostring(err), 1, true)
   end)
+
+  it("runs a file that names targets through a fleet over them, each once", function()
+    local set = require("cloud.schedule").check{ targets = { { region = "cn-north-4" } },
+      schedules = { a = { timezone = "UTC", periods = { { days = "daily", start = "08:00", stop = "09:00" } },
+        targets = { { region = "cn-north-4" }, { region = "ap-southeast-1", project_id = fc.project_id } } } } }
+    local f = require("cloud.nginx.schedule").default_client(set)
+    local regions = {}
+    for _, t in ipairs(f.targets) do regions[#regions + 1] = t.region end
+    f:close()
+    assert.are.same({ "cn-north-4", "ap-southeast-1" }, regions)
+  end)
 end)

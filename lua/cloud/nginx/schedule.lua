@@ -87,7 +87,7 @@ local function check_opts(opts)
   if type(s) == "string" then
     schedule.load(s)
   elseif type(s) == "table" then
-    s = (type(s.names) == "table" and type(s.schedules) == "table") and s or schedule.check(s)
+    s = schedule.check(s) -- a set checked already is taken as it is
   else
     errors.argument(WHERE, "schedule", "must be the path of a schedule file, or its table")
   end
@@ -99,7 +99,9 @@ end
 -- the slot's start, closed, logged.
 local function run(o, ctx)
   local set = type(o.schedule) == "string" and schedule.load(o.schedule) or o.schedule
-  local c = o.client(set)
+  -- cloud.new and cloud.fleet return nil, err for what they cannot find (no keys, no region).
+  local c, cerr = o.client(set)
+  if not c then return nil, cerr end
   local opts = { schedule = set, state_dir = o.state_dir, at = ctx.at }
   for k, v in pairs(o.run or {}) do opts[k] = v end
   local ok, res, err = pcall(c.run_schedule, c, opts)
@@ -120,8 +122,8 @@ end
 --   `interval`: whole seconds between runs (slots start at multiples of it since the epoch);
 --   `schedule`: a schedule file's path (read again at each run) or its table;
 --   `state_dir`: the engine's state directory, writable by nginx's workers;
---   `client`: `function(set)` returning a client or fleet for the run, closed after it
---   (default `default_client`); `run`: more options of `run_schedule` (`wait_timeout`, ...);
+--   `client`: `function(set)` returning a client or fleet for the run (or nil, err), closed
+--   after it (default `default_client`); `run`: more options of `run_schedule` (`wait_timeout`, ...);
 --   `on_result`: `function(res, ctx)`, after each run that returned a result.
 -- @treturn boolean true once the worker's timer is started
 -- @return[2] nil
