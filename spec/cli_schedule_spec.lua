@@ -155,6 +155,22 @@ describe("cloud-schedule", function()
     assert.are.equal(0, fc:stats().stop_requests.total)
   end)
 
+  it("targets named in the file make a fleet: one result per target; --region is refused with them", function()
+    local file = scratch.new()
+    cli.write(file, cjson.encode{ targets = { { region = "cn-north-4" } }, schedules = { ["office-hours"] = {
+      timezone = "Europe/Berlin", periods = { { days = "mon-fri", start = "08:00", stop = "19:00" } } } } })
+    local r = run("run", "--config", file, "--state-dir", state_dir, "--at", NIGHT, "--yes", "--json",
+      "--poll-interval", "0.05")
+    assert.are.equal(0, r.code, r.stderr)
+    local doc = cjson.decode(r.stdout)
+    assert.are.equal(1, #doc.results)
+    assert.are.same({ "cn-north-4", fc.project_id, "stop", 6 }, { doc.results[1].target.region,
+      doc.results[1].target.project_id, doc.results[1].action, #doc.results[1].result.stopped })
+    r = run("plan", "--config", file, "--region", "cn-north-4")
+    assert.are.equal(2, r.code)
+    assert.truthy(r.stderr:find("names its targets", 1, true), r.stderr)
+  end)
+
   it("plan --usage: running hours and the share saved, without a connection", function()
     local r = cli.run({ "plan", "--usage", "--from", "2026-12-07", "--to", "2026-12-13", "--config", config },
       {}, SCHEDULE_SCRIPT)

@@ -364,3 +364,40 @@ describe("core.lock_file", function()
     assert.has_error(function() core.lock_file(7) end)
   end)
 end)
+
+describe("core.make_dir and core.replace_file", function()
+  it("make_dir makes a directory, owner only, takes one already there, refuses a file or a symlink", function()
+    local d = dir .. "/state"
+    assert.is_true(core.make_dir(d))
+    assert.is_true(core.make_dir(d)) -- already there: fine
+    local p = io.popen("stat -c %a " .. quote(d))
+    local mode = p:read("*l")
+    p:close()
+    assert.matches("^[0-7]00$", mode) -- nothing for group or others
+    spit(dir .. "/file", "x")
+    local ok, why, errno = core.make_dir(dir .. "/file")
+    assert.is_nil(ok)
+    assert.matches("file: Not a directory", why, 1, true)
+    assert.are.equal(20, errno) -- ENOTDIR
+    assert(succeeds("ln -s " .. quote(d) .. " " .. quote(dir .. "/link")))
+    assert.is_nil((core.make_dir(dir .. "/link"))) -- a symlink, even to a directory
+    local _, _, e2 = core.make_dir(dir .. "/none/deeper")
+    assert.are.equal(ENOENT, e2)
+    raises(function() core.make_dir(7) end, "cloud.core.make_dir: option 'path' must be a string, not number")
+  end)
+
+  it("replace_file renames over the old file; a missing source fails naming the target", function()
+    spit(dir .. "/state.json", "old")
+    spit(dir .. "/state.json.tmp1", "new")
+    assert.is_true(core.replace_file(dir .. "/state.json.tmp1", dir .. "/state.json"))
+    assert.are.equal("new", slurp(dir .. "/state.json"))
+    assert.is_nil(io.open(dir .. "/state.json.tmp1"))
+    local ok, why, errno = core.replace_file(dir .. "/gone", dir .. "/state.json")
+    assert.is_nil(ok)
+    assert.matches("state.json: No such file or directory", why, 1, true)
+    assert.are.equal(ENOENT, errno)
+    assert.are.equal("new", slurp(dir .. "/state.json"))
+    raises(function() core.replace_file(dir .. "/a", nil) end,
+      "cloud.core.replace_file: option 'path' must be a string, not nil")
+  end)
+end)

@@ -206,6 +206,25 @@ describe("run_schedule against the emulator", function()
     end
   end)
 
+  it("max_servers: a stop over it is refused and nothing sent; the next run tries again", function()
+    local dir = new_dir()
+    local small = { schedules = { ["office-hours"] = { timezone = "Europe/Berlin", max_servers = 5,
+      periods = { { days = "mon-fri", start = "08:00", stop = "19:00" } } } } }
+    local res = assert(run(dir, NIGHT, small))
+    local e = res.results[1]
+    assert.is_false(res.ok)
+    assert.are.same({ "stop", false, "cloud.max_servers" }, { e.action, e.ok, e.error.code })
+    assert.are.equal(0, fc:stats().stop_requests.total)
+    local st = assert(state.read(e.state_file))
+    assert.are.same({ true, 0 }, { st.acting, #st.records }) -- no record of a stop that sent nothing
+    assert.is_nil(e.record)
+    assert.are.equal("stop", assert(run(dir, NIGHT + 300, small)).results[1].action)
+    assert.are.equal(0, fc:stats().stop_requests.total)
+    local p = io.popen("ls " .. dir .. "/records | wc -l")
+    assert.are.equal("0", p:read("*l"))
+    p:close()
+  end)
+
   it("a corrupt state file is refused, naming it, and nothing is sent for it", function()
     local dir = new_dir()
     assert(state.prepare(dir))

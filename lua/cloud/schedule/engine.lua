@@ -118,11 +118,14 @@ local function do_stop(client, o, u, prev, e)
   for k, v in pairs(o.passed) do opts[k] = v end
   local res, err = client["stop_" .. u.service](client, opts)
   e.result, e.record = res or (err and err.result), path
-  if (res and stopped_nothing(res)) or (not res and not exists(path)) then
-    -- Nothing to start again from it: the record is dropped from the state (and its file,
-    -- when the stop chose no server at all, is noise every run of an enforced schedule).
+  -- Refused (max_servers) or failed before any call: err carries no result.
+  local unsent = not res and not (err and err.result)
+  if (res and stopped_nothing(res)) or unsent then
+    -- Nothing to start again from it: the record is dropped from the state, and its file
+    -- too when the stop chose no server or sent nothing (the result says why), else an
+    -- enforced schedule, or one retrying a refusal, would leave one every run.
     records[#records] = nil
-    if res and res.requested == 0 then os.remove(path) e.record = nil end
+    if unsent or res.requested == 0 then os.remove(path) e.record = nil end
   end
   local done = res ~= nil and res.ok
   e.ok, e.error = done, err
