@@ -27,4 +27,5 @@ files["tools/fakecloud/bench.lua"] = { std = "lua54+luajit" }
 files["spec/"] = { std = "lua54+luajit+busted" }
 files["spec/support/appnginx.lua"] = { std = "lua54+busted+ngx_lua" }
 files["spec/support/jobapp.lua"] = { std = "lua54+ngx_lua" }
+files["spec/support/everyapp.lua"] = { std = "lua54+ngx_lua" }
 files["spec/support/shutdown_app.lua"] = { std = "lua54+busted+ngx_lua" }

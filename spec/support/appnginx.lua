@@ -40,6 +40,7 @@ http {
     lua_shared_dict app 4m;
     lua_shared_dict joins 4m;
     lua_shared_dict jobs 64k;
+    lua_shared_dict every 64k;
     init_by_lua_block { require("support.appnginx").app.init("{{PREFIX}}/app.json") }
     init_worker_by_lua_block { require("support.appnginx").app.init_worker() }
     server {
@@ -65,6 +66,8 @@ http {
         location = /jobstate { content_by_lua_block { require("support.jobapp").state() } }
         location = /jobcheck { content_by_lua_block { require("support.appnginx").app.jobcheck() } }
         location = /jobflush { content_by_lua_block { require("support.jobapp").flush() } }
+        location = /everystate { content_by_lua_block { require("support.everyapp").state() } }
+        location = /everycheck { content_by_lua_block { require("support.everyapp").check() } }
         location = /oncefull { content_by_lua_block { require("support.jobapp").once_full() } }
         location = /fleet { content_by_lua_block { require("support.appnginx").app.fleet() } }
         location = /joined { content_by_lua_block { require("support.appnginx").app.joined() } }
@@ -146,6 +149,8 @@ end
 -- every worker's init_worker starts through cloud.nginx.once), reuseport (a listening
 -- socket per worker: the kernel spreads connections over the workers), job = { ... } (a
 -- stop run through cloud.nginx.job from every worker's timer: spec/support/jobapp.lua),
+-- every = { dir =, interval =, works = { "count", "slow", "fail", ... }, slow = s } (work
+-- run through cloud.nginx.every from every worker: spec/support/everyapp.lua),
 -- nginx (the binary; absolute for a binary upgrade, which executes it again), main =
 -- directives of the main context ("worker_shutdown_timeout 5s;").
 function M.start(opts)
@@ -156,7 +161,7 @@ function M.start(opts)
   local fc = opts.emulator
   write(prefix .. "/app.json", require("cjson").encode{
     url = fc.url, tls_url = opts.tls_url, project_id = fc.project_id, ak = fc.ak, sk = fc.sk, boot = opts.boot,
-    job = opts.job })
+    job = opts.job, every = opts.every })
   local self = setmetatable({ prefix = prefix, workers = opts.workers or 1 }, App)
   local resolvers = {}
   for name, port in pairs(opts.resolvers or {}) do
@@ -255,6 +260,7 @@ function M.app.init_worker()
   ngx.shared.app:set("init_worker", attempt_stop(shared_client))
   if cfg.boot then assert(ngx.timer.at(0, boot_stop)) end
   if cfg.job then require("support.jobapp").start(cfg, client) end
+  if cfg.every then require("support.everyapp").start(cfg) end
 end
 
 -- ?dict=&key=&ttl=: what cloud.nginx.once returns, or the error it raises.

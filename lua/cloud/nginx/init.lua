@@ -19,6 +19,25 @@ function M.job(opts)
   return require("cloud.nginx.job").run(opts)
 end
 
+--- Runs work every `interval` seconds in one worker of all, once per slot of time, never
+-- two runs at once, through reloads: see `cloud.nginx.every`. Call it from
+-- `init_worker_by_lua*`.
+-- @tparam table opts dict, key, interval, lock, run [, check]
+-- @usage require("cloud.nginx").every{ dict = "cloud_every", key = "schedule", interval = 300,
+--   lock = "/var/lib/cloud-schedule/nginx.lock", run = function(ctx) ... end }
+function M.every(opts)
+  return require("cloud.nginx.every").start(opts)
+end
+
+--- Runs schedules (`client:run_schedule`) every `interval` seconds in one worker of all,
+-- and logs what they did: see `cloud.nginx.schedule`. Call it from `init_worker_by_lua*`.
+-- @tparam table opts dict, interval, schedule, state_dir [, key, client, run, on_result]
+-- @usage require("cloud.nginx").schedule{ dict = "cloud_every", interval = 300,
+--   schedule = "/etc/cloud/schedule.json", state_dir = "/var/lib/cloud-schedule" }
+function M.schedule(opts)
+  return require("cloud.nginx.schedule").start(opts)
+end
+
 --- True for exactly one caller across all the workers of an nginx within `ttl` seconds,
 -- false for every other (and nil, err when the dictionary could not record it, e.g. out of
 -- memory: falsy too, so nothing runs twice). Every worker runs `init_worker_by_lua*`, so a
