@@ -9,10 +9,10 @@ local function read(path)
   return s
 end
 
--- Every "HUAWEICLOUD_SDK_..." or "CLOUD_..." string constant of lua/cloud outside the CLI
+-- Every "HUAWEICLOUD_SDK_..." or "CLOUD_..." string constant of lua/ outside the CLI
 -- (whose variables a command line reads, not nginx).
 local function variables_read()
-  local p = assert(io.popen("find lua/cloud -name '*.lua' -not -path 'lua/cloud/cli/*' | sort"))
+  local p = assert(io.popen("find lua -name '*.lua' -not -path 'lua/cloud/cli/*' | sort"))
   local names, seen = {}, {}
   for path in p:lines() do
     for name in read(path):gmatch('"((%u[%u%d]*)_[%u%d_]+)"') do
