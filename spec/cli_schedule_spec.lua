@@ -78,6 +78,9 @@ describe("cloud-schedule", function()
     assert.are.equal(0, r.code, r.stderr)
     assert.truthy(r.stdout:find("stopped (was unknown): stopped 6, failed 0, skipped 1", 1, true), r.stdout)
     assert.truthy(r.stderr:find("stopping the tagged servers", 1, true), r.stderr)
+    -- The stop's own progress, as cloud-stop shows it in a log (stderr is no terminal here).
+    assert.truthy(r.stderr:find("cloud-schedule: ecs listing: 7/7 servers listed", 1, true), r.stderr)
+    assert.truthy(r.stderr:find("cloud-schedule: ecs finished in", 1, true), r.stderr)
     for n = 1, 6 do assert.are.same({ "SHUTOFF", 1, 0 }, counts(n)) end
     for n = 7, 9 do assert.are.same({ "ACTIVE", 0, 0 }, counts(n)) end
     local before = fc:stats().calls
@@ -90,6 +93,7 @@ describe("cloud-schedule", function()
     r = run("run", "--config", config, "--state-dir", state_dir, "--at", MORNING, "--yes", "--poll-interval", "0.05")
     assert.are.equal(0, r.code, r.stderr)
     assert.truthy(r.stdout:find("running (was stopped): started 6", 1, true), r.stdout)
+    assert.truthy(r.stderr:find("cloud-schedule: ecs finished in", 1, true), r.stderr)
     for n = 1, 6 do assert.are.same({ "ACTIVE", 1, 1 }, counts(n)) end
     for n = 7, 9 do assert.are.same({ "ACTIVE", 0, 0 }, counts(n)) end
   end)

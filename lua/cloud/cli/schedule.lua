@@ -9,8 +9,11 @@ local core = require "cloud.core"
 local errors = require "cloud.errors"
 local help = require "cloud.cli.help"
 local main = require "cloud.cli.main"
+local progress = require "cloud.cli.progress"
 local schedule = require "cloud.schedule"
 local schedule_args = require "cloud.cli.schedule_args"
+local tty = require "cloud.cli.tty"
+local words = require "cloud.cli.words"
 
 local M = {}
 
@@ -190,6 +193,32 @@ local function usage_out(io_, o, set)
   return EXIT.ok
 end
 
+-- The progress of a run on stderr, as cloud-stop and cloud-start show theirs: a line when a
+-- unit starts acting, then that stop's or start's own progress (one bar per unit).
+local function unit_bars(io_, o)
+  local stderr_tty = io_.isatty(2)
+  local bar
+  local b = {}
+  function b.finish()
+    if bar then bar:finish() end
+    bar = nil
+  end
+  function b.unit(e)
+    b.finish()
+    say(io_, ("%s [%s]: %s -> %s: %s"):format(e.schedule, where_of(e), tostring(e.previous or "unknown"),
+      tostring(e.wanted), e.action == "stop" and "stopping the tagged servers" or "starting what it stopped"))
+    local w = {}
+    for k, v in pairs(words[e.action]) do w[k] = v end
+    w.program = PROGRAM
+    bar = progress.new{ out = io_.stderr, tty = stderr_tty, service = e.service, clock = io_.clock,
+      width = stderr_tty and tty.columns(80) or 80, verbose = o.verbose, words = w }
+  end
+  function b.event(ev)
+    if bar then bar:event(ev) end
+  end
+  return b
+end
+
 -- Builds what runs the schedules: a fleet of the file's targets, or one client.
 local function build(io_, o, set)
   local copts = client_options(o, io_)
@@ -233,13 +262,12 @@ local function run(argv, io_)
   if o.command == "plan" then
     ok, res, err = call(io_, o, runner.plan_schedule, runner, { schedule = set, at = at, state_dir = o.state_dir })
   else
+    local bars = unit_bars(io_, o)
     ok, res, err = call(io_, o, runner.run_schedule, runner, {
       schedule = set, at = at, state_dir = o.state_dir, poll_interval = o.poll_interval,
       wait_timeout = o.wait_timeout, servers_per_minute = o.servers_per_minute,
-      on_unit = function(e)
-        say(io_, ("%s [%s]: %s -> %s: %s"):format(e.schedule, where_of(e), tostring(e.previous or "unknown"),
-          tostring(e.wanted), e.action == "stop" and "stopping the tagged servers" or "starting what it stopped"))
-      end })
+      on_progress = bars.event, on_unit = bars.unit })
+    bars.finish()
   end
   runner:close()
   if not ok then return res end
