@@ -203,6 +203,27 @@ describe("cloud.schedule", function()
     end)
   end)
 
+  describe("targets", function()
+    it("lists the file's targets, then each schedule's, each once; none when none are named", function()
+      local periods = { { days = "daily", start = "08:00", stop = "19:00" } }
+      local set = schedule.check{
+        targets = { { region = "cn-north-4" }, { region = "cn-east-3", profile = "prod" } },
+        schedules = {
+          b = { timezone = "UTC", periods = periods,
+                targets = { { region = "cn-east-3", profile = "prod" }, { region = "ap-southeast-1" } } },
+          a = { timezone = "UTC", periods = periods, targets = { { region = "cn-north-4", project_id = "p" } } },
+        } }
+      assert.are.same({ { region = "cn-north-4" }, { region = "cn-east-3", profile = "prod" },
+                        { region = "cn-north-4", project_id = "p" }, { region = "ap-southeast-1" } },
+                      schedule.targets(set))
+      local none = schedule.check{ schedules = { a = { timezone = "UTC", periods = periods } } }
+      assert.are.same({}, schedule.targets(none))
+      local ok, e = pcall(schedule.targets, { schedules = {} })
+      assert.is_false(ok)
+      assert.are.equal("set", e.field)
+    end)
+  end)
+
   describe("load", function()
     local dir
     setup(function()

@@ -82,24 +82,6 @@ local function client_options(o, io_)
   }
 end
 
--- The targets the file names (the set's and every schedule's), each once.
-local function file_targets(set)
-  local out, seen = {}, {}
-  local function add(list)
-    for _, t in ipairs(list or {}) do
-      local key = table.concat({ tostring(t.region), tostring(t.project_id), tostring(t.profile),
-                                 tostring(t.enterprise_project_id) }, "\0")
-      if not seen[key] then
-        seen[key] = true
-        out[#out + 1] = t
-      end
-    end
-  end
-  add(set.targets)
-  for _, name in ipairs(set.names) do add(set.schedules[name].targets) end
-  return out
-end
-
 local function server_line(s)
   return ("%s (%s)"):format(s.name or "?", s.id)
 end
@@ -222,7 +204,7 @@ end
 -- Builds what runs the schedules: a fleet of the file's targets, or one client.
 local function build(io_, o, set)
   local copts = client_options(o, io_)
-  local targets = file_targets(set)
+  local targets = schedule.targets(set)
   if #targets > 0 then
     if o.region or o.project_id then
       return nil, usage_error(io_, "the schedule file names its targets: no --region or --project-id with it")

@@ -17,26 +17,11 @@ local OPTIONS = { dict = true, key = true, interval = true, schedule = true, sta
 -- What a unit's line says of its result, per action.
 local COUNTS = { stop = { "stopped", "failed", "skipped" }, start = { "started", "failed", "skipped" } }
 
--- The targets a set names, the file's and each schedule's, each once.
-local function targets_of(set)
-  local out, seen = {}, {}
-  local function add(list)
-    for _, t in ipairs(list or {}) do
-      local id = table.concat({ t.region or "", t.project_id or "", t.profile or "", t.enterprise_project_id or "" },
-        "\0")
-      if not seen[id] then seen[id], out[#out + 1] = true, t end
-    end
-  end
-  add(set.targets)
-  for _, name in ipairs(set.names) do add(set.schedules[name].targets) end
-  return out
-end
-
 --- The default `client`: a fleet over the targets the file names, else one client whose
 -- region, keys and project come from the environment (nginx's `env` lines).
 function M.default_client(set)
   local cloud = require "cloud"
-  local targets = targets_of(set)
+  local targets = require("cloud.schedule").targets(set)
   if #targets > 0 then return cloud.fleet{ targets = targets } end
   return cloud.new{}
 end

@@ -368,6 +368,23 @@ function M.plan(set, t)
 end
 
 -- Hours as an integer when whole, so that 168 prints as 168 on Lua 5.4 too.
+--- The fleet targets a set names, the file's and then each schedule's (in name order), each
+-- once; empty when it names none (the caller's own connection is the target then).
+function M.targets(set)
+  check_set_arg("cloud.schedule.targets", set)
+  local out, seen = {}, {}
+  local function add(list)
+    for _, t in ipairs(list or {}) do
+      local id = table.concat({ t.region or "", t.project_id or "", t.profile or "", t.enterprise_project_id or "" },
+        "\0")
+      if not seen[id] then seen[id], out[#out + 1] = true, t end
+    end
+  end
+  add(set.targets)
+  for _, name in ipairs(set.names) do add(set.schedules[name].targets) end
+  return out
+end
+
 local function whole(x)
   return math.tointeger and math.tointeger(x) or x
 end
