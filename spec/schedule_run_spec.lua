@@ -3,6 +3,7 @@
 -- same time sends nothing; enforce; a run killed between its state's "acting" write and the
 -- stop's end is resumed; a corrupt state file is refused.
 local env = require "support.cloudenv"
+local project = require "cloud.auth.project"
 local schedule = require "cloud.schedule"
 local state = require "cloud.schedule.state"
 
@@ -136,6 +137,43 @@ describe("run_schedule against the emulator", function()
     before = calls()
     assert.are.equal("none", assert(run(dir, MORNING)).results[1].action)
     assert.are.equal(before, calls())
+  end)
+
+  it("a new client with no project id sends no call when nothing is to do; IAM is asked when a unit must act",
+    function()
+    local dir = new_dir()
+    -- Each run as a new cron process would make it: a new client, nothing found before.
+    local function fresh_run(at)
+      project.forget()
+      local fresh = env.default_client(fc)
+      local res = assert(fresh:run_schedule{ schedule = FILE, state_dir = dir, at = at, poll_interval = 0.02 })
+      local known = fresh.project_id
+      fresh:close()
+      return res, known
+    end
+    local iam = fc:stats().calls.iam
+    assert.is_true(fresh_run(NIGHT).ok)
+    assert.are.equal(iam + 1, fc:stats().calls.iam)
+    local before = fc:stats().calls
+    local quiet, known = fresh_run(NIGHT + 300)
+    assert.is_true(quiet.ok)
+    assert.are.same({ "none", fc.project_id }, { quiet.results[1].action, quiet.results[1].target.project_id })
+    assert.are.same(before, fc:stats().calls) -- not a call, IAM's included
+    assert.is_nil(known)
+    -- A remembered project IAM no longer gives (a file from another account's keys, say) is
+    -- not trusted once a unit must act: IAM's answer names the state files, and is remembered.
+    local files = {}
+    for f in io.popen("ls " .. dir .. "/project.*.json"):lines() do files[#files + 1] = f end
+    assert.are.equal(1, #files)
+    local h = assert(io.open(files[1], "wb"))
+    h:write('{"format":"cloud-schedule-project/1","project_id":"ffffffffffffffffffffffffffffffff"}\n')
+    h:close()
+    local morning = fresh_run(MORNING)
+    assert.is_true(morning.ok)
+    assert.are.same({ "start", fc.project_id, 12 },
+      { morning.results[1].action, morning.results[1].target.project_id, #morning.results[1].result.started })
+    assert.are.equal(before.iam + 1, fc:stats().calls.iam)
+    assert.truthy(assert(io.open(files[1], "rb")):read("*a"):find(fc.project_id, 1, true))
   end)
 
   it("a first run in the daytime starts nothing: it knows of nothing it stopped", function()

@@ -203,16 +203,23 @@ local function do_start(client, o, u, prev, e)
   return e
 end
 
--- One unit, under its lock: reads its state and acts when it must.
-local function unit(client, o, u)
-  local e = { schedule = u.sched.name, target = { region = client.region, project_id = client.project_id },
+-- A unit's result entry before any action, its state (false: none yet), and whether the
+-- run must act on it; nil state and the entry failed when the state cannot be read.
+local function decide(client, u)
+  local e = { schedule = u.sched.name, target = { region = client.region, project_id = u.project_id },
               service = u.service, wanted = u.st.wanted, action = "none", ok = true, state_file = u.path,
               local_time = u.st.local_time, next_change = u.st.next_change }
   local prev, rerr = state.read(u.path)
-  if prev == nil then e.ok, e.error = false, rerr return e end
+  if prev == nil then e.ok, e.error = false, rerr return e, nil, false end
   e.previous = prev and prev.wanted or nil
   e.resumed = prev and prev.acting or nil
   local must = not prev or prev.acting or prev.wanted ~= u.st.wanted or u.sched.enforce
+  return e, prev, must
+end
+
+-- One unit, under its lock: reads its state and acts when it must.
+local function unit(client, o, u)
+  local e, prev, must = decide(client, u)
   if not must then return e end
   if o.on_unit then pcall(o.on_unit, with(e, "action", u.st.wanted == "stopped" and "stop" or "start")) end
   if u.st.wanted == "stopped" then
@@ -222,21 +229,48 @@ local function unit(client, o, u)
   return do_start(client, o, u, prev, e)
 end
 
--- The units of the client's target, in the set's name order, each service of a schedule.
-local function units_of(client, o)
+-- The units of the client's target (its project: `project_id`, or the client's), in the
+-- set's name order, each service of a schedule.
+local function units_of(client, o, project_id)
+  project_id = project_id or client.project_id
   local out = {}
   for _, name in ipairs(o.set.names) do
     local sched = o.set.schedules[name]
-    if M.applies(o.set, sched, client.region, client.project_id) then
+    if M.applies(o.set, sched, client.region, project_id) then
       local st = schedule.state_at(sched, o.at)
       for _, service in ipairs(sched.services or { "ecs" }) do
-        local stem = state.stem(name, client.region, client.project_id, service)
-        out[#out + 1] = { sched = sched, st = st, service = service, stem = stem,
+        local stem = state.stem(name, client.region, project_id, service)
+        out[#out + 1] = { sched = sched, st = st, service = service, stem = stem, project_id = project_id,
                           path = o.state_dir and (o.state_dir .. "/" .. stem .. ".json") or nil }
       end
     end
   end
   return out
+end
+
+-- Where the client's project is to be found through IAM (keys, region, IAM's URL), as a
+-- fingerprint; nil when the project was given (or the keys are not known yet).
+local function lookup_fingerprint(client)
+  if client.project_id then return nil end
+  local endpoint, where = client:target_of("ecs")
+  if not where then return nil end
+  return state.fingerprint(tostring(endpoint) .. "\0" .. where)
+end
+
+-- The results of a run that needs no call: the project found through IAM by an earlier
+-- run for the same keys, region and IAM endpoint names the state files, and no unit of
+-- them has anything to do. nil when a unit must act (or nothing is remembered): the run
+-- then makes the client ready, which checks the project with IAM.
+local function quiet_run(client, o, fingerprint)
+  local project_id = fingerprint and state.remembered_project(o.state_dir, fingerprint)
+  if not project_id then return nil end
+  local results = {}
+  for _, u in ipairs(units_of(client, o, project_id)) do
+    local e, prev, must = decide(client, u)
+    if must or prev == nil then return nil end
+    results[#results + 1] = e
+  end
+  return results
 end
 
 local function failed_units(client, o, err)
@@ -254,9 +288,16 @@ end
 function M.run_client(client, o)
   local ok, err = state.prepare(o.state_dir)
   if not ok then return nil, err end
+  local fingerprint = lookup_fingerprint(client)
+  local quiet = quiet_run(client, o, fingerprint)
+  if quiet then return quiet end
   -- The project names the state files: found through IAM now when none was given.
   local ready, rerr = client:ready()
   if not ready then return failed_units(client, o, rerr) end
+  if fingerprint and state.remembered_project(o.state_dir, fingerprint) ~= client.project_id then
+    local remembered, werr = state.remember_project(o.state_dir, fingerprint, client.project_id)
+    if not remembered then return failed_units(client, o, werr) end
+  end
   local results = {}
   for _, u in ipairs(units_of(client, o)) do
     local lock, lerr = state.lock(u.path)

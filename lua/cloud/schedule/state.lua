@@ -68,12 +68,9 @@ function M.read(path)
   return { wanted = WANTED[s.wanted] and s.wanted or nil, acting = s.acting, at = s.at, records = s.records }
 end
 
---- Replaces the state file at `path` with `s` ({ wanted, acting, at, records }),
--- atomically. Returns true, or nil and an error of kind `record` (the engine then sends
--- nothing more for the unit).
-function M.write(path, s)
-  local text = json.encode({ format = M.FORMAT, wanted = s.wanted or cjson.null, acting = s.acting and true or false,
-                              at = s.at, records = s.records or {} }) .. "\n"
+-- Replaces the file at `path` with `text`, atomically. Returns true, or nil and an error
+-- of kind `record` (the engine then sends nothing more for the unit).
+local function replace(path, text)
   local function failed(why, errno)
     local e = errors.new("cloud.schedule_state_write", ("could not write the state file %s (%s)"):format(path,
       tostring(why)), nil, nil, "record")
@@ -98,6 +95,46 @@ function M.write(path, s)
     return failed(why, errno)
   end
   return true
+end
+
+--- Replaces the state file at `path` with `s` ({ wanted, acting, at, records }),
+-- atomically. Returns true, or nil and an error of kind `record` (the engine then sends
+-- nothing more for the unit).
+function M.write(path, s)
+  return replace(path, json.encode({ format = M.FORMAT, wanted = s.wanted or cjson.null,
+    acting = s.acting and true or false, at = s.at, records = s.records or {} }) .. "\n")
+end
+
+M.PROJECT_FORMAT = "cloud-schedule-project/1"
+
+--- A short fingerprint of `s` (hex): its SHA-256 as the signer computes a body's (the
+-- canonical request's last line), so the state directory never holds an access key.
+function M.fingerprint(s)
+  local signed = core.sign{ method = "POST", host = "fingerprint", path = "/", ak = "-", sk = "-", body = s }
+  return signed.canonical_request:match("(%x+)$"):sub(1, 32)
+end
+
+local function project_path(dir, fingerprint)
+  return ("%s/project.%s.json"):format(dir, fingerprint)
+end
+
+--- The project an earlier run found through IAM for the keys, region and IAM endpoint whose
+-- fingerprint is `fingerprint`, or nil when none is remembered (or the file is not one).
+function M.remembered_project(dir, fingerprint)
+  local text = core.read_file(project_path(dir, fingerprint), 4096)
+  local ok, p = pcall(cjson.decode, text or "")
+  if ok and type(p) == "table" and p.format == M.PROJECT_FORMAT and type(p.project_id) == "string"
+    and p.project_id ~= "" then
+    return p.project_id
+  end
+  return nil
+end
+
+--- Remembers the project IAM gave for `fingerprint`, so that a later run whose schedules
+-- ask for nothing sends nothing at all. Returns true, or nil and an error (kind `record`).
+function M.remember_project(dir, fingerprint, project_id)
+  return replace(project_path(dir, fingerprint),
+    json.encode({ format = M.PROJECT_FORMAT, project_id = project_id }) .. "\n")
 end
 
 --- Takes the unit's lock (`<state path>.lock`), so that two runs (a slow one and the next
