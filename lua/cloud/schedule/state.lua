@@ -4,7 +4,8 @@
 -- the old one (the C core's create_file: O_CREAT|O_EXCL|O_NOFOLLOW, owner only), written
 -- and synced, then renamed over it, so a crash leaves the old state or the new one, whole.
 -- A file that cannot be read as a state is an error naming it: never "no state", which
--- would make the engine forget the servers it stopped.
+-- would make the engine forget the servers it stopped. It also remembers the project IAM
+-- gave for a set of keys, so a run with nothing to do needs no call at all.
 -- @module cloud.schedule.state
 local cjson = require("cjson").new()
 local core = require "cloud.core"
