@@ -176,6 +176,45 @@ describe("cloud-schedule", function()
     assert.truthy(r.stderr:find("names its targets", 1, true), r.stderr)
   end)
 
+  it("SIGTERM during the night's stop call: exit 143, the state left acting; the next run finishes, and "
+    .. "the morning starts each server the cloud stopped once", function()
+    -- The stop call is done at once but answered late: the signal comes while the client waits.
+    assert(fc:configure{ faults = { latency = 3, latency_mode = "after_work",
+                                    apply_to = { action = true, job = false, list = false } } })
+    local h = cli.background({ "run", "--config", config, "--state-dir", state_dir, "--at", NIGHT, "--yes",
+                               "--poll-interval", "0.05" }, env, SCHEDULE_SCRIPT)
+    local socket = require "socket"
+    local deadline = socket.gettime() + 15
+    while fc:stats().calls.action < 1 and socket.gettime() < deadline do socket.sleep(0.02) end
+    assert.are.equal(1, fc:stats().calls.action)
+    h.signal("TERM")
+    local rc = h.wait(10)
+    local _, err = h.done()
+    assert.are.equal(143, rc, err)
+    assert.truthy(err:find("interrupted by SIGTERM", 1, true), err)
+    local path = ("%s/office-hours.cn-north-4.%s.ecs.json"):format(state_dir, fc.project_id)
+    local st = cjson.decode(cli.slurp(path))
+    assert.are.same({ "stopped", true, 1 }, { st.wanted, st.acting, #st.records })
+    for n = 1, 6 do assert.are.same({ "SHUTOFF", 1, 0 }, counts(n)) end -- the cloud did the work
+    assert(fc:configure{ faults = {} })
+    -- The next run sees "acting" and finishes: nothing is left running, nothing sent again.
+    local r = run("run", "--config", config, "--state-dir", state_dir, "--at", NIGHT, "--yes", "--json",
+      "--poll-interval", "0.05")
+    assert.are.equal(0, r.code, r.stderr)
+    local doc = cjson.decode(r.stdout)
+    assert.are.same({ "stop", true, 0 }, { doc.results[1].action, doc.results[1].resumed,
+                                          #doc.results[1].result.stopped })
+    st = cjson.decode(cli.slurp(path))
+    assert.are.same({ false, 1 }, { st.acting, #st.records })
+    -- The morning: the interrupted record's servers (their answer never came) are looked up,
+    -- found off and known running before, and started once each.
+    r = run("run", "--config", config, "--state-dir", state_dir, "--at", MORNING, "--yes", "--poll-interval", "0.05")
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.truthy(r.stdout:find("started 6", 1, true), r.stdout)
+    for n = 1, 6 do assert.are.same({ "ACTIVE", 1, 1 }, counts(n)) end
+    for n = 7, 9 do assert.are.same({ "ACTIVE", 0, 0 }, counts(n)) end
+  end)
+
   it("plan --usage: running hours and the share saved, without a connection", function()
     local r = cli.run({ "plan", "--usage", "--from", "2026-12-07", "--to", "2026-12-13", "--config", config },
       {}, SCHEDULE_SCRIPT)
