@@ -367,7 +367,6 @@ function M.plan(set, t)
   return out
 end
 
--- Hours as an integer when whole, so that 168 prints as 168 on Lua 5.4 too.
 --- The fleet targets a set names, the file's and then each schedule's (in name order), each
 -- once; empty when it names none (the caller's own connection is the target then).
 function M.targets(set)
@@ -385,6 +384,7 @@ function M.targets(set)
   return out
 end
 
+-- Hours as an integer when whole, so that 168 prints as 168 on Lua 5.4 too.
 local function whole(x)
   return math.tointeger and math.tointeger(x) or x
 end
