@@ -142,6 +142,9 @@ describe("cloud-schedule", function()
       { "stop", "--config", config },
       { "plan", "--config", config, "--at", "tomorrow" },
       { "plan", "--config", config, "--usage", "--from", "2026-01-01" },
+      { "plan", "--config", config, "--sk", "secret" },
+      { "plan", "--config", config, "--retries", "100" },
+      { "plan", "--config", config, "--config", config },
     }) do
       local r = run(unpack and unpack(argv) or table.unpack(argv))
       assert.are.equal(2, r.code, table.concat(argv, " ") .. ": " .. r.stderr)

@@ -168,9 +168,9 @@ check_rocks() {
   rock_check "every module of the 5.1 rock loads under luajit" rock_loads luajit 5.1
   rock_check "every module of the 5.1 rock loads under lua5.1" rock_loads lua5.1 5.1
   for lua in "" lua5.4 luajit lua5.1; do
-    rock_check "the tree's cloud-stop and cloud-start run${lua:+ with CLOUD_LUA=$lua}" rock_command "$lua"
+    rock_check "the tree's cloud-stop, cloud-start and cloud-schedule run${lua:+ with CLOUD_LUA=$lua}" rock_command "$lua"
   done
-  rock_check "cmake --install of build/5.4: cloud-stop and cloud-start run, completion and man pages in share/" \
+  rock_check "cmake --install of build/5.4: the three commands run, completion and man pages in share/" \
     cmake_install_runs
   rock_check "the rock's share/ holds the completion and man pages" rock_cli_docs
   rock_check "nginx/cloud.conf is in the rock's conf/" \

@@ -36,10 +36,20 @@ local REFUSED = { ["--sk"] = true, ["--secret-key"] = true, ["--secret"] = true,
 
 -- Only the conversion: ranges (concurrency 1-1024, max_servers >= 0, ...) are the
 -- library's to check, and its error names the option.
-local function number(flag, v)
+function M.number(flag, v)
   local n = tonumber(v)
   if not n or n ~= n or n == math.huge or n == -math.huge then
     return nil, ("%s wants a number, not '%s'"):format(flag, v)
+  end
+  return n
+end
+local number = M.number
+
+-- Retries, not attempts: the library's retry.attempts is this plus one.
+function M.retries(v)
+  local n = tonumber(v)
+  if not n or n % 1 ~= 0 or n < 0 or n > 99 then
+    return nil, ("--retries wants a whole number from 0 to 99, not '%s'"):format(v)
   end
   return n
 end
@@ -87,11 +97,8 @@ local function store(o, flag, key, v)
   elseif key == "enterprise_project_id" and v == "none" then
     o.enterprise_project_id = false -- lists name no enterprise project (the library's false)
   elseif key == "retries" then
-    -- Retries, not attempts: the library's retry.attempts is this plus one.
-    local n = tonumber(v)
-    if not n or n % 1 ~= 0 or n < 0 or n > 99 then
-      return nil, ("--retries wants a whole number from 0 to 99, not '%s'"):format(v)
-    end
+    local n, err = M.retries(v)
+    if not n then return nil, err end
     o.retries = n
   elseif NUMBERS[key] then
     local n, err = number(flag, v)
@@ -101,6 +108,48 @@ local function store(o, flag, key, v)
     o[key] = v
   end
   return true
+end
+
+--- Walks `argv` for a command: `flags.switches` (flag -> option, set true) and
+-- `flags.valued` (flag -> option, its value handed to `flags.store(o, flag, option, value)`,
+-- as `--flag value` or `--flag=value`); the secrets' flags are refused. Returns the
+-- positional arguments in order (a lone "-" is one, and all after "--"), or nil and a
+-- message naming the mistake.
+function M.scan(argv, o, flags)
+  local positional = {}
+  local i, only_positional = 1, false
+  while i <= #argv do
+    local a = argv[i]
+    if only_positional or a == "-" or a:sub(1, 1) ~= "-" then
+      positional[#positional + 1] = a
+    elseif a == "--" then
+      only_positional = true
+    else
+      local flag, inline = a:match("^(%-%-[^=]+)=(.*)$")
+      flag = flag or a
+      if REFUSED[flag] then
+        return nil, flag .. " does not exist: the AK/SK come from HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK"
+          .. " or the credentials file, never from the command line"
+      end
+      if flags.switches[flag] then
+        if inline then return nil, flag .. " takes no value" end
+        o[flags.switches[flag]] = true
+      elseif flags.valued[flag] then
+        local v = inline
+        if v == nil then
+          i = i + 1
+          v = argv[i]
+          if v == nil then return nil, flag .. " wants a value" end
+        end
+        local ok, err = flags.store(o, flag, flags.valued[flag], v)
+        if not ok then return nil, err end
+      else
+        return nil, "unknown option " .. flag
+      end
+    end
+    i = i + 1
+  end
+  return positional
 end
 
 --- Parses the arguments after the program name.
@@ -117,39 +166,8 @@ end
 function M.parse(argv, action)
   action = action or "stop"
   local o = { ids = {}, status = {}, tags = {} }
-  local positional = {}
-  local i, only_positional = 1, false
-  while i <= #argv do
-    local a = argv[i]
-    if only_positional or a == "-" or a:sub(1, 1) ~= "-" then
-      positional[#positional + 1] = a
-    elseif a == "--" then
-      only_positional = true
-    else
-      local flag, inline = a:match("^(%-%-[^=]+)=(.*)$")
-      flag = flag or a
-      if REFUSED[flag] then
-        return nil, flag .. " does not exist: the AK/SK come from HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK"
-          .. " or the credentials file, never from the command line"
-      end
-      if SWITCHES[flag] then
-        if inline then return nil, flag .. " takes no value" end
-        o[SWITCHES[flag]] = true
-      elseif VALUED[flag] then
-        local v = inline
-        if v == nil then
-          i = i + 1
-          v = argv[i]
-          if v == nil then return nil, flag .. " wants a value" end
-        end
-        local ok, err = store(o, flag, VALUED[flag], v)
-        if not ok then return nil, err end
-      else
-        return nil, "unknown option " .. flag
-      end
-    end
-    i = i + 1
-  end
+  local positional, err = M.scan(argv, o, { valued = VALUED, switches = SWITCHES, store = store })
+  if not positional then return nil, err end
   if o.help or o.version then return o end
   if o.output == "tsv" and o.json then return nil, "--json and --output tsv: choose one" end
   if o.output == "json" then o.json = true end

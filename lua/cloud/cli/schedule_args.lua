@@ -1,6 +1,8 @@
 --- Command-line parsing for cloud-schedule: argv in, a checked options table out. Mistakes
 -- come back as `nil, message` (the caller exits 2); nothing here raises.
 -- @module cloud.cli.schedule_args
+local args = require "cloud.cli.args"
+
 local M = {}
 
 local VALUED = {
@@ -19,9 +21,6 @@ local SWITCHES = {
 }
 local NUMBERS = { poll_interval = true, wait_timeout = true, servers_per_minute = true, concurrency = true,
                   timeout = true, connect_timeout = true }
--- The secret never travels in argv (visible in ps and shell history).
-local REFUSED = { ["--sk"] = true, ["--secret-key"] = true, ["--secret"] = true, ["--ak"] = true,
-                  ["--access-key"] = true, ["--security-token"] = true }
 -- What only `run` takes, and what only `plan --usage` takes.
 local RUN_ONLY = { yes = "--yes", poll_interval = "--poll-interval", wait_timeout = "--wait-timeout",
                    servers_per_minute = "--servers-per-minute" }
@@ -29,17 +28,10 @@ local RUN_ONLY = { yes = "--yes", poll_interval = "--poll-interval", wait_timeou
 local function store(o, flag, key, v)
   if v == "" then return nil, flag .. " wants a non-empty value" end
   if o[key] ~= nil then return nil, flag .. " given twice" end
-  if key == "retries" then
-    local n = tonumber(v)
-    if not n or n % 1 ~= 0 or n < 0 or n > 99 then
-      return nil, ("--retries wants a whole number from 0 to 99, not '%s'"):format(v)
-    end
-    o.retries = n
-  elseif NUMBERS[key] then
-    local n = tonumber(v)
-    if not n or n ~= n or n == math.huge or n == -math.huge then
-      return nil, ("%s wants a number, not '%s'"):format(flag, v)
-    end
+  if key == "retries" or NUMBERS[key] then
+    local n, err
+    if key == "retries" then n, err = args.retries(v) else n, err = args.number(flag, v) end
+    if not n then return nil, err end
     o[key] = n
   elseif key == "enterprise_project_id" and v == "none" then
     o.enterprise_project_id = false
@@ -52,36 +44,9 @@ end
 --- Parses the arguments after the program name. Returns the options (`command` is "plan"
 -- or "run"; the flags by their names with '_'), or nil and a message naming the mistake.
 function M.parse(argv)
-  local o, positional = {}, {}
-  local i = 1
-  while i <= #argv do
-    local a = argv[i]
-    if a:sub(1, 1) ~= "-" then
-      positional[#positional + 1] = a
-    else
-      local flag, inline = a:match("^(%-%-[^=]+)=(.*)$")
-      flag = flag or a
-      if REFUSED[flag] then
-        return nil, flag .. " does not exist: the AK/SK come from HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK"
-          .. " or the credentials file, never from the command line"
-      elseif SWITCHES[flag] then
-        if inline then return nil, flag .. " takes no value" end
-        o[SWITCHES[flag]] = true
-      elseif VALUED[flag] then
-        local v = inline
-        if v == nil then
-          i = i + 1
-          v = argv[i]
-          if v == nil then return nil, flag .. " wants a value" end
-        end
-        local ok, err = store(o, flag, VALUED[flag], v)
-        if not ok then return nil, err end
-      else
-        return nil, "unknown option " .. flag
-      end
-    end
-    i = i + 1
-  end
+  local o = {}
+  local positional, err = args.scan(argv, o, { valued = VALUED, switches = SWITCHES, store = store })
+  if not positional then return nil, err end
   if o.help or o.version then return o end
   local command = positional[1]
   if command ~= "plan" and command ~= "run" then
