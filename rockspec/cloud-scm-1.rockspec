@@ -92,6 +92,7 @@ build = {
     ["cloud.auth.metadata"] = "lua/cloud/auth/metadata.lua",
     ["cloud.nginx"] = "lua/cloud/nginx/init.lua",
     ["cloud.nginx.connect"] = "lua/cloud/nginx/connect.lua",
+    ["cloud.nginx.dict"] = "lua/cloud/nginx/dict.lua",
     ["cloud.nginx.every"] = "lua/cloud/nginx/every.lua",
     ["cloud.nginx.handler"] = "lua/cloud/nginx/handler.lua",
     ["cloud.nginx.http"] = "lua/cloud/nginx/http.lua",

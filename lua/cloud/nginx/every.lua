@@ -13,6 +13,7 @@
 -- @module cloud.nginx.every
 local check = require "cloud.base.check"
 local core = require "cloud.core"
+local dict = require "cloud.nginx.dict"
 local errors = require "cloud.errors"
 local nginx = require "cloud.nginx"
 local phase = require "cloud.nginx.phase"
@@ -24,7 +25,6 @@ local OPTIONS = { dict = true, key = true, interval = true, lock = true, run = t
 -- Every key kept in the dictionary starts so; any other key means the dictionary is shared,
 -- and another writer could evict the marks.
 M.PREFIX = "cloud.every:"
-local SAMPLE = 32
 -- The keys started in this worker: a second call for one would run its work twice.
 local started = {}
 
@@ -46,23 +46,6 @@ local function check_opts(opts)
   -- A few looks a slot, so that a slot is not missed when a timer fires late.
   o.check = check.number(WHERE, opts, "check", math.min(1, o.interval / 4), 0.05, o.interval)
   return o
-end
-
--- The dictionary of the marks, refused when it holds keys of anyone else.
-local function dictionary(o)
-  local shared = ngx.shared[o.dict]
-  if not shared then
-    errors.argument(WHERE, "dict", ("names no lua_shared_dict: add 'lua_shared_dict %s 64k;' to the http block "
-      .. "of nginx.conf"):format(o.dict))
-  end
-  for _, k in ipairs(shared:get_keys(SAMPLE)) do
-    if k:sub(1, #M.PREFIX) ~= M.PREFIX then
-      errors.argument(WHERE, "dict", ("names lua_shared_dict %s, which holds other keys too (%q): give the "
-        .. "schedules a lua_shared_dict of their own, so no other write can evict their marks")
-        :format(o.dict, k:sub(1, 40)))
-    end
-  end
-  return shared
 end
 
 -- What was raised, as text (a library Error through its __tostring, which holds no secret),
@@ -128,7 +111,7 @@ end
 function M.start(opts)
   local o = check_opts(opts)
   if not phase.in_nginx() then errors.argument(WHERE, nil, "needs nginx (there is no ngx API here)") end
-  local shared = dictionary(o)
+  local shared = dict.own(WHERE, o.dict, M.PREFIX, "the schedules")
   if ngx.get_phase() ~= "init_worker" then
     errors.argument(WHERE, nil, "must be called from init_worker_by_lua* (each worker starts its looks once)")
   end

@@ -17,6 +17,7 @@ local actions = require "cloud.op.actions"
 local check = require "cloud.base.check"
 local core = require "cloud.core"
 local defaults = require "cloud.base.defaults".stop
+local dict = require "cloud.nginx.dict"
 local errors = require "cloud.errors"
 local json = require "cloud.base.json"
 local phase = require "cloud.nginx.phase"
@@ -31,8 +32,6 @@ local OPTIONS = { dict = true, key = true, dir = true, ttl = true, client = true
 -- Every key the job keeps in its dictionary starts so; any other key means the dictionary
 -- is shared, and another writer could evict the marks.
 M.PREFIX = "cloud.job:"
--- How many of the dictionary's keys are looked at to tell it is the job's own.
-local SAMPLE = 32
 -- The result file of a job, at most.
 local MAX_RESULT = 64 * 1024 * 1024
 
@@ -66,22 +65,6 @@ local function check_opts(opts)
   o.stop = opts.stop
   o.base = o.dir:gsub("/+$", "") .. "/" .. o.key
   return o
-end
-
--- The job's dictionary, refused when it holds keys of anyone else.
-local function dictionary(o)
-  local shared = ngx.shared[o.dict]
-  if not shared then
-    errors.argument(WHERE, "dict", ("names no lua_shared_dict: add 'lua_shared_dict %s 64k;' to the http block "
-      .. "of nginx.conf"):format(o.dict))
-  end
-  for _, k in ipairs(shared:get_keys(SAMPLE)) do
-    if k:sub(1, #M.PREFIX) ~= M.PREFIX then
-      errors.argument(WHERE, "dict", ("names lua_shared_dict %s, which holds other keys too (%q): give the jobs "
-        .. "a lua_shared_dict of their own, so no other write can evict their marks"):format(o.dict, k:sub(1, 40)))
-    end
-  end
-  return shared
 end
 
 -- Anything at the path counts (stat, no open: a FIFO planted there must not block).
@@ -292,7 +275,7 @@ end
 function M.run(opts)
   local o = check_opts(opts)
   if not phase.in_nginx() then errors.argument(WHERE, nil, "needs nginx (there is no ngx API here)") end
-  local shared = dictionary(o)
+  local shared = dict.own(WHERE, o.dict, M.PREFIX, "the jobs")
   if shared:get(M.PREFIX .. o.key) then return "done", read_result(o) end
   if ngx.worker.exiting() then return "interrupted" end
   local lock, why = core.lock_file(o.base .. ".lock", ("pid %d\n"):format(ngx.worker.pid()))
