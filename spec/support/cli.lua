@@ -100,7 +100,9 @@ end
 function M.background(argv, env, how)
   local socket = require "socket"
   local base = os.tmpname()
-  local inner = "echo $$ >" .. quote(base .. ".pid") .. "; exec " .. M.command(argv, env, how)
+  -- SIGHUP as a terminal's closing sends it: not ignored, whatever the suite was started
+  -- under (nohup ignores it, and an ignored signal stays ignored in every child).
+  local inner = "echo $$ >" .. quote(base .. ".pid") .. "; exec env --default-signal=HUP " .. M.command(argv, env, how)
   os.execute(("(cd %s && sh -c %s </dev/null >%s 2>%s; echo $? >%s) >/dev/null 2>&1 &"):format(quote(M.root),
     quote(inner), quote(base .. ".out"), quote(base .. ".err"), quote(base .. ".rc")))
   local h = {}
