@@ -218,6 +218,36 @@ describe("cloud-schedule", function()
     for n = 7, 9 do assert.are.same({ "ACTIVE", 0, 0 }, counts(n)) end
   end)
 
+  it("a full disk under the state directory: exit 4, no stop sent; once there is room, the run acts", function()
+    if not os.execute("unshare --mount true >/dev/null 2>&1") then
+      return pending("needs root for unshare --mount (a small tmpfs to fill)")
+    end
+    local out = scratch.new()
+    os.execute("mkdir -p " .. cli.quote(state_dir))
+    -- A tmpfs of 16 KiB filled to the last byte, mounted over the state directory in a mount
+    -- namespace of its own; the state is copied out before the namespace goes.
+    local cmd = cli.command({ "run", "--config", config, "--state-dir", state_dir, "--at", NIGHT, "--yes",
+                              "--poll-interval", "0.05" }, env, SCHEDULE_SCRIPT)
+    local script = ("mount -t tmpfs -o size=16k tmpfs %s && (dd if=/dev/zero of=%s/fill bs=1k 2>/dev/null; true)"
+      .. " && cd %s && %s >%s.out 2>%s.err; echo $? >%s.rc; ls %s >%s.ls")
+      :format(cli.quote(state_dir), cli.quote(state_dir), cli.quote(cli.root), cmd, out, out, out,
+              cli.quote(state_dir), out)
+    assert(os.execute("unshare --mount sh -c " .. cli.quote(script)))
+    local code, stderr = tonumber(cli.slurp(out .. ".rc"):match("%d+")), cli.slurp(out .. ".err")
+    local stdout = cli.slurp(out .. ".out")
+    for _, ext in ipairs({ ".out", ".err", ".rc", ".ls" }) do os.remove(out .. ext) end
+    assert.are.equal(4, code, stdout .. stderr)
+    assert.truthy((stdout .. stderr):find("No space left on device", 1, true), stdout .. stderr)
+    assert.truthy(stdout:find("stopped; not acted on", 1, true), stdout)
+    assert.are.equal(0, fc:stats().calls.action)
+    for n = 1, 9 do assert.are.same({ "ACTIVE", 0, 0 }, counts(n)) end
+    -- The same run with room: it acts as a first run does.
+    local r = run("run", "--config", config, "--state-dir", state_dir, "--at", NIGHT, "--yes",
+      "--poll-interval", "0.05")
+    assert.are.equal(0, r.code, r.stderr)
+    for n = 1, 6 do assert.are.same({ "SHUTOFF", 1, 0 }, counts(n)) end
+  end)
+
   it("plan --usage: running hours and the share saved, without a connection", function()
     local r = cli.run({ "plan", "--usage", "--from", "2026-12-07", "--to", "2026-12-13", "--config", config },
       {}, SCHEDULE_SCRIPT)

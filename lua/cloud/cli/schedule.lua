@@ -124,7 +124,9 @@ end
 local function run_text(out, res)
   for _, e in ipairs(res.results) do
     local r = e.result
-    if e.action == "none" then
+    if e.action == "none" and not e.ok then
+      out:write(("%s [%s]: %s; not acted on\n"):format(e.schedule, where_of(e), tostring(e.wanted)))
+    elseif e.action == "none" then
       out:write(("%s [%s]: %s; nothing to do%s\n"):format(e.schedule, where_of(e), tostring(e.wanted),
         e.previous and (" (as the last run left it)") or ""))
     else
