@@ -44,7 +44,11 @@ describe("cloud.base.utc", function()
       assert.is_nil(utc.from_http_date(bad), bad)
     end
     assert.is_nil(utc.from_http_date(nil))
-    for _, bad in ipairs({ "2026-13-01T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-01T00:00:00", "x" }) do
+    assert.are.equal(1796630400, utc.from_iso8601("2026-12-07T09:00+01:00"))
+    assert.are.equal(1796630400, utc.from_iso8601("2026-12-07T03:00:00-0500"))
+    for _, bad in ipairs({ "2026-13-01T00:00:00Z", "2026-01-32T00:00:00Z", "2026-02-29T00:00:00Z",
+                           "2026-01-01T24:00:00Z", "2026-01-01T00:00:60Z", "2026-01-01T00:00:00.Z",
+                           "2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00", "x" }) do
       assert.is_nil(utc.from_iso8601(bad), bad)
     end
   end)

@@ -32,13 +32,27 @@ function M.from_http_date(s)
   return M.epoch(tonumber(y), MONTHS[mon], tonumber(d), tonumber(h), tonumber(mi), tonumber(sec))
 end
 
---- Epoch seconds of "2026-11-29T12:00:00Z", with or without fractions of a second, or nil.
+--- Epoch seconds of an ISO 8601 time with its offset, or nil: "2026-11-29T12:00:00Z" (the
+-- metadata service's expires_at), "2026-12-07T09:00+01:00" (a schedule's --at); seconds
+-- and their fractions optional, the offset "Z", "+HH:MM" or "+HHMM".
 function M.from_iso8601(s)
-  local y, mo, d, h, mi, sec, frac = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(%.?%d*)Z$")
+  if type(s) ~= "string" then return nil end
+  local y, mo, d, h, mi, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d)(.*)$")
   if not y then return nil end
-  mo, d = tonumber(mo), tonumber(d)
-  if mo < 1 or mo > 12 or d < 1 or d > 31 then return nil end
-  return M.epoch(tonumber(y), mo, d, tonumber(h), tonumber(mi), tonumber(sec)) + (tonumber("0" .. frac) or 0)
+  y, mo, d, h, mi = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi)
+  if mo < 1 or mo > 12 or d < 1 or d > M.month_days(y, mo) or h > 23 or mi > 59 then return nil end
+  local sec, frac = rest:match("^:(%d%d)(%.?%d*)")
+  if sec then
+    rest = rest:sub(4 + #frac)
+    if tonumber(sec) > 59 or frac == "." then return nil end
+  end
+  local offset = 0
+  if rest ~= "Z" then
+    local sign, oh, om = rest:match("^([+%-])(%d%d):?(%d%d)$")
+    if not sign or tonumber(oh) > 23 or tonumber(om) > 59 then return nil end
+    offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "-" and -1 or 1)
+  end
+  return M.epoch(y, mo, d, h, mi, tonumber(sec or 0)) + (tonumber("0" .. (frac or "")) or 0) - offset
 end
 
 --- Days from 1970-01-01 to a civil date (negative before it).

@@ -423,33 +423,16 @@ function M.usage(set, from, to)
 end
 
 --- Epoch seconds of an ISO 8601 time with its offset: "2026-12-07T08:00:00Z",
--- "2026-12-07T08:00+01:00" (seconds and fractions optional).
+-- "2026-12-07T08:00+01:00" (seconds optional; fractions of a second are dropped: a
+-- schedule counts whole ones).
 -- @raise an argument error naming `field` (default "at")
 function M.parse_time(s, field)
-  field = field or "at"
-  local where = "cloud.schedule.parse_time"
-  local bad = 'is %s: must be an ISO 8601 time with its offset, as "2026-12-07T08:00:00Z" or "2026-12-07T09:00+01:00"'
-  if type(s) ~= "string" then errors.argument(where, field, bad:format(show(s))) end
-  local date, h, mi, rest = s:match("^(%d%d%d%d%-%d%d%-%d%d)T(%d%d):(%d%d)(.*)$")
-  local days = date_days(date)
-  h, mi = tonumber(h), tonumber(mi)
-  if not days or h > 23 or mi > 59 then errors.argument(where, field, bad:format(show(s))) end
-  local sec = 0
-  local ss, zone = rest:match("^:(%d%d)(.*)$")
-  if ss then
-    sec, rest = tonumber(ss), zone
-    rest = rest:match("^%.%d+(.*)$") or rest -- fractions of a second: the schedule counts whole ones
-    if sec > 59 then errors.argument(where, field, bad:format(show(s))) end
+  local t = utc.from_iso8601(s)
+  if not t then
+    errors.argument("cloud.schedule.parse_time", field or "at", ('is %s: must be an ISO 8601 time with its offset, as'
+      .. ' "2026-12-07T08:00:00Z" or "2026-12-07T09:00+01:00"'):format(show(s)))
   end
-  local offset
-  if rest == "Z" then
-    offset = 0
-  else
-    local sign, oh, om = rest:match("^([+%-])(%d%d):?(%d%d)$")
-    if not sign or tonumber(oh) > 23 or tonumber(om) > 59 then errors.argument(where, field, bad:format(show(s))) end
-    offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "-" and -1 or 1)
-  end
-  return days * 86400 + h * 3600 + mi * 60 + sec - offset
+  return floor(t)
 end
 
 return M
