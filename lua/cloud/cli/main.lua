@@ -27,11 +27,13 @@ M.CONFIRM_ABOVE = 5
 local SAMPLE = 10
 
 local EXIT = { ok = 0, failed = 1, usage = 2, nothing = 3, internal = 3, record = 4, interrupted = 130 }
+M.EXIT = EXIT
 
 -- The exit status of each kind of library error (errors.lua): the caller's mistake and a
 -- refusal are the user's to change; the rest is the world's.
 local EXIT_OF_KIND = { argument = EXIT.usage, refused = EXIT.usage, config = EXIT.nothing,
                        transport = EXIT.nothing, cloud = EXIT.nothing, record = EXIT.record }
+M.EXIT_OF_KIND = EXIT_OF_KIND
 
 -- The flag that sets each library option, so an argument error names what the user typed.
 local FLAG_OF = {
@@ -79,6 +81,14 @@ end
 local function traced(e)
   return { e = e, trace = debug.traceback(tostring(e), 2) }
 end
+M.traced = traced
+
+--- The exit status of an interruption: 128 + the trapped signal's number, else Ctrl-C's 130;
+-- and the signal's name, if any.
+function M.interrupted_status()
+  local signal, number = core.caught_signal()
+  return signal and 128 + number or EXIT.interrupted, signal
+end
 
 -- A word for the shell: quoted unless it is plainly safe.
 local function shell_word(s)
@@ -98,7 +108,7 @@ end
 -- Ctrl-C, or SIGTERM or SIGHUP (trapped by M.run): the exit status says which, as a shell
 -- reports a process killed by it.
 local function interrupted(io_, o, partial)
-  local signal, number = core.caught_signal()
+  local status, signal = M.interrupted_status()
   io_.stderr:write(("\n%s: interrupted%s; %ss already accepted by the cloud may still complete\n")
     :format(io_.w.program, signal and " by " .. signal or "", io_.w.verb))
   if partial and o then
@@ -114,7 +124,7 @@ local function interrupted(io_, o, partial)
     io_.stdout:flush()
   end
   M.undo_hint(io_, o)
-  return signal and 128 + number or EXIT.interrupted
+  return status
 end
 
 -- A raise: an interruption (130 for Ctrl-C), an argument error of the library (exit 2), or

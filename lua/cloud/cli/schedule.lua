@@ -5,7 +5,6 @@
 -- record could not be written, 128 + the signal when interrupted.
 -- @module cloud.cli.schedule
 local cloud = require "cloud"
-local core = require "cloud.core"
 local errors = require "cloud.errors"
 local help = require "cloud.cli.help"
 local main = require "cloud.cli.main"
@@ -18,9 +17,7 @@ local words = require "cloud.cli.words"
 local M = {}
 
 local PROGRAM = "cloud-schedule"
-local EXIT = { ok = 0, failed = 1, usage = 2, nothing = 3, record = 4, interrupted = 130 }
-local EXIT_OF_KIND = { argument = EXIT.usage, refused = EXIT.usage, config = EXIT.nothing,
-                       transport = EXIT.nothing, cloud = EXIT.nothing, record = EXIT.record }
+local EXIT, EXIT_OF_KIND = main.EXIT, main.EXIT_OF_KIND
 -- The file's fields, and the library options the flags set, as the user typed them.
 local FLAG_OF = { at = "--at", from = "--from", to = "--to", path = "--config", state_dir = "--state-dir" }
 local SAMPLE = 10
@@ -42,7 +39,7 @@ local function argument_text(e, o)
   return main.argument_message(e)
 end
 
-local function traced(e) return { e = e, trace = debug.traceback(tostring(e), 2) } end
+local traced = main.traced
 
 -- Runs fn(...) as main's calls: true and its results, or false and the exit status of
 -- what it raised (an interruption, an argument error, or a bug printed in full).
@@ -52,10 +49,10 @@ local function call(io_, o, fn, ...)
   if ok then return true, res, err end
   local e = res.e
   if errors.kind(e) == "interrupted" or errors.is_interruption(e) then
-    local signal, number = core.caught_signal()
+    local status, signal = main.interrupted_status()
     say(io_, ("interrupted%s; what was sent may still complete: the state says so, and the next run finishes it")
       :format(signal and " by " .. signal or ""))
-    return false, signal and 128 + number or EXIT.interrupted
+    return false, status
   end
   if errors.kind(e) == "argument" then
     say(io_, argument_text(e, o))
@@ -276,10 +273,7 @@ function M.run(argv, io_)
   local ok, code = xpcall(function() return run(argv, io_) end, traced)
   if ok then return code end
   local e = code.e
-  if errors.kind(e) == "interrupted" or errors.is_interruption(e) then
-    local signal, number = core.caught_signal()
-    return signal and 128 + number or EXIT.interrupted
-  end
+  if errors.kind(e) == "interrupted" or errors.is_interruption(e) then return (main.interrupted_status()) end
   io_.stderr:write(PROGRAM, ": internal error (a bug; please report it): ", code.trace, "\n")
   return EXIT.nothing
 end
