@@ -302,4 +302,19 @@ describe("run_schedule against the emulator", function()
     assert.are.same({ "cn-north-4", fc.project_id, 13 },
       { res.results[1].target.region, res.results[1].target.project_id, #res.results[1].result.stopped })
   end)
+  it("fleet:run_schedule: a target that cannot be set up fails its units, the others run", function()
+    local fleet = env.cloud.fleet{ ak = fc.ak, sk = fc.sk,
+      endpoints = { ecs = fc.url, bms = fc.url, iam = fc.url }, retry = { attempts = 3, base = 0.01, cap = 0.05 },
+      targets = { { region = "cn-north-4" }, { region = "cn-east-3", profile = "missing" } } }
+    local res = assert(fleet:run_schedule{ schedule = FILE, state_dir = new_dir(), at = NIGHT, poll_interval = 0.02 })
+    fleet:close()
+    assert.is_false(res.ok)
+    assert.are.equal(2, #res.results)
+    local good, bad = res.results[1], res.results[2]
+    assert.are.same({ "cn-north-4", true, "stop", 13 }, { good.target.region, good.ok, good.action,
+                                                         #good.result.stopped })
+    assert.are.same({ "cn-east-3", false, "none", "office-hours", "ecs", "stopped" },
+      { bad.target.region, bad.ok, bad.action, bad.schedule, bad.service, bad.wanted })
+    assert.truthy(bad.error and bad.error.code, tostring(bad.error))
+  end)
 end)

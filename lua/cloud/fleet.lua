@@ -398,17 +398,7 @@ function Fleet:_schedule(where, opts, plan)
     local o_ = by[i]
     local list
     if entry.err or (o_ and o_.ok and o_.res == nil) then
-      local err = entry.err or o_.err
-      list = {}
-      for _, name in ipairs(o.set.names) do
-        local sched = o.set.schedules[name]
-        if engine.applies(o.set, sched, entry.region, entry.project_id) then
-          for _, service in ipairs(sched.services or { "ecs" }) do
-            list[#list + 1] = { schedule = name, target = { region = entry.region, project_id = entry.project_id },
-                                service = service, action = "none", ok = false, error = err }
-          end
-        end
-      end
+      list = engine.failed_results(o, entry.region, entry.project_id, entry.err or o_.err)
     elseif o_ and not o_.ok then
       error(o_.res, 0)
     else

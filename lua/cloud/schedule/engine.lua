@@ -203,12 +203,17 @@ local function do_start(client, o, u, prev, e)
   return e
 end
 
+-- A unit's result entry, before any action.
+local function entry_of(u)
+  return { schedule = u.sched.name, target = { region = u.region, project_id = u.project_id }, service = u.service,
+           wanted = u.st.wanted, action = "none", ok = true, state_file = u.path, local_time = u.st.local_time,
+           next_change = u.st.next_change }
+end
+
 -- A unit's result entry before any action, its state (false: none yet), and whether the
 -- run must act on it; nil state and the entry failed when the state cannot be read.
-local function decide(client, u)
-  local e = { schedule = u.sched.name, target = { region = client.region, project_id = u.project_id },
-              service = u.service, wanted = u.st.wanted, action = "none", ok = true, state_file = u.path,
-              local_time = u.st.local_time, next_change = u.st.next_change }
+local function decide(u)
+  local e = entry_of(u)
   local prev, rerr = state.read(u.path)
   if prev == nil then e.ok, e.error = false, rerr return e, nil, false end
   e.previous = prev and prev.wanted or nil
@@ -219,7 +224,7 @@ end
 
 -- One unit, under its lock: reads its state and acts when it must.
 local function unit(client, o, u)
-  local e, prev, must = decide(client, u)
+  local e, prev, must = decide(u)
   if not must then return e end
   if o.on_unit then pcall(o.on_unit, with(e, "action", u.st.wanted == "stopped" and "stop" or "start")) end
   if u.st.wanted == "stopped" then
@@ -229,18 +234,18 @@ local function unit(client, o, u)
   return do_start(client, o, u, prev, e)
 end
 
--- The units of the client's target (its project: `project_id`, or the client's), in the
--- set's name order, each service of a schedule.
-local function units_of(client, o, project_id)
-  project_id = project_id or client.project_id
+-- The units of a target (`region`, `project_id`), in the set's name order, each service
+-- of a schedule that applies to it.
+local function units_of(o, region, project_id)
   local out = {}
   for _, name in ipairs(o.set.names) do
     local sched = o.set.schedules[name]
-    if M.applies(o.set, sched, client.region, project_id) then
+    if M.applies(o.set, sched, region, project_id) then
       local st = schedule.state_at(sched, o.at)
       for _, service in ipairs(sched.services or { "ecs" }) do
-        local stem = state.stem(name, client.region, project_id, service)
-        out[#out + 1] = { sched = sched, st = st, service = service, stem = stem, project_id = project_id,
+        local stem = state.stem(name, region, project_id, service)
+        out[#out + 1] = { sched = sched, st = st, service = service, stem = stem, region = region,
+                          project_id = project_id,
                           path = o.state_dir and (o.state_dir .. "/" .. stem .. ".json") or nil }
       end
     end
@@ -265,19 +270,22 @@ local function quiet_run(client, o, fingerprint)
   local project_id = fingerprint and state.remembered_project(o.state_dir, fingerprint)
   if not project_id then return nil end
   local results = {}
-  for _, u in ipairs(units_of(client, o, project_id)) do
-    local e, prev, must = decide(client, u)
+  for _, u in ipairs(units_of(o, client.region, project_id)) do
+    local e, prev, must = decide(u)
     if must or prev == nil then return nil end
     results[#results + 1] = e
   end
   return results
 end
 
-local function failed_units(client, o, err)
+--- The results of a target (`region`, `project_id`) none of whose units could be
+-- attempted: one per unit, not ok, with `err`.
+function M.failed_results(o, region, project_id, err)
   local out = {}
-  for _, u in ipairs(units_of(client, o)) do
-    out[#out + 1] = { schedule = u.sched.name, target = { region = client.region, project_id = client.project_id },
-                      service = u.service, wanted = u.st.wanted, action = "none", ok = false, error = err }
+  for _, u in ipairs(units_of(o, region, project_id)) do
+    local e = entry_of(u)
+    e.ok, e.error = false, err
+    out[#out + 1] = e
   end
   return out
 end
@@ -293,18 +301,18 @@ function M.run_client(client, o)
   if quiet then return quiet end
   -- The project names the state files: found through IAM now when none was given.
   local ready, rerr = client:ready()
-  if not ready then return failed_units(client, o, rerr) end
+  if not ready then return M.failed_results(o, client.region, client.project_id, rerr) end
   if fingerprint and state.remembered_project(o.state_dir, fingerprint) ~= client.project_id then
     local remembered, werr = state.remember_project(o.state_dir, fingerprint, client.project_id)
-    if not remembered then return failed_units(client, o, werr) end
+    if not remembered then return M.failed_results(o, client.region, client.project_id, werr) end
   end
   local results = {}
-  for _, u in ipairs(units_of(client, o)) do
+  for _, u in ipairs(units_of(o, client.region, client.project_id)) do
     local lock, lerr = state.lock(u.path)
     if not lock then
-      results[#results + 1] = { schedule = u.sched.name, target = { region = client.region,
-        project_id = client.project_id }, service = u.service, wanted = u.st.wanted, action = "none", ok = false,
-        error = lerr }
+      local e = entry_of(u)
+      e.ok, e.error = false, lerr
+      results[#results + 1] = e
     else
       local fine, e = pcall(unit, client, o, u)
       lock:release()
@@ -327,13 +335,11 @@ end
 -- (a dry run of the stop) or start (a dry run of each record's restore).
 function M.plan_client(client, o)
   local ready, rerr = client:ready()
-  if not ready then return failed_units(client, o, rerr) end
+  if not ready then return M.failed_results(o, client.region, client.project_id, rerr) end
   local results = {}
-  for _, u in ipairs(units_of(client, o)) do
-    local e = { schedule = u.sched.name, target = { region = client.region, project_id = client.project_id },
-                service = u.service, wanted = u.st.wanted, period = u.st.period, since = u.st.since,
-                next_change = u.st.next_change, local_time = u.st.local_time, skipped_date = u.st.skipped,
-                action = "none", ok = true, would_stop = {}, would_start = {} }
+  for _, u in ipairs(units_of(o, client.region, client.project_id)) do
+    local e = entry_of(u)
+    e.period, e.since, e.skipped_date, e.would_stop, e.would_start = u.st.period, u.st.since, u.st.skipped, {}, {}
     local prev, perr = false, nil
     if u.path then prev, perr = state.read(u.path) end
     if prev == nil then
