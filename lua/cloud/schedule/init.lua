@@ -36,10 +36,7 @@ local MAX_USAGE_DAYS = 3660
 
 -- A value as an error quotes it: strings quoted and cut short, JSON null by name.
 local function show(v)
-  if type(v) == "string" then
-    if #v > 60 then v = v:sub(1, 57) .. "..." end
-    return ("%q"):format(v):gsub("\\\n", "\\n")
-  end
+  if type(v) == "string" then return errors.quote_bounded(v, 60) end
   if v == nil then return "missing" end
   if type(v) == "userdata" then return "null" end
   if type(v) == "table" then return "a table" end
