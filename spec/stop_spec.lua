@@ -240,7 +240,7 @@ describe("stopping servers", function()
     env.assert_ledger(res, ids)
     assert.is_false(res.ok)
     for _, f in ipairs(res.failed) do
-      assert.are.equal("cloud.wait_timeout", f.code)
+      assert.are.equal("cloud.wait_timeout", f.code, f.message)
       assert.truthy(f.message:find(res.jobs[1].job_id, 1, true))
     end
     assert.truthy(res.jobs[1].status == "RUNNING" or res.jobs[1].status == "INIT")
